@@ -1,0 +1,308 @@
+"""Reading chunks, writing chunks, staging results and output: all file moves in one place.
+
+Every writer stages its files and makes them visible only on success, so a failing
+component leaves no half-written chunk, result or output behind.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from .chunks import (
+    ChunkMeta,
+    MetadataMode,
+    append_footer,
+    chunk_file_name,
+    parse_result_name,
+    read_footer,
+    result_name,
+)
+from .errors import ConfigError, DataError
+
+__all__ = [
+    "Chunk",
+    "ChunkWriter",
+    "NewChunk",
+    "Output",
+    "Result",
+    "Results",
+    "list_results",
+    "list_sources",
+]
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """One chunk a partitioner yields: its bytes and what travels with them.
+
+    Exactly one of ``data`` (bytes or text), ``path`` (a file to copy) or ``write``
+    (a callable that writes the payload to a binary stream) gives the payload.
+    ``embedded`` says the partitioner already put the metadata in the format's slot.
+    """
+
+    data: bytes | str | None = None
+    path: Path | None = None
+    write: Callable[[BinaryIO], None] | None = None
+    source: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    embedded: bool = False
+
+    def __post_init__(self) -> None:
+        given = sum(x is not None for x in (self.data, self.path, self.write))
+        if given != 1:
+            raise TypeError("NewChunk needs exactly one of data, path or write")
+
+
+ChunkItem = NewChunk | bytes | bytearray | memoryview | str | os.PathLike[str]
+
+
+def _as_new_chunk(item: object) -> NewChunk:
+    if isinstance(item, NewChunk):
+        return item
+    if isinstance(item, bytes | bytearray | memoryview):
+        return NewChunk(data=bytes(item))
+    if isinstance(item, str):
+        return NewChunk(data=item)
+    if isinstance(item, os.PathLike):
+        path = Path(item)
+        return NewChunk(path=path, source=path.name)
+    raise TypeError(f"a partitioner must yield bytes, str, a path or NewChunk, not {type(item).__name__}")
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    # A hard link costs nothing and both sides are read-only from here on;
+    # across filesystems (or where links are refused) fall back to a copy.
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
+class ChunkWriter:
+    """Writes ``data_{i}.bin`` files into ``CHUNKS_DIR`` atomically, in yield order."""
+
+    def __init__(self, chunks_dir: Path, metadata: MetadataMode = "auto") -> None:
+        self.dir = chunks_dir
+        self.metadata = metadata
+        self._written: list[tuple[Path, NewChunk]] = []
+
+    def add(self, item: object) -> Path:
+        chunk = _as_new_chunk(item)
+        index = len(self._written)
+        final = self.dir / chunk_file_name(index)
+        partial = self.dir / f".{final.name}.partial"
+        self._written.append((final, chunk))
+        needs_copy = self.metadata == "footer" and not chunk.embedded
+        try:
+            if chunk.path is not None:
+                if not chunk.path.is_file():
+                    raise DataError(f"chunk {index}: source {str(chunk.path)!r} is not a file")
+                if needs_copy:
+                    shutil.copyfile(chunk.path, partial)
+                else:
+                    _link_or_copy(chunk.path, partial)
+            else:
+                with partial.open("wb") as out:
+                    if chunk.write is not None:
+                        chunk.write(out)
+                    else:
+                        data = chunk.data
+                        out.write(data.encode() if isinstance(data, str) else data or b"")
+            partial.replace(final)
+        finally:
+            partial.unlink(missing_ok=True)
+        return final
+
+    @property
+    def count(self) -> int:
+        return len(self._written)
+
+    def finish(self) -> int:
+        """Append footers now that the count is known; return the number of chunks."""
+        count = len(self._written)
+        if self.metadata == "footer":
+            for index, (path, chunk) in enumerate(self._written):
+                if not chunk.embedded:
+                    meta = ChunkMeta(index, count, chunk.source, chunk.fields)
+                    with path.open("ab") as stream:
+                        append_footer(stream, meta)
+        return count
+
+    def abort(self) -> None:
+        """Remove every chunk written so far."""
+        for path, _ in self._written:
+            path.unlink(missing_ok=True)
+        self._written.clear()
+
+
+class Chunk:
+    """The chunk an app task received: payload, index and metadata.
+
+    ``index`` comes from the chunk's metadata when it carries some, else from
+    ``CHUNK_NUMBER``; it is None when neither is available.
+    """
+
+    def __init__(self, raw_path: Path, chunk_number: int | None, scratch: Path) -> None:
+        self.raw_path = raw_path
+        self.meta, self.size = read_footer(raw_path)
+        self._scratch = scratch
+        self._payload: Path | None = None if self.meta is not None else raw_path
+        if self.meta is not None:
+            self.index: int | None = self.meta.index
+        else:
+            self.index = chunk_number
+        self.chunk_number = chunk_number
+
+    @property
+    def source(self) -> str | None:
+        return self.meta.source if self.meta else None
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        return self.meta.fields if self.meta else {}
+
+    @property
+    def path(self) -> Path:
+        """A file holding exactly the payload (a stripped copy when the chunk had a footer)."""
+        if self._payload is None:
+            target = self._scratch / "data.bin"
+            with self.raw_path.open("rb") as src, target.open("wb") as dst:
+                _copy_exactly(src, dst, self.size)
+            self._payload = target
+        return self._payload
+
+    def open(self) -> BinaryIO:
+        """A binary stream over the payload only."""
+        if self._payload is not None or self.meta is None:
+            return self.path.open("rb")
+        return io.BytesIO(self.read_bytes())
+
+    def read_bytes(self) -> bytes:
+        with self.raw_path.open("rb") as stream:
+            return stream.read(self.size)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        data = self.read_bytes()
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            where = f"chunk {self.index}" if self.index is not None else "chunk"
+            raise DataError(f"{where} byte {exc.start}: not valid {encoding} ({exc.reason})") from None
+
+    def __repr__(self) -> str:
+        return f"Chunk(index={self.index}, size={self.size}, source={self.source!r})"
+
+
+def _copy_exactly(src: BinaryIO, dst: BinaryIO, size: int) -> None:
+    remaining = size
+    while remaining:
+        block = src.read(min(remaining, 1 << 20))
+        if not block:
+            break
+        dst.write(block)
+        remaining -= len(block)
+
+
+class _Staged:
+    """A hidden staging folder inside ``target``; files appear in ``target`` on commit."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.dir = Path(tempfile.mkdtemp(prefix=".bytenite-staging-", dir=target))
+
+    def path(self, name: str) -> Path:
+        """Where to write a top-level file called ``name``."""
+        if Path(name).name != name or name in {"", ".", ".."}:
+            raise ConfigError(f"output name {name!r} must be a plain file name")
+        return self.dir / name
+
+    def write_bytes(self, name: str, data: bytes) -> Path:
+        path = self.path(name)
+        path.write_bytes(data)
+        return path
+
+    def write_text(self, name: str, text: str, encoding: str = "utf-8") -> Path:
+        path = self.path(name)
+        path.write_text(text, encoding=encoding)
+        return path
+
+    def write_json(self, name: str, value: object) -> Path:
+        path = self.path(name)
+        path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2))
+        return path
+
+    def final_name(self, name: str) -> str:
+        return name
+
+    def commit(self) -> list[Path]:
+        """Move every staged top-level entry into the target; return the final paths."""
+        moved = []
+        for entry in sorted(self.dir.iterdir()):
+            final = self.target / self.final_name(entry.name)
+            if final.exists():
+                raise DataError(f"{final.name}: already exists in {str(self.target)!r}")
+            entry.replace(final)
+            moved.append(final)
+        self.dir.rmdir()
+        return moved
+
+    def discard(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Results(_Staged):
+    """An app task's results writer: every file it holds gets the chunk index in its name."""
+
+    def __init__(self, target: Path, index: int | None) -> None:
+        super().__init__(target)
+        self.index = index
+
+    def final_name(self, name: str) -> str:
+        return result_name(name, self.index)
+
+
+class Output(_Staged):
+    """The assembler's output folder writer."""
+
+
+@dataclass(frozen=True)
+class Result:
+    """One task result the assembler received; ``index`` is None when unordered."""
+
+    path: Path
+    index: int | None
+    original: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_results(folder: Path) -> list[Result]:
+    """Top-level result files, ordered by chunk index, then name; unordered ones last."""
+    found = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file() and not entry.name.startswith(".bytenite-"):
+                parsed = parse_result_name(entry.name)
+                found.append(Result(Path(entry.path), parsed.index, parsed.original))
+    found.sort(key=lambda r: (r.index is None, r.index or 0, r.original, r.name))
+    return found
+
+
+def list_sources(folder: Path) -> list[Path]:
+    """Regular files under ``folder`` (recursively), sorted by relative path; dotfiles skipped."""
+    found = []
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found.extend(Path(root, f) for f in files if not f.startswith("."))
+    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())

@@ -1,0 +1,50 @@
+"""Component loggers: plain ``LEVEL name: message`` lines on stderr, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterable
+
+__all__ = ["Redactor", "component_logger"]
+
+_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+class Redactor(logging.Filter):
+    """Replaces every known secret value in log records (and any text) with ``***``."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        super().__init__()
+        # Longest first, so a value containing another is masked whole.
+        self.values = sorted({v for v in values if v}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for value in self.values:
+            text = text.replace(value, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.values:
+            record.msg = self.redact(record.getMessage())
+            record.args = None
+            if record.exc_info and record.exc_info[1] is not None:
+                record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_info = None
+        return True
+
+
+def component_logger(kind: str, redactor: Redactor, level: int = logging.INFO) -> logging.Logger:
+    """The logger handed to a component: ``bytenite.<kind>``, one stderr handler, redacted."""
+    logger = logging.getLogger(f"bytenite.{kind}")
+    logger.setLevel(level)
+    logger.propagate = False
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    for old in list(logger.filters):
+        logger.removeFilter(old)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    logger.addHandler(handler)
+    logger.addFilter(redactor)
+    return logger

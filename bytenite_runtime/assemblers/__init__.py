@@ -1,0 +1,1 @@
+"""Built-in assemblers, one module per data family; look them up through the registry."""

@@ -1,0 +1,193 @@
+"""Chunk metadata and result naming: the one place these conventions live.
+
+The platform moves only bytes (``data_{i}.bin`` becomes a task's ``data.bin``), so what
+a task knows about its chunk has to travel inside those bytes, and what an assembler
+knows about a result has to travel in its name.
+
+Chunk metadata
+    :class:`ChunkMeta` holds the chunk's index, the chunk count, the source file name and
+    family fields (row range, tile box, time range…). A partitioner chooses how it
+    travels with ``chunk_metadata``:
+
+    ``auto`` (default)
+        inside the format's own metadata slot when the partitioner writes a format that
+        has one (the chunk stays a plain, valid file); nothing otherwise.
+    ``footer``
+        a self-delimiting footer appended after the payload (``FOOTER_MAGIC`` below).
+        The library strips it before the app sees the bytes; an app that does not use
+        the library sees it, so choose it when chunks are opaque or only read by apps
+        built with this library.
+    ``off``
+        nothing: the index comes from ``CHUNK_NUMBER`` alone.
+
+    An app resolves its index from the metadata first, then ``CHUNK_NUMBER``; with
+    neither, the index is unknown and results get a unique, unordered name.
+
+Result names
+    A result ``out.png`` written by the task of chunk 7 is named
+    ``out.chunk-000007.png``. The marker is searched for anywhere in the name, so a
+    prefix the platform adds (``3f9c_out.chunk-000007.png``) keeps it readable;
+    :func:`parse_result_name` gives back the index and the original name.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import struct
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import orjson
+
+from .errors import DataError
+
+__all__ = [
+    "FOOTER_MAGIC",
+    "ChunkMeta",
+    "MetadataMode",
+    "ResultName",
+    "append_footer",
+    "chunk_file_name",
+    "chunk_index_of",
+    "parse_result_name",
+    "read_footer",
+    "result_name",
+]
+
+MetadataMode = Literal["auto", "footer", "off"]
+
+FOOTER_MAGIC = b"BNCHUNK1"
+# footer := json_bytes | uint32 LE length | uint32 LE crc32(json) | FOOTER_MAGIC
+_TAIL = struct.Struct("<II")
+_TAIL_SIZE = _TAIL.size + len(FOOTER_MAGIC)
+_MAX_FOOTER_JSON = 1 << 20
+
+_CHUNK_FILE = re.compile(r"data_(\d+)\.bin")
+_MARKER = re.compile(r"\.chunk-(\d{6,})(?=\.|$)")
+_UNORDERED = re.compile(r"\.task-([0-9a-f]{8})(?=\.|$)")
+_COMPOUND_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".br"}
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkMeta:
+    """What travels with a chunk: its index, the chunk count, its source and family fields."""
+
+    index: int
+    count: int | None = None
+    source: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        doc: dict[str, Any] = {"v": 1, "index": self.index}
+        if self.count is not None:
+            doc["count"] = self.count
+        if self.source is not None:
+            doc["source"] = self.source
+        if self.fields:
+            doc["fields"] = dict(self.fields)
+        return orjson.dumps(doc)
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> ChunkMeta:
+        doc = orjson.loads(raw)
+        if not isinstance(doc, dict) or not isinstance(doc.get("index"), int):
+            raise ValueError("chunk metadata has no integer 'index'")
+        return cls(
+            index=doc["index"],
+            count=doc.get("count"),
+            source=doc.get("source"),
+            fields=doc.get("fields") or {},
+        )
+
+
+def chunk_file_name(index: int) -> str:
+    """The name the contract requires for chunk ``index`` in ``CHUNKS_DIR``."""
+    return f"data_{index}.bin"
+
+
+def chunk_index_of(name: str) -> int | None:
+    """The index in a ``data_{i}.bin`` name, or None for any other name."""
+    match = _CHUNK_FILE.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def append_footer(stream: BinaryIO, meta: ChunkMeta) -> None:
+    """Append the metadata footer at the stream's current position (its end)."""
+    body = meta.to_json()
+    stream.write(body + _TAIL.pack(len(body), zlib.crc32(body)) + FOOTER_MAGIC)
+
+
+def read_footer(path: Path) -> tuple[ChunkMeta | None, int]:
+    """Return ``(metadata, payload_size)``; ``(None, file size)`` when there is no footer.
+
+    A footer whose checksum or JSON is broken is a DataError naming the byte range:
+    a chunk that claims metadata but carries garbage must not be read as payload.
+    """
+    size = path.stat().st_size
+    if size < _TAIL_SIZE:
+        return None, size
+    with path.open("rb") as stream:
+        stream.seek(size - _TAIL_SIZE)
+        tail = stream.read(_TAIL_SIZE)
+        if tail[-len(FOOTER_MAGIC) :] != FOOTER_MAGIC:
+            return None, size
+        length, crc = _TAIL.unpack(tail[: _TAIL.size])
+        start = size - _TAIL_SIZE - length
+        if length > _MAX_FOOTER_JSON or start < 0:
+            raise DataError(f"{path.name}: chunk footer length {length} is out of range")
+        stream.seek(start)
+        body = stream.read(length)
+    where = f"{path.name} bytes {start}-{size}"
+    if zlib.crc32(body) != crc:
+        raise DataError(f"{where}: chunk footer checksum mismatch")
+    try:
+        return ChunkMeta.from_json(body), start
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"{where}: chunk footer is not valid metadata ({exc})") from None
+
+
+@dataclass(frozen=True, slots=True)
+class ResultName:
+    """A result file name taken apart: chunk index (None if unordered) and original name."""
+
+    index: int | None
+    original: str
+
+
+def _split_suffix(name: str) -> tuple[str, str]:
+    stem, dot, last = name.rpartition(".")
+    if not dot or not stem:
+        return name, ""
+    suffix = "." + last
+    if suffix.lower() in _COMPOUND_SUFFIXES:
+        inner_stem, inner_dot, inner = stem.rpartition(".")
+        if inner_dot and inner_stem and inner.lower() == "tar":
+            return inner_stem, "." + inner + suffix
+    return stem, suffix
+
+
+def result_name(name: str, index: int | None) -> str:
+    """``out.png`` → ``out.chunk-000007.png``; with no index, a unique unordered name."""
+    if "/" in name or "\\" in name or name in {"", ".", ".."}:
+        raise ValueError(f"result name {name!r} must be a plain file name")
+    if parse_result_name(name).index is not None or _UNORDERED.search(name):
+        return name
+    stem, suffix = _split_suffix(name)
+    marker = f".chunk-{index:06d}" if index is not None else f".task-{secrets.token_hex(4)}"
+    return f"{stem}{marker}{suffix}"
+
+
+def parse_result_name(name: str) -> ResultName:
+    """Find the chunk marker anywhere in ``name`` (platform prefixes allowed)."""
+    matches = list(_MARKER.finditer(name))
+    if matches:
+        last = matches[-1]
+        return ResultName(int(last.group(1)), name[: last.start()] + name[last.end() :])
+    unordered = _UNORDERED.search(name)
+    if unordered:
+        return ResultName(None, name[: unordered.start()] + name[unordered.end() :])
+    return ResultName(None, name)

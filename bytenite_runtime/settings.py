@@ -1,0 +1,348 @@
+"""Typed settings for the three components: the one module that names the contract's variables.
+
+Each component gets one pydantic-settings model read from the environment the platform
+injects (see ``CONTRACT.md``). Models are built at an entry point, never at import
+time, and every bad variable is reported in a single :class:`~.errors.SettingsError`
+naming the variable (and field), never a secret's value.
+
+The simulator builds component environments with the ``*_environment`` helpers below,
+so the variable names live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+import orjson
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
+from pydantic import ValidationError as _PydanticValidationError
+from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
+from pydantic_settings import PydanticBaseSettingsSource as _Source
+
+from .errors import Problem, SettingsError
+
+__all__ = [
+    "CONTRACT_VARIABLES",
+    "AppSettings",
+    "AssemblerSettings",
+    "PartitionerSettings",
+    "Secret",
+    "app_environment",
+    "assembler_environment",
+    "load_secrets",
+    "partitioner_environment",
+    "secret_environment",
+    "secret_variable_names",
+]
+
+SOURCE_DIR = "SOURCE_DIR"
+CHUNKS_DIR = "CHUNKS_DIR"
+PARTITIONER_PARAMS = "PARTITIONER_PARAMS"
+TASK_DIR = "TASK_DIR"
+TASK_RESULTS_DIR = "TASK_RESULTS_DIR"
+APP_PARAMS = "APP_PARAMS"
+USER_CACHE_DIR = "USER_CACHE_DIR"
+SHARED_CACHE_DIR = "SHARED_CACHE_DIR"
+CHUNK_NUMBER = "CHUNK_NUMBER"
+OUTPUT_DIR = "OUTPUT_DIR"
+ASSEMBLER_PARAMS = "ASSEMBLER_PARAMS"
+SECRETS = "SECRETS"
+
+CONTRACT_VARIABLES = frozenset(
+    {
+        SOURCE_DIR, CHUNKS_DIR, PARTITIONER_PARAMS, TASK_DIR, TASK_RESULTS_DIR, APP_PARAMS,
+        USER_CACHE_DIR, SHARED_CACHE_DIR, CHUNK_NUMBER, OUTPUT_DIR, ASSEMBLER_PARAMS, SECRETS,
+    }
+)  # fmt: skip
+
+CHUNK_FILE = "data.bin"
+_SECRET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+
+
+def _parse_json_object(raw: object) -> object:
+    if not isinstance(raw, str | bytes):
+        return raw
+    if not raw.strip():
+        raise ValueError("is empty; expected a JSON object such as '{}'")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"must be a JSON object, got a JSON {type(value).__name__}")
+    return value
+
+
+def _readable_dir(path: Path) -> Path:
+    if not path.exists():
+        raise ValueError(f"folder {str(path)!r} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{str(path)!r} is not a folder")
+    if not os.access(path, os.R_OK | os.X_OK):
+        raise ValueError(f"folder {str(path)!r} is not readable")
+    return path
+
+
+def _writable_dir(path: Path) -> Path:
+    _readable_dir(path)
+    if not os.access(path, os.W_OK):
+        raise ValueError(f"folder {str(path)!r} is not writable")
+    return path
+
+
+JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(_parse_json_object)]
+ReadableDir = Annotated[Path, AfterValidator(_readable_dir)]
+WritableDir = Annotated[Path, AfterValidator(_writable_dir)]
+
+# The environment a model reads from; None means os.environ. A context variable keeps
+# ``from_environ`` re-entrant without touching the process environment.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("bytenite_environ", default=None)
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The env source, reading a given mapping instead of ``os.environ`` when one is set."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _ENVIRON.get()
+        return dict(os.environ if environ is None else environ)
+
+
+class _ComponentSettings(BaseSettings):
+    model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
+    component: ClassVar[str]
+    params_variable: ClassVar[str]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: _Source,
+        env_settings: _Source,
+        dotenv_settings: _Source,
+        file_secret_settings: _Source,
+    ) -> tuple[_Source, ...]:
+        # Only the injected environment counts: no .env files, no secrets folders.
+        return (init_settings, _MappingEnvSource(settings_cls, case_sensitive=True))
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Any:
+        """Build from ``environ`` (default ``os.environ``); raise one SettingsError for all."""
+        token = _ENVIRON.set(environ)
+        try:
+            return cls()
+        except _PydanticValidationError as exc:
+            raise SettingsError(problems_from_validation(exc)) from None
+        finally:
+            _ENVIRON.reset(token)
+
+
+class PartitionerSettings(_ComponentSettings):
+    """What a partitioner receives: where the source files are and where chunks go."""
+
+    component: ClassVar[str] = "partitioner"
+    params_variable: ClassVar[str] = PARTITIONER_PARAMS
+    source_dir: ReadableDir = Field(validation_alias=SOURCE_DIR)
+    chunks_dir: WritableDir = Field(validation_alias=CHUNKS_DIR)
+    params: JsonObject = Field(validation_alias=PARTITIONER_PARAMS)
+    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+
+
+class AppSettings(_ComponentSettings):
+    """What one app task receives: its chunk folder, results folder, params and caches."""
+
+    component: ClassVar[str] = "app"
+    params_variable: ClassVar[str] = APP_PARAMS
+    task_dir: ReadableDir = Field(validation_alias=TASK_DIR)
+    task_results_dir: WritableDir = Field(validation_alias=TASK_RESULTS_DIR)
+    params: JsonObject = Field(validation_alias=APP_PARAMS)
+    user_cache_dir: WritableDir | None = Field(None, validation_alias=USER_CACHE_DIR)
+    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+    chunk_number: Annotated[int, Field(ge=0)] | None = Field(None, validation_alias=CHUNK_NUMBER)
+
+    @property
+    def chunk_path(self) -> Path:
+        return self.task_dir / CHUNK_FILE
+
+    def check_chunk(self) -> None:
+        """Raise a SettingsError naming TASK_DIR when it holds no ``data.bin``."""
+        if not self.chunk_path.is_file():
+            reason = f"folder {str(self.task_dir)!r} holds no {CHUNK_FILE}"
+            raise SettingsError([Problem(TASK_DIR, "", reason)])
+
+
+class AssemblerSettings(_ComponentSettings):
+    """What the assembler receives: every task's results (flat) and the output folder."""
+
+    component: ClassVar[str] = "assembler"
+    params_variable: ClassVar[str] = ASSEMBLER_PARAMS
+    task_results_dir: ReadableDir = Field(validation_alias=TASK_RESULTS_DIR)
+    output_dir: WritableDir = Field(validation_alias=OUTPUT_DIR)
+    params: JsonObject = Field(validation_alias=ASSEMBLER_PARAMS)
+    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+
+
+def _describe_input(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def problems_from_validation(
+    exc: _PydanticValidationError, variable: str | None = None, *, show_input: bool = True
+) -> list[Problem]:
+    """Turn pydantic errors into Problems.
+
+    Settings errors are located at an env name (``variable=None``); errors of a params
+    model pass the params ``variable`` so their location becomes the field path.
+    """
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(part) for part in err["loc"]]
+        if variable is None:
+            name, field = (loc[0] if loc else "?"), ".".join(loc[1:])
+        else:
+            name, field = variable, ".".join(loc)
+        if err["type"] == "missing":
+            reason = "is not set" if not field else "field required"
+        else:
+            reason = err["msg"].removeprefix("Value error, ")
+            if show_input and err["type"] not in {"value_error"} and "input" in err:
+                reason += f" (got {_describe_input(err['input'])})"
+        problems.append(Problem(name, field, reason))
+    return problems
+
+
+class Secret(BaseModel):
+    """One secret the app declared; values are ``SecretStr`` and never shown in a repr.
+
+    Storage secrets (aws, gcp, storj) carry ``access_key`` and ``secret_key``; secrets of
+    type ``other`` carry ``value``.
+    """
+
+    model_config = ConfigDict(frozen=True)
+    id: str
+    kind: Literal["storage", "other"]
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    value: SecretStr | None = None
+
+    def revealed(self) -> list[str]:
+        """Every raw value this secret holds (for redaction; never log the result)."""
+        held = (self.access_key, self.secret_key, self.value)
+        return [s.get_secret_value() for s in held if s is not None]
+
+
+def secret_variable_names(secret_id: str) -> tuple[str, str, str]:
+    """The three variables a secret id may arrive as: ``{ID}_ACCESS_KEY``, ``_SECRET_KEY``, ``{ID}``."""
+    return f"{secret_id}_ACCESS_KEY", f"{secret_id}_SECRET_KEY", secret_id
+
+
+def _check_secret_value(name: str, value: str, problems: list[Problem]) -> SecretStr | None:
+    # The reasons below never quote the value: the value is the secret.
+    if not value:
+        problems.append(Problem(name, "", "is empty"))
+        return None
+    if value != value.strip():
+        problems.append(Problem(name, "", "has leading or trailing whitespace (value hidden)"))
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        problems.append(Problem(name, "", "contains control characters (value hidden)"))
+        return None
+    return SecretStr(value)
+
+
+def load_secrets(
+    ids: Iterable[str], environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, Secret], list[Problem]]:
+    """Read each declared secret id from the environment; return secrets and problems."""
+    env = os.environ if environ is None else environ
+    secrets: dict[str, Secret] = {}
+    problems: list[Problem] = []
+    for secret_id in ids:
+        if not _SECRET_ID.fullmatch(secret_id):
+            problems.append(
+                Problem("secrets", secret_id, "is not a valid id (letters, digits, '_')")
+            )
+            continue
+        access_name, key_name, plain_name = secret_variable_names(secret_id)
+        if access_name in env or key_name in env:
+            missing = [n for n in (access_name, key_name) if n not in env]
+            if missing:
+                problems.append(Problem(missing[0], "", f"is not set (secret {secret_id})"))
+                continue
+            before = len(problems)
+            access = _check_secret_value(access_name, env[access_name], problems)
+            key = _check_secret_value(key_name, env[key_name], problems)
+            if len(problems) == before:
+                secrets[secret_id] = Secret(
+                    id=secret_id, kind="storage", access_key=access, secret_key=key
+                )
+        elif plain_name in env:
+            value = _check_secret_value(plain_name, env[plain_name], problems)
+            if value is not None:
+                secrets[secret_id] = Secret(id=secret_id, kind="other", value=value)
+        else:
+            reason = f"is not set (nor {access_name}/{key_name}); declared secret {secret_id}"
+            problems.append(Problem(plain_name, "", reason))
+    return secrets, problems
+
+
+def _dump(params: Mapping[str, Any]) -> str:
+    return orjson.dumps(dict(params)).decode()
+
+
+def partitioner_environment(
+    source_dir: Path, chunks_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
+) -> dict[str, str]:
+    """The contract variables a partitioner container receives."""
+    env = {SOURCE_DIR: str(source_dir), CHUNKS_DIR: str(chunks_dir), PARTITIONER_PARAMS: _dump(params)}
+    if shared_cache_dir is not None:
+        env[SHARED_CACHE_DIR] = str(shared_cache_dir)
+    return env
+
+
+def app_environment(
+    task_dir: Path,
+    results_dir: Path,
+    params: Mapping[str, Any],
+    user_cache_dir: Path,
+    shared_cache_dir: Path,
+    chunk_number: int | None,
+) -> dict[str, str]:
+    """The contract variables one app task receives (``CHUNK_NUMBER`` only when given)."""
+    env = {
+        TASK_DIR: str(task_dir),
+        TASK_RESULTS_DIR: str(results_dir),
+        APP_PARAMS: _dump(params),
+        USER_CACHE_DIR: str(user_cache_dir),
+        SHARED_CACHE_DIR: str(shared_cache_dir),
+    }
+    if chunk_number is not None:
+        env[CHUNK_NUMBER] = str(chunk_number)
+    return env
+
+
+def assembler_environment(
+    results_dir: Path, output_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
+) -> dict[str, str]:
+    """The contract variables the assembler container receives."""
+    env = {TASK_RESULTS_DIR: str(results_dir), OUTPUT_DIR: str(output_dir), ASSEMBLER_PARAMS: _dump(params)}
+    if shared_cache_dir is not None:
+        env[SHARED_CACHE_DIR] = str(shared_cache_dir)
+    return env
+
+
+def secret_environment(values: Mapping[str, str | tuple[str, str]]) -> dict[str, str]:
+    """Variables for secrets: ``(access, secret)`` pairs for storage secrets, a str for others."""
+    env: dict[str, str] = {}
+    for secret_id, value in values.items():
+        access_name, key_name, plain_name = secret_variable_names(secret_id)
+        if isinstance(value, tuple):
+            env[access_name], env[key_name] = value
+        else:
+            env[plain_name] = value
+    return env

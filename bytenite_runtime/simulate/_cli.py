@@ -1,0 +1,219 @@
+"""``python -m bytenite_runtime.simulate``: the command line. Only ``main`` prints and exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
+from ._job import JobOptions, JobPlan, Progress, run_job
+from ._request import DataSource, JobRequest, Params, Template, load_json, merge_request, parse
+from ._resolve import find_template, resolve
+from ._sources import check_destination, destination_folder
+
+__all__ = ["build_parser", "main", "plan_job"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="bytenite-simulate",
+        description="Run a ByteNite job on this machine the way the platform runs it.",
+    )
+    p.add_argument("request", nargs="?", type=Path, help="job request JSON (Customer API shape)")
+    p.add_argument("--template", help="template id or template.json path (instead of a request)")
+    src = p.add_argument_group("data")
+    src.add_argument("--source", help="input: a local file or folder, an http(s) URL, or 'bypass'")
+    src.add_argument("--output", type=Path, help="output folder (default: bytenite-output/<job id>)")
+    src.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    par = p.add_argument_group("params")
+    par.add_argument("--params", help="JSON object {partitioner, app, assembler} merged over the request's")
+    par.add_argument(
+        "--set", action="append", default=[], metavar="COMPONENT.KEY=VALUE",
+        help="set one param, e.g. app.case=upper (VALUE is JSON, or else a string)",
+    )  # fmt: skip
+    run = p.add_argument_group("execution")
+    run.add_argument("--parallelism", "-j", type=int, default=os.cpu_count() or 1, help="tasks at once (default: cores)")
+    run.add_argument("--task-timeout", type=float, help="override config.taskTimeout (seconds)")
+    run.add_argument("--job-timeout", type=float, help="override config.jobTimeout (seconds)")
+    run.add_argument("--max-retries", type=int, help="override config.maxTaskRetries")
+    run.add_argument("--no-chunk-number", action="store_true", help="do not set CHUNK_NUMBER for tasks")
+    run.add_argument("--prefix-results", action="store_true", help="prefix result names as a platform might")
+    run.add_argument("--on-collision", choices=("rename", "fail"), default="rename", help="two tasks' results share a name")
+    comp = p.add_argument_group("components")
+    for role in ("app", "partitioner", "assembler"):
+        comp.add_argument(f"--{role}", help=f"{role} tag or folder, overriding the template")
+    comp.add_argument("--search", action="append", type=Path, default=[], metavar="DIR", help="also search DIR for apps, engines and templates")
+    env = p.add_argument_group("environment")
+    env.add_argument("--secrets", type=Path, help='JSON file: {"ID": "value"} or {"ID": {"access_key": …, "secret_key": …}}')
+    env.add_argument("--pass-env", action="append", default=[], metavar="NAME", help="pass this variable of yours to components")
+    env.add_argument("--user-cache", type=Path, help="USER_CACHE_DIR (default: ~/.cache/bytenite-simulate/user)")
+    env.add_argument("--shared-cache", type=Path, help="SHARED_CACHE_DIR (default: ~/.cache/bytenite-simulate/shared)")
+    out = p.add_argument_group("records")
+    out.add_argument("--workdir", type=Path, default=Path("bytenite-jobs"), help="where job folders, logs and reports go")
+    out.add_argument("--keep", action="store_true", help="keep chunks, task folders and results after the job")
+    out.add_argument("--report", type=Path, help="also write the job report here")
+    out.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
+    return p
+
+
+def _json_object(text: str, what: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ConfigError(f"{what}: not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{what}: must be a JSON object")
+    return value
+
+
+def _apply_sets(params: Params, sets: Sequence[str]) -> Params:
+    parts = params.model_dump()
+    for item in sets:
+        key, eq, raw = item.partition("=")
+        component, dot, field = key.partition(".")
+        if not eq or not dot or not field or component not in parts:
+            raise ConfigError(f"--set {item!r}: expected partitioner|app|assembler.KEY=VALUE")
+        try:
+            value: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            value = raw
+        parts[component][field] = value
+    return Params(**parts)
+
+
+def _source_from_flag(text: str) -> DataSource:
+    if text == "bypass":
+        return DataSource(dataSourceDescriptor="bypass")
+    if text.startswith(("http://", "https://")):
+        return DataSource(dataSourceDescriptor="url", params={"url": text})
+    return DataSource(dataSourceDescriptor="file", params={"path": str(Path(text).resolve())})
+
+
+def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
+    if path is None:
+        return {}
+    doc = load_json(path, "secrets file")
+    secrets: dict[str, str | tuple[str, str]] = {}
+    for key, value in doc.items():
+        if isinstance(value, str):
+            secrets[key] = value
+        elif isinstance(value, dict) and isinstance(value.get("access_key"), str) and isinstance(value.get("secret_key"), str):
+            secrets[key] = (value["access_key"], value["secret_key"])
+        else:
+            raise ConfigError(f"secrets file {str(path)!r}: {key}: expected a string or {{access_key, secret_key}}")
+    return secrets
+
+
+def plan_job(args: argparse.Namespace) -> JobPlan:
+    """Resolve the request, template, overrides and components into a JobPlan."""
+    base = args.request.resolve().parent if args.request else Path.cwd()
+    cwd = Path.cwd()
+    search = [
+        *args.search, base, base / "engines", base / "templates", cwd, cwd / "engines",
+        cwd / "templates", cwd / "examples",
+    ]  # fmt: skip
+    search = list(dict.fromkeys(p.resolve() for p in search))
+    request = JobRequest()
+    if args.request is not None:
+        request = parse(JobRequest, load_json(args.request, "job request"), "request")
+    if args.template is not None:
+        path = Path(args.template)
+        template_file = path if path.suffix == ".json" and path.is_file() else find_template(args.template, search)
+        template = parse(Template, load_json(template_file, "template"), "template")
+    elif request.template is not None:
+        template = request.template
+    elif request.template_id is not None:
+        template_file = find_template(request.template_id, search)
+        template = parse(Template, load_json(template_file, "template"), "template")
+    else:
+        raise TemplateError("no template: give templateId or template in the request, or --template")
+    template = merge_request(request, template)
+    updates: dict[str, Any] = {}
+    if args.source:
+        updates["data_source"] = _source_from_flag(args.source)
+    params = template.params
+    if args.params:
+        extra = Params(**_json_object(args.params, "--params"))
+        params = Params(
+            partitioner={**params.partitioner, **extra.partitioner},
+            app={**params.app, **extra.app},
+            assembler={**params.assembler, **extra.assembler},
+        )
+    updates["params"] = _apply_sets(params, args.set)
+    config = template.config.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "task_timeout": args.task_timeout,
+                "job_timeout": args.job_timeout,
+                "max_task_retries": args.max_retries,
+            }.items()
+            if v is not None
+        }
+    )
+    updates["config"] = config
+    template = template.model_copy(update=updates)
+    components = {
+        role: resolve(role, getattr(args, role) or getattr(template, role), search)
+        for role in ("partitioner", "app", "assembler")
+    }
+    destination = destination_folder(template.data_destination, args.output, Path("bytenite-output") / "{job}")
+    if destination is not None and destination.name != "{job}":
+        check_destination(destination, args.overwrite)
+    return JobPlan(
+        name=request.name if args.request else (template.id or "simulated-job"),
+        template=template,
+        partitioner=components["partitioner"],
+        app=components["app"],
+        assembler=components["assembler"],
+        base_dir=base,
+        destination=destination.resolve() if destination is not None and destination.name != "{job}" else destination,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``bytenite-simulate``; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        if args.parallelism < 1:
+            raise ConfigError(f"--parallelism: must be at least 1 (got {args.parallelism})")
+        plan = plan_job(args)
+        home = Path.home() / ".cache" / "bytenite-simulate"
+        options = JobOptions(
+            workdir=args.workdir.resolve(),
+            parallelism=args.parallelism,
+            chunk_number=not args.no_chunk_number,
+            prefix_results=args.prefix_results,
+            on_collision=args.on_collision,
+            user_cache=(args.user_cache or home / "user").resolve(),
+            shared_cache=(args.shared_cache or home / "shared").resolve(),
+            secrets=_load_secrets(args.secrets),
+            pass_env=tuple(args.pass_env),
+            keep=args.keep,
+        )
+        tty = sys.stderr.isatty() and not args.quiet
+        report = run_job(plan, options, lambda: Progress(tty))
+    except ByteniteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    report_path = Path(report["job"]["folder"]) / "report.json"
+    if args.report is not None:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_bytes(report_path.read_bytes())
+    job = report["job"]
+    if job["state"] != "Complete":
+        print(f"error: job {job['id']} failed: {job['reason']} (report: {report_path})", file=sys.stderr)
+        return JobFailed.exit_code
+    if not args.quiet:
+        where = report["output"]["folder"] or "discarded (bypass)"
+        print(
+            f"job {job['id']} complete: {job['chunks']} task(s) in {job['durationSeconds']}s; "
+            f"output: {where}; report: {report_path}"
+        )
+    return 0

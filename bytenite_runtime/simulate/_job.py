@@ -1,0 +1,417 @@
+"""Run a whole job the way the platform does: partitioner, parallel tasks with retries and
+timeouts, flat result collection, assembler, delivery; and record it all in a report."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from .._log import Redactor
+from ..chunks import chunk_index_of, parse_result_name
+from ..errors import JobFailed
+from ..settings import (
+    CONTRACT_VARIABLES,
+    app_environment,
+    assembler_environment,
+    partitioner_environment,
+    secret_environment,
+    secret_variable_names,
+)
+from ._process import LogSink, Outcome, run_process
+from ._request import Template
+from ._resolve import Component
+from ._sources import deliver, fetch_source
+
+__all__ = ["JobOptions", "JobPlan", "run_job"]
+
+# What a container's process needs to start at all; every other variable of the caller
+# stays out, contract variables above all.
+_BASE_VARIABLES = (
+    "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
+    "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "SYSTEMROOT",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class JobPlan:
+    """Everything resolved before a job starts."""
+
+    name: str
+    template: Template
+    partitioner: Component
+    app: Component
+    assembler: Component
+    base_dir: Path
+    destination: Path | None
+    """Output folder; None discards the output (bypass); a folder ending in ``{job}`` gets the job id."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """How to run: parallelism, folders, and the platform behaviours one may vary."""
+
+    workdir: Path
+    parallelism: int = max(1, os.cpu_count() or 1)
+    chunk_number: bool = True
+    prefix_results: bool = False
+    on_collision: str = "rename"
+    user_cache: Path | None = None
+    shared_cache: Path | None = None
+    secrets: Mapping[str, str | tuple[str, str]] = field(default_factory=dict)
+    pass_env: Sequence[str] = ()
+    keep: bool = False
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+
+
+def _span(started: float | None, finished: float | None) -> dict[str, Any]:
+    duration = None if started is None or finished is None else round(finished - started, 3)
+    return {"startedAt": _iso(started), "finishedAt": _iso(finished), "durationSeconds": duration}
+
+
+@dataclass
+class _Attempt:
+    number: int
+    scheduled: float
+    outcome: Outcome | None = None
+    reason: str = ""
+
+    def report(self) -> dict[str, Any]:
+        o = self.outcome
+        state = "Completed" if o and o.ok else "Failed"
+        return {
+            "attempt": self.number,
+            "state": state,
+            "scheduledAt": _iso(self.scheduled),
+            **_span(o.started if o else None, o.finished if o else None),
+            "exitCode": o.exit_code if o else None,
+            "reason": self.reason or None,
+        }
+
+
+@dataclass
+class _Task:
+    chunk: int
+    chunk_file: Path
+    state: str = "Scheduled"
+    attempts: list[_Attempt] = field(default_factory=list)
+    results_dir: Path | None = None
+    results: list[str] = field(default_factory=list)
+
+    def report(self) -> dict[str, Any]:
+        first = self.attempts[0].outcome if self.attempts else None
+        last = self.attempts[-1].outcome if self.attempts else None
+        return {
+            "chunk": self.chunk,
+            "state": self.state,
+            **_span(first.started if first else None, last.finished if last else None),
+            "attempts": [a.report() for a in self.attempts],
+            "exitCode": last.exit_code if last else None,
+            "results": self.results,
+        }
+
+
+class Progress:
+    """A one-line progress bar on a terminal; silent otherwise."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.lock = threading.Lock()
+
+    def update(self, done: int, failed: int, total: int, running: int) -> None:
+        if not self.enabled or total == 0:
+            return
+        width = 30
+        filled = int(width * done / total)
+        bar = "#" * filled + "." * (width - filled)
+        text = f"\rtasks [{bar}] {done}/{total} done, {running} running, {failed} failed "
+        with self.lock:
+            os.write(2, text.encode())
+
+    def close(self) -> None:
+        if self.enabled:
+            os.write(2, b"\n")
+
+
+class _Job:
+    def __init__(self, plan: JobPlan, options: JobOptions, progress: Progress) -> None:
+        self.plan = plan
+        self.options = options
+        self.progress = progress
+        self.config = plan.template.config
+        self.id = "job-" + datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + os.urandom(3).hex()
+        self.root = options.workdir / self.id
+        self.logs = self.root / "logs"
+        self.redactor = Redactor(
+            v for value in options.secrets.values() for v in (value if isinstance(value, tuple) else (value,))
+        )
+        self.cancel = threading.Event()
+        self.deadline = None if self.config.job_timeout is None else time.time() + self.config.job_timeout
+        self.failure = ""
+        self.tasks: list[_Task] = []
+        self.events: dict[str, Any] = {}
+        self.collisions: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        destination = plan.destination
+        if destination is not None and destination.name == "{job}":
+            destination = destination.with_name(self.id)
+        self.destination = destination
+
+    # -- environment ----------------------------------------------------------
+
+    def _env(self, component: Component, contract: Mapping[str, str]) -> dict[str, str]:
+        hidden = set(CONTRACT_VARIABLES)
+        for secret_id in self.options.secrets:
+            hidden.update(secret_variable_names(secret_id))
+        wanted = (*_BASE_VARIABLES, *self.options.pass_env)
+        env = {k: os.environ[k] for k in wanted if k in os.environ and k not in hidden}
+        env.update({k: v for k, v in os.environ.items() if k.startswith("LC_")})
+        declared = {i: self.options.secrets[i] for i in component.secret_ids if i in self.options.secrets}
+        env.update(secret_environment(declared))
+        env.update(contract)
+        return env
+
+    def _timeout(self, limit: float | None) -> float | None:
+        remaining = None if self.deadline is None else max(0.0, self.deadline - time.time())
+        if limit is None:
+            return remaining
+        return limit if remaining is None else min(limit, remaining)
+
+    def _sink(self, name: str) -> LogSink:
+        return LogSink(self.logs / f"{name}.jsonl", name, self.redactor.redact)
+
+    def _single(self, component: Component, name: str, contract: Mapping[str, str]) -> Outcome:
+        sink = self._sink(name)
+        try:
+            outcome = run_process(
+                component.command, self._env(component, contract), component.cwd,
+                self._timeout(None), sink,
+            )  # fmt: skip
+        finally:
+            sink.close()
+        self.events[name] = {
+            "state": "Completed" if outcome.ok else "Failed",
+            **_span(outcome.started, outcome.finished),
+            "exitCode": outcome.exit_code,
+            "log": str(sink.path),
+        }
+        if not outcome.ok:
+            reason = self._reason(outcome, name)
+            self.events[name]["reason"] = reason
+            raise JobFailed(reason)
+        return outcome
+
+    def _reason(self, outcome: Outcome, name: str) -> str:
+        if outcome.timed_out:
+            if self.deadline is not None and time.time() >= self.deadline:
+                return f"{name}: jobTimeout of {self.config.job_timeout:g}s exceeded"
+            return f"{name}: taskTimeout of {self.config.task_timeout:g}s exceeded"
+        if outcome.cancelled:
+            return f"{name}: cancelled because the job failed"
+        detail = f": {outcome.last_error}" if outcome.last_error else ""
+        return f"{name}: exited with code {outcome.exit_code}{detail}"
+
+    # -- stages ---------------------------------------------------------------
+
+    def partition(self) -> list[Path]:
+        source_dir, chunks_dir = self.root / "source", self.root / "chunks"
+        source_dir.mkdir()
+        chunks_dir.mkdir()
+        fetch_source(self.plan.template.data_source, source_dir, self.plan.base_dir)
+        contract = partitioner_environment(
+            source_dir, chunks_dir, self.plan.template.params.partitioner, self.options.shared_cache
+        )
+        self._single(self.plan.partitioner, "partitioner", contract)
+        chunks = [p for p in chunks_dir.iterdir() if p.is_file()]
+        if not chunks:
+            raise JobFailed("partitioner: wrote no chunks into CHUNKS_DIR")
+        odd = [p.name for p in chunks if chunk_index_of(p.name) is None]
+        if odd:
+            self.events["partitioner"]["warning"] = f"files not named data_<i>.bin became tasks too: {odd[:5]}"
+        # Every file becomes a task; data_<i>.bin in index order, anything else after.
+        chunks.sort(key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name))
+        return chunks
+
+    def run_task(self, task: _Task) -> None:
+        sink = self._sink(f"task-{task.chunk:05d}")
+        try:
+            for number in range(1, self.config.max_task_retries + 2):
+                if self.cancel.is_set():
+                    break
+                attempt = _Attempt(number, time.time())
+                task.attempts.append(attempt)
+                task.state = "Running"
+                base = self.root / "tasks" / f"{task.chunk:05d}" / f"attempt-{number}"
+                task_dir, results_dir = base / "task", base / "results"
+                task_dir.mkdir(parents=True)
+                results_dir.mkdir()
+                shutil.copyfile(task.chunk_file, task_dir / "data.bin")
+                contract = app_environment(
+                    task_dir, results_dir, self.plan.template.params.app,
+                    self._user_cache(), self._shared_cache(),
+                    task.chunk if self.options.chunk_number else None,
+                )  # fmt: skip
+                outcome = run_process(
+                    self.plan.app.command, self._env(self.plan.app, contract), self.plan.app.cwd,
+                    self._timeout(self.config.task_timeout), sink, number, self.cancel,
+                )  # fmt: skip
+                attempt.outcome = outcome
+                if outcome.ok:
+                    task.state, task.results_dir = "Completed", results_dir
+                    return
+                attempt.reason = self._reason(outcome, f"task {task.chunk}")
+            task.state = "Failed"
+            with self.lock:
+                if not self.failure and task.attempts:
+                    tries = len(task.attempts)
+                    self.failure = f"{task.attempts[-1].reason} (after {tries} attempt{'s' * (tries > 1)})"
+                self.cancel.set()
+        finally:
+            sink.close()
+
+    def run_tasks(self, chunks: list[Path]) -> None:
+        self.tasks = [_Task(i, path) for i, path in enumerate(chunks)]
+        done = failed = 0
+        total = len(self.tasks)
+
+        def one(task: _Task) -> None:
+            nonlocal done, failed
+            self.run_task(task)
+            with self.lock:
+                done += task.state == "Completed"
+                failed += task.state == "Failed"
+                self.progress.update(done, failed, total, 0)
+
+        self.progress.update(0, 0, total, 0)
+        with ThreadPoolExecutor(max_workers=self.options.parallelism) as pool:
+            list(pool.map(one, self.tasks))
+        if self.failure:
+            raise JobFailed(self.failure)
+        if self.deadline is not None and time.time() >= self.deadline:
+            raise JobFailed(f"jobTimeout of {self.config.job_timeout:g}s exceeded")
+
+    def collect(self) -> Path:
+        """All tasks' top-level result files into one flat folder, as the platform does."""
+        flat = self.root / "results"
+        flat.mkdir()
+        taken: dict[str, int] = {}
+        for task in self.tasks:
+            assert task.results_dir is not None
+            for entry in sorted(task.results_dir.iterdir()):
+                if not entry.is_file():
+                    self.events.setdefault("warnings", []).append(
+                        f"task {task.chunk}: {entry.name!r} is not a file; only top-level files are results"
+                    )
+                    continue
+                name = entry.name
+                if self.options.prefix_results:
+                    name = hashlib.sha1(f"{self.id}/{task.chunk}".encode()).hexdigest()[:8] + "_" + name  # noqa: S324 - a name, not security
+                if name in taken:
+                    if self.options.on_collision == "fail":
+                        raise JobFailed(
+                            f"task {task.chunk}: result {name!r} collides with task {taken[name]}'s"
+                        )
+                    renamed = _free_name(flat, name, task.chunk)
+                    self.collisions.append({"chunk": task.chunk, "name": name, "renamedTo": renamed, "firstChunk": taken[name]})
+                    name = renamed
+                taken[name] = task.chunk
+                entry.replace(flat / name)
+                task.results.append(name)
+        return flat
+
+    def assemble(self, results: Path) -> Path:
+        output = self.root / "output"
+        output.mkdir()
+        contract = assembler_environment(
+            results, output, self.plan.template.params.assembler, self.options.shared_cache
+        )
+        self._single(self.plan.assembler, "assembler", contract)
+        return output
+
+    def _user_cache(self) -> Path:
+        return self.options.user_cache or self.root / "cache" / "user"
+
+    def _shared_cache(self) -> Path:
+        return self.options.shared_cache or self.root / "cache" / "shared"
+
+    # -- whole job ------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        created = time.time()
+        self.logs.mkdir(parents=True)
+        self._user_cache().mkdir(parents=True, exist_ok=True)
+        self._shared_cache().mkdir(parents=True, exist_ok=True)
+        state, files = "Running", []
+        try:
+            chunks = self.partition()
+            self.run_tasks(chunks)
+            output = self.assemble(self.collect())
+            files = deliver(output, self.destination)
+            state = "Complete"
+        except JobFailed as exc:
+            state, self.failure = "Failed", str(exc)
+        finally:
+            self.progress.close()
+        report = self._report(state, created, time.time(), files)
+        (self.root / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        if not self.options.keep:
+            for folder in ("source", "chunks", "tasks", "results", "output"):
+                shutil.rmtree(self.root / folder, ignore_errors=True)
+        return report
+
+    def _report(self, state: str, created: float, finished: float, files: list[Path]) -> dict[str, Any]:
+        plan = self.plan
+        return {
+            "job": {
+                "id": self.id,
+                "name": plan.name,
+                "state": state,
+                "reason": self.failure or None,
+                "createdAt": _iso(created),
+                **_span(created, finished),
+                "chunks": len(self.tasks),
+                "parallelism": self.options.parallelism,
+                "template": {"app": plan.app.tag, "partitioner": plan.partitioner.tag, "assembler": plan.assembler.tag},
+                "config": plan.template.config.model_dump(by_alias=True),
+                "folder": str(self.root),
+            },
+            "partitioner": self.events.get("partitioner"),
+            "tasks": [t.report() for t in self.tasks],
+            "assembler": self.events.get("assembler"),
+            "collisions": self.collisions,
+            "warnings": self.events.get("warnings", []),
+            "output": {
+                "destination": plan.template.data_destination.descriptor if plan.template.data_destination else "bucket",
+                "folder": str(self.destination) if self.destination else None,
+                "files": [str(f) for f in files],
+            },
+        }
+
+
+def _free_name(folder: Path, name: str, chunk: int) -> str:
+    parsed = parse_result_name(name)
+    stem, dot, ext = name.partition(".") if parsed.index is None else (name, "", "")
+    candidate = f"{stem}~task{chunk}{dot}{ext}"
+    n = 2
+    while (folder / candidate).exists():
+        candidate = f"{stem}~task{chunk}-{n}{dot}{ext}"
+        n += 1
+    return candidate
+
+
+def run_job(plan: JobPlan, options: JobOptions, progress: Callable[[], Progress] | None = None) -> dict[str, Any]:
+    """Run ``plan`` and return the job report (also written to ``<job folder>/report.json``)."""
+    return _Job(plan, options, progress() if progress else Progress(False)).run()

@@ -1,0 +1,180 @@
+"""Run one component as an OS process, as a container would: own process group, own
+environment, output captured line by line with levels, killed whole on timeout."""
+
+from __future__ import annotations
+
+import os
+import re
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+__all__ = ["Outcome", "classify", "run_process"]
+
+_LEVEL = re.compile(
+    r"^\s*[\[(]?(?P<level>error|err|critical|fatal|warning|warn|info|debug)[\])]?(?=[\s:|])",
+    re.IGNORECASE,
+)
+_LEVELS = {
+    "error": "error", "err": "error", "critical": "error", "fatal": "error",
+    "warning": "warning", "warn": "warning", "info": "info", "debug": "debug",
+}  # fmt: skip
+_KILL_GRACE = 2.0
+
+
+def classify(line: str) -> str:
+    """The platform's log level of one output line: error, warning, info, debug or unknown."""
+    match = _LEVEL.match(line)
+    return _LEVELS[match.group("level").lower()] if match else "unknown"
+
+
+@dataclass
+class Outcome:
+    """How a process ended."""
+
+    exit_code: int | None
+    timed_out: bool
+    cancelled: bool
+    started: float
+    finished: float
+    last_error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out and not self.cancelled
+
+
+def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    # SIGTERM first, so a component built on the library can remove its partial
+    # files; SIGKILL the whole group after a short grace, as a container stop would.
+    _kill_group(proc, signal.SIGTERM)
+    try:
+        proc.wait(_KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        pass
+    _kill_group(proc, signal.SIGKILL)
+    proc.wait()
+
+
+class LogSink:
+    """Writes one component's log as JSON lines with levels; secrets are masked first."""
+
+    def __init__(self, path: Path, component: str, redact: Callable[[str], str]) -> None:
+        self.path = path
+        self.component = component
+        self.redact = redact
+        self._file: IO[bytes] = path.open("ab")
+        self.last_error = ""
+        self.lock = threading.Lock()
+
+    def write(self, stream: str, raw: bytes, attempt: int | None) -> None:
+        text = self.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        level = classify(text)
+        if stream == "stderr" and text.strip():
+            if level == "error" or not self.last_error.startswith("error:"):
+                self.last_error = text.strip()
+        record: dict[str, Any] = {
+            "timestamp": time.time(),
+            "component": self.component,
+            "level": level,
+            "stream": stream,
+            "message": text,
+        }
+        if attempt is not None:
+            record["attempt"] = attempt
+        with self.lock:
+            self._file.write(orjson.dumps(record) + b"\n")
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def run_process(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    cwd: Path | None,
+    timeout: float | None,
+    sink: LogSink,
+    attempt: int | None = None,
+    cancel: threading.Event | None = None,
+) -> Outcome:
+    """Start ``command`` in its own session; stream its output into ``sink``; enforce
+    ``timeout`` (seconds) on the whole process group; stop early when ``cancel`` is set."""
+    started = time.time()
+    sink.last_error = ""
+    try:
+        proc = subprocess.Popen(
+            list(command),
+            env=dict(env),
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        sink.write("stderr", f"error: cannot start {command[0]!r}: {exc.strerror}".encode(), attempt)
+        return Outcome(127, False, False, started, time.time(), sink.last_error)
+    deadline = None if timeout is None else started + timeout
+    selector = selectors.DefaultSelector()
+    pending = {}
+    for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
+        assert stream is not None
+        os.set_blocking(stream.fileno(), False)
+        selector.register(stream, selectors.EVENT_READ, name)
+        pending[name] = b""
+    timed_out = cancelled = False
+    try:
+        while selector.get_map():
+            if deadline is not None and time.time() >= deadline:
+                timed_out = True
+                break
+            if cancel is not None and cancel.is_set():
+                cancelled = True
+                break
+            wait = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.time()))
+            for key, _ in selector.select(wait):
+                chunk = os.read(key.fd, 1 << 16)
+                name = key.data
+                if not chunk:
+                    selector.unregister(key.fileobj)
+                    if pending[name]:
+                        sink.write(name, pending[name], attempt)
+                        pending[name] = b""
+                    continue
+                *lines, pending[name] = (pending[name] + chunk).split(b"\n")
+                for line in lines:
+                    sink.write(name, line, attempt)
+            if proc.poll() is not None and not selector.select(0):
+                # The entrypoint has exited: its container would be gone, and with it any
+                # child still holding the pipes open.
+                break
+    finally:
+        selector.close()
+    if timed_out or cancelled:
+        _stop(proc)
+    else:
+        _kill_group(proc, signal.SIGKILL)
+        proc.wait()
+    for name, rest in pending.items():
+        if rest:
+            sink.write(name, rest, attempt)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
+    return Outcome(proc.returncode, timed_out, cancelled, started, time.time(), sink.last_error)

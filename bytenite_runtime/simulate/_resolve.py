@@ -1,0 +1,164 @@
+"""Turn template tags into runnable components: built-ins, engine folders, app folders.
+
+A tag is ``name``, ``name@1`` (newest 1.x) or ``name@1.2`` (exact), or a path to a
+folder holding ``manifest.json`` and ``app/``. Folders found in the search paths win
+over built-ins of the same name, so a user's own engine replaces ours.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import registry
+from ..errors import TemplateError, UnknownNameError
+from ._request import load_json
+
+__all__ = ["Component", "find_template", "resolve"]
+
+Role = Literal["partitioner", "app", "assembler"]
+_TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>\d+)(?:\.(?P<minor>\d+))?)?")
+_VERSION = re.compile(r"(\d+)\.(\d+)")
+
+
+@dataclass(frozen=True)
+class Component:
+    """A resolved component: how to start it and what it declares."""
+
+    role: Role
+    tag: str
+    command: tuple[str, ...]
+    cwd: Path | None = None
+    folder: Path | None = None
+    secret_ids: tuple[str, ...] = ()
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def builtin(self) -> bool:
+        return self.folder is None
+
+
+def _looks_like_path(tag: str) -> bool:
+    return os.sep in tag or "/" in tag or tag.startswith(".") or tag.endswith(".json")
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    return load_json(folder / "manifest.json", "manifest")
+
+
+def _from_folder(role: Role, tag: str, folder: Path) -> Component:
+    if not (folder / "manifest.json").is_file():
+        raise TemplateError(f"{role} {tag!r}: {str(folder)!r} holds no manifest.json")
+    manifest = _manifest(folder)
+    declared = manifest.get("type")
+    if declared is not None and role != "app" and declared != role:
+        raise TemplateError(f"{role} {tag!r}: manifest.json says type {declared!r}")
+    if role == "app" and declared not in (None, "app"):
+        raise TemplateError(f"app {tag!r}: manifest.json says type {declared!r}")
+    entry_name = manifest.get("entrypoint", "main.py")
+    if not isinstance(entry_name, str) or not entry_name:
+        raise TemplateError(f"{role} {tag!r}: manifest.json entrypoint must be a file name")
+    entry = folder / "app" / entry_name
+    if not entry.is_file():
+        raise TemplateError(f"{role} {tag!r}: entrypoint app/{entry_name} does not exist in {str(folder)!r}")
+    if entry.suffix == ".py":
+        command: tuple[str, ...] = (sys.executable, str(entry))
+    elif entry.suffix == ".sh":
+        command = ("bash", str(entry))
+    else:
+        command = (str(entry),)
+    config = manifest.get("platform_config") or {}
+    secret_ids = (config.get("secrets") or []) if isinstance(config, dict) else []
+    if not isinstance(secret_ids, list) or not all(isinstance(s, str) for s in secret_ids):
+        raise TemplateError(f"{role} {tag!r}: platform_config.secrets must be a list of ids")
+    return Component(role, tag, command, entry.parent, folder, tuple(secret_ids), manifest)
+
+
+def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int], Path]]:
+    found: dict[Path, tuple[int, int]] = {}
+    for root in search:
+        if not root.is_dir():
+            continue
+        for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+            manifest_path = folder / "manifest.json"
+            if not manifest_path.is_file():
+                continue
+            try:
+                manifest = _manifest(folder)
+            except TemplateError:
+                continue
+            if manifest.get("name") != name:
+                continue
+            match = _VERSION.fullmatch(str(manifest.get("version", "0.0")))
+            version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+            found.setdefault(folder.resolve(), version)
+    return [(v, p) for p, v in found.items()]
+
+
+def resolve(role: Role, tag: str, search: Sequence[Path]) -> Component:
+    """Resolve ``tag`` for ``role`` against folders in ``search``, then built-ins."""
+    if _looks_like_path(tag) or Path(tag).is_dir() and (Path(tag) / "manifest.json").is_file():
+        return _from_folder(role, tag, Path(tag))
+    match = _TAG.fullmatch(tag)
+    if match is None:
+        raise TemplateError(f"{role} tag {tag!r}: expected name, name@major or name@major.minor")
+    name = match.group("name")
+    major = int(match.group("major")) if match.group("major") else None
+    minor = int(match.group("minor")) if match.group("minor") else None
+    candidates = [
+        (v, p)
+        for v, p in _candidates(name, search)
+        if (major is None or v[0] == major) and (minor is None or v[1] == minor)
+    ]
+    if candidates:
+        return _from_folder(role, tag, max(candidates)[1])
+    if role != "app" and name in registry.names(role):
+        if major is not None:
+            # Built-ins follow the package version; any 1.x tag names them.
+            if major != 1:
+                raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
+        return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
+    known = {found for _, found in _all(search)}
+    if role != "app":
+        known |= set(registry.names(role))
+    where = ", ".join(str(s) for s in search) or "no folders"
+    raise UnknownNameError(f"{role} (searched {where})", tag, known)
+
+
+def _all(search: Iterable[Path]) -> list[tuple[Path, str]]:
+    names = []
+    for root in search:
+        if root.is_dir():
+            for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
+                if (folder / "manifest.json").is_file():
+                    try:
+                        names.append((folder, str(_manifest(folder).get("name", ""))))
+                    except TemplateError:
+                        continue
+    return names
+
+
+def find_template(template_id: str, search: Sequence[Path]) -> Path:
+    """The template file whose ``id`` is ``template_id`` (``<id>.json`` first)."""
+    seen = []
+    for root in search:
+        if not root.is_dir():
+            continue
+        direct = root / f"{template_id}.json"
+        files = [direct] if direct.is_file() else []
+        files += sorted(root.glob("*.json")) + sorted(root.glob("*/template.json"))
+        for path in files:
+            try:
+                doc = load_json(path, "template")
+            except TemplateError:
+                continue
+            if doc.get("id") == template_id:
+                return path
+            if isinstance(doc.get("id"), str):
+                seen.append(doc["id"])
+    raise UnknownNameError("template", template_id, seen)

@@ -1,0 +1,115 @@
+"""Data sources into the partitioner's folder, output folder to the destination."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from ..errors import DataError, TemplateError
+from ._request import DataSource
+
+__all__ = ["BYPASS_FILE", "deliver", "fetch_source"]
+
+BYPASS_FILE = "bypass.txt"
+_SUPPORTED_SOURCES = ("file", "url", "bypass")
+_SUPPORTED_DESTINATIONS = ("bucket", "file", "bypass")
+
+
+def _source_path(source: DataSource, base: Path) -> Path:
+    raw = source.params.get("path")
+    if not isinstance(raw, str) or not raw:
+        raise TemplateError("dataSource.params.path: a 'file' source needs a local path (or use --source)")
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def fetch_source(source: DataSource | None, target: Path, base: Path, timeout: float = 60) -> list[Path]:
+    """Put the source's file(s) into ``target`` as the platform would; return them."""
+    if source is None:
+        raise TemplateError("dataSource: none given (set it in the request or pass --source)")
+    if source.descriptor not in _SUPPORTED_SOURCES:
+        raise TemplateError(
+            f"dataSource.dataSourceDescriptor: {source.descriptor!r} is not simulated "
+            f"(use {', '.join(_SUPPORTED_SOURCES)})"
+        )
+    if source.descriptor == "bypass":
+        # The platform still hands the partitioner a small dummy file so it can fan out.
+        dummy = target / BYPASS_FILE
+        dummy.write_text("bypass\n")
+        return [dummy]
+    if source.descriptor == "url":
+        return [_download(source, target, timeout)]
+    path = _source_path(source, base)
+    if path.is_file():
+        copy = target / path.name
+        shutil.copyfile(path, copy)
+        return [copy]
+    if path.is_dir():
+        shutil.copytree(path, target, dirs_exist_ok=True)
+        return sorted(p for p in target.rglob("*") if p.is_file())
+    raise TemplateError(f"dataSource.params.path: {str(path)!r} does not exist")
+
+
+def _download(source: DataSource, target: Path, timeout: float) -> Path:
+    url = source.params.get("url")
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        raise TemplateError(f"dataSource.params.url: {url!r} is not an http(s) URL")
+    name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name or "download"
+    dest = target / name
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, dest.open("wb") as out:  # noqa: S310 - scheme checked above
+            shutil.copyfileobj(response, out, 1 << 20)
+    except urllib.error.HTTPError as exc:
+        dest.unlink(missing_ok=True)
+        raise DataError(f"dataSource.params.url: {url} answered HTTP {exc.code} {exc.reason}") from None
+    except (urllib.error.URLError, OSError) as exc:
+        dest.unlink(missing_ok=True)
+        reason = getattr(exc, "reason", None) or exc
+        raise DataError(f"dataSource.params.url: {url} could not be downloaded ({reason})") from None
+    return dest
+
+
+def destination_folder(destination: DataSource | None, override: Path | None, default: Path) -> Path | None:
+    """Where the output goes on this machine; None for a bypass destination."""
+    if destination is not None and destination.descriptor not in _SUPPORTED_DESTINATIONS:
+        raise TemplateError(
+            f"dataDestination.dataSourceDescriptor: {destination.descriptor!r} is not simulated "
+            f"(use {', '.join(_SUPPORTED_DESTINATIONS)})"
+        )
+    if destination is not None and destination.descriptor == "bypass":
+        return None
+    if override is not None:
+        return override
+    raw = destination.params.get("path") if destination is not None else None
+    return Path(raw).expanduser() if isinstance(raw, str) and raw else default
+
+
+def check_destination(folder: Path | None, overwrite: bool) -> None:
+    """Refuse, before the job runs, to write into a non-empty folder unless told to."""
+    if folder is None or not folder.exists():
+        return
+    if not folder.is_dir():
+        raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
+    if any(folder.iterdir()) and not overwrite:
+        raise TemplateError(f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)")
+
+
+def deliver(output: Path, folder: Path | None) -> list[Path]:
+    """Move the assembler's output into ``folder`` in one step; nothing partial is left."""
+    if folder is None:
+        return []
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        shutil.copytree(output, staging, dirs_exist_ok=True)
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.replace(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return sorted(p for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,464 @@
+"""The entry API: one decorator per component kind turns a function into an entry point.
+
+::
+
+    from pydantic import BaseModel
+    from bytenite_runtime import task
+
+    class Params(BaseModel):
+        case: str = "upper"
+
+    @task.app(params=Params)
+    def main(ctx: task.AppContext[Params]) -> None:
+        text = ctx.chunk.read_text()
+        ctx.results.write_text("out.txt", text.upper())
+
+    if __name__ == "__main__":
+        main.run()
+
+``run()`` builds the settings from the environment (never at import), validates params
+and secrets, calls the function, commits its chunks/results/output, and exits: 0 on
+success, otherwise the error's exit code after one ``error: …`` line on stderr.
+``invoke()`` does the same but raises instead of exiting (for tests).
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
+
+import orjson
+from pydantic import BaseModel
+
+from ._io import Chunk, ChunkWriter, NewChunk, Output, Result, Results, list_results, list_sources
+from ._log import Redactor, component_logger
+from ._params import load_schema, validate_params
+from .chunks import MetadataMode
+from .errors import ByteniteError, ComponentError, ConfigError, DataError, Problem, SettingsError
+from .settings import (
+    AppSettings,
+    AssemblerSettings,
+    PartitionerSettings,
+    Secret,
+    _ComponentSettings,
+    load_secrets,
+)
+
+__all__ = [
+    "AppContext",
+    "AssemblerContext",
+    "Chunk",
+    "Entrypoint",
+    "NewChunk",
+    "PartitionerContext",
+    "Result",
+    "app",
+    "assembler",
+    "partitioner",
+    "serve",
+]
+
+P = TypeVar("P")
+Kind = Literal["partitioner", "app", "assembler"]
+SchemaOption = Path | str | Mapping[str, Any] | None
+
+
+@dataclass(frozen=True)
+class _Common(Generic[P]):
+    params: P
+    log: logging.Logger
+    secrets: Mapping[str, Secret]
+
+    def _cache(self, folder: Path | None, variable: str) -> Path:
+        if folder is None:
+            raise ConfigError(f"{variable}: is not set, so this component has no such cache")
+        return folder
+
+
+@dataclass(frozen=True)
+class PartitionerContext(_Common[P]):
+    """What a partitioner function gets: the source files, in a stable order."""
+
+    settings: PartitionerSettings
+    sources: Sequence[Path]
+
+    @property
+    def source_dir(self) -> Path:
+        return self.settings.source_dir
+
+    @property
+    def shared_cache(self) -> Path:
+        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+
+
+@dataclass(frozen=True)
+class AppContext(_Common[P]):
+    """What an app function gets: its chunk, a results writer and the caches."""
+
+    settings: AppSettings
+    chunk: Chunk
+    results: Results
+
+    @property
+    def user_cache(self) -> Path:
+        return self._cache(self.settings.user_cache_dir, "USER_CACHE_DIR")
+
+    @property
+    def shared_cache(self) -> Path:
+        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+
+
+@dataclass(frozen=True)
+class AssemblerContext(_Common[P]):
+    """What an assembler function gets: every result in chunk order, and an output writer."""
+
+    settings: AssemblerSettings
+    results: Sequence[Result]
+    output: Output
+
+    @property
+    def shared_cache(self) -> Path:
+        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+
+
+_SETTINGS: dict[str, type[_ComponentSettings]] = {
+    "partitioner": PartitionerSettings,
+    "app": AppSettings,
+    "assembler": AssemblerSettings,
+}
+
+
+def _find_schema(fn: Callable[..., Any]) -> Path | None:
+    try:
+        here = Path(inspect.getfile(fn)).resolve().parent
+    except (TypeError, OSError):
+        return None
+    for folder in (here, here.parent):
+        candidate = folder / "schema.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Entrypoint(Generic[P]):
+    """A component function plus what it declares: params model, schema, secrets.
+
+    Calling the object calls the function (handy in tests); ``run()`` is the process
+    entry point and ``invoke()`` the same without exiting.
+    """
+
+    def __init__(
+        self,
+        kind: Kind,
+        fn: Callable[[Any], Any],
+        params: type[P] | None,
+        schema: SchemaOption,
+        secrets: Iterable[str],
+        chunk_metadata: MetadataMode | None,
+    ) -> None:
+        self.kind = kind
+        self.fn = fn
+        self.params_model = params
+        self.schema = schema
+        self.secret_ids = tuple(secrets)
+        self.chunk_metadata = chunk_metadata
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", kind)
+
+    def __call__(self, ctx: Any) -> Any:
+        return self.fn(ctx)
+
+    # -- settings -----------------------------------------------------------------
+
+    def _schema(self) -> tuple[Mapping[str, Any] | None, str]:
+        option = self.schema
+        if option == "auto":
+            found = _find_schema(self.fn)
+            return (load_schema(found), found.name) if found else (None, "")
+        if isinstance(option, str | Path):
+            path = Path(option)
+            return load_schema(path), path.name
+        return option, "schema"
+
+    def _load(
+        self, environ: Mapping[str, str] | None, redactor: Redactor
+    ) -> tuple[Any, Any, dict[str, Secret]]:
+        settings_cls = _SETTINGS[self.kind]
+        variable = settings_cls.params_variable
+        problems: list[Problem] = []
+        settings: Any = None
+        try:
+            settings = settings_cls.from_environ(environ)
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        secrets, secret_problems = load_secrets(self.secret_ids, environ)
+        for secret in secrets.values():
+            redactor.values.extend(secret.revealed())
+        problems.extend(secret_problems)
+
+        raw: Any = settings.params if settings is not None else None
+        if raw is None and not any(p.variable == variable for p in problems):
+            raw = _reparse(environ, variable)
+        params: Any = None
+        if raw is not None:
+            schema, schema_name = self._schema()
+            model = self.params_model if isinstance(self.params_model, type) else None
+            params, found = validate_params(variable, raw, model, schema, schema_name)  # type: ignore[type-var]
+            problems.extend(found)
+        if problems:
+            raise SettingsError(problems)
+        if isinstance(settings, AppSettings):
+            settings.check_chunk()
+        return settings, params, secrets
+
+    # -- running ------------------------------------------------------------------
+
+    def invoke(self, environ: Mapping[str, str] | None = None) -> None:
+        """Run the component once against ``environ`` (default ``os.environ``); raise on error."""
+        self._invoke(environ, Redactor())
+
+    def _invoke(self, environ: Mapping[str, str] | None, redactor: Redactor) -> None:
+        settings, params, secrets = self._load(environ, redactor)
+        log = component_logger(self.kind, redactor)
+        if isinstance(settings, PartitionerSettings):
+            self._partition(settings, params, secrets, log)
+        elif isinstance(settings, AppSettings):
+            self._app(settings, params, secrets, log)
+        else:
+            self._assemble(settings, params, secrets, log)
+
+    def _call(self, ctx: Any, chunk: int | None = None) -> Any:
+        try:
+            return self.fn(ctx)
+        except ByteniteError:
+            raise
+        except Exception as exc:
+            raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
+
+    def _partition(
+        self, settings: PartitionerSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+    ) -> None:
+        sources = list_sources(settings.source_dir)
+        if not sources:
+            raise DataError(f"SOURCE_DIR: folder {str(settings.source_dir)!r} holds no files")
+        mode = getattr(params, "chunk_metadata", None) or self.chunk_metadata or "auto"
+        writer = ChunkWriter(settings.chunks_dir, mode)
+        ctx = PartitionerContext(params, log, secrets, settings, sources)
+        try:
+            produced = self._call(ctx)
+            if produced is None:
+                raise ConfigError("the partitioner function returned None; it must yield chunks")
+            iterator = iter(produced)
+            while True:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                except ByteniteError:
+                    raise
+                except Exception as exc:
+                    raise ComponentError(f"{type(exc).__name__}: {exc}", writer.count) from exc
+                writer.add(item)
+            count = writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        if count == 0:
+            raise DataError("the partitioner produced no chunks")
+        log.info("wrote %d chunk%s", count, "" if count == 1 else "s")
+
+    def _app(
+        self, settings: AppSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+    ) -> None:
+        with tempfile.TemporaryDirectory(prefix="bytenite-chunk-") as scratch:
+            chunk = Chunk(settings.chunk_path, settings.chunk_number, Path(scratch))
+            if chunk.meta is not None and settings.chunk_number not in (None, chunk.meta.index):
+                log.warning(
+                    "CHUNK_NUMBER=%s but the chunk's metadata says index %d; using the metadata",
+                    settings.chunk_number,
+                    chunk.meta.index,
+                )
+            if chunk.index is None:
+                log.warning("chunk index unknown (no CHUNK_NUMBER, no chunk metadata): results are unordered")
+            results = Results(settings.task_results_dir, chunk.index)
+            try:
+                self._call(AppContext(params, log, secrets, settings, chunk, results), chunk.index)
+            except BaseException:
+                results.discard()
+                raise
+            results.commit()
+
+    def _assemble(
+        self, settings: AssemblerSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+    ) -> None:
+        results = list_results(settings.task_results_dir)
+        output = Output(settings.output_dir)
+        try:
+            self._call(AssemblerContext(params, log, secrets, settings, results, output))
+        except BaseException:
+            output.discard()
+            raise
+        output.commit()
+
+    def run(self, environ: Mapping[str, str] | None = None) -> NoReturn:
+        """Process entry point: run, print one ``error:`` line on failure, and exit."""
+        sys.exit(self.main(environ))
+
+    def main(self, environ: Mapping[str, str] | None = None) -> int:
+        """Run and return the exit code instead of exiting."""
+        redactor = Redactor()
+        previous = signal.signal(signal.SIGTERM, _terminate) if _is_main_thread() else None
+        try:
+            self._invoke(environ, redactor)
+            return 0
+        except ByteniteError as exc:
+            if isinstance(exc, ComponentError) and exc.__cause__ is not None:
+                trace = "".join(traceback.format_exception(exc.__cause__))
+                sys.stderr.write(redactor.redact(trace))
+            print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(f"error: {self.kind} interrupted", file=sys.stderr)
+            return 130
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Turn SIGTERM into an exception so staging folders are cleaned up on the way out.
+    raise KeyboardInterrupt
+
+
+def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
+    import os
+
+    raw = (os.environ if environ is None else environ).get(variable)
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _decorator(
+    kind: Kind,
+    fn: Callable[[Any], Any] | None,
+    params: type[Any] | None,
+    schema: SchemaOption,
+    secrets: Iterable[str],
+    chunk_metadata: MetadataMode | None = None,
+) -> Any:
+    def wrap(f: Callable[[Any], Any]) -> Entrypoint[Any]:
+        return Entrypoint(kind, f, params, schema, secrets, chunk_metadata)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+@overload
+def app(fn: Callable[[AppContext[Any]], Any], /) -> Entrypoint[Any]: ...
+@overload
+def app(
+    *, params: type[P] | None = None, schema: SchemaOption = "auto", secrets: Iterable[str] = ()
+) -> Callable[[Callable[[AppContext[P]], Any]], Entrypoint[P]]: ...
+def app(
+    fn: Callable[[Any], Any] | None = None,
+    *,
+    params: type[Any] | None = None,
+    schema: SchemaOption = "auto",
+    secrets: Iterable[str] = (),
+) -> Any:
+    """Declare an app: ``fn(ctx: AppContext[P])`` processes one chunk and writes results.
+
+    ``params`` is a pydantic model for ``APP_PARAMS``; ``schema`` a JSON Schema (path,
+    mapping, ``"auto"`` to use a ``schema.json`` beside the script or its folder, or
+    None); ``secrets`` the secret ids the manifest declares.
+    """
+    return _decorator("app", fn, params, schema, secrets)
+
+
+@overload
+def partitioner(fn: Callable[[PartitionerContext[Any]], Any], /) -> Entrypoint[Any]: ...
+@overload
+def partitioner(
+    *,
+    params: type[P] | None = None,
+    schema: SchemaOption = "auto",
+    secrets: Iterable[str] = (),
+    chunk_metadata: MetadataMode = "auto",
+) -> Callable[[Callable[[PartitionerContext[P]], Any]], Entrypoint[P]]: ...
+def partitioner(
+    fn: Callable[[Any], Any] | None = None,
+    *,
+    params: type[Any] | None = None,
+    schema: SchemaOption = "auto",
+    secrets: Iterable[str] = (),
+    chunk_metadata: MetadataMode = "auto",
+) -> Any:
+    """Declare a partitioner: ``fn(ctx: PartitionerContext[P])`` yields chunks.
+
+    Each yielded item (bytes, str, a path, or :class:`NewChunk`) becomes
+    ``data_{i}.bin`` in yield order; ``chunk_metadata`` says how metadata travels
+    (see :mod:`bytenite_runtime.chunks`).
+    """
+    return _decorator("partitioner", fn, params, schema, secrets, chunk_metadata)
+
+
+@overload
+def assembler(fn: Callable[[AssemblerContext[Any]], Any], /) -> Entrypoint[Any]: ...
+@overload
+def assembler(
+    *, params: type[P] | None = None, schema: SchemaOption = "auto", secrets: Iterable[str] = ()
+) -> Callable[[Callable[[AssemblerContext[P]], Any]], Entrypoint[P]]: ...
+def assembler(
+    fn: Callable[[Any], Any] | None = None,
+    *,
+    params: type[Any] | None = None,
+    schema: SchemaOption = "auto",
+    secrets: Iterable[str] = (),
+) -> Any:
+    """Declare an assembler: ``fn(ctx: AssemblerContext[P])`` merges results into the output."""
+    return _decorator("assembler", fn, params, schema, secrets)
+
+
+def entrypoint_for(kind: Literal["partitioner", "assembler"], name: str) -> Entrypoint[Any]:
+    """The entry point of a built-in component, by registry name."""
+    from . import registry
+
+    component = registry.get(kind, name)
+    method = "partition" if kind == "partitioner" else "assemble"
+    return Entrypoint(
+        kind, lambda ctx: getattr(ctx.params, method)(ctx), component, None, (), None
+    )
+
+
+def serve(name: str, kind: Literal["partitioner", "assembler"] | None = None) -> NoReturn:
+    """Run a built-in partitioner or assembler as this process (an engine's whole main.py)."""
+    from . import registry
+
+    try:
+        resolved = kind or registry.kind_of(name)
+        entry = entrypoint_for(resolved, name)
+    except ByteniteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    entry.run()
