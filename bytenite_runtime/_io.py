@@ -75,7 +75,9 @@ def _as_new_chunk(item: object) -> NewChunk:
     if isinstance(item, os.PathLike):
         path = Path(item)
         return NewChunk(path=path, source=path.name)
-    raise TypeError(f"a partitioner must yield bytes, str, a path or NewChunk, not {type(item).__name__}")
+    raise TypeError(
+        f"a partitioner must yield bytes, str, a path or NewChunk, not {type(item).__name__}"
+    )
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
@@ -196,7 +198,9 @@ class Chunk:
             return data.decode(encoding)
         except UnicodeDecodeError as exc:
             where = f"chunk {self.index}" if self.index is not None else "chunk"
-            raise DataError(f"{where} byte {exc.start}: not valid {encoding} ({exc.reason})") from None
+            raise DataError(
+                f"{where} byte {exc.start}: not valid {encoding} ({exc.reason})"
+            ) from None
 
     def __repr__(self) -> str:
         return f"Chunk(index={self.index}, size={self.size}, source={self.source!r})"
@@ -289,7 +293,7 @@ class Result:
 
 def list_results(folder: Path) -> list[Result]:
     """Top-level result files, ordered by chunk index, then name; unordered ones last."""
-    found = []
+    found: list[Result] = []
     with os.scandir(folder) as entries:
         for entry in entries:
             if entry.is_file() and not entry.name.startswith(".bytenite-"):
@@ -301,7 +305,7 @@ def list_results(folder: Path) -> list[Result]:
 
 def list_sources(folder: Path) -> list[Path]:
     """Regular files under ``folder`` (recursively), sorted by relative path; dotfiles skipped."""
-    found = []
+    found: list[Path] = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root, f) for f in files if not f.startswith("."))

@@ -35,9 +35,11 @@ def schema_problems(
 ) -> list[Problem]:
     """Every violation of ``schema`` by ``params``, in a stable order."""
     try:
-        import jsonschema
+        import jsonschema  # type: ignore[import-untyped]
     except ImportError:  # pragma: no cover - depends on the installed extras
-        reason = "validating params against a JSON Schema needs: pip install 'bytenite-runtime[schema]'"
+        reason = (
+            "validating params against a JSON Schema needs: pip install 'bytenite-runtime[schema]'"
+        )
         return [Problem(schema_name, "", reason)]
     validator_cls = jsonschema.validators.validator_for(schema)
     try:
@@ -47,7 +49,9 @@ def schema_problems(
     validator = validator_cls(schema)
     found = sorted(validator.iter_errors(dict(params)), key=lambda e: list(map(str, e.path)))
     return [
-        Problem(variable, ".".join(str(p) for p in err.absolute_path), f"{err.message} ({schema_name})")
+        Problem(
+            variable, ".".join(str(p) for p in err.absolute_path), f"{err.message} ({schema_name})"
+        )
         for err in found
     ]
 

@@ -92,9 +92,7 @@ class UnknownNameError(ConfigError):
         close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
         self.name = name
-        super().__init__(
-            f"unknown {kind} {name!r}{hint} (known: {', '.join(options) or 'none'})"
-        )
+        super().__init__(f"unknown {kind} {name!r}{hint} (known: {', '.join(options) or 'none'})")
 
 
 class TemplateError(ConfigError):

@@ -237,7 +237,7 @@ class Secret(BaseModel):
 
 
 def secret_variable_names(secret_id: str) -> tuple[str, str, str]:
-    """The three variables a secret id may arrive as: ``{ID}_ACCESS_KEY``, ``_SECRET_KEY``, ``{ID}``."""
+    """The variables a secret id arrives as: ``{ID}_ACCESS_KEY``, ``{ID}_SECRET_KEY``, ``{ID}``."""
     return f"{secret_id}_ACCESS_KEY", f"{secret_id}_SECRET_KEY", secret_id
 
 
@@ -299,7 +299,11 @@ def partitioner_environment(
     source_dir: Path, chunks_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
 ) -> dict[str, str]:
     """The contract variables a partitioner container receives."""
-    env = {SOURCE_DIR: str(source_dir), CHUNKS_DIR: str(chunks_dir), PARTITIONER_PARAMS: _dump(params)}
+    env = {
+        SOURCE_DIR: str(source_dir),
+        CHUNKS_DIR: str(chunks_dir),
+        PARTITIONER_PARAMS: _dump(params),
+    }
     if shared_cache_dir is not None:
         env[SHARED_CACHE_DIR] = str(shared_cache_dir)
     return env
@@ -330,7 +334,11 @@ def assembler_environment(
     results_dir: Path, output_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
 ) -> dict[str, str]:
     """The contract variables the assembler container receives."""
-    env = {TASK_RESULTS_DIR: str(results_dir), OUTPUT_DIR: str(output_dir), ASSEMBLER_PARAMS: _dump(params)}
+    env = {
+        TASK_RESULTS_DIR: str(results_dir),
+        OUTPUT_DIR: str(output_dir),
+        ASSEMBLER_PARAMS: _dump(params),
+    }
     if shared_cache_dir is not None:
         env[SHARED_CACHE_DIR] = str(shared_cache_dir)
     return env

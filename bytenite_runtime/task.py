@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, overload
 
 import orjson
-from pydantic import BaseModel
 
 from ._io import Chunk, ChunkWriter, NewChunk, Output, Result, Results, list_results, list_sources
 from ._log import Redactor, component_logger
@@ -244,7 +243,11 @@ class Entrypoint(Generic[P]):
             raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
 
     def _partition(
-        self, settings: PartitionerSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+        self,
+        settings: PartitionerSettings,
+        params: Any,
+        secrets: dict[str, Secret],
+        log: logging.Logger,
     ) -> None:
         sources = list_sources(settings.source_dir)
         if not sources:
@@ -287,7 +290,10 @@ class Entrypoint(Generic[P]):
                     chunk.meta.index,
                 )
             if chunk.index is None:
-                log.warning("chunk index unknown (no CHUNK_NUMBER, no chunk metadata): results are unordered")
+                log.warning(
+                    "chunk index unknown (no CHUNK_NUMBER, no chunk metadata): "
+                    "results are unordered"
+                )
             results = Results(settings.task_results_dir, chunk.index)
             try:
                 self._call(AppContext(params, log, secrets, settings, chunk, results), chunk.index)
@@ -297,7 +303,11 @@ class Entrypoint(Generic[P]):
             results.commit()
 
     def _assemble(
-        self, settings: AssemblerSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+        self,
+        settings: AssemblerSettings,
+        params: Any,
+        secrets: dict[str, Secret],
+        log: logging.Logger,
     ) -> None:
         results = list_results(settings.task_results_dir)
         output = Output(settings.output_dir)
@@ -446,9 +456,7 @@ def entrypoint_for(kind: Literal["partitioner", "assembler"], name: str) -> Entr
 
     component = registry.get(kind, name)
     method = "partition" if kind == "partitioner" else "assemble"
-    return Entrypoint(
-        kind, lambda ctx: getattr(ctx.params, method)(ctx), component, None, (), None
-    )
+    return Entrypoint(kind, lambda ctx: getattr(ctx.params, method)(ctx), component, None, (), None)
 
 
 def serve(name: str, kind: Literal["partitioner", "assembler"] | None = None) -> NoReturn:

@@ -45,7 +45,9 @@ def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[
         for m in members:
             assert m.index is not None
             if m.index in seen:
-                raise DataError(f"chunk {m.index}: two results for {name!r}: {seen[m.index]!r}, {m.name!r}")
+                raise DataError(
+                    f"chunk {m.index}: two results for {name!r}: {seen[m.index]!r}, {m.name!r}"
+                )
             seen[m.index] = m.name
     return dict(groups)
 
@@ -75,8 +77,7 @@ class Concat(Assembler):
     )
     output_name: str | None = Field(
         None,
-        description="Name of the output file when all results share one name "
-        "(default: that name).",
+        description="Name of the output file when all results share one name (default: that name).",
     )
 
     @field_validator("output_name")

@@ -36,6 +36,8 @@ class Passthrough(Assembler):
     )
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
-        for result, name in zip(ctx.results, output_names(ctx.results, self.restore_names), strict=True):
+        for result, name in zip(
+            ctx.results, output_names(ctx.results, self.restore_names), strict=True
+        ):
             _link_or_copy(result.path, ctx.output.path(name))
         ctx.log.info("passed %d result file(s) through", len(ctx.results))

@@ -28,11 +28,11 @@ _BLOCK = 4 << 20
 _SAMPLE = 64 << 10
 # Extensions whose content is compressed already (media, archives, columnar files).
 _COMPRESSED_EXTENSIONS = frozenset(
-    """
-    jpg jpeg png gif webp avif heic heif jxl jp2 mp4 m4v mov mkv webm avi mpg mpeg ts flv
-    mp3 aac m4a ogg oga opus flac wma zip gz tgz bz2 xz zst lz4 7z rar jar whl apk docx xlsx
-    pptx odt epub parquet orc arrowz npz woff woff2 br
-    """.split()
+    (
+        "jpg jpeg png gif webp avif heic heif jxl jp2 mp4 m4v mov mkv webm avi mpg mpeg ts flv "
+        "mp3 aac m4a ogg oga opus flac wma zip gz tgz bz2 xz zst lz4 7z rar jar whl apk docx "
+        "xlsx pptx odt epub parquet orc npz woff woff2 br"
+    ).split()
 )
 _COMPRESSED_MAGIC = (
     b"\xff\xd8\xff",  # JPEG
@@ -128,7 +128,11 @@ class Zipper(Assembler):
         else:
             info.compress_type = zipfile.ZIP_DEFLATED
             # Python 3.13 made the level public; 3.11 and 3.12 read the private name.
-            setattr(info, "compress_level" if hasattr(info, "compress_level") else "_compresslevel", self.level)
+            setattr(
+                info,
+                "compress_level" if hasattr(info, "compress_level") else "_compresslevel",
+                self.level,
+            )
         with path.open("rb", buffering=0) as src, archive.open(info, "w") as dst:
             while block := src.read(_BLOCK):
                 dst.write(block)

@@ -29,34 +29,83 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--template", help="template id or template.json path (instead of a request)")
     src = p.add_argument_group("data")
     src.add_argument("--source", help="input: a local file or folder, an http(s) URL, or 'bypass'")
-    src.add_argument("--output", type=Path, help="output folder (default: bytenite-output/<job id>)")
+    src.add_argument(
+        "--output", type=Path, help="output folder (default: bytenite-output/<job id>)"
+    )
     src.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     par = p.add_argument_group("params")
-    par.add_argument("--params", help="JSON object {partitioner, app, assembler} merged over the request's")
+    par.add_argument(
+        "--params", help="JSON object {partitioner, app, assembler} merged over the request's"
+    )
     par.add_argument(
         "--set", action="append", default=[], metavar="COMPONENT.KEY=VALUE",
         help="set one param, e.g. app.case=upper (VALUE is JSON, or else a string)",
     )  # fmt: skip
     run = p.add_argument_group("execution")
-    run.add_argument("--parallelism", "-j", type=int, default=os.cpu_count() or 1, help="tasks at once (default: cores)")
+    run.add_argument(
+        "--parallelism",
+        "-j",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="tasks at once (default: cores)",
+    )
     run.add_argument("--task-timeout", type=float, help="override config.taskTimeout (seconds)")
     run.add_argument("--job-timeout", type=float, help="override config.jobTimeout (seconds)")
     run.add_argument("--max-retries", type=int, help="override config.maxTaskRetries")
-    run.add_argument("--no-chunk-number", action="store_true", help="do not set CHUNK_NUMBER for tasks")
-    run.add_argument("--prefix-results", action="store_true", help="prefix result names as a platform might")
-    run.add_argument("--on-collision", choices=("rename", "fail"), default="rename", help="two tasks' results share a name")
+    run.add_argument(
+        "--no-chunk-number", action="store_true", help="do not set CHUNK_NUMBER for tasks"
+    )
+    run.add_argument(
+        "--prefix-results", action="store_true", help="prefix result names as a platform might"
+    )
+    run.add_argument(
+        "--on-collision",
+        choices=("rename", "fail"),
+        default="rename",
+        help="two tasks' results share a name",
+    )
     comp = p.add_argument_group("components")
     for role in ("app", "partitioner", "assembler"):
         comp.add_argument(f"--{role}", help=f"{role} tag or folder, overriding the template")
-    comp.add_argument("--search", action="append", type=Path, default=[], metavar="DIR", help="also search DIR for apps, engines and templates")
+    comp.add_argument(
+        "--search",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also search DIR for apps, engines and templates",
+    )
     env = p.add_argument_group("environment")
-    env.add_argument("--secrets", type=Path, help='JSON file: {"ID": "value"} or {"ID": {"access_key": …, "secret_key": …}}')
-    env.add_argument("--pass-env", action="append", default=[], metavar="NAME", help="pass this variable of yours to components")
-    env.add_argument("--user-cache", type=Path, help="USER_CACHE_DIR (default: ~/.cache/bytenite-simulate/user)")
-    env.add_argument("--shared-cache", type=Path, help="SHARED_CACHE_DIR (default: ~/.cache/bytenite-simulate/shared)")
+    env.add_argument(
+        "--secrets",
+        type=Path,
+        help='JSON file: {"ID": "value"} or {"ID": {"access_key": …, "secret_key": …}}',
+    )
+    env.add_argument(
+        "--pass-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="pass this variable of yours to components",
+    )
+    env.add_argument(
+        "--user-cache", type=Path, help="USER_CACHE_DIR (default: ~/.cache/bytenite-simulate/user)"
+    )
+    env.add_argument(
+        "--shared-cache",
+        type=Path,
+        help="SHARED_CACHE_DIR (default: ~/.cache/bytenite-simulate/shared)",
+    )
     out = p.add_argument_group("records")
-    out.add_argument("--workdir", type=Path, default=Path("bytenite-jobs"), help="where job folders, logs and reports go")
-    out.add_argument("--keep", action="store_true", help="keep chunks, task folders and results after the job")
+    out.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("bytenite-jobs"),
+        help="where job folders, logs and reports go",
+    )
+    out.add_argument(
+        "--keep", action="store_true", help="keep chunks, task folders and results after the job"
+    )
     out.add_argument("--report", type=Path, help="also write the job report here")
     out.add_argument("--quiet", "-q", action="store_true", help="no progress bar, no summary")
     return p
@@ -89,10 +138,11 @@ def _apply_sets(params: Params, sets: Sequence[str]) -> Params:
 
 def _source_from_flag(text: str) -> DataSource:
     if text == "bypass":
-        return DataSource(dataSourceDescriptor="bypass")
+        return DataSource.model_validate({"dataSourceDescriptor": "bypass"})
     if text.startswith(("http://", "https://")):
-        return DataSource(dataSourceDescriptor="url", params={"url": text})
-    return DataSource(dataSourceDescriptor="file", params={"path": str(Path(text).resolve())})
+        return DataSource.model_validate({"dataSourceDescriptor": "url", "params": {"url": text}})
+    path = str(Path(text).resolve())
+    return DataSource.model_validate({"dataSourceDescriptor": "file", "params": {"path": path}})
 
 
 def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
@@ -103,10 +153,17 @@ def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
     for key, value in doc.items():
         if isinstance(value, str):
             secrets[key] = value
-        elif isinstance(value, dict) and isinstance(value.get("access_key"), str) and isinstance(value.get("secret_key"), str):
+        elif (
+            isinstance(value, dict)
+            and isinstance(value.get("access_key"), str)
+            and isinstance(value.get("secret_key"), str)
+        ):
             secrets[key] = (value["access_key"], value["secret_key"])
         else:
-            raise ConfigError(f"secrets file {str(path)!r}: {key}: expected a string or {{access_key, secret_key}}")
+            raise ConfigError(
+                f"secrets file {str(path)!r}: {key}: expected a string or "
+                "{access_key, secret_key}"
+            )
     return secrets
 
 
@@ -124,7 +181,11 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         request = parse(JobRequest, load_json(args.request, "job request"), "request")
     if args.template is not None:
         path = Path(args.template)
-        template_file = path if path.suffix == ".json" and path.is_file() else find_template(args.template, search)
+        template_file = (
+            path
+            if path.suffix == ".json" and path.is_file()
+            else find_template(args.template, search)
+        )
         template = parse(Template, load_json(template_file, "template"), "template")
     elif request.template is not None:
         template = request.template
@@ -132,7 +193,9 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         template_file = find_template(request.template_id, search)
         template = parse(Template, load_json(template_file, "template"), "template")
     else:
-        raise TemplateError("no template: give templateId or template in the request, or --template")
+        raise TemplateError(
+            "no template: give templateId or template in the request, or --template"
+        )
     template = merge_request(request, template)
     updates: dict[str, Any] = {}
     if args.source:
@@ -163,7 +226,9 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         role: resolve(role, getattr(args, role) or getattr(template, role), search)
         for role in ("partitioner", "app", "assembler")
     }
-    destination = destination_folder(template.data_destination, args.output, Path("bytenite-output") / "{job}")
+    destination = destination_folder(
+        template.data_destination, args.output, Path("bytenite-output") / "{job}"
+    )
     if destination is not None and destination.name != "{job}":
         check_destination(destination, args.overwrite)
     return JobPlan(
@@ -173,7 +238,9 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         app=components["app"],
         assembler=components["assembler"],
         base_dir=base,
-        destination=destination.resolve() if destination is not None and destination.name != "{job}" else destination,
+        destination=destination.resolve()
+        if destination is not None and destination.name != "{job}"
+        else destination,
     )
 
 
@@ -208,7 +275,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.report.write_bytes(report_path.read_bytes())
     job = report["job"]
     if job["state"] != "Complete":
-        print(f"error: job {job['id']} failed: {job['reason']} (report: {report_path})", file=sys.stderr)
+        print(
+            f"error: job {job['id']} failed: {job['reason']} (report: {report_path})",
+            file=sys.stderr,
+        )
         return JobFailed.exit_code
     if not args.quiet:
         where = report["output"]["folder"] or "discarded (bypass)"

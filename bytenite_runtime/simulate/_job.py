@@ -54,7 +54,7 @@ class JobPlan:
     assembler: Component
     base_dir: Path
     destination: Path | None
-    """Output folder; None discards the output (bypass); a folder ending in ``{job}`` gets the job id."""
+    """Output folder; None discards output (bypass); a final ``{job}`` becomes the job id."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ class JobOptions:
 
 
 def _iso(ts: float | None) -> str | None:
-    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    return (
+        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
+    )
 
 
 def _span(started: float | None, finished: float | None) -> dict[str, Any]:
@@ -156,10 +158,14 @@ class _Job:
         self.root = options.workdir / self.id
         self.logs = self.root / "logs"
         self.redactor = Redactor(
-            v for value in options.secrets.values() for v in (value if isinstance(value, tuple) else (value,))
+            v
+            for value in options.secrets.values()
+            for v in (value if isinstance(value, tuple) else (value,))
         )
         self.cancel = threading.Event()
-        self.deadline = None if self.config.job_timeout is None else time.time() + self.config.job_timeout
+        self.deadline = (
+            None if self.config.job_timeout is None else time.time() + self.config.job_timeout
+        )
         self.failure = ""
         self.tasks: list[_Task] = []
         self.events: dict[str, Any] = {}
@@ -179,7 +185,9 @@ class _Job:
         wanted = (*_BASE_VARIABLES, *self.options.pass_env)
         env = {k: os.environ[k] for k in wanted if k in os.environ and k not in hidden}
         env.update({k: v for k, v in os.environ.items() if k.startswith("LC_")})
-        declared = {i: self.options.secrets[i] for i in component.secret_ids if i in self.options.secrets}
+        declared = {
+            i: self.options.secrets[i] for i in component.secret_ids if i in self.options.secrets
+        }
         env.update(secret_environment(declared))
         env.update(contract)
         return env
@@ -240,9 +248,13 @@ class _Job:
             raise JobFailed("partitioner: wrote no chunks into CHUNKS_DIR")
         odd = [p.name for p in chunks if chunk_index_of(p.name) is None]
         if odd:
-            self.events["partitioner"]["warning"] = f"files not named data_<i>.bin became tasks too: {odd[:5]}"
+            self.events["partitioner"]["warning"] = (
+                f"files not named data_<i>.bin became tasks too: {odd[:5]}"
+            )
         # Every file becomes a task; data_<i>.bin in index order, anything else after.
-        chunks.sort(key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name))
+        chunks.sort(
+            key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
+        )
         return chunks
 
     def run_task(self, task: _Task) -> None:
@@ -277,7 +289,9 @@ class _Job:
             with self.lock:
                 if not self.failure and task.attempts:
                     tries = len(task.attempts)
-                    self.failure = f"{task.attempts[-1].reason} (after {tries} attempt{'s' * (tries > 1)})"
+                    self.failure = (
+                        f"{task.attempts[-1].reason} (after {tries} attempt{'s' * (tries > 1)})"
+                    )
                 self.cancel.set()
         finally:
             sink.close()
@@ -313,19 +327,31 @@ class _Job:
             for entry in sorted(task.results_dir.iterdir()):
                 if not entry.is_file():
                     self.events.setdefault("warnings", []).append(
-                        f"task {task.chunk}: {entry.name!r} is not a file; only top-level files are results"
+                        f"task {task.chunk}: {entry.name!r} is not a file; "
+                        "only top-level files are results"
                     )
                     continue
                 name = entry.name
                 if self.options.prefix_results:
-                    name = hashlib.sha1(f"{self.id}/{task.chunk}".encode()).hexdigest()[:8] + "_" + name  # noqa: S324 - a name, not security
+                    name = (
+                        hashlib.blake2s(f"{self.id}/{task.chunk}".encode()).hexdigest()[:8]
+                        + "_"
+                        + name
+                    )
                 if name in taken:
                     if self.options.on_collision == "fail":
                         raise JobFailed(
                             f"task {task.chunk}: result {name!r} collides with task {taken[name]}'s"
                         )
                     renamed = _free_name(flat, name, task.chunk)
-                    self.collisions.append({"chunk": task.chunk, "name": name, "renamedTo": renamed, "firstChunk": taken[name]})
+                    self.collisions.append(
+                        {
+                            "chunk": task.chunk,
+                            "name": name,
+                            "renamedTo": renamed,
+                            "firstChunk": taken[name],
+                        }
+                    )
                     name = renamed
                 taken[name] = task.chunk
                 entry.replace(flat / name)
@@ -372,7 +398,9 @@ class _Job:
                 shutil.rmtree(self.root / folder, ignore_errors=True)
         return report
 
-    def _report(self, state: str, created: float, finished: float, files: list[Path]) -> dict[str, Any]:
+    def _report(
+        self, state: str, created: float, finished: float, files: list[Path]
+    ) -> dict[str, Any]:
         plan = self.plan
         return {
             "job": {
@@ -384,7 +412,11 @@ class _Job:
                 **_span(created, finished),
                 "chunks": len(self.tasks),
                 "parallelism": self.options.parallelism,
-                "template": {"app": plan.app.tag, "partitioner": plan.partitioner.tag, "assembler": plan.assembler.tag},
+                "template": {
+                    "app": plan.app.tag,
+                    "partitioner": plan.partitioner.tag,
+                    "assembler": plan.assembler.tag,
+                },
                 "config": plan.template.config.model_dump(by_alias=True),
                 "folder": str(self.root),
             },
@@ -394,7 +426,9 @@ class _Job:
             "collisions": self.collisions,
             "warnings": self.events.get("warnings", []),
             "output": {
-                "destination": plan.template.data_destination.descriptor if plan.template.data_destination else "bucket",
+                "destination": plan.template.data_destination.descriptor
+                if plan.template.data_destination
+                else "bucket",
                 "folder": str(self.destination) if self.destination else None,
                 "files": [str(f) for f in files],
             },
@@ -412,6 +446,8 @@ def _free_name(folder: Path, name: str, chunk: int) -> str:
     return candidate
 
 
-def run_job(plan: JobPlan, options: JobOptions, progress: Callable[[], Progress] | None = None) -> dict[str, Any]:
+def run_job(
+    plan: JobPlan, options: JobOptions, progress: Callable[[], Progress] | None = None
+) -> dict[str, Any]:
     """Run ``plan`` and return the job report (also written to ``<job folder>/report.json``)."""
     return _Job(plan, options, progress() if progress else Progress(False)).run()

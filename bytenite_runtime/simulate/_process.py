@@ -3,6 +3,7 @@ environment, output captured line by line with levels, killed whole on timeout."
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import selectors
@@ -53,20 +54,16 @@ class Outcome:
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     # SIGTERM first, so a component built on the library can remove its partial
     # files; SIGKILL the whole group after a short grace, as a container stop would.
     _kill_group(proc, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(_KILL_GRACE)
-    except subprocess.TimeoutExpired:
-        pass
     _kill_group(proc, signal.SIGKILL)
     proc.wait()
 
@@ -85,9 +82,9 @@ class LogSink:
     def write(self, stream: str, raw: bytes, attempt: int | None) -> None:
         text = self.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
         level = classify(text)
-        if stream == "stderr" and text.strip():
-            if level == "error" or not self.last_error.startswith("error:"):
-                self.last_error = text.strip()
+        keep = level == "error" or not self.last_error.startswith("error:")
+        if stream == "stderr" and text.strip() and keep:
+            self.last_error = text.strip()
         record: dict[str, Any] = {
             "timestamp": time.time(),
             "component": self.component,
@@ -128,7 +125,9 @@ def run_process(
             start_new_session=True,
         )
     except OSError as exc:
-        sink.write("stderr", f"error: cannot start {command[0]!r}: {exc.strerror}".encode(), attempt)
+        sink.write(
+            "stderr", f"error: cannot start {command[0]!r}: {exc.strerror}".encode(), attempt
+        )
         return Outcome(127, False, False, started, time.time(), sink.last_error)
     deadline = None if timeout is None else started + timeout
     selector = selectors.DefaultSelector()

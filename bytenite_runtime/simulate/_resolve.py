@@ -65,7 +65,9 @@ def _from_folder(role: Role, tag: str, folder: Path) -> Component:
         raise TemplateError(f"{role} {tag!r}: manifest.json entrypoint must be a file name")
     entry = folder / "app" / entry_name
     if not entry.is_file():
-        raise TemplateError(f"{role} {tag!r}: entrypoint app/{entry_name} does not exist in {str(folder)!r}")
+        raise TemplateError(
+            f"{role} {tag!r}: entrypoint app/{entry_name} does not exist in {str(folder)!r}"
+        )
     if entry.suffix == ".py":
         command: tuple[str, ...] = (sys.executable, str(entry))
     elif entry.suffix == ".sh":
@@ -102,7 +104,7 @@ def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int]
 
 def resolve(role: Role, tag: str, search: Sequence[Path]) -> Component:
     """Resolve ``tag`` for ``role`` against folders in ``search``, then built-ins."""
-    if _looks_like_path(tag) or Path(tag).is_dir() and (Path(tag) / "manifest.json").is_file():
+    if _looks_like_path(tag) or (Path(tag).is_dir() and (Path(tag) / "manifest.json").is_file()):
         return _from_folder(role, tag, Path(tag))
     match = _TAG.fullmatch(tag)
     if match is None:
@@ -118,10 +120,9 @@ def resolve(role: Role, tag: str, search: Sequence[Path]) -> Component:
     if candidates:
         return _from_folder(role, tag, max(candidates)[1])
     if role != "app" and name in registry.names(role):
-        if major is not None:
-            # Built-ins follow the package version; any 1.x tag names them.
-            if major != 1:
-                raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
+        # Built-ins follow the package version; any 1.x tag names them.
+        if major is not None and major != 1:
+            raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
         return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
     known = {found for _, found in _all(search)}
     if role != "app":

@@ -22,12 +22,16 @@ _SUPPORTED_DESTINATIONS = ("bucket", "file", "bypass")
 def _source_path(source: DataSource, base: Path) -> Path:
     raw = source.params.get("path")
     if not isinstance(raw, str) or not raw:
-        raise TemplateError("dataSource.params.path: a 'file' source needs a local path (or use --source)")
+        raise TemplateError(
+            "dataSource.params.path: a 'file' source needs a local path (or use --source)"
+        )
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
 
 
-def fetch_source(source: DataSource | None, target: Path, base: Path, timeout: float = 60) -> list[Path]:
+def fetch_source(
+    source: DataSource | None, target: Path, base: Path, timeout: float = 60
+) -> list[Path]:
     """Put the source's file(s) into ``target`` as the platform would; return them."""
     if source is None:
         raise TemplateError("dataSource: none given (set it in the request or pass --source)")
@@ -65,15 +69,21 @@ def _download(source: DataSource, target: Path, timeout: float) -> Path:
             shutil.copyfileobj(response, out, 1 << 20)
     except urllib.error.HTTPError as exc:
         dest.unlink(missing_ok=True)
-        raise DataError(f"dataSource.params.url: {url} answered HTTP {exc.code} {exc.reason}") from None
+        raise DataError(
+            f"dataSource.params.url: {url} answered HTTP {exc.code} {exc.reason}"
+        ) from None
     except (urllib.error.URLError, OSError) as exc:
         dest.unlink(missing_ok=True)
         reason = getattr(exc, "reason", None) or exc
-        raise DataError(f"dataSource.params.url: {url} could not be downloaded ({reason})") from None
+        raise DataError(
+            f"dataSource.params.url: {url} could not be downloaded ({reason})"
+        ) from None
     return dest
 
 
-def destination_folder(destination: DataSource | None, override: Path | None, default: Path) -> Path | None:
+def destination_folder(
+    destination: DataSource | None, override: Path | None, default: Path
+) -> Path | None:
     """Where the output goes on this machine; None for a bypass destination."""
     if destination is not None and destination.descriptor not in _SUPPORTED_DESTINATIONS:
         raise TemplateError(
@@ -95,7 +105,9 @@ def check_destination(folder: Path | None, overwrite: bool) -> None:
     if not folder.is_dir():
         raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
     if any(folder.iterdir()) and not overwrite:
-        raise TemplateError(f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)")
+        raise TemplateError(
+            f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)"
+        )
 
 
 def deliver(output: Path, folder: Path | None) -> list[Path]:
