@@ -6,7 +6,6 @@ component leaves no half-written chunk, result or output behind.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 import tempfile
@@ -184,9 +183,7 @@ class Chunk:
 
     def open(self) -> BinaryIO:
         """A binary stream over the payload only."""
-        if self._payload is not None or self.meta is None:
-            return self.path.open("rb")
-        return io.BytesIO(self.read_bytes())
+        return self.path.open("rb")
 
     def read_bytes(self) -> bytes:
         with self.raw_path.open("rb") as stream:
@@ -225,7 +222,7 @@ class _Staged:
 
     def path(self, name: str) -> Path:
         """Where to write a top-level file called ``name``."""
-        if Path(name).name != name or name in {"", ".", ".."}:
+        if Path(name).name != name or "\\" in name or name in {"", ".", ".."}:
             raise ConfigError(f"output name {name!r} must be a plain file name")
         return self.dir / name
 
@@ -248,16 +245,24 @@ class _Staged:
         return name
 
     def commit(self) -> list[Path]:
-        """Move every staged top-level entry into the target; return the final paths."""
-        moved = []
-        for entry in sorted(self.dir.iterdir()):
-            final = self.target / self.final_name(entry.name)
-            if final.exists():
-                raise DataError(f"{final.name}: already exists in {str(self.target)!r}")
-            entry.replace(final)
-            moved.append(final)
+        """Move every staged top-level entry into the target; return the final paths.
+
+        All names are checked before anything moves, so a clash commits nothing.
+        """
+        entries = sorted(self.dir.iterdir())
+        finals: dict[str, Path] = {}
+        for entry in entries:
+            name = self.final_name(entry.name)
+            if name in finals:
+                first = finals[name].name
+                raise DataError(f"{name}: written twice (as {first!r} and {entry.name!r})")
+            if (self.target / name).exists():
+                raise DataError(f"{name}: already exists in {str(self.target)!r}")
+            finals[name] = entry
+        for name, entry in finals.items():
+            entry.replace(self.target / name)
         self.dir.rmdir()
-        return moved
+        return [self.target / name for name in finals]
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

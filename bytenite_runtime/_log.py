@@ -16,8 +16,17 @@ class Redactor(logging.Filter):
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         super().__init__()
+        self.values: list[str] = []
+        self.extend(values)
+
+    def extend(self, values: Iterable[str]) -> None:
+        """Mask these values too: each whole, stripped, and line by line, because output
+        is logged line by line and apps often strip a padded secret before printing it."""
+        found = set(self.values)
+        for value in values:
+            found.update(v for v in (value, value.strip(), *value.splitlines()) if v.strip())
         # Longest first, so a value containing another is masked whole.
-        self.values = sorted({v for v in values if v}, key=len, reverse=True)
+        self.values = sorted(found, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for value in self.values:

@@ -25,9 +25,10 @@ Chunk metadata
 
 Result names
     A result ``out.png`` written by the task of chunk 7 is named
-    ``out.chunk-000007.png``. The marker is searched for anywhere in the name, so a
-    prefix the platform adds (``3f9c_out.chunk-000007.png``) keeps it readable;
-    :func:`parse_result_name` gives back the index and the original name.
+    ``chunk-000007.out.png`` (with no index known: ``task-<8 hex>.out.png``). The marker
+    is searched for anywhere in the name, so a prefix the platform adds
+    (``3f9c_chunk-000007.out.png``) keeps both the index and the original name
+    readable; :func:`parse_result_name` gives them back.
 """
 
 from __future__ import annotations
@@ -67,9 +68,9 @@ _TAIL_SIZE = _TAIL.size + len(FOOTER_MAGIC)
 _MAX_FOOTER_JSON = 1 << 20
 
 _CHUNK_FILE = re.compile(r"data_(\d+)\.bin")
-_MARKER = re.compile(r"\.chunk-(\d{6,})(?=\.|$)")
-_UNORDERED = re.compile(r"\.task-([0-9a-f]{8})(?=\.|$)")
-_COMPOUND_SUFFIXES = {".gz", ".bz2", ".xz", ".zst", ".br"}
+# Leading, not infix: a per-task prefix the platform may add lands before the marker,
+# so everything after it is still exactly the name the app wrote.
+_MARKER = re.compile(r"(?:chunk-(?P<index>\d{6,})|task-[0-9a-f]{8})\.(?=.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,36 +159,21 @@ class ResultName:
     original: str
 
 
-def _split_suffix(name: str) -> tuple[str, str]:
-    stem, dot, last = name.rpartition(".")
-    if not dot or not stem:
-        return name, ""
-    suffix = "." + last
-    if suffix.lower() in _COMPOUND_SUFFIXES:
-        inner_stem, inner_dot, inner = stem.rpartition(".")
-        if inner_dot and inner_stem and inner.lower() == "tar":
-            return inner_stem, "." + inner + suffix
-    return stem, suffix
-
-
 def result_name(name: str, index: int | None) -> str:
-    """``out.png`` → ``out.chunk-000007.png``; with no index, a unique unordered name."""
+    """``out.png`` → ``chunk-000007.out.png``; with no index, a unique unordered name."""
     if "/" in name or "\\" in name or name in {"", ".", ".."}:
         raise ValueError(f"result name {name!r} must be a plain file name")
-    if parse_result_name(name).index is not None or _UNORDERED.search(name):
+    if _MARKER.search(name):
         return name
-    stem, suffix = _split_suffix(name)
-    marker = f".chunk-{index:06d}" if index is not None else f".task-{secrets.token_hex(4)}"
-    return f"{stem}{marker}{suffix}"
+    marker = f"chunk-{index:06d}" if index is not None else f"task-{secrets.token_hex(4)}"
+    return f"{marker}.{name}"
 
 
 def parse_result_name(name: str) -> ResultName:
-    """Find the chunk marker anywhere in ``name`` (platform prefixes allowed)."""
-    matches = list(_MARKER.finditer(name))
-    if matches:
-        last = matches[-1]
-        return ResultName(int(last.group(1)), name[: last.start()] + name[last.end() :])
-    unordered = _UNORDERED.search(name)
-    if unordered:
-        return ResultName(None, name[: unordered.start()] + name[unordered.end() :])
-    return ResultName(None, name)
+    """Find the leftmost marker in ``name``: what precedes it (a platform prefix) is
+    dropped, what follows it is the name the app wrote."""
+    match = _MARKER.search(name)
+    if match is None:
+        return ResultName(None, name)
+    index = int(match.group("index")) if match.group("index") else None
+    return ResultName(index, name[match.end() :])

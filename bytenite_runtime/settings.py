@@ -64,6 +64,16 @@ CHUNK_FILE = "data.bin"
 _SECRET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    return "a string" if isinstance(value, str) else "an array"
+
+
 def _parse_json_object(raw: object) -> object:
     if not isinstance(raw, str | bytes):
         return raw
@@ -74,12 +84,17 @@ def _parse_json_object(raw: object) -> object:
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
-        raise ValueError(f"must be a JSON object, got a JSON {type(value).__name__}")
+        raise ValueError(f"must be a JSON object, got {_json_type(value)}")
     return value
 
 
 def _readable_dir(path: Path) -> Path:
-    if not path.exists():
+    try:
+        exists = path.exists()
+    except OSError as exc:
+        # A parent this process cannot search raises instead of answering False.
+        raise ValueError(f"folder {str(path)!r} cannot be reached ({exc.strerror})") from None
+    if not exists:
         raise ValueError(f"folder {str(path)!r} does not exist")
     if not path.is_dir():
         raise ValueError(f"{str(path)!r} is not a folder")

@@ -41,7 +41,15 @@ from ._io import Chunk, ChunkWriter, NewChunk, Output, Result, Results, list_res
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
 from .chunks import MetadataMode
-from .errors import ByteniteError, ComponentError, ConfigError, DataError, Problem, SettingsError
+from .errors import (
+    ByteniteError,
+    ComponentError,
+    ConfigError,
+    DataError,
+    Problem,
+    SettingsError,
+    one_line,
+)
 from .settings import (
     AppSettings,
     AssemblerSettings,
@@ -200,7 +208,7 @@ class Entrypoint(Generic[P]):
             problems.extend(exc.problems)
         secrets, secret_problems = load_secrets(self.secret_ids, environ)
         for secret in secrets.values():
-            redactor.values.extend(secret.revealed())
+            redactor.extend(secret.revealed())
         problems.extend(secret_problems)
 
         raw: Any = settings.params if settings is not None else None
@@ -208,12 +216,19 @@ class Entrypoint(Generic[P]):
             raw = _reparse(environ, variable)
         params: Any = None
         if raw is not None:
-            schema, schema_name = self._schema()
+            try:
+                schema, schema_name = self._schema()
+            except SettingsError as exc:  # a broken schema file joins the other problems
+                problems.extend(exc.problems)
+                schema, schema_name = None, ""
             model = self.params_model if isinstance(self.params_model, type) else None
             params, found = validate_params(variable, raw, model, schema, schema_name)  # type: ignore[type-var]
             problems.extend(found)
         if problems:
-            raise SettingsError(problems)
+            # A reason may quote a param's value, and a param may hold a secret.
+            raise SettingsError(
+                [Problem(p.variable, p.field, redactor.redact(p.reason)) for p in problems]
+            )
         if isinstance(settings, AppSettings):
             settings.check_chunk()
         return settings, params, secrets
@@ -269,7 +284,14 @@ class Entrypoint(Generic[P]):
                     raise
                 except Exception as exc:
                     raise ComponentError(f"{type(exc).__name__}: {exc}", writer.count) from exc
-                writer.add(item)
+                index = writer.count
+                try:
+                    writer.add(item)
+                except ByteniteError:
+                    raise
+                except Exception as exc:
+                    # What was yielded is not a chunk, or its write callable raised.
+                    raise ComponentError(f"{type(exc).__name__}: {exc}", index) from exc
             count = writer.finish()
         except BaseException:
             writer.abort()
@@ -297,10 +319,10 @@ class Entrypoint(Generic[P]):
             results = Results(settings.task_results_dir, chunk.index)
             try:
                 self._call(AppContext(params, log, secrets, settings, chunk, results), chunk.index)
+                results.commit()
             except BaseException:
                 results.discard()
                 raise
-            results.commit()
 
     def _assemble(
         self,
@@ -313,10 +335,10 @@ class Entrypoint(Generic[P]):
         output = Output(settings.output_dir)
         try:
             self._call(AssemblerContext(params, log, secrets, settings, results, output))
+            output.commit()
         except BaseException:
             output.discard()
             raise
-        output.commit()
 
     def run(self, environ: Mapping[str, str] | None = None) -> NoReturn:
         """Process entry point: run, print one ``error:`` line on failure, and exit."""
@@ -338,6 +360,12 @@ class Entrypoint(Generic[P]):
         except KeyboardInterrupt:
             print(f"error: {self.kind} interrupted", file=sys.stderr)
             return 130
+        except Exception as exc:
+            # An OS failure or a bug in this library: still one error line, never exit 0.
+            sys.stderr.write(redactor.redact("".join(traceback.format_exception(exc))))
+            message = one_line(f"{type(exc).__name__}: {exc}")
+            print(f"error: {self.kind} failed: {redactor.redact(message)}", file=sys.stderr)
+            return ByteniteError.exit_code
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)

@@ -12,7 +12,9 @@ from bytenite_runtime import registry
 from bytenite_runtime.components import Assembler, Partitioner
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-COMPONENTS = [(kind, name) for kind in ("partitioner", "assembler") for name in registry.names(kind)]
+COMPONENTS = [
+    (kind, name) for kind in ("partitioner", "assembler") for name in registry.names(kind)
+]
 
 
 def _readme_row(name: str, section: str) -> str:

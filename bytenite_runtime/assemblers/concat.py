@@ -7,6 +7,7 @@ bytes are every task's bytes in chunk order.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections import defaultdict
@@ -55,16 +56,16 @@ def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[
 def _append(dst: BinaryIO, path: Path) -> None:
     with path.open("rb", buffering=0) as src:
         remaining = os.fstat(src.fileno()).st_size
-        try:
-            # In-kernel copy where the filesystem allows it; both offsets advance.
+        # In-kernel copy where the filesystem allows it; both offsets advance.
+        with contextlib.suppress(OSError):
             while remaining > 0:
                 sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
                 if sent == 0:
                     break
                 remaining -= sent
-        except OSError:
-            # Not supported here (EXDEV, EINVAL…): carry on from the current offsets.
-            shutil.copyfileobj(src, dst, _BLOCK)
+        # Not supported here (EXDEV, EINVAL…), or the kernel stopped early (it may answer 0
+        # before the end on some filesystems): carry on from the current offsets.
+        shutil.copyfileobj(src, dst, _BLOCK)
 
 
 class Concat(Assembler):

@@ -10,12 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
+from ..settings import problems_from_validation
 from ._job import JobOptions, JobPlan, Progress, run_job
-from ._request import DataSource, JobRequest, Params, Template, load_json, merge_request, parse
+from ._request import (
+    Config,
+    DataSource,
+    JobRequest,
+    Params,
+    Template,
+    load_json,
+    merge_request,
+    parse,
+)
 from ._resolve import find_template, resolve
-from ._sources import check_destination, destination_folder
+from ._sources import check_destination, check_source, destination_folder
 
 __all__ = ["build_parser", "main", "plan_job"]
 
@@ -121,6 +132,44 @@ def _json_object(text: str, what: str) -> dict[str, Any]:
     return value
 
 
+def _params_flag(text: str) -> Params:
+    value = _json_object(text, "--params")
+    unknown = sorted(set(value) - set(Params.model_fields))
+    if unknown:
+        raise ConfigError(f"--params.{unknown[0]}: expected only partitioner, app, assembler")
+    try:
+        return Params.model_validate(value)
+    except ValidationError as exc:
+        detail = "; ".join(str(p) for p in problems_from_validation(exc, "--params"))
+        raise ConfigError(detail) from None
+
+
+_CONFIG_FLAGS = {
+    "taskTimeout": ("--task-timeout", "task_timeout"),
+    "jobTimeout": ("--job-timeout", "job_timeout"),
+    "maxTaskRetries": ("--max-retries", "max_retries"),
+}
+
+
+def _override_config(config: Config, args: argparse.Namespace) -> Config:
+    given = {
+        alias: getattr(args, attr)
+        for alias, (_, attr) in _CONFIG_FLAGS.items()
+        if getattr(args, attr) is not None
+    }
+    try:
+        # Validated again, so a flag meets the same limits as the template's config.
+        return Config.model_validate({**config.model_dump(by_alias=True), **given})
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, "config")
+        raise ConfigError(
+            "; ".join(
+                f"{_CONFIG_FLAGS[p.field][0]}: {p.reason}" if p.field in given else str(p)
+                for p in problems
+            )
+        ) from None
+
+
 def _apply_sets(params: Params, sets: Sequence[str]) -> Params:
     parts = params.model_dump()
     for item in sets:
@@ -141,6 +190,8 @@ def _source_from_flag(text: str) -> DataSource:
         return DataSource.model_validate({"dataSourceDescriptor": "bypass"})
     if text.startswith(("http://", "https://")):
         return DataSource.model_validate({"dataSourceDescriptor": "url", "params": {"url": text}})
+    if "://" in text:
+        raise ConfigError(f"--source {text!r}: only http(s) URLs are simulated")
     path = str(Path(text).resolve())
     return DataSource.model_validate({"dataSourceDescriptor": "file", "params": {"path": path}})
 
@@ -179,6 +230,8 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     request = JobRequest()
     if args.request is not None:
         request = parse(JobRequest, load_json(args.request, "job request"), "request")
+    # Relative folder tags are relative to the file holding them.
+    template_dir = base
     if args.template is not None:
         path = Path(args.template)
         template_file = (
@@ -187,11 +240,13 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
             else find_template(args.template, search)
         )
         template = parse(Template, load_json(template_file, "template"), "template")
+        template_dir = template_file.resolve().parent
     elif request.template is not None:
         template = request.template
     elif request.template_id is not None:
         template_file = find_template(request.template_id, search)
         template = parse(Template, load_json(template_file, "template"), "template")
+        template_dir = template_file.resolve().parent
     else:
         raise TemplateError(
             "no template: give templateId or template in the request, or --template"
@@ -202,28 +257,20 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         updates["data_source"] = _source_from_flag(args.source)
     params = template.params
     if args.params:
-        extra = Params(**_json_object(args.params, "--params"))
+        extra = _params_flag(args.params)
         params = Params(
             partitioner={**params.partitioner, **extra.partitioner},
             app={**params.app, **extra.app},
             assembler={**params.assembler, **extra.assembler},
         )
     updates["params"] = _apply_sets(params, args.set)
-    config = template.config.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "task_timeout": args.task_timeout,
-                "job_timeout": args.job_timeout,
-                "max_task_retries": args.max_retries,
-            }.items()
-            if v is not None
-        }
-    )
-    updates["config"] = config
+    updates["config"] = _override_config(template.config, args)
     template = template.model_copy(update=updates)
+    check_source(template.data_source, base)
     components = {
-        role: resolve(role, getattr(args, role) or getattr(template, role), search)
+        role: resolve(role, getattr(args, role), search)
+        if getattr(args, role)
+        else resolve(role, getattr(template, role), search, template_dir)
         for role in ("partitioner", "app", "assembler")
     }
     destination = destination_folder(

@@ -19,7 +19,7 @@ import orjson
 
 from .._log import Redactor
 from ..chunks import chunk_index_of, parse_result_name
-from ..errors import JobFailed
+from ..errors import ByteniteError, JobFailed
 from ..settings import (
     CONTRACT_VARIABLES,
     app_environment,
@@ -387,7 +387,9 @@ class _Job:
             output = self.assemble(self.collect())
             files = deliver(output, self.destination)
             state = "Complete"
-        except JobFailed as exc:
+        except ByteniteError as exc:
+            # Bad data met mid-job (a download that fails…) fails the job like a component
+            # would: a report, and no half-delivered output.
             state, self.failure = "Failed", str(exc)
         finally:
             self.progress.close()

@@ -52,6 +52,9 @@ def _manifest(folder: Path) -> dict[str, Any]:
 
 
 def _from_folder(role: Role, tag: str, folder: Path) -> Component:
+    # The process starts in app/ and is given its script by path: a relative folder
+    # would be taken relative to app/ itself.
+    folder = folder.resolve()
     if not (folder / "manifest.json").is_file():
         raise TemplateError(f"{role} {tag!r}: {str(folder)!r} holds no manifest.json")
     manifest = _manifest(folder)
@@ -102,10 +105,17 @@ def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int]
     return [(v, p) for p, v in found.items()]
 
 
-def resolve(role: Role, tag: str, search: Sequence[Path]) -> Component:
-    """Resolve ``tag`` for ``role`` against folders in ``search``, then built-ins."""
-    if _looks_like_path(tag) or (Path(tag).is_dir() and (Path(tag) / "manifest.json").is_file()):
-        return _from_folder(role, tag, Path(tag))
+def resolve(
+    role: Role, tag: str, search: Sequence[Path], relative_to: Path | None = None
+) -> Component:
+    """Resolve ``tag`` for ``role`` against folders in ``search``, then built-ins.
+
+    A relative folder tag is taken relative to ``relative_to`` (the folder of the file
+    that holds the tag), else to the current folder.
+    """
+    folder = (relative_to or Path.cwd()) / tag
+    if _looks_like_path(tag) or (folder.is_dir() and (folder / "manifest.json").is_file()):
+        return _from_folder(role, tag, folder)
     match = _TAG.fullmatch(tag)
     if match is None:
         raise TemplateError(f"{role} tag {tag!r}: expected name, name@major or name@major.minor")

@@ -12,7 +12,7 @@ from pathlib import Path
 from ..errors import DataError, TemplateError
 from ._request import DataSource
 
-__all__ = ["BYPASS_FILE", "deliver", "fetch_source"]
+__all__ = ["BYPASS_FILE", "check_destination", "check_source", "deliver", "fetch_source"]
 
 BYPASS_FILE = "bypass.txt"
 _SUPPORTED_SOURCES = ("file", "url", "bypass")
@@ -29,10 +29,16 @@ def _source_path(source: DataSource, base: Path) -> Path:
     return path if path.is_absolute() else base / path
 
 
-def fetch_source(
-    source: DataSource | None, target: Path, base: Path, timeout: float = 60
-) -> list[Path]:
-    """Put the source's file(s) into ``target`` as the platform would; return them."""
+def _source_url(source: DataSource) -> str:
+    url = source.params.get("url")
+    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        raise TemplateError(f"dataSource.params.url: {url!r} is not an http(s) URL")
+    return url
+
+
+def check_source(source: DataSource | None, base: Path) -> DataSource:
+    """Refuse, before the job runs, a source that cannot be fetched: none, one that is not
+    simulated, a local path that does not exist, or a URL that is not http(s)."""
     if source is None:
         raise TemplateError("dataSource: none given (set it in the request or pass --source)")
     if source.descriptor not in _SUPPORTED_SOURCES:
@@ -40,6 +46,20 @@ def fetch_source(
             f"dataSource.dataSourceDescriptor: {source.descriptor!r} is not simulated "
             f"(use {', '.join(_SUPPORTED_SOURCES)})"
         )
+    if source.descriptor == "url":
+        _source_url(source)
+    elif source.descriptor == "file":
+        path = _source_path(source, base)
+        if not path.is_file() and not path.is_dir():
+            raise TemplateError(f"dataSource.params.path: {str(path)!r} does not exist")
+    return source
+
+
+def fetch_source(
+    source: DataSource | None, target: Path, base: Path, timeout: float = 60
+) -> list[Path]:
+    """Put the source's file(s) into ``target`` as the platform would; return them."""
+    source = check_source(source, base)
     if source.descriptor == "bypass":
         # The platform still hands the partitioner a small dummy file so it can fan out.
         dummy = target / BYPASS_FILE
@@ -59,9 +79,7 @@ def fetch_source(
 
 
 def _download(source: DataSource, target: Path, timeout: float) -> Path:
-    url = source.params.get("url")
-    if not isinstance(url, str) or urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
-        raise TemplateError(f"dataSource.params.url: {url!r} is not an http(s) URL")
+    url = _source_url(source)
     name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name or "download"
     dest = target / name
     try:

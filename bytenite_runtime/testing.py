@@ -1,0 +1,199 @@
+"""Run a component in-process, in the folders the platform would mount, for your own tests.
+
+::
+
+    from bytenite_runtime.testing import run_app, run_assembler, run_partitioner
+    from my_app.main import main
+
+    def test_upper(tmp_path):
+        run = run_app(main, "hello", params={"case": "upper"}, tmp_path=tmp_path)
+        assert run.results == {"out.txt": b"HELLO"}
+
+    def test_fanout():
+        chunks = run_partitioner("replicate-fanout", {"prompt.txt": b"hi"}, {"num_replicas": 3})
+        assert [c.data for c in chunks] == [b"hi"] * 3
+
+Each helper lays out real folders, builds exactly the contract's environment for that
+component (nothing from ``os.environ`` leaks in) and calls ``Entrypoint.invoke``, so bad
+params or data raise the same ``ByteniteError`` a platform run would exit with.
+Built-in partitioners and assemblers can be named by their registry key.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+from .chunks import ChunkMeta, append_footer, chunk_index_of, parse_result_name, read_footer
+from .settings import (
+    CHUNK_FILE,
+    app_environment,
+    assembler_environment,
+    partitioner_environment,
+    secret_environment,
+)
+from .task import Entrypoint, entrypoint_for
+
+__all__ = ["AppRun", "PartitionedChunk", "Secrets", "run_app", "run_assembler", "run_partitioner"]
+
+Secrets = Mapping[str, str | tuple[str, str]]
+"""Secret values by id: an ``(access_key, secret_key)`` pair for storage secrets, else a str."""
+
+
+@dataclass(frozen=True)
+class AppRun:
+    """What one app task left in ``TASK_RESULTS_DIR``.
+
+    ``results`` maps each result's original name (chunk marker removed) to its bytes;
+    ``raw_names`` are the names as the assembler would receive them, sorted.
+    """
+
+    results: dict[str, bytes]
+    raw_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PartitionedChunk:
+    """One ``data_{i}.bin`` a partitioner wrote: payload (footer stripped) and its metadata."""
+
+    data: bytes
+    meta: ChunkMeta | None
+
+
+@contextmanager
+def _workspace(tmp_path: Path | None) -> Iterator[Path]:
+    if tmp_path is not None:
+        # A fresh folder per call, so several runs can share one pytest tmp_path.
+        yield Path(tempfile.mkdtemp(prefix="bytenite-", dir=tmp_path))
+        return
+    with tempfile.TemporaryDirectory(prefix="bytenite-") as root:
+        yield Path(root)
+
+
+def _folders(root: Path, *names: str) -> list[Path]:
+    for name in names:
+        (root / name).mkdir()
+    return [root / name for name in names]
+
+
+def _entry(
+    kind: Literal["partitioner", "app", "assembler"], entry: Entrypoint[Any] | str
+) -> Entrypoint[Any]:
+    if isinstance(entry, str):
+        if kind == "app":
+            raise TypeError("apps are not registered by name; pass the decorated function")
+        return entrypoint_for(kind, entry)
+    if entry.kind != kind:
+        raise TypeError(f"expected {kind} entry point, got {entry.kind} {entry.__name__!r}")
+    return entry
+
+
+def _write_files(folder: Path, files: Mapping[str, bytes | str], *, flat: bool) -> None:
+    for name, data in files.items():
+        relative = PurePosixPath(name)
+        bad = relative.is_absolute() or ".." in relative.parts or name in {"", "."}
+        if bad or (flat and len(relative.parts) != 1):
+            where = "a plain file name" if flat else "a relative path without '..'"
+            raise ValueError(f"file name {name!r} must be {where}")
+        path = folder.joinpath(*relative.parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data.encode() if isinstance(data, str) else data)
+
+
+def _read_flat(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def run_app(
+    entry: Entrypoint[Any],
+    chunk: bytes | str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    chunk_number: int | None = 0,
+    secrets: Secrets | None = None,
+    chunk_meta: ChunkMeta | None = None,
+    shared_cache: Path | None = None,
+    tmp_path: Path | None = None,
+) -> AppRun:
+    """Run an app on one chunk and return what it wrote.
+
+    ``chunk_number`` becomes ``CHUNK_NUMBER`` (None leaves it unset, as on a platform
+    that does not send it); ``chunk_meta`` is appended to the chunk as a footer, as a
+    built-in partitioner with ``chunk_metadata="footer"`` would; ``shared_cache`` is
+    the folder given as ``SHARED_CACHE_DIR`` (an empty one by default).
+    """
+    app = _entry("app", entry)
+    with _workspace(tmp_path) as root:
+        task_dir, results_dir, user_cache, empty_cache = _folders(
+            root, "task", "results", "user-cache", "shared-cache"
+        )
+        with (task_dir / CHUNK_FILE).open("wb") as stream:
+            stream.write(chunk.encode() if isinstance(chunk, str) else chunk)
+            if chunk_meta is not None:
+                append_footer(stream, chunk_meta)
+        shared = shared_cache or empty_cache
+        env = app_environment(task_dir, results_dir, params or {}, user_cache, shared, chunk_number)
+        env.update(secret_environment(secrets or {}))
+        app.invoke(env)
+        raw = _read_flat(results_dir)
+    results = {parse_result_name(name).original: data for name, data in raw.items()}
+    return AppRun(results, tuple(raw))
+
+
+def run_partitioner(
+    entry: Entrypoint[Any] | str,
+    files: Mapping[str, bytes | str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    secrets: Secrets | None = None,
+    tmp_path: Path | None = None,
+) -> list[PartitionedChunk]:
+    """Run a partitioner (an entry point or a built-in's name) over ``files``.
+
+    ``files`` maps relative paths inside ``SOURCE_DIR`` to their bytes; the chunks come
+    back in index order with any metadata footer parsed off the payload.
+    """
+    partitioner = _entry("partitioner", entry)
+    with _workspace(tmp_path) as root:
+        source_dir, chunks_dir = _folders(root, "source", "chunks")
+        _write_files(source_dir, files, flat=False)
+        env = partitioner_environment(source_dir, chunks_dir, params or {}, None)
+        env.update(secret_environment(secrets or {}))
+        partitioner.invoke(env)
+        indexed = sorted(
+            (index, path)
+            for path in chunks_dir.iterdir()
+            if (index := chunk_index_of(path.name)) is not None
+        )
+        chunks = []
+        for _, path in indexed:
+            meta, size = read_footer(path)
+            chunks.append(PartitionedChunk(path.read_bytes()[:size], meta))
+    return chunks
+
+
+def run_assembler(
+    entry: Entrypoint[Any] | str,
+    results: Mapping[str, bytes | str],
+    params: Mapping[str, Any] | None = None,
+    *,
+    secrets: Secrets | None = None,
+    tmp_path: Path | None = None,
+) -> dict[str, bytes]:
+    """Run an assembler (an entry point or a built-in's name) over task results.
+
+    ``results`` maps flat result names, as tasks write them (``out.chunk-000003.txt``),
+    to their bytes; returns the files left in ``OUTPUT_DIR`` by name.
+    """
+    assembler = _entry("assembler", entry)
+    with _workspace(tmp_path) as root:
+        results_dir, output_dir = _folders(root, "results", "output")
+        _write_files(results_dir, results, flat=True)
+        env = assembler_environment(results_dir, output_dir, params or {}, None)
+        env.update(secret_environment(secrets or {}))
+        assembler.invoke(env)
+        return _read_flat(output_dir)

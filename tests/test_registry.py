@@ -1,0 +1,114 @@
+"""The registry: built-in names, lazy imports, helpful unknown-name errors, strict params."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+from pydantic import ValidationError
+
+from bytenite_runtime import Assembler, ConfigError, Partitioner, UnknownNameError, registry
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [
+        ("partitioner", {"passthrough", "replicate-fanout"}),
+        ("assembler", {"concat", "passthrough", "zipper"}),
+    ],
+)
+def test_names_are_sorted_kebab_case_and_include_the_builtins(
+    kind: str, expected: set[str]
+) -> None:
+    """names() lists every built-in of a kind, sorted, each a kebab-case key."""
+    names = registry.names(kind)  # type: ignore[arg-type]
+    assert names == sorted(names)
+    assert expected <= set(names)
+    assert all(re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name) for name in names)
+
+
+@pytest.mark.parametrize("kind", ["partitioner", "assembler"])
+def test_every_name_resolves_to_a_component_of_that_kind(kind: str) -> None:
+    """get() returns the class whose ``name`` is the key, subclassing the kind's base."""
+    base = Partitioner if kind == "partitioner" else Assembler
+    for name in registry.names(kind):  # type: ignore[arg-type]
+        component = registry.get(kind, name)  # type: ignore[arg-type]
+        assert issubclass(component, base)
+        assert component.name == name
+        assert component.summary and "\n" not in component.summary
+
+
+def test_importing_the_package_does_not_import_builtins() -> None:
+    """Built-in component modules load only when asked for by name."""
+    code = (
+        "import sys, bytenite_runtime, bytenite_runtime.registry\n"
+        "heavy = ['bytenite_runtime.assemblers.zip', 'bytenite_runtime.assemblers.concat',\n"
+        "         'bytenite_runtime.partitioners.files']\n"
+        "print([m for m in heavy if m in sys.modules])\n"
+        "bytenite_runtime.registry.get('assembler', 'zipper')\n"
+        "print('bytenite_runtime.assemblers.zip' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert proc.stdout.splitlines() == ["[]", "True"]
+
+
+def test_unknown_name_suggests_the_nearest() -> None:
+    """A misspelt name is an UnknownNameError suggesting the closest registered one."""
+    with pytest.raises(UnknownNameError) as exc:
+        registry.get("assembler", "zipperr")
+    assert "did you mean 'zipper'?" in str(exc.value)
+    assert f"(known: {', '.join(registry.names('assembler'))})" in str(exc.value)
+    assert exc.value.name == "zipperr"
+    assert exc.value.exit_code == 2
+
+
+def test_unknown_name_without_a_near_match_lists_the_known_ones() -> None:
+    """A name far from every known one gets no suggestion but the full list."""
+    with pytest.raises(UnknownNameError) as exc:
+        registry.get("partitioner", "qqqqqqqq")
+    assert "did you mean" not in str(exc.value)
+    assert str(exc.value).endswith(f"(known: {', '.join(registry.names('partitioner'))})")
+
+
+def test_names_are_per_kind() -> None:
+    """An assembler name is unknown as a partitioner."""
+    with pytest.raises(UnknownNameError, match="unknown partitioner 'zipper'"):
+        registry.get("partitioner", "zipper")
+
+
+def test_kind_of_resolves_unique_names() -> None:
+    """kind_of answers for names registered under one kind only."""
+    assert registry.kind_of("zipper") == "assembler"
+    assert registry.kind_of("replicate-fanout") == "partitioner"
+
+
+def test_kind_of_rejects_ambiguous_and_unknown_names() -> None:
+    """'passthrough' exists as both kinds and must be qualified; unknown names suggest."""
+    with pytest.raises(ConfigError, match="both a partitioner and an assembler"):
+        registry.kind_of("passthrough")
+    with pytest.raises(UnknownNameError, match="did you mean 'concat'"):
+        registry.kind_of("conact")
+
+
+@pytest.mark.parametrize("kind", ["partitioner", "assembler"])
+def test_params_models_reject_unknown_keys(kind: str) -> None:
+    """Every built-in's params model forbids unknown keys, so a typo fails loudly."""
+    for name in registry.names(kind):  # type: ignore[arg-type]
+        component = registry.get(kind, name)  # type: ignore[arg-type]
+        assert component.model_config.get("extra") == "forbid"
+        assert component.model_config.get("frozen") is True
+        with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
+            component.model_validate({"definitely_not_a_param": 1})
+
+
+@pytest.mark.parametrize("kind", ["partitioner", "assembler"])
+def test_params_fields_are_documented(kind: str) -> None:
+    """Every params field carries a description, so the README table can be generated."""
+    for name in registry.names(kind):  # type: ignore[arg-type]
+        component = registry.get(kind, name)  # type: ignore[arg-type]
+        for field_name, info in component.model_fields.items():
+            assert info.description, f"{name}.{field_name} has no description"

@@ -1,0 +1,973 @@
+"""The simulator behaves as the platform does: report, logs, parallel tasks, retries,
+timeouts, result collection, data sources and destinations, overrides and look-ups.
+
+Every test runs ``python -m bytenite_runtime.simulate`` as a subprocess in ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import threading
+import time
+import re
+import zipfile
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES, REPO, Simulate, write_component, write_json, write_request
+
+RAW_APP = FIXTURES / "raw_app"
+RAW_PARTITIONER = FIXTURES / "raw_partitioner"
+RAW_ASSEMBLER = FIXTURES / "raw_assembler"
+LINES = "".join(f"line {i}\n" for i in range(6))
+
+# Apps below use only the standard library unless they say ``from bytenite_runtime``.
+# Each task waits (up to 20s) until ``expect`` tasks have started: only tasks running at
+# the same time can all get past it, which shows parallelism without relying on timing.
+TIMING_APP = """
+    import json, os, time
+    from pathlib import Path
+
+    started = time.time()
+    cache = Path(os.environ["USER_CACHE_DIR"])
+    chunk = os.environ["CHUNK_NUMBER"]
+    (cache / f"started-{chunk}").touch()
+    expect = json.loads(os.environ["APP_PARAMS"])["expect"]
+    deadline = time.time() + 20
+    while len(list(cache.glob("started-*"))) < expect and time.time() < deadline:
+        time.sleep(0.01)
+    met = len(list(cache.glob("started-*"))) >= expect
+    time.sleep(0.2)
+    out = Path(os.environ["TASK_RESULTS_DIR"]) / f"t{chunk}.json"
+    out.write_text(json.dumps({"started": started, "finished": time.time(), "met": met}))
+"""
+
+FLAKY_APP = """
+    import os, sys
+    from pathlib import Path
+
+    marker = Path(os.environ["USER_CACHE_DIR"]) / f"attempted-{os.environ['CHUNK_NUMBER']}"
+    if not marker.exists():
+        marker.write_text("1")
+        print("error: first attempt fails on purpose", file=sys.stderr)
+        sys.exit(3)
+    (Path(os.environ["TASK_RESULTS_DIR"]) / "ok.txt").write_text("second time lucky")
+"""
+
+FAILING_APP = """
+    import sys
+
+    print("INFO starting", file=sys.stderr)
+    print("error: this task always fails", file=sys.stderr)
+    sys.exit(3)
+"""
+
+# Ignores SIGTERM and leaves a child that ignores it too: only killing the whole
+# process group with SIGKILL stops them.
+HANGING_APP = """
+    import os, signal, subprocess, time
+    from pathlib import Path
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    child = subprocess.Popen(["sleep", "60"])
+    cache = Path(os.environ["USER_CACHE_DIR"])
+    (cache / f"pids-{os.environ['CHUNK_NUMBER']}").write_text(f"{os.getpid()} {child.pid}")
+    time.sleep(60)
+"""
+
+ORPHANING_APP = """
+    import os, subprocess
+    from pathlib import Path
+
+    child = subprocess.Popen(["sleep", "60"])
+    (Path(os.environ["USER_CACHE_DIR"]) / "orphan.pid").write_text(str(child.pid))
+    (Path(os.environ["TASK_RESULTS_DIR"]) / "done.txt").write_text("done")
+"""
+
+LOGGING_APP = """
+    import sys
+    from bytenite_runtime import task
+
+    @task.app
+    def main(ctx):
+        print("ERROR something broke (not really)", file=sys.stderr)
+        print("warning: low on patience", file=sys.stderr)
+        print("[debug] x=1", file=sys.stderr)
+        print("just a plain line")
+        ctx.log.warning("library warning")
+        ctx.results.write_text("r.txt", "ok")
+
+    if __name__ == "__main__":
+        main.run()
+"""
+
+INDEX_APP = """
+    import os
+    from bytenite_runtime import task
+
+    @task.app
+    def main(ctx):
+        number = os.environ.get("CHUNK_NUMBER", "absent")
+        ctx.results.write_text("part.txt", f"{ctx.chunk.index}|{number}|{ctx.chunk.read_text()}")
+
+    if __name__ == "__main__":
+        main.run()
+"""
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    path = tmp_path / "input" / "lines.txt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(LINES)
+    return path
+
+
+def _iso(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _is_alive(pid: int) -> bool:
+    # A killed child re-parented to a PID 1 that does not reap stays a zombie: it is gone.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _wait_dead(pids: list[int], within: float = 5.0) -> list[int]:
+    deadline = time.time() + within
+    alive = pids
+    while alive and time.time() < deadline:
+        alive = [p for p in alive if _is_alive(p)]
+        if alive:
+            time.sleep(0.1)
+    return alive
+
+
+# -- report and logs ------------------------------------------------------------------
+
+
+def test_report_records_job_tasks_and_components(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """The job report records states, ISO timestamps, durations, attempts, exit codes, chunk
+    count, tags, config and output files; --report copies it."""
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        partitioner=RAW_PARTITIONER,
+        assembler=RAW_ASSEMBLER,
+        source=source,
+        params={"partitioner": {"num_chunks": 3}, "app": {"name": "p{chunk}.txt"}},
+        config={"taskTimeout": 30, "jobTimeout": 60, "maxTaskRetries": 2},
+    )
+    copy = tmp_path / "reports" / "copy.json"
+    run = simulate(request, "--report", copy)
+    assert run.returncode == 0, run.stderr
+    report = run.report
+    assert json.loads(copy.read_text()) == report
+    job = report["job"]
+    assert job["id"] == run.job_dir.name
+    assert job["folder"] == str(run.job_dir)
+    assert job["state"] == "Complete"
+    assert job["reason"] is None
+    assert job["chunks"] == 3
+    assert job["parallelism"] == 2
+    assert job["template"] == {
+        "app": str(RAW_APP),
+        "partitioner": str(RAW_PARTITIONER),
+        "assembler": str(RAW_ASSEMBLER),
+    }
+    assert job["config"]["taskTimeout"] == 30
+    assert job["config"]["jobTimeout"] == 60
+    assert job["config"]["maxTaskRetries"] == 2
+    started, finished = _iso(job["startedAt"]), _iso(job["finishedAt"])
+    assert started <= finished
+    assert job["durationSeconds"] == pytest.approx(finished - started, abs=0.01)
+    for name in ("partitioner", "assembler"):
+        event = report[name]
+        assert event["state"] == "Completed"
+        assert event["exitCode"] == 0
+        assert Path(event["log"]).is_file()
+        assert started <= _iso(event["startedAt"]) <= _iso(event["finishedAt"]) <= finished
+    assert [t["chunk"] for t in report["tasks"]] == [0, 1, 2]
+    for task in report["tasks"]:
+        assert task["state"] == "Completed"
+        assert task["exitCode"] == 0
+        assert task["results"] == [f"p{task['chunk']}.txt"]
+        [attempt] = task["attempts"]
+        assert attempt["attempt"] == 1
+        assert attempt["state"] == "Completed"
+        assert attempt["exitCode"] == 0
+        assert attempt["reason"] is None
+        assert _iso(attempt["scheduledAt"]) <= _iso(attempt["startedAt"])
+        assert _iso(attempt["startedAt"]) <= _iso(attempt["finishedAt"])
+        assert attempt["durationSeconds"] >= 0
+        assert _iso(report["partitioner"]["finishedAt"]) <= _iso(task["startedAt"])
+        assert _iso(task["finishedAt"]) <= _iso(report["assembler"]["startedAt"])
+    assert report["collisions"] == []
+    assert report["output"]["destination"] == "bucket"
+    assert report["output"]["folder"] == str(run.output)
+    assert report["output"]["files"] == [str(run.output / "joined.txt")]
+
+
+def test_logs_are_json_lines_per_component_with_levels(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Each component's output lands in logs/<component>.jsonl, one record per line with
+    its level (error, warning, info, debug, unknown), stream and attempt."""
+    app = write_component(tmp_path / "logging-app", LOGGING_APP)
+    run = simulate(write_request(tmp_path / "job.json", app=app, source=source))
+    assert run.returncode == 0, run.stderr
+    logs = sorted(p.name for p in (run.job_dir / "logs").iterdir())
+    assert logs == ["assembler.jsonl", "partitioner.jsonl", "task-00000.jsonl"]
+    records = run.log("task-00000")
+    levels = {r["message"]: (r["level"], r["stream"]) for r in records}
+    assert levels["ERROR something broke (not really)"] == ("error", "stderr")
+    assert levels["warning: low on patience"] == ("warning", "stderr")
+    assert levels["[debug] x=1"] == ("debug", "stderr")
+    assert levels["just a plain line"] == ("unknown", "stdout")
+    assert levels["WARNING bytenite.app: library warning"] == ("warning", "stderr")
+    for record in records:
+        assert record["component"] == "task-00000"
+        assert record["attempt"] == 1
+        assert isinstance(record["timestamp"], float)
+    partitioner = run.log("partitioner")
+    assert "info" in {r["level"] for r in partitioner}
+    assert all(r["component"] == "partitioner" and "attempt" not in r for r in partitioner)
+
+
+def test_job_folder_keeps_only_logs_and_report_unless_keep(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """After a job only logs/ and report.json remain in its folder; --keep also keeps the
+    source, chunks, task folders, results and output."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert sorted(p.name for p in run.job_dir.iterdir()) == ["logs", "report.json"]
+    kept = simulate(request, "--keep")
+    assert kept.returncode == 0, kept.stderr
+    names = {p.name for p in kept.job_dir.iterdir()}
+    assert {"source", "chunks", "tasks", "results", "output"} <= names
+    assert (kept.job_dir / "chunks" / "data_0.bin").read_text() == LINES
+
+
+# -- execution --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("parallelism", [2, 4])
+def test_tasks_run_in_parallel_up_to_the_limit(
+    simulate: Simulate, tmp_path: Path, source: Path, parallelism: int
+) -> None:
+    """With -j N, N tasks run at the same time (they meet at a barrier) and never more."""
+    app = write_component(tmp_path / "timing-app", TIMING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 4}, "app": {"expect": parallelism}},
+    )
+    run = simulate(request, "-j", str(parallelism))
+    assert run.returncode == 0, run.stderr
+    spans = [json.loads((run.output / f"t{i}.json").read_text()) for i in range(4)]
+    assert all(s["met"] for s in spans)
+    concurrency = max(
+        sum(s["started"] <= probe["started"] < s["finished"] for s in spans) for probe in spans
+    )
+    assert concurrency == parallelism
+
+
+def test_failed_attempt_is_retried(simulate: Simulate, tmp_path: Path, source: Path) -> None:
+    """A task that fails its first attempt succeeds on retry with maxTaskRetries 1, and the
+    report shows both attempts."""
+    app = write_component(tmp_path / "flaky-app", FLAKY_APP)
+    cache = tmp_path / "my-cache"
+    cache.mkdir()
+    request = write_request(
+        tmp_path / "job.json", app=app, source=source, config={"maxTaskRetries": 1}
+    )
+    run = simulate(request, "--user-cache", cache)
+    assert run.returncode == 0, run.stderr
+    [task] = run.report["tasks"]
+    assert task["state"] == "Completed"
+    assert [a["state"] for a in task["attempts"]] == ["Failed", "Completed"]
+    assert [a["exitCode"] for a in task["attempts"]] == [3, 0]
+    assert "first attempt fails on purpose" in task["attempts"][0]["reason"]
+    assert (run.output / "ok.txt").read_text() == "second time lucky"
+    attempts = {r["attempt"] for r in run.log("task-00000")}
+    assert attempts == {1}  # the second attempt printed nothing
+
+
+def test_task_exhausting_retries_fails_the_job(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A task failing every attempt fails the job: exit code 5, one error line naming the
+    task, attempts recorded, and no output folder."""
+    app = write_component(tmp_path / "failing-app", FAILING_APP)
+    request = write_request(
+        tmp_path / "job.json", app=app, source=source, config={"maxTaskRetries": 1}
+    )
+    run = simulate(request)
+    assert run.returncode == 5
+    line = run.last_error_line
+    assert line.startswith("error: job ")
+    assert "task 0" in line
+    assert "this task always fails" in line
+    assert "after 2 attempts" in line
+    assert run.stderr.strip() == line
+    report = run.report
+    assert report["job"]["state"] == "Failed"
+    assert "task 0" in report["job"]["reason"]
+    [task] = report["tasks"]
+    assert task["state"] == "Failed"
+    assert [a["exitCode"] for a in task["attempts"]] == [3, 3]
+    assert report["assembler"] is None
+    assert not run.output.exists()
+
+
+def test_job_timeout_stops_every_running_task(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """jobTimeout fails the job soon after it passes and kills every running task and its
+    children."""
+    app = write_component(tmp_path / "hanging-app", HANGING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 2}},
+        config={"jobTimeout": 2},
+    )
+    began = time.monotonic()
+    run = simulate(request, timeout=60)
+    elapsed = time.monotonic() - began
+    assert run.returncode == 5
+    assert "jobTimeout of 2s exceeded" in run.last_error_line
+    assert elapsed < 20
+    pids = [
+        int(pid)
+        for i in range(2)
+        for pid in (tmp_path / "cache" / "user" / f"pids-{i}").read_text().split()
+    ]
+    assert _wait_dead(pids) == []
+    assert [t["state"] for t in run.report["tasks"]] == ["Failed", "Failed"]
+    assert not run.output.exists()
+
+
+def test_task_timeout_kills_the_whole_process_group(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """taskTimeout stops a hanging task, including a child it spawned, even when both
+    ignore SIGTERM."""
+    app = write_component(tmp_path / "hanging-app", HANGING_APP)
+    request = write_request(
+        tmp_path / "job.json", app=app, source=source, config={"taskTimeout": 2}
+    )
+    began = time.monotonic()
+    run = simulate(request, timeout=60)
+    elapsed = time.monotonic() - began
+    assert run.returncode == 5
+    assert "task 0: taskTimeout of 2s exceeded" in run.last_error_line
+    assert elapsed < 20
+    app_pid, child_pid = map(int, (tmp_path / "cache" / "user" / "pids-0").read_text().split())
+    assert _wait_dead([app_pid, child_pid]) == []
+    [attempt] = run.report["tasks"][0]["attempts"]
+    assert attempt["state"] == "Failed"
+    assert "taskTimeout" in attempt["reason"]
+
+
+def test_children_left_behind_by_a_finished_task_are_stopped(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A child process still running when its task exits is stopped, as the container
+    holding it would be."""
+    app = write_component(tmp_path / "orphaning-app", ORPHANING_APP)
+    run = simulate(write_request(tmp_path / "job.json", app=app, source=source), timeout=60)
+    assert run.returncode == 0, run.stderr
+    pid = int((tmp_path / "cache" / "user" / "orphan.pid").read_text())
+    assert _wait_dead([pid]) == []
+
+
+# -- results ----------------------------------------------------------------------------
+
+
+def _colliding(tmp_path: Path, source: Path) -> Path:
+    return write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 2}, "app": {"mode": "params", "name": "out.txt"}},
+    )
+
+
+def test_result_name_collision_is_renamed_and_recorded(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Two tasks writing out.txt keep both files: the second is renamed and the rename is
+    recorded in the report's collisions."""
+    run = simulate(_colliding(tmp_path, source))
+    assert run.returncode == 0, run.stderr
+    [collision] = run.report["collisions"]
+    assert collision["name"] == "out.txt"
+    assert collision["chunk"] == 1
+    assert collision["firstChunk"] == 0
+    renamed = collision["renamedTo"]
+    assert renamed != "out.txt"
+    assert sorted(p.name for p in run.output.iterdir()) == sorted(["out.txt", renamed])
+    assert run.report["tasks"][1]["results"] == [renamed]
+
+
+def test_result_name_collision_fails_the_job_when_asked(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """With --on-collision fail, two tasks writing out.txt fail the job naming the file and
+    the task."""
+    run = simulate(_colliding(tmp_path, source), "--on-collision", "fail")
+    assert run.returncode == 5
+    line = run.last_error_line
+    assert line.startswith("error: job ")
+    assert "'out.txt'" in line
+    assert "task 1" in line
+    assert run.report["job"]["state"] == "Failed"
+    assert not run.output.exists()
+
+
+def _indexed_job(tmp_path: Path, source: Path, assembler: str, **partitioner: object) -> Path:
+    app = write_component(tmp_path / "index-app", INDEX_APP)
+    return write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        assembler=assembler,
+        source=source,
+        params={"partitioner": {"num_replicas": 3, **partitioner}},
+    )
+
+
+def test_prefixed_results_keep_their_order_in_zipper(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """With --prefix-results, library results still carry their chunk index, so zipper
+    writes the entries in chunk order."""
+    run = simulate(_indexed_job(tmp_path, source, "zipper"), "--prefix-results")
+    assert run.returncode == 0, run.stderr
+    results = [r for t in run.report["tasks"] for r in t["results"]]
+    assert all(re.fullmatch(r"[0-9a-f]{8}_chunk-00000[0-2]\.part\.txt", r) for r in results)
+    with zipfile.ZipFile(run.output / "results_archive.zip") as archive:
+        bodies = [archive.read(n).decode() for n in archive.namelist()]
+    assert bodies == [f"{i}|{i}|{LINES}" for i in range(3)]
+
+
+def test_prefixed_results_are_joined_in_order_by_concat(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """With --prefix-results, concat still joins every task's part.txt into one part.txt in
+    chunk order."""
+    run = simulate(_indexed_job(tmp_path, source, "concat"), "--prefix-results")
+    assert run.returncode == 0, run.stderr
+    assert [p.name for p in run.output.iterdir()] == ["part.txt"]
+    assert (run.output / "part.txt").read_text() == "".join(f"{i}|{i}|{LINES}" for i in range(3))
+
+
+def test_footer_metadata_orders_results_without_chunk_number(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Without CHUNK_NUMBER, chunk_metadata 'footer' still gives a library app its index
+    (and the payload without the footer), so concat output is in chunk order."""
+    request = _indexed_job(tmp_path, source, "concat", chunk_metadata="footer")
+    run = simulate(request, "--no-chunk-number")
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "part.txt").read_text() == "".join(f"{i}|absent|{LINES}" for i in range(3))
+
+
+def test_without_chunk_number_or_metadata_concat_refuses_to_guess(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Without CHUNK_NUMBER and without chunk metadata, concat fails the job naming an
+    unordered result rather than joining in an arbitrary order."""
+    run = simulate(_indexed_job(tmp_path, source, "concat"), "--no-chunk-number")
+    assert run.returncode == 5
+    line = run.last_error_line
+    assert "assembler" in line
+    assert "no chunk index" in line
+    assert not run.output.exists()
+
+
+# -- the example ------------------------------------------------------------------------
+
+
+def test_hello_world_example_runs(simulate: Simulate, tmp_path: Path) -> None:
+    """examples/hello-world/job.json runs as shipped and upper-cases its input."""
+    example = REPO / "examples" / "hello-world"
+    run = simulate(example / "job.json")
+    assert run.returncode == 0, run.stderr
+    expected = (example / "input.txt").read_text().upper()
+    assert sorted(p.name for p in run.output.iterdir()) == ["hello_world_processed.txt"]
+    assert (run.output / "hello_world_processed.txt").read_text() == expected
+    assert run.report["job"]["name"] == "hello world"
+    assert run.report["job"]["config"]["maxTaskRetries"] == 1
+
+
+# -- data sources -----------------------------------------------------------------------
+
+
+def test_folder_source_gives_one_task_per_file(simulate: Simulate, tmp_path: Path) -> None:
+    """A folder --source copies every file (subfolders too), and passthrough makes one task
+    per file, in path order."""
+    folder = tmp_path / "many"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text("first\n")
+    (folder / "sub" / "b.txt").write_text("second\n")
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source=tmp_path / "missing-but-overridden.txt",
+        params={"app": {"mode": "copy", "name": "r{chunk}.txt"}},
+    )
+    run = simulate(request, "--source", folder)
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "r0.txt").read_text() == "first\n"
+    assert (run.output / "r1.txt").read_text() == "second\n"
+    assert run.report["job"]["chunks"] == 2
+
+
+def test_relative_file_source_is_read_beside_the_request(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A 'file' source with a relative path is found relative to the request's folder."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "data.txt").write_text("relative\n")
+    request = write_request(
+        folder / "job.json",
+        app=RAW_APP,
+        source={"dataSourceDescriptor": "file", "params": {"path": "data.txt"}},
+        params={"app": {"name": "o.txt"}},
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "o.txt").read_text() == "RELATIVE\n"
+
+
+def test_bypass_source_gives_the_partitioner_a_small_dummy_file(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A bypass source still hands the partitioner exactly one small, non-empty file."""
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        partitioner=RAW_PARTITIONER,
+        source={"dataSourceDescriptor": "bypass"},
+        params={"partitioner": {"mode": "env"}, "app": {"mode": "copy", "name": "p.json"}},
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    sources = json.loads((run.output / "p.json").read_text())["sources"]
+    [content] = sources.values()
+    assert 0 < len(content) < 1024
+
+
+@pytest.fixture
+def http_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    folder = tmp_path / "served"
+    folder.mkdir()
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_url_source_is_downloaded(
+    simulate: Simulate, tmp_path: Path, http_folder: tuple[Path, str]
+) -> None:
+    """A url source is downloaded into SOURCE_DIR under the URL's file name."""
+    folder, base = http_folder
+    (folder / "remote data.txt").write_text("from the web\n")
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        partitioner=RAW_PARTITIONER,
+        source={"dataSourceDescriptor": "url", "params": {"url": f"{base}/remote%20data.txt"}},
+        params={"partitioner": {"mode": "env"}, "app": {"mode": "copy", "name": "p.json"}},
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    sources = json.loads((run.output / "p.json").read_text())["sources"]
+    assert sources == {"remote data.txt": "from the web\n"}
+
+
+def test_url_source_that_is_missing_fails_naming_the_url(
+    simulate: Simulate, tmp_path: Path, http_folder: tuple[Path, str]
+) -> None:
+    """A url source answering 404 fails before any component runs, with one error line
+    naming the URL and the HTTP status."""
+    _, base = http_folder
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source={"dataSourceDescriptor": "url", "params": {"url": f"{base}/nope.txt"}},
+    )
+    run = simulate(request)
+    assert run.returncode != 0
+    line = run.last_error_line
+    assert line.startswith("error: ")
+    assert f"{base}/nope.txt" in line
+    assert "404" in line
+    assert run.stderr.strip() == line
+    assert not run.output.exists()
+
+
+def test_failed_download_still_leaves_a_failed_report(
+    simulate: Simulate, tmp_path: Path, http_folder: tuple[Path, str]
+) -> None:
+    """A url source that cannot be downloaded ends the job in the Failed state with a
+    report naming the URL, and the job folder keeps only logs and the report."""
+    _, base = http_folder
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source={"dataSourceDescriptor": "url", "params": {"url": f"{base}/nope.txt"}},
+    )
+    run = simulate(request)
+    assert run.returncode != 0
+    report = run.report
+    assert report["job"]["state"] == "Failed"
+    assert f"{base}/nope.txt" in report["job"]["reason"]
+    assert sorted(p.name for p in run.job_dir.iterdir()) == ["logs", "report.json"]
+
+
+# -- destinations -----------------------------------------------------------------------
+
+
+def test_file_destination_writes_to_its_path(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A 'file' destination with a path puts the output in that folder."""
+    target = tmp_path / "delivered"
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source=source,
+        destination={"dataSourceDescriptor": "file", "params": {"path": str(target)}},
+        params={"app": {"name": "o.txt"}},
+    )
+    run = simulate(request, output=None)
+    assert run.returncode == 0, run.stderr
+    assert (target / "o.txt").read_text() == LINES.upper()
+    assert run.report["output"]["folder"] == str(target)
+
+
+def test_bucket_destination_defaults_to_a_folder_per_job(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Without --output, a bucket destination lands in bytenite-output/<job id> under the
+    current folder."""
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source=source,
+        destination={"dataSourceDescriptor": "bucket"},
+        params={"app": {"name": "o.txt"}},
+    )
+    run = simulate(request, output=None)
+    assert run.returncode == 0, run.stderr
+    delivered = tmp_path / "bytenite-output" / run.job_dir.name / "o.txt"
+    assert delivered.read_text() == LINES.upper()
+
+
+def test_bypass_destination_discards_the_output(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A bypass destination runs the whole job but writes no output folder at all."""
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source=source,
+        destination={"dataSourceDescriptor": "bypass"},
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert run.report["assembler"]["state"] == "Completed"
+    assert run.report["output"] == {"destination": "bypass", "folder": None, "files": []}
+    assert not run.output.exists()
+
+
+def test_non_empty_output_folder_is_refused_without_overwrite(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An output folder that already holds files is refused before the job runs, and
+    replaced with --overwrite."""
+    output = tmp_path / "taken"
+    output.mkdir()
+    (output / "precious.txt").write_text("keep me")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, output=output)
+    assert run.returncode == 2
+    assert "--overwrite" in run.last_error_line
+    assert (output / "precious.txt").read_text() == "keep me"
+    again = simulate(request, "--overwrite", output=output)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in output.iterdir()) == ["out.txt"]
+
+
+# -- overrides and look-ups ---------------------------------------------------------------
+
+
+def test_params_and_set_override_the_request(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """--params merges over the request's params, then each --set replaces one key (JSON
+    values parsed, anything else kept as a string)."""
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        partitioner="replicate-fanout",
+        source=source,
+        params={
+            "partitioner": {"num_replicas": 5},
+            "app": {"mode": "params", "name": "p{chunk}.json", "a": 1, "b": "x", "c": "old"},
+        },
+    )
+    run = simulate(
+        request,
+        "--params", json.dumps({"app": {"b": "y", "c": "params"}}),
+        "--set", "app.c=7",
+        "--set", "app.d=hello world",
+        "--set", 'app.e={"k": [1, 2]}',
+        "--set", "partitioner.num_replicas=2",
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.report["job"]["chunks"] == 2
+    received = json.loads((run.output / "p1.json").read_text())
+    assert received == {
+        "mode": "params",
+        "name": "p{chunk}.json",
+        "a": 1,
+        "b": "y",
+        "c": 7,
+        "d": "hello world",
+        "e": {"k": [1, 2]},
+    }
+
+
+def test_malformed_set_is_a_config_error(simulate: Simulate, tmp_path: Path, source: Path) -> None:
+    """A --set without COMPONENT.KEY=VALUE shape fails with exit code 2 naming the flag."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, "--set", "num_replicas=2")
+    assert run.returncode == 2
+    assert run.last_error_line.startswith("error: --set 'num_replicas=2'")
+    assert run.job_dirs == []
+
+
+def _search_folders(tmp_path: Path, source: Path) -> tuple[Path, Path]:
+    templates, apps = tmp_path / "templates-here", tmp_path / "apps-here"
+    import shutil
+
+    shutil.copytree(RAW_APP, apps / "whatever-folder-name")
+    write_json(
+        templates / "some-file.json",
+        {
+            "id": "upper-template",
+            "app": "raw-app@1",
+            "partitioner": "passthrough",
+            "assembler": "passthrough",
+            "params": {"app": {"name": "t.txt"}},
+        },
+    )
+    return templates, apps
+
+
+def test_template_id_is_found_in_a_search_folder(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A request's templateId is found by its id in a --search folder, and its app tag by
+    the manifest name in another."""
+    templates, apps = _search_folders(tmp_path, source)
+    request = write_json(
+        tmp_path / "job.json",
+        {
+            "name": "by id",
+            "templateId": "upper-template",
+            "dataSource": {"dataSourceDescriptor": "file", "params": {"path": str(source)}},
+        },
+    )
+    run = simulate(request, "--search", templates, "--search", apps)
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "t.txt").read_text() == LINES.upper()
+    assert run.report["job"]["template"]["app"] == "raw-app@1"
+
+
+def test_unknown_template_id_suggests_the_nearest(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An unknown templateId fails with exit code 2, suggesting the nearest id found."""
+    templates, _ = _search_folders(tmp_path, source)
+    run = simulate("--template", "uper-template", "--source", source, "--search", templates)
+    assert run.returncode == 2
+    assert "did you mean 'upper-template'?" in run.last_error_line
+    assert run.job_dirs == []
+
+
+@pytest.mark.parametrize(
+    ("role", "tag", "expected"),
+    [
+        ("assembler", "zipperr", "zipper"),
+        ("partitioner", "replicat-fanout", "replicate-fanout"),
+        ("app", "raw-ap", "raw-app"),
+        ("--app", "raw-apq", "raw-app"),
+    ],
+)
+def test_unknown_component_tag_suggests_the_nearest_name(
+    simulate: Simulate, tmp_path: Path, source: Path, role: str, tag: str, expected: str
+) -> None:
+    """An unknown component tag in a template (or a --app flag) fails before anything runs,
+    with exit code 2 and the nearest known name suggested."""
+    _, apps = _search_folders(tmp_path, source)
+    components = {"app": "raw-app", "partitioner": "passthrough", "assembler": "passthrough"}
+    flags: list[str] = []
+    if role.startswith("--"):
+        flags = [role, tag]
+    else:
+        components[role] = tag
+    request = write_request(tmp_path / "job.json", source=source, **components)
+    run = simulate(request, "--search", apps, *flags)
+    assert run.returncode == 2
+    line = run.last_error_line
+    assert line.startswith("error: unknown ")
+    assert f"{tag!r}" in line
+    assert f"did you mean {expected!r}?" in line
+    assert run.job_dirs == []
+    assert not run.output.exists()
+
+
+# -- relative folders -------------------------------------------------------------------
+
+
+def test_relative_app_folder_in_a_request_is_relative_to_the_request(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A template tag './my-app' inside a request names the folder beside the request,
+    whatever the current folder is."""
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(RAW_APP, project / "my-app")
+    (project / "in.txt").write_text("beside\n")
+    request = write_json(
+        project / "job.json",
+        {
+            "template": {
+                "app": "./my-app",
+                "dataSource": {"dataSourceDescriptor": "file", "params": {"path": "in.txt"}},
+                "params": {"app": {"name": "o.txt"}},
+            }
+        },
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = simulate(request, cwd=elsewhere)
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "o.txt").read_text() == "BESIDE\n"
+
+
+def test_relative_app_folder_in_a_template_file_is_relative_to_it(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A template found by id holding '../apps/raw' names that folder relative to the
+    template file."""
+    import shutil
+
+    shutil.copytree(RAW_APP, tmp_path / "lib" / "apps" / "raw")
+    templates = tmp_path / "lib" / "templates"
+    write_json(templates / "t.json", {"id": "rel", "app": "../apps/raw"})
+    run = simulate("--template", "rel", "--search", templates, "--source", source)
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "out.txt").read_text() == LINES.upper()
+
+
+def test_relative_app_flag_is_relative_to_the_current_folder(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """--app ./folder names a folder under the current folder and runs from there."""
+    import shutil
+
+    shutil.copytree(RAW_APP, tmp_path / "here" / "app-copy")
+    request = write_request(tmp_path / "job.json", app="not-used", source=source)
+    run = simulate(request, "--app", "./app-copy", cwd=tmp_path / "here")
+    assert run.returncode == 0, run.stderr
+    assert (run.output / "out.txt").read_text() == LINES.upper()
+
+
+# -- bad command lines ------------------------------------------------------------------
+
+
+BAD_COMMAND_LINES = [
+    (["--max-retries", "-1"], "--max-retries: "),
+    (["--max-retries", "1000"], "--max-retries: "),
+    (["--task-timeout", "0"], "--task-timeout: "),
+    (["--job-timeout", "-5"], "--job-timeout: "),
+    (["--parallelism", "0"], "--parallelism: "),
+    (["--params", '{"app": 5}'], "--params.app: "),
+    (["--params", '{"ap": {"x": 1}}'], "--params.ap: "),
+    (["--params", "[1]"], "--params: "),
+    (["--source", "nowhere.txt"], "dataSource.params.path: "),
+    (["--source", "ftp://example.com/x"], "--source 'ftp://example.com/x'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("flags", "culprit"), BAD_COMMAND_LINES, ids=[" ".join(f) for f, _ in BAD_COMMAND_LINES]
+)
+def test_bad_command_line_is_refused_before_the_job_starts(
+    simulate: Simulate, tmp_path: Path, source: Path, flags: list[str], culprit: str
+) -> None:
+    """An out-of-range override, malformed --params or missing source fails with exit code 2
+    and one error line naming the flag, before any job folder is created."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, *flags)
+    assert run.returncode == 2, run.stderr
+    assert run.last_error_line.startswith(f"error: {culprit}")
+    assert run.stderr.strip() == run.last_error_line
+    assert run.job_dirs == []
+    assert not run.output.exists()
+
+
+def test_missing_request_source_fails_before_the_job_starts(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A request whose file source does not exist fails with exit code 2 naming the path,
+    and creates no job folder."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=tmp_path / "gone.txt")
+    run = simulate(request)
+    assert run.returncode == 2
+    assert run.last_error_line == (
+        f"error: dataSource.params.path: {str(tmp_path / 'gone.txt')!r} does not exist"
+    )
+    assert run.job_dirs == []

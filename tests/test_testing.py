@@ -1,0 +1,255 @@
+"""bytenite_runtime.testing: the helpers app authors use in their own tests."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from bytenite_runtime import (
+    ChunkMeta,
+    ComponentError,
+    SettingsError,
+    UnknownNameError,
+    task,
+)
+from bytenite_runtime.testing import (
+    AppRun,
+    PartitionedChunk,
+    run_app,
+    run_assembler,
+    run_partitioner,
+)
+
+
+class Case(BaseModel):
+    case: str = "upper"
+
+
+@task.app(params=Case)
+def shout(ctx: task.AppContext[Case]) -> None:
+    text = ctx.chunk.read_text()
+    ctx.results.write_text("out.txt", text.upper() if ctx.params.case == "upper" else text.lower())
+
+
+@task.app
+def describe(ctx: task.AppContext[Any]) -> None:
+    chunk = ctx.chunk
+    info = f"{chunk.index}|{chunk.source}|{dict(chunk.fields)}|{chunk.read_bytes()!r}"
+    ctx.results.write_text("info.txt", info)
+
+
+# -- run_app -----------------------------------------------------------------------------
+
+
+def test_run_app_returns_results_by_original_name() -> None:
+    """Results come back keyed by their original names, raw names keeping the marker."""
+    run = run_app(shout, "hello", params={"case": "upper"})
+    assert run == AppRun({"out.txt": b"HELLO"}, ("chunk-000000.out.txt",))
+
+
+def test_run_app_passes_chunk_number() -> None:
+    """chunk_number becomes CHUNK_NUMBER and so the index in the result name."""
+    run = run_app(shout, b"Hi", chunk_number=12)
+    assert run.raw_names == ("chunk-000012.out.txt",)
+
+
+def test_run_app_without_chunk_number_gives_unordered_results() -> None:
+    """chunk_number=None leaves CHUNK_NUMBER unset: the result is unordered."""
+    run = run_app(shout, "x", chunk_number=None)
+    (raw,) = run.raw_names
+    assert re.fullmatch(r"task-[0-9a-f]{8}\.out\.txt", raw)
+    assert run.results == {"out.txt": b"X"}
+
+
+def test_run_app_chunk_meta_travels_as_a_footer() -> None:
+    """chunk_meta reaches the app as chunk metadata; the payload is seen without it."""
+    meta = ChunkMeta(4, 9, "video.mp4", {"start": 2.5})
+    run = run_app(describe, b"\x00\x01", chunk_number=None, chunk_meta=meta)
+    assert run.raw_names == ("chunk-000004.info.txt",)
+    assert run.results["info.txt"] == b"4|video.mp4|{'start': 2.5}|b'\\x00\\x01'"
+
+
+def test_run_app_validates_params() -> None:
+    """Params go through the app's model: a wrong type is the SettingsError a run would give."""
+    with pytest.raises(SettingsError, match=r"APP_PARAMS\.case"):
+        run_app(shout, "x", params={"case": 5})
+
+
+def test_run_app_raises_the_component_error() -> None:
+    """A failing app raises ComponentError carrying the chunk index."""
+
+    @task.app
+    def broken(ctx: task.AppContext[Any]) -> None:
+        raise RuntimeError("nope")
+
+    with pytest.raises(ComponentError) as exc:
+        run_app(broken, "x", chunk_number=3)
+    assert exc.value.chunk == 3
+
+
+def test_run_app_hands_over_secrets() -> None:
+    """Storage pairs and plain secrets arrive in ctx.secrets under the declared ids."""
+    seen: dict[str, list[str]] = {}
+
+    @task.app(secrets=["AWS", "TOKEN"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        seen.update({k: v.revealed() for k, v in ctx.secrets.items()})
+
+    run_app(uses, "x", secrets={"AWS": ("access", "key"), "TOKEN": "t0k3n"})
+    assert seen == {"AWS": ["access", "key"], "TOKEN": ["t0k3n"]}
+
+
+def test_run_app_missing_declared_secret_fails() -> None:
+    """A declared secret not given to run_app is the configuration error a run would give."""
+
+    @task.app(secrets=["TOKEN"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        raise AssertionError("must not run")
+
+    with pytest.raises(SettingsError, match="TOKEN: is not set"):
+        run_app(uses, "x")
+
+
+def test_run_app_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables in os.environ do not leak into the run: only the contract's are set."""
+    monkeypatch.setenv("CHUNK_NUMBER", "not a number")
+    monkeypatch.setenv("APP_PARAMS", '{"case": 1}')
+    monkeypatch.setenv("TOKEN", "from-the-shell")
+
+    @task.app(secrets=["TOKEN"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        raise AssertionError("must not run")
+
+    assert run_app(shout, "a").results == {"out.txt": b"A"}
+    with pytest.raises(SettingsError, match="TOKEN: is not set"):
+        run_app(uses, "x")
+
+
+def test_run_app_gives_real_cache_folders(tmp_path: Path) -> None:
+    """The app gets a writable user cache and the shared cache folder passed in."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "weights.bin").write_bytes(b"w")
+    seen: list[bytes] = []
+
+    @task.app
+    def cached(ctx: task.AppContext[Any]) -> None:
+        (ctx.user_cache / "note").write_text("kept")
+        seen.append((ctx.shared_cache / "weights.bin").read_bytes())
+
+    run_app(cached, "x", shared_cache=tmp_path / "models")
+    assert seen == [b"w"]
+
+
+def test_run_app_keeps_its_folders_under_tmp_path(tmp_path: Path) -> None:
+    """With tmp_path each run gets its own folder there, left for inspection."""
+    run_app(shout, "one", tmp_path=tmp_path)
+    run_app(shout, "two", tmp_path=tmp_path)
+    runs = sorted(tmp_path.iterdir())
+    assert len(runs) == 2
+    outputs = sorted((run / "results" / "chunk-000000.out.txt").read_text() for run in runs)
+    assert outputs == ["ONE", "TWO"]
+
+
+def test_run_app_rejects_other_kinds() -> None:
+    """Passing a partitioner, or a name, to run_app is a TypeError."""
+
+    @task.partitioner
+    def part(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield b""
+
+    with pytest.raises(TypeError, match="expected app entry point, got partitioner 'part'"):
+        run_app(part, "x")
+    with pytest.raises(TypeError, match="not registered by name"):
+        run_app("passthrough", "x")  # type: ignore[arg-type]
+
+
+# -- run_partitioner ---------------------------------------------------------------------
+
+
+def test_run_partitioner_returns_chunks_in_order() -> None:
+    """A custom partitioner's chunks come back in index order, payloads only."""
+
+    @task.partitioner(chunk_metadata="footer")
+    def lines(ctx: task.PartitionerContext[Any]) -> Iterator[task.NewChunk]:
+        for source in ctx.sources:
+            for number, line in enumerate(source.read_bytes().splitlines()):
+                yield task.NewChunk(data=line, source=source.name, fields={"line": number})
+
+    chunks = run_partitioner(lines, {"a.txt": b"one\ntwo", "b.txt": b"three"})
+    assert chunks == [
+        PartitionedChunk(b"one", ChunkMeta(0, 3, "a.txt", {"line": 0})),
+        PartitionedChunk(b"two", ChunkMeta(1, 3, "a.txt", {"line": 1})),
+        PartitionedChunk(b"three", ChunkMeta(2, 3, "b.txt", {"line": 0})),
+    ]
+
+
+def test_run_partitioner_by_builtin_name_and_params() -> None:
+    """A built-in partitioner is run by registry name, with its params validated."""
+    chunks = run_partitioner("replicate-fanout", {"p.txt": "hi"}, {"num_replicas": 2})
+    assert [c.data for c in chunks] == [b"hi", b"hi"]
+    with pytest.raises(SettingsError, match=r"PARTITIONER_PARAMS\.num_replicas"):
+        run_partitioner("replicate-fanout", {"p.txt": "hi"}, {"num_replicas": 0})
+
+
+def test_run_partitioner_accepts_nested_source_paths() -> None:
+    """Source file names may hold folders, as downloaded sources can."""
+    chunks = run_partitioner("passthrough", {"x/y/z.bin": b"deep", "top.bin": b"top"})
+    assert [c.data for c in chunks] == [b"top", b"deep"]
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/abs.txt", "", "a/../../b"])
+def test_run_partitioner_rejects_paths_outside_the_source(name: str) -> None:
+    """A file name that would land outside SOURCE_DIR is a ValueError."""
+    with pytest.raises(ValueError, match="must be a relative path"):
+        run_partitioner("passthrough", {name: b"x"})
+
+
+def test_run_partitioner_unknown_name_suggests() -> None:
+    """A misspelt built-in name raises the registry's UnknownNameError."""
+    with pytest.raises(UnknownNameError, match="did you mean 'passthrough'"):
+        run_partitioner("passthru", {"a": b""})
+
+
+# -- run_assembler -----------------------------------------------------------------------
+
+
+def test_run_assembler_returns_the_output_files() -> None:
+    """The files the assembler leaves in OUTPUT_DIR come back by name."""
+    results = {"chunk-000001.o.txt": "b", "chunk-000000.o.txt": "a"}
+    assert run_assembler("concat", results) == {"o.txt": b"ab"}
+
+
+def test_run_assembler_with_a_custom_entry_and_params() -> None:
+    """A user's assembler sees results in chunk order and its params."""
+
+    @task.assembler
+    def listing(ctx: task.AssemblerContext[Any]) -> None:
+        names = [r.original for r in ctx.results]
+        ctx.output.write_text(ctx.params["name"], ",".join(names))
+
+    results = {"chunk-000001.b.txt": b"", "chunk-000002.a.txt": b"", "chunk-000000.c.txt": b""}
+    output = run_assembler(listing, results, {"name": "list.txt"})
+    assert output == {"list.txt": b"c.txt,b.txt,a.txt"}
+
+
+@pytest.mark.parametrize("name", ["sub/r.txt", "../r.txt", ""])
+def test_run_assembler_results_must_be_flat(name: str) -> None:
+    """Results arrive flat, so a result name with a folder is a ValueError."""
+    with pytest.raises(ValueError, match="must be a plain file name"):
+        run_assembler("passthrough", {name: b""})
+
+
+def test_run_assembler_rejects_a_partitioner() -> None:
+    """Passing an entry point of another kind is a TypeError naming both kinds."""
+
+    @task.partitioner
+    def part(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield b""
+
+    with pytest.raises(TypeError, match="expected assembler entry point, got partitioner"):
+        run_assembler(part, {})
