@@ -88,6 +88,11 @@ def _parse_json_object(raw: object) -> object:
     return value
 
 
+def _empty_is_unset(raw: object) -> object:
+    # CHUNK_NUMBER is a draft-only variable: set-but-empty means the same as absent.
+    return None if isinstance(raw, str) and not raw.strip() else raw
+
+
 def _readable_dir(path: Path) -> Path:
     try:
         exists = path.exists()
@@ -177,7 +182,9 @@ class AppSettings(_ComponentSettings):
     params: JsonObject = Field(validation_alias=APP_PARAMS)
     user_cache_dir: WritableDir | None = Field(None, validation_alias=USER_CACHE_DIR)
     shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
-    chunk_number: Annotated[int, Field(ge=0)] | None = Field(None, validation_alias=CHUNK_NUMBER)
+    chunk_number: Annotated[int | None, BeforeValidator(_empty_is_unset)] = Field(
+        None, ge=0, validation_alias=CHUNK_NUMBER
+    )
 
     @property
     def chunk_path(self) -> Path:

@@ -232,6 +232,12 @@ def test_chunk_number_absent_is_none(app_env: dict[str, str]) -> None:
     assert AppSettings.from_environ(app_env).chunk_number is None
 
 
+@pytest.mark.parametrize("raw", ["", "  "])
+def test_chunk_number_set_but_empty_is_none(app_env: dict[str, str], raw: str) -> None:
+    """An empty CHUNK_NUMBER means the same as an absent one, not an error."""
+    assert AppSettings.from_environ(dict(app_env, CHUNK_NUMBER=raw)).chunk_number is None
+
+
 @pytest.mark.parametrize(("raw", "value"), [("0", 0), ("7", 7), ("12345", 12345)])
 def test_chunk_number_parses_integers(app_env: dict[str, str], raw: str, value: int) -> None:
     """A non-negative integer CHUNK_NUMBER is read as that integer."""

@@ -44,5 +44,6 @@ class ReplicateFanout(Partitioner):
                 f"({shown}{more})"
             )
         source = ctx.sources[0]
+        name = source.relative_to(ctx.source_dir).as_posix()
         for replica in range(self.num_replicas):
-            yield NewChunk(path=source, source=source.name, fields={"replica": replica})
+            yield NewChunk(path=source, source=name, fields={"replica": replica})

@@ -301,13 +301,19 @@ class _Job:
         done = failed = 0
         total = len(self.tasks)
 
+        running = 0
+
         def one(task: _Task) -> None:
-            nonlocal done, failed
+            nonlocal done, failed, running
+            with self.lock:
+                running += 1
+                self.progress.update(done, failed, total, running)
             self.run_task(task)
             with self.lock:
+                running -= 1
                 done += task.state == "Completed"
                 failed += task.state == "Failed"
-                self.progress.update(done, failed, total, 0)
+                self.progress.update(done, failed, total, running)
 
         self.progress.update(0, 0, total, 0)
         with ThreadPoolExecutor(max_workers=self.options.parallelism) as pool:
