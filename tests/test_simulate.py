@@ -10,9 +10,9 @@ import functools
 import http.server
 import json
 import os
+import re
 import threading
 import time
-import re
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -368,6 +368,37 @@ def test_job_timeout_stops_every_running_task(
     assert _wait_dead(pids) == []
     assert [t["state"] for t in run.report["tasks"]] == ["Failed", "Failed"]
     assert not run.output.exists()
+
+
+CRASH_OR_HANG_APP = """
+    import os, time
+
+    if os.environ["CHUNK_NUMBER"] == "0":
+        raise SystemExit(3)
+    time.sleep(60)
+"""
+
+
+def test_tasks_stopped_by_a_failing_job_are_cancelled_not_failed(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """When one task fails the job, the tasks still running are stopped at once and recorded
+    as Cancelled, so the report blames only the task that failed."""
+    app = write_component(tmp_path / "crash-or-hang", CRASH_OR_HANG_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 2}},
+        config={"taskTimeout": 60},
+    )
+    began = time.monotonic()
+    run = simulate(request, "-j", "2", timeout=60)
+    assert run.returncode == 5
+    assert time.monotonic() - began < 20
+    assert "task 0: exited with code 3" in run.last_error_line
+    assert [t["state"] for t in run.report["tasks"]] == ["Failed", "Cancelled"]
 
 
 def test_task_timeout_kills_the_whole_process_group(

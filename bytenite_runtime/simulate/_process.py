@@ -9,6 +9,7 @@ import re
 import selectors
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +30,7 @@ _LEVELS = {
     "warning": "warning", "warn": "warning", "info": "info", "debug": "debug",
 }  # fmt: skip
 _KILL_GRACE = 2.0
+_POLL = 0.25
 
 
 def classify(line: str) -> str:
@@ -56,6 +58,37 @@ class Outcome:
 def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
+
+
+def _exit_fd(proc: subprocess.Popen[bytes]) -> int | None:
+    """A descriptor that turns readable when ``proc`` exits (a Linux pidfd), else None."""
+    if sys.platform != "linux":
+        return None
+    try:
+        return os.pidfd_open(proc.pid)
+    except OSError:  # kernels before 5.3
+        return None
+
+
+def _slice(deadline: float | None) -> float:
+    """How long one wait may block: short enough to notice cancellation, never past the
+    deadline."""
+    return _POLL if deadline is None else max(0.0, min(_POLL, deadline - time.time()))
+
+
+def _await_exit(
+    proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None
+) -> tuple[bool, bool]:
+    """Wait for ``proc`` to exit, honouring the deadline and cancellation; return
+    ``(timed_out, cancelled)``."""
+    while True:
+        if deadline is not None and time.time() >= deadline:
+            return True, False
+        if cancel is not None and cancel.is_set():
+            return False, True
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(_slice(deadline))
+            return False, False
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -137,21 +170,30 @@ def run_process(
         os.set_blocking(stream.fileno(), False)
         selector.register(stream, selectors.EVENT_READ, name)
         pending[name] = b""
+    exit_fd = _exit_fd(proc)
+    if exit_fd is not None:
+        # A child the entrypoint leaves behind may hold the pipes open in silence; without
+        # this the exit would only be seen when the select below times out.
+        selector.register(exit_fd, selectors.EVENT_READ, None)
+    open_pipes = len(pending)
     timed_out = cancelled = False
     try:
-        while selector.get_map():
+        while open_pipes:
             if deadline is not None and time.time() >= deadline:
                 timed_out = True
                 break
             if cancel is not None and cancel.is_set():
                 cancelled = True
                 break
-            wait = 0.25 if deadline is None else max(0.0, min(0.25, deadline - time.time()))
-            for key, _ in selector.select(wait):
-                chunk = os.read(key.fd, 1 << 16)
+            for key, _ in selector.select(_slice(deadline)):
                 name = key.data
+                if name is None:
+                    selector.unregister(key.fileobj)
+                    continue
+                chunk = os.read(key.fd, 1 << 16)
                 if not chunk:
                     selector.unregister(key.fileobj)
+                    open_pipes -= 1
                     if pending[name]:
                         sink.write(name, pending[name], attempt)
                         pending[name] = b""
@@ -163,8 +205,14 @@ def run_process(
                 # The entrypoint has exited: its container would be gone, and with it any
                 # child still holding the pipes open.
                 break
+        else:
+            # Both pipes closed but the entrypoint may still run (it redirected its own
+            # output); a container is not stopped for going quiet, so wait for the exit.
+            timed_out, cancelled = _await_exit(proc, deadline, cancel)
     finally:
         selector.close()
+        if exit_fd is not None:
+            os.close(exit_fd)
     if timed_out or cancelled:
         _stop(proc)
     else:

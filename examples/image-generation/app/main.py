@@ -34,7 +34,9 @@ def main(ctx: task.AppContext[Params]) -> None:
     ]
     pixels = np.stack(channels, axis=-1).astype(np.uint8)
     Image.fromarray(pixels, "RGB").save(ctx.results.path("image.png"))
-    ctx.log.info("rendered %dx%d image %s for %r", ctx.params.width, ctx.params.height, seed, prompt)
+    ctx.log.info(
+        "rendered %dx%d image %s for %r", ctx.params.width, ctx.params.height, seed, prompt
+    )
 
 
 if __name__ == "__main__":
