@@ -23,6 +23,7 @@ from .chunks import (
     chunk_file_name,
     parse_result_name,
     read_footer,
+    read_slot,
     result_name,
 )
 from .errors import ConfigError, DataError
@@ -157,6 +158,8 @@ class Chunk:
         self.meta, self.size = read_footer(raw_path)
         self._scratch = scratch
         self._payload: Path | None = None if self.meta is not None else raw_path
+        if self.meta is None:
+            self.meta = read_slot(raw_path)
         if self.meta is not None:
             self.index: int | None = self.meta.index
         else:

@@ -48,6 +48,7 @@ from .errors import DataError
 
 __all__ = [
     "FOOTER_MAGIC",
+    "META_KEY",
     "ChunkMeta",
     "MetadataMode",
     "ResultName",
@@ -56,6 +57,7 @@ __all__ = [
     "chunk_index_of",
     "parse_result_name",
     "read_footer",
+    "read_slot",
     "result_name",
 ]
 
@@ -149,6 +151,31 @@ def read_footer(path: Path) -> tuple[ChunkMeta | None, int]:
         return ChunkMeta.from_json(body), start
     except (ValueError, TypeError) as exc:
         raise DataError(f"{where}: chunk footer is not valid metadata ({exc})") from None
+
+
+# Formats with a metadata slot of their own, by leading magic bytes: the reader named
+# here is imported only when a chunk starts with its magic, so plain chunks cost nothing.
+_SLOT_READERS: tuple[tuple[bytes, str], ...] = (
+    (b"PAR1", "bytenite_runtime.tables.slots:read_parquet_meta"),
+    (b"ARROW1", "bytenite_runtime.tables.slots:read_arrow_meta"),
+)
+META_KEY = "bytenite.chunk"
+"""The key under which formats with a key/value metadata slot carry ``ChunkMeta`` JSON."""
+
+
+def read_slot(path: Path) -> ChunkMeta | None:
+    """Metadata from the format's own slot (Parquet/Arrow key-value metadata…), if any."""
+    import importlib
+
+    with path.open("rb") as stream:
+        head = stream.read(8)
+    for magic, target in _SLOT_READERS:
+        if head.startswith(magic):
+            module_name, _, attr = target.partition(":")
+            reader = getattr(importlib.import_module(module_name), attr)
+            meta: ChunkMeta | None = reader(path)
+            return meta
+    return None
 
 
 @dataclass(frozen=True, slots=True)

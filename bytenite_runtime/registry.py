@@ -16,6 +16,7 @@ _BUILTINS: dict[ComponentKind, dict[str, str]] = {
     "partitioner": {
         "passthrough": "bytenite_runtime.partitioners.files:Passthrough",
         "replicate-fanout": "bytenite_runtime.partitioners.files:ReplicateFanout",
+        "row": "bytenite_runtime.partitioners.rows:Row",
     },
     "assembler": {
         "passthrough": "bytenite_runtime.assemblers.files:Passthrough",

@@ -1,0 +1,143 @@
+"""The ``row`` partitioner: tables cut into chunks of whole records.
+
+Every source file is planned first (cut points, row ranges), so each chunk knows its
+index and the chunk count before a byte is written, then written one chunk at a time.
+CSV/TSV/JSONL bytes are copied, never parsed into rows; Parquet is cut along row groups;
+``.npy`` arrays are sliced through a memory map.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+from pydantic import Field, model_validator
+
+from .._io import NewChunk
+from ..chunks import ChunkMeta
+from ..components import Partitioner
+from ..task import PartitionerContext
+
+__all__ = ["Piece", "Row"]
+
+_DEFAULT_BYTES = 64 << 20
+
+
+class Piece(Protocol):
+    """One planned chunk of one source file."""
+
+    rows: tuple[int, int]
+    """Half-open range of data rows (header excluded), counted from 0 in the source file."""
+    embeds: bool
+    """True when ``write`` puts the metadata in the format's own slot."""
+
+    def write(self, out: Any, meta: ChunkMeta) -> None: ...
+
+
+class Row(Partitioner):
+    """Tables cut into chunks of whole records; chunks are valid files of the source format."""
+
+    name: ClassVar[str] = "row"
+    summary: ClassVar[str] = (
+        "Tables (CSV, TSV, JSONL, Parquet, Arrow, .npy) in whole-record chunks."
+    )
+
+    format: Literal["auto", "csv", "tsv", "jsonl", "parquet", "arrow", "npy"] = Field(
+        "auto", description="Source format; 'auto' goes by extension, then magic bytes."
+    )
+    rows_per_chunk: int | None = Field(None, gt=0, description="Records per chunk.")
+    num_chunks: int | None = Field(
+        None, gt=0, description="How many chunks in all (shared out across files by size)."
+    )
+    bytes_per_chunk: int | None = Field(
+        None,
+        gt=0,
+        description="Target chunk size in bytes (default 64 MiB when no sizing is given); "
+        "a larger record still goes whole into one chunk.",
+    )
+    header: bool = Field(
+        True, description="CSV/TSV: the first record is a header, repeated in every chunk."
+    )
+    strict: bool = Field(
+        False, description="CSV/TSV: reject rows whose field count differs from the first row's."
+    )
+    output_format: Literal["same", "csv", "tsv", "jsonl", "parquet", "arrow"] = Field(
+        "same", description="Convert chunks to another table format ('same': keep the source's)."
+    )
+
+    @model_validator(mode="after")
+    def _one_sizing(self) -> Row:
+        given = [
+            name
+            for name in ("rows_per_chunk", "num_chunks", "bytes_per_chunk")
+            if getattr(self, name) is not None
+        ]
+        if len(given) > 1:
+            raise ValueError(
+                "give at most one of rows_per_chunk, num_chunks, bytes_per_chunk "
+                f"(got {', '.join(given)})"
+            )
+        return self
+
+    def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
+        from ..tables import source as table_source
+
+        declared = None if self.format == "auto" else self.format
+        bytes_per_chunk = self.bytes_per_chunk
+        if self.rows_per_chunk is None and self.num_chunks is None and bytes_per_chunk is None:
+            bytes_per_chunk = _DEFAULT_BYTES
+        with contextlib.ExitStack() as stack:
+            plains = [stack.enter_context(table_source.decompressed(p)) for p in ctx.sources]
+            sizes = [p.stat().st_size for p in plains]
+            sizings = table_source.plan_sizing(
+                sizes, self.rows_per_chunk, self.num_chunks, bytes_per_chunk
+            )
+            planned: list[tuple[str, str, Piece]] = []
+            for original, plain, sizing in zip(ctx.sources, plains, sizings, strict=True):
+                with plain.open("rb") as stream:
+                    head = stream.read(8)
+                fmt = table_source.detect_format(original, head, declared)
+                name = original.relative_to(ctx.source_dir).as_posix()
+                for piece in self._plan(plain, name, fmt, sizing):
+                    planned.append((name, fmt, piece))
+            count = len(planned)
+            for index, (name, fmt, piece) in enumerate(planned):
+                out_fmt = fmt if self.output_format == "same" else self.output_format
+                fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
+                meta = ChunkMeta(index, count, name, fields)
+                yield self._chunk(piece, meta, fmt, out_fmt)
+            ctx.log.info("planned %d chunk(s) from %d file(s)", count, len(plains))
+
+    def _plan(self, path: Path, name: str, fmt: str, sizing: Any) -> list[Piece]:
+        if fmt in ("csv", "tsv", "jsonl"):
+            from ..tables import delimited
+
+            return list(
+                delimited.plan(path, name, fmt, sizing, header=self.header, strict=self.strict)
+            )
+        if fmt in ("parquet", "arrow"):
+            from ..tables import columnar
+
+            return list(columnar.plan(path, name, fmt, sizing))
+        from ..tables import npy
+
+        return list(npy.plan(path, name, sizing))
+
+    def _chunk(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> NewChunk:
+        if out_fmt == fmt:
+            return NewChunk(
+                write=lambda out: piece.write(out, meta),
+                source=meta.source,
+                fields=meta.fields,
+                embedded=piece.embeds,
+            )
+        from ..tables import convert
+
+        return NewChunk(
+            write=convert.converter(piece, meta, fmt, out_fmt, header=self.header),
+            source=meta.source,
+            fields=meta.fields,
+            embedded=convert.embeds(out_fmt),
+        )

@@ -1,0 +1,149 @@
+"""What a table source file is: its format, its compression, and how it is sized."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ConfigError, DataError
+
+__all__ = [
+    "Format",
+    "Sizing",
+    "decompressed",
+    "detect_format",
+    "plan_sizing",
+]
+
+Format = Literal["csv", "tsv", "jsonl", "parquet", "arrow", "npy"]
+
+_EXTENSIONS: dict[str, Format] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".npy": "npy",
+}
+_MAGIC: tuple[tuple[bytes, Format], ...] = (
+    (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
+    (b"\x93NUMPY", "npy"),
+)
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+_COPY_BLOCK = 8 << 20
+
+
+def _inner_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".gz", ".gzip", ".zst", ".zstd"):
+        if name.lower().endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def detect_format(path: Path, head: bytes, declared: Format | None) -> Format:
+    """The table format of ``path`` (already decompressed ``head`` bytes): the declared one,
+    else the file extension, else magic bytes; an unknown format is a one-line error."""
+    if declared is not None:
+        return declared
+    suffix = Path(_inner_name(path)).suffix.lower()
+    if suffix in _EXTENSIONS:
+        return _EXTENSIONS[suffix]
+    for magic, fmt in _MAGIC:
+        if head.startswith(magic):
+            return fmt
+    raise ConfigError(
+        f"PARTITIONER_PARAMS.format: cannot tell the table format of {path.name!r} "
+        f"(extension {suffix or 'none'!r}); set format to one of "
+        f"{', '.join(sorted(set(_EXTENSIONS.values())))}"
+    )
+
+
+@contextlib.contextmanager
+def decompressed(path: Path) -> Iterator[Path]:
+    """``path`` itself, or a temporary decompressed copy of a gzip/zstd file.
+
+    Decompressing once to a temporary file (outside ``CHUNKS_DIR``, so it never becomes a
+    task) keeps every later pass a plain file read, at the cost of disk, not memory.
+    """
+    with path.open("rb") as stream:
+        magic = stream.read(4)
+    if not (magic.startswith(_GZIP) or magic.startswith(_ZSTD)):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="bytenite-table-") as scratch:
+        plain = Path(scratch) / _inner_name(path)
+        try:
+            with path.open("rb") as raw, plain.open("wb") as out:
+                if magic.startswith(_GZIP):
+                    import gzip
+
+                    with gzip.GzipFile(fileobj=raw) as unzipped:
+                        shutil.copyfileobj(unzipped, out, _COPY_BLOCK)
+                else:
+                    import zstandard
+
+                    zstandard.ZstdDecompressor().copy_stream(raw, out, write_size=_COPY_BLOCK)
+        except (OSError, EOFError, ValueError) as exc:
+            kind = "gzip" if magic.startswith(_GZIP) else "zstd"
+            raise DataError(f"{path.name}: not a valid {kind} stream ({exc})") from None
+        except Exception as exc:  # zstandard.ZstdError does not derive from the above
+            raise DataError(f"{path.name}: not a valid zstd stream ({exc})") from None
+        yield plain
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How one file is cut: by rows, by a byte target, or into a number of chunks.
+
+    Exactly one field is set. A record larger than the byte target still goes whole into
+    one chunk; ``chunks`` is met exactly whenever the file holds enough records.
+    """
+
+    rows: int | None = None
+    target_bytes: int | None = None
+    chunks: int | None = None
+
+
+def plan_sizing(
+    sizes: Sequence[int],
+    rows_per_chunk: int | None,
+    num_chunks: int | None,
+    bytes_per_chunk: int | None,
+) -> list[Sizing]:
+    """One Sizing per source file; ``num_chunks`` is shared out in proportion to size."""
+    if rows_per_chunk is not None:
+        return [Sizing(rows=rows_per_chunk) for _ in sizes]
+    if bytes_per_chunk is not None:
+        return [Sizing(target_bytes=bytes_per_chunk) for _ in sizes]
+    assert num_chunks is not None
+    total = sum(sizes)
+    if len(sizes) > num_chunks:
+        raise ConfigError(
+            f"PARTITIONER_PARAMS.num_chunks: {num_chunks} is fewer than the {len(sizes)} "
+            "source files (a chunk never spans two files)"
+        )
+    # Largest-remainder share-out: every file gets at least one chunk, the sum is exact.
+    shares = [max(1.0, num_chunks * s / total) if total else 1.0 for s in sizes]
+    counts = [int(x) for x in shares]
+    order = sorted(range(len(sizes)), key=lambda i: shares[i] - counts[i], reverse=True)
+    i = 0
+    while sum(counts) < num_chunks:
+        counts[order[i % len(order)]] += 1
+        i += 1
+    while sum(counts) > num_chunks:
+        j = max(range(len(counts)), key=lambda k: counts[k])
+        counts[j] -= 1
+    return [Sizing(chunks=c) for c in counts]
