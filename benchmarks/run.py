@@ -1,7 +1,7 @@
 """Run the benchmarks and print their ratios against baselines timed in the same run.
 
     python benchmarks/run.py                  # everything (a few minutes)
-    python benchmarks/run.py --quick          # fewer repetitions, 256 MiB for the zipper
+    python benchmarks/run.py --quick          # fewer repetitions, 256 MiB for zipper/tables
     python benchmarks/run.py --only zipper --size-mib 512
 
 Slowness never fails: the exit code is 0 unless a benchmark itself breaks (a job that
@@ -21,12 +21,14 @@ from pathlib import Path
 
 import cold_start
 import simulate_fanout
+import tables
 import zipper
 from _harness import Config, Report, format_table
 
 BENCHMARKS: dict[str, Callable[[Config], Report]] = {
     cold_start.NAME: cold_start.run,
     simulate_fanout.NAME: simulate_fanout.run,
+    tables.NAME: tables.run,
     zipper.NAME: zipper.run,
 }
 
@@ -44,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--size-mib",
         type=int,
-        help="data the zipper archives, in MiB (default 1024, or 256 with --quick)",
+        help="data the zipper archives and the size of the tables CSV, in MiB "
+        "(default 1024, or 256 with --quick)",
     )
     p.add_argument(
         "--tmp",

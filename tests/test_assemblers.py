@@ -250,14 +250,14 @@ def test_concat_falls_back_when_the_kernel_copy_stops_early(
 def test_concat_groups_by_original_name() -> None:
     """Each original name becomes its own output, each joined in chunk order."""
     results = {
-        "chunk-000001.a.csv": b"a1\n",
+        "chunk-000001.a.dat": b"a1\n",
         "chunk-000000.b.log": b"b0\n",
-        "chunk-000000.a.csv": b"a0\n",
+        "chunk-000000.a.dat": b"a0\n",
         "chunk-000001.b.log": b"b1\n",
         "chunk-000000.summary.json": b"{}",
     }
     assert run_assembler("concat", results) == {
-        "a.csv": b"a0\na1\n",
+        "a.dat": b"a0\na1\n",
         "b.log": b"b0\nb1\n",
         "summary.json": b"{}",
     }

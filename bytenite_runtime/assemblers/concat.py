@@ -2,28 +2,45 @@
 
 Results are grouped by their original name (``part.chunk-000003.txt`` belongs to
 ``part.txt``), so an app writing ``part.txt`` per task yields one ``part.txt`` whose
-bytes are every task's bytes in chunk order.
+bytes are every task's bytes in chunk order. Tables are joined as tables
+(:mod:`bytenite_runtime.tables.join`): one CSV header, one Parquet schema, one ``.npy``
+header; and where results carry chunk metadata, their row counts are checked against it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
+import logging
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
 from .._io import Result
+from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
+from ..tables.join import TableFormat, copy_range, label
 from ..task import AssemblerContext
 
-__all__ = ["Concat", "group_results"]
+__all__ = ["Concat", "check_rows", "group_results"]
 
-_BLOCK = 8 << 20
+# What 'auto' joins as a table, by the original name's extension. Compressed names
+# (.csv.gz) are deliberately absent: their bytes are joined as bytes.
+_TABLE_EXTENSIONS: dict[str, TableFormat] = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+    ".npy": "npy",
+}
 
 
 def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[Result]]:
@@ -53,28 +70,76 @@ def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[
     return dict(groups)
 
 
-def _append(dst: BinaryIO, path: Path) -> None:
-    with path.open("rb", buffering=0) as src:
-        remaining = os.fstat(src.fileno()).st_size
-        # In-kernel copy where the filesystem allows it; both offsets advance.
-        with contextlib.suppress(OSError):
-            while remaining > 0:
-                sent = os.copy_file_range(src.fileno(), dst.fileno(), remaining)
-                if sent == 0:
-                    break
-                remaining -= sent
-        # Not supported here (EXDEV, EINVAL…), or the kernel stopped early (it may answer 0
-        # before the end on some filesystems): carry on from the current offsets.
-        shutil.copyfileobj(src, dst, _BLOCK)
+def _row_range(result: Result) -> tuple[str | None, int, int] | None:
+    """``(source, start, stop)`` from the result's chunk metadata, when it carries a range."""
+    meta = read_slot(result.path)
+    rows = meta.fields.get("rows") if meta is not None else None
+    if meta is None or not isinstance(rows, list | tuple) or len(rows) != 2:
+        return None
+    start, stop = rows
+    if not (isinstance(start, int) and isinstance(stop, int)):
+        return None
+    return meta.source, start, stop
+
+
+def check_rows(
+    results: Sequence[Result], counts: Sequence[int | None], *, verify: bool, log: logging.Logger
+) -> None:
+    """Each result's row count against the row range in its chunk metadata (an error), and
+    consecutive ranges of one source against each other (a warning: a gap or an overlap
+    means a chunk is missing or repeated, but the app may have meant it)."""
+    previous: tuple[Result, str | None, int] | None = None
+    for result, count in zip(results, counts, strict=True):
+        found = _row_range(result)
+        if found is None:
+            continue
+        source, start, stop = found
+        if verify and count is not None and count != stop - start:
+            raise DataError(
+                f"{label(result)}: {count} rows, but its chunk metadata says rows "
+                f"{start}-{stop} ({stop - start} rows) of {source!r}; set verify_rows=false "
+                "for apps that change the row count"
+            )
+        if previous is not None and previous[1] == source and previous[2] != start:
+            log.warning(
+                "%s: rows of %r start at %d, but %s ended at %d (a chunk missing or repeated?)",
+                label(result),
+                source,
+                start,
+                label(previous[0]),
+                previous[2],
+            )
+        previous = (result, source, stop)
 
 
 class Concat(Assembler):
-    """Results concatenated byte for byte in chunk order, one output file per result name."""
+    """Results joined in chunk order, one output file per result name: as bytes, or as
+    tables (CSV/TSV, JSON Lines, Parquet, Arrow IPC, ``.npy``) by extension or ``format``."""
 
     name: ClassVar[str] = "concat"
-    summary: ClassVar[str] = "Results joined in chunk order (bytes), one output per result name."
-    format: Literal["auto", "bytes"] = Field(
-        "auto", description="How to join: 'bytes' appends files as they are; 'auto' picks by type."
+    summary: ClassVar[str] = (
+        "Results joined in chunk order (bytes or tables), one output per result name."
+    )
+    format: Literal["auto", "bytes", "csv", "tsv", "jsonl", "parquet", "arrow", "npy"] = Field(
+        "auto",
+        description="How to join: 'auto' goes by the result name's extension (.csv, .tsv/.tab, "
+        ".jsonl/.ndjson, .parquet/.pq, .arrow/.feather/.ipc, .npy; anything else: bytes); "
+        "'bytes' appends files as they are; a table format applies to every output.",
+    )
+    header: bool = Field(
+        True,
+        description="CSV/TSV: every result starts with the same header, written once; "
+        "false: no header handling, bodies joined as they are.",
+    )
+    unify_schemas: bool = Field(
+        False,
+        description="Parquet/Arrow: merge differing schemas (types promoted, a missing column "
+        "becomes nulls) instead of rejecting a result whose schema differs.",
+    )
+    verify_rows: bool = Field(
+        True,
+        description="Check each result's row count against the row range in its chunk "
+        "metadata, when it carries some; false for apps that change the row count.",
     )
     output_name: str | None = Field(
         None,
@@ -88,6 +153,12 @@ class Concat(Assembler):
             raise ValueError("must be a plain file name, without folders")
         return value
 
+    def format_of(self, original: str) -> TableFormat | Literal["bytes"]:
+        """How the group of results named ``original`` is joined."""
+        if self.format != "auto":
+            return self.format
+        return _TABLE_EXTENSIONS.get(Path(original).suffix.lower(), "bytes")
+
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
         if not ctx.results:
             raise DataError("TASK_RESULTS_DIR: no results to concatenate")
@@ -99,7 +170,16 @@ class Concat(Assembler):
             )
         for original, members in groups.items():
             name = self.output_name or original
-            with ctx.output.path(name).open("wb", buffering=0) as dst:
-                for member in members:
-                    _append(dst, member.path)
-            ctx.log.info("%s: joined %d result(s)", name, len(members))
+            fmt = self.format_of(original)
+            target = ctx.output.path(name)
+            if fmt == "bytes":
+                with target.open("wb", buffering=0) as dst:
+                    for member in members:
+                        copy_range(dst, member.path)
+            else:
+                from ..tables import join
+
+                planned = join.plan(fmt, members, header=self.header, unify=self.unify_schemas)
+                check_rows(members, planned.rows, verify=self.verify_rows, log=ctx.log)
+                planned.write(target)
+            ctx.log.info("%s: joined %d result(s) as %s", name, len(members), fmt)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar, Literal, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import Field, model_validator
 
@@ -19,6 +19,9 @@ from .._io import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..task import PartitionerContext
+
+if TYPE_CHECKING:
+    from ..tables.source import Format
 
 __all__ = ["Piece", "Row"]
 
@@ -28,12 +31,16 @@ _DEFAULT_BYTES = 64 << 20
 class Piece(Protocol):
     """One planned chunk of one source file."""
 
-    rows: tuple[int, int]
-    """Half-open range of data rows (header excluded), counted from 0 in the source file."""
-    embeds: bool
-    """True when ``write`` puts the metadata in the format's own slot."""
+    # Read-only properties, so that frozen dataclasses satisfy the protocol.
+    @property
+    def rows(self) -> tuple[int, int]:
+        """Half-open range of data rows (header excluded), counted from 0 in the source file."""
 
-    def write(self, out: Any, meta: ChunkMeta) -> None: ...
+    @property
+    def embeds(self) -> bool:
+        """True when ``write`` puts the metadata in the format's own slot."""
+
+    def write(self, out: Any, meta: ChunkMeta | None) -> None: ...
 
 
 class Row(Partitioner):
@@ -94,7 +101,7 @@ class Row(Partitioner):
             sizings = table_source.plan_sizing(
                 sizes, self.rows_per_chunk, self.num_chunks, bytes_per_chunk
             )
-            planned: list[tuple[str, str, Piece]] = []
+            planned: list[tuple[str, table_source.Format, Piece]] = []
             for original, plain, sizing in zip(ctx.sources, plains, sizings, strict=True):
                 with plain.open("rb") as stream:
                     head = stream.read(8)
@@ -110,7 +117,7 @@ class Row(Partitioner):
                 yield self._chunk(piece, meta, fmt, out_fmt)
             ctx.log.info("planned %d chunk(s) from %d file(s)", count, len(plains))
 
-    def _plan(self, path: Path, name: str, fmt: str, sizing: Any) -> list[Piece]:
+    def _plan(self, path: Path, name: str, fmt: Format, sizing: Any) -> list[Piece]:
         if fmt in ("csv", "tsv", "jsonl"):
             from ..tables import delimited
 
@@ -126,18 +133,20 @@ class Row(Partitioner):
         return list(npy.plan(path, name, sizing))
 
     def _chunk(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> NewChunk:
+        embed = self.chunk_metadata != "off"
         if out_fmt == fmt:
+            slot_meta = meta if embed else None
             return NewChunk(
-                write=lambda out: piece.write(out, meta),
+                write=lambda out: piece.write(out, slot_meta),
                 source=meta.source,
                 fields=meta.fields,
-                embedded=piece.embeds,
+                embedded=piece.embeds and embed,
             )
         from ..tables import convert
 
         return NewChunk(
-            write=convert.converter(piece, meta, fmt, out_fmt, header=self.header),
+            write=convert.converter(piece, meta, fmt, out_fmt, header=self.header, embed=embed),
             source=meta.source,
             fields=meta.fields,
-            embedded=convert.embeds(out_fmt),
+            embedded=convert.embeds(out_fmt) and embed,
         )

@@ -1,0 +1,205 @@
+"""Where the records of a CSV, TSV or JSON Lines file end, found block by block.
+
+A record ends at a newline outside quotes (RFC 4180: a quoted field may hold the
+delimiter, ``""`` and CR/LF newlines), that is at a newline after an even number of
+quotes. Each block becomes two bitmaps (quotes, newlines: one bit per byte), and the
+quote parity is a prefix XOR inside each 64-bit word plus one running XOR across words,
+all in numpy: ~1.5 ms per 8 MiB block here, against ~6 ms for cutting the block down
+to its quotes and newlines with ``bytes.translate`` first. JSON strings cannot hold a
+raw newline, so in JSON Lines every newline ends a record and quotes are not tracked.
+
+A block is analysed as if it started outside quotes, with the counts for both cases
+kept, so that placing it in the file is a lookup, and a block read again to place a
+late cut needs nothing but its parity. Byte positions are worked out only for the few
+blocks a cut falls in. (Analysing blocks on threads gained nothing: numpy's calls here
+are too short for the GIL to be worth releasing.)
+"""
+
+from __future__ import annotations
+
+import functools
+from array import array
+from bisect import bisect_right
+from collections.abc import Iterator
+from dataclasses import dataclass
+from io import FileIO
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import DataError
+from ._utf8 import Runs, Utf8Check, non_ascii_runs
+
+__all__ = ["BLOCK", "Block", "RecordScan"]
+
+BLOCK = 8 << 20
+_QUOTE, _NEWLINE = 0x22, 0x0A
+_PREFIX_SHIFTS = tuple(np.uint64(1 << k) for k in range(6))
+_TOP = np.uint64(63)
+_ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
+
+Words = npt.NDArray[np.uint64]
+
+
+@dataclass(frozen=True, slots=True)
+class _Analysis:
+    """What one block says on its own, whatever the quote parity at its start."""
+
+    offset: int
+    size: int
+    newlines: Words
+    inside: Words | None
+    """Per byte, inside quotes if the block starts outside (None: the block has no quote)."""
+    counts: tuple[int, int]
+    """Record ends if the block starts outside quotes, and if it starts inside."""
+    flips: int
+    runs: Runs | None
+    last: int
+
+
+def _analyse(data: bytes | bytearray, offset: int, quoted: bool) -> _Analysis:
+    flags = np.frombuffer(data, np.uint8)
+    newlines = _bits(flags == _NEWLINE)
+    runs = non_ascii_runs(data)
+    if not (quoted and b'"' in data):
+        counts = (_popcount(newlines), 0)
+        return _Analysis(offset, len(data), newlines, None, counts, 0, runs, data[-1])
+    inside = _bits(flags == _QUOTE)
+    for shift in _PREFIX_SHIFTS:
+        inside ^= inside << shift
+    # Each bit now holds the parity of the quotes up to it within its word; the top bit
+    # is the word's own parity, which carries into the words after it.
+    own = inside >> _TOP
+    before = np.bitwise_xor.accumulate(own) ^ own
+    inside ^= before * _ALL
+    counts = (_popcount(newlines & ~inside), _popcount(newlines & inside))
+    flips = int(before[-1] ^ own[-1])
+    return _Analysis(offset, len(data), newlines, inside, counts, flips, runs, data[-1])
+
+
+class Block:
+    """One block of the file, placed: the record ends before it and its quote parity."""
+
+    def __init__(self, analysis: _Analysis, first: int, carry: int) -> None:
+        self._analysis = analysis
+        self.offset = analysis.offset
+        self.end = analysis.offset + analysis.size
+        self.first = first
+        """Record ends before this block, over the whole file (a header counts)."""
+        self.carry = carry
+        """Quote parity at the block's first byte: 1 inside a quoted field."""
+        self.count = analysis.counts[carry]
+        self.carry_out = carry ^ analysis.flips
+        self._ends: npt.NDArray[np.int64] | None = None
+
+    @property
+    def opens_quote(self) -> bool:
+        """The block ends inside a quoted field that its own last quote opened."""
+        return self._analysis.inside is not None and bool(self.carry_out)
+
+    def ends(self) -> npt.NDArray[np.int64]:
+        """Absolute positions just past each record-ending newline of the block."""
+        if self._ends is None:
+            newlines, inside = self._analysis.newlines, self._analysis.inside
+            if inside is None:
+                marks = newlines if not self.carry else np.zeros_like(newlines)
+            else:
+                marks = newlines & (inside if self.carry else ~inside)
+            # Unpacking only the words that hold an end keeps this a fraction of a pass.
+            words = np.flatnonzero(marks != 0)
+            bits = np.unpackbits(marks[words].view(np.uint8), bitorder="little")
+            hits = np.flatnonzero(bits.view(np.bool_))
+            self._ends = words[hits >> 6] * 64 + (hits & 63) + (self.offset + 1)
+        return self._ends
+
+
+def _bits(flags: npt.NDArray[np.bool_]) -> Words:
+    """One bit per byte, bit ``i`` of word ``w`` standing for byte ``64 * w + i``."""
+    packed = np.packbits(flags, bitorder="little")
+    if packed.size % 8:
+        packed = np.concatenate([packed, np.zeros(8 - packed.size % 8, np.uint8)])
+    return packed.view(np.uint64)
+
+
+def _popcount(words: Words) -> int:
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0
+        return int(np.bitwise_count(words).sum())
+    return int(np.count_nonzero(np.unpackbits(words.view(np.uint8))))
+
+
+class RecordScan:
+    """One pass over a file: record ends counted per block, quoting and UTF-8 checked.
+
+    Iterate :meth:`blocks` to the end; ``records`` is set then. Per block only its
+    count of record ends and parity are kept, so memory stays a few blocks whatever the
+    file size.
+    """
+
+    def __init__(self, path: Path, name: str, *, quoted: bool) -> None:
+        self.path = path
+        self.name = name
+        self.quoted = quoted
+        self.size = path.stat().st_size
+        self.records = 0
+        """Records in the file, once scanned: record ends, plus one unterminated last line."""
+        self._firsts = array("q")
+        self._carries = bytearray()
+
+    def blocks(self) -> Iterator[Block]:
+        utf8 = Utf8Check(self.name)
+        first = carry = 0
+        opened: int | None = None
+        last = _NEWLINE
+        buffer = bytearray(BLOCK)  # reused: a fresh 8 MiB per block costs its page faults
+        with self.path.open("rb", buffering=0) as stream:
+            for offset in range(0, self.size, BLOCK):
+                data = self._fill(stream, buffer, min(BLOCK, self.size - offset))
+                analysis = _analyse(data, offset, self.quoted)
+                utf8.feed(analysis.runs, offset, functools.partial(self._read, offset))
+                block = Block(analysis, first, carry)
+                self._firsts.append(first)
+                self._carries.append(carry)
+                opened = offset if block.opens_quote else opened
+                yield block
+                first, carry, last = first + block.count, block.carry_out, analysis.last
+        utf8.finish(self.size)
+        if carry:
+            assert opened is not None
+            raise DataError(
+                f"{self.name} byte {self.size}: unterminated quoted field "
+                f"(opened at byte {self._last_quote(opened)})"
+            )
+        # Parity 0 at the end makes a final newline a record end, so anything else
+        # there is a last record without its newline.
+        self.records = first + int(last != _NEWLINE)
+
+    def locate(self, index: int) -> int:
+        """The position just past record end ``index`` (from 0), from a second read of
+        its block; for cuts the scan could not place while it passed."""
+        number = bisect_right(self._firsts, index) - 1
+        offset = number * BLOCK
+        analysis = _analyse(self._read(offset), offset, self.quoted)
+        block = Block(analysis, self._firsts[number], self._carries[number])
+        return int(block.ends()[index - block.first])
+
+    def _fill(self, stream: FileIO, buffer: bytearray, size: int) -> bytes | bytearray:
+        view = memoryview(buffer)[:size]
+        done = 0
+        while done < size:
+            got = stream.readinto(view[done:])
+            if not got:
+                raise DataError(f"{self.name}: the file changed while being read")
+            done += got
+        return buffer if size == BLOCK else bytes(view)
+
+    def _read(self, offset: int) -> bytes:
+        with self.path.open("rb", buffering=0) as stream:
+            stream.seek(offset)
+            return stream.read(min(BLOCK, self.size - offset))
+
+    def _last_quote(self, offset: int) -> int:
+        # Parity only changes at a quote, so in a block that ends inside a quoted field
+        # the last quote is the one that opened it.
+        flags = np.frombuffer(self._read(offset), np.uint8) == _QUOTE
+        return offset + int(np.flatnonzero(flags)[-1])

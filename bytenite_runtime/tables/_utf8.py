@@ -1,0 +1,102 @@
+"""UTF-8 validation of large blocks at numpy speed, with exact offsets from the stdlib.
+
+Every byte of a multi-byte UTF-8 sequence has its high bit set, so a stream is valid
+exactly when its non-ASCII runs are, each kept whole and cut off from the next by an
+ASCII byte. Tables are mostly ASCII, so only the 8-byte words holding a non-ASCII byte
+go to the stdlib decoder: on a CSV with an accented word in every few rows that is
+~1 ms per 8 MiB block, against ~8 ms for decoding the whole block.
+
+:func:`non_ascii_runs` looks at one block alone (scan threads run it); :class:`Utf8Check`
+joins the blocks' runs in file order, so a sequence split across two blocks is judged
+whole.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from ..errors import DataError
+
+__all__ = ["Runs", "Utf8Check", "non_ascii_runs"]
+
+_HIGH_BITS = np.uint64(0x8080808080808080)
+_SEPARATOR = np.uint64(0x2020202020202020)  # eight spaces: any ASCII ends a sequence
+
+
+class Runs(NamedTuple):
+    """A block's non-ASCII runs, one ASCII separator between runs that do not touch."""
+
+    body: bytes
+    head_open: bool
+    """The body starts at the block's first byte (it may finish the last block's run)."""
+    tail_open: bool
+    """The body ends at the block's last byte (the next block may finish its run)."""
+
+
+def non_ascii_runs(block: bytes | bytearray) -> Runs | None:
+    """The runs of ``block`` to decode, or None when the block is all ASCII."""
+    if block.isascii():
+        return None
+    whole = len(block) // 8
+    words = np.frombuffer(block, np.uint64, count=whole)
+    marked = np.flatnonzero((words & _HIGH_BITS) != 0)
+    tail = bytes(block[whole * 8 :])  # only a file's last block has one
+    if marked.size:
+        breaks = np.empty(marked.size, dtype=bool)
+        breaks[0] = False
+        np.not_equal(np.diff(marked), 1, out=breaks[1:])
+        runs = np.full(marked.size + int(np.count_nonzero(breaks)), _SEPARATOR)
+        runs[np.arange(marked.size) + np.cumsum(breaks)] = words[marked]
+        end_open = bool(marked[-1] == whole - 1)
+        body = runs.tobytes() + (b"" if end_open else b" ") + tail
+        head_open = bool(marked[0] == 0)
+    else:
+        body, head_open, end_open = tail, whole == 0, False
+    return Runs(body, head_open, tail[-1] >= 0x80 if tail else end_open)
+
+
+class Utf8Check:
+    """Feed a file's blocks' runs in order, then call :meth:`finish`; raises ``DataError``
+    naming the file and the byte offset of the first invalid sequence."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._open = False
+
+    def feed(self, runs: Runs | None, offset: int, block: Callable[[], bytes]) -> None:
+        """Check the block at ``offset``, right after those fed before; ``block`` reads
+        its bytes again, needed only to place an error."""
+        pending: bytes = self._decoder.getstate()[0]
+        if runs is None:
+            body, self._open = (b" " if pending else b""), False
+        else:
+            joint = b"" if self._open and runs.head_open else b" "
+            body, self._open = joint + runs.body, runs.tail_open
+        try:
+            self._decoder.decode(body)
+        except UnicodeDecodeError:
+            raise self._locate(pending, block(), offset) from None
+
+    def finish(self, size: int) -> None:
+        """The file ended at ``size``: a sequence still open there is truncated."""
+        pending: bytes = self._decoder.getstate()[0]
+        try:
+            self._decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            raise self._error(size - len(pending) + exc.start, exc.reason) from None
+
+    def _locate(self, pending: bytes, block: bytes, offset: int) -> DataError:
+        # The runs only say that the block is bad; decoding it whole says where.
+        try:
+            codecs.getincrementaldecoder("utf-8")().decode(pending + block)
+        except UnicodeDecodeError as exc:
+            return self._error(offset - len(pending) + exc.start, exc.reason)
+        return self._error(offset, "invalid sequence")
+
+    def _error(self, position: int, reason: str) -> DataError:
+        return DataError(f"{self.name} byte {position}: not valid UTF-8 ({reason})")

@@ -1,0 +1,223 @@
+"""Parquet and Arrow IPC / Feather v2: cut along row groups and record batches.
+
+Planning reads only the Parquet footer (row counts, compressed sizes) or the Arrow
+file's record batches through a memory map (zero-copy when uncompressed), so it costs
+no decoding. Writing re-encodes, since pyarrow cannot copy a row group's pages as they
+are; memory stays bounded by one row group (or one batch of a huge row group), never
+the whole file. Every chunk is a plain Parquet / Arrow IPC file whose key-value
+metadata carries the chunk metadata under ``chunks.META_KEY``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from ..chunks import META_KEY, ChunkMeta
+from ..errors import DataError, one_line
+from .source import Sizing
+from .spans import Cut, Span, Unit, plan_cuts
+
+__all__ = ["ArrowPiece", "ParquetPiece", "plan", "short_reason", "with_meta"]
+
+# A row group whose decoded size exceeds this is read in batches (each becoming a row
+# group of its own in the chunk) so that one huge row group cannot blow the memory bound.
+_WHOLE_GROUP_BYTES = 64 << 20
+_CODECS = {"UNCOMPRESSED": "none", "LZ4_RAW": "lz4", "LZ4": "lz4"}
+_ARROW_MAGIC = b"ARROW1"
+_FEATHER_V1_MAGIC = b"FEA1"
+
+
+def with_meta(schema: Any, meta: ChunkMeta | None) -> Any:
+    """``schema`` with the chunk metadata added to its key-value metadata (None: unchanged,
+    for ``chunk_metadata: off``)."""
+    if meta is None:
+        return schema
+    return schema.with_metadata({**(schema.metadata or {}), META_KEY: meta.to_json()})
+
+
+def short_reason(exc: BaseException) -> str:
+    """The first line of a pyarrow error, which says what went wrong."""
+    # pyarrow messages can run on with C++ file/line context on the lines after.
+    text = str(exc).strip().splitlines()
+    return one_line(text[0]) if text else type(exc).__name__
+
+
+def _no_rows(name: str, cuts: list[Cut]) -> list[Cut]:
+    if not cuts:
+        raise DataError(f"{name}: no rows")
+    return cuts
+
+
+@dataclass(frozen=True)
+class ParquetPiece:
+    """Rows of one Parquet file, read row group by row group and written as Parquet."""
+
+    path: Path
+    name: str
+    rows: tuple[int, int]
+    spans: tuple[Span, ...]
+    embeds: bool = True
+
+    def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
+        with _open_parquet(self.path, self.name) as source:
+            schema = with_meta(source.schema_arrow, meta)
+            options = _writer_options(source.metadata)
+            with pq.ParquetWriter(out, schema, **options) as writer:
+                for span in self.spans:
+                    for table in _read_span(source, span, self.name):
+                        # One source row group stays one row group in the chunk.
+                        writer.write_table(table, row_group_size=max(1, table.num_rows))
+
+
+def _open_parquet(path: Path, name: str) -> Any:
+    try:
+        source = pq.ParquetFile(path)
+        source.schema_arrow  # noqa: B018 - a schema pyarrow cannot map fails here, not mid-write
+        return source
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{name}: truncated or not a Parquet file ({short_reason(exc)})") from None
+
+
+def _writer_options(metadata: Any) -> dict[str, Any]:
+    codecs: dict[str, str] = {}
+    if metadata.num_row_groups:
+        group = metadata.row_group(0)
+        for i in range(group.num_columns):
+            column = group.column(i)
+            codec = _CODECS.get(column.compression, column.compression.lower())
+            codecs[column.path_in_schema] = codec
+    options: dict[str, Any] = {}
+    if codecs and all(pa.Codec.is_available(c) or c == "none" for c in codecs.values()):
+        distinct = set(codecs.values())
+        options["compression"] = distinct.pop() if len(distinct) == 1 else codecs
+    if metadata.format_version in ("1.0", "2.4", "2.6"):
+        options["version"] = metadata.format_version
+    return options
+
+
+def _read_span(source: Any, span: Span, name: str) -> Iterator[Any]:
+    group = source.metadata.row_group(span.unit)
+    where = f"{name} row group {span.unit}"
+    try:
+        if group.total_byte_size <= _WHOLE_GROUP_BYTES:
+            table = source.read_row_group(span.unit)
+            if (span.start, span.stop) != (0, group.num_rows):
+                table = table.slice(span.start, span.stop - span.start)
+            yield table
+            return
+        step = max(1, group.num_rows * _WHOLE_GROUP_BYTES // group.total_byte_size)
+        first = 0
+        for batch in source.iter_batches(batch_size=step, row_groups=[span.unit]):
+            last = first + batch.num_rows
+            low, high = max(first, span.start), min(last, span.stop)
+            if low < high:
+                yield pa.Table.from_batches([batch.slice(low - first, high - low)])
+            if last >= span.stop:
+                return
+            first = last
+    except (pa.ArrowException, OSError) as exc:
+        raise DataError(f"{where}: cannot be decoded ({short_reason(exc)})") from None
+
+
+def _plan_parquet(path: Path, name: str, sizing: Sizing) -> list[ParquetPiece]:
+    with _open_parquet(path, name) as source:
+        metadata = source.metadata
+    units = []
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        packed = sum(group.column(j).total_compressed_size for j in range(group.num_columns))
+        units.append(Unit(i, group.num_rows, packed))
+    cuts = _no_rows(name, plan_cuts(units, sizing))
+    return [ParquetPiece(path, name, cut.rows, cut.spans) for cut in cuts]
+
+
+@dataclass(frozen=True)
+class ArrowPiece:
+    """Rows of one Arrow IPC file or stream, written as an Arrow IPC file."""
+
+    path: Path
+    name: str
+    rows: tuple[int, int]
+    spans: tuple[Span, ...]
+    embeds: bool = True
+
+    def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
+        wanted = {span.unit: span for span in self.spans}
+        last = self.spans[-1].unit
+        with pa.memory_map(str(self.path)) as mapped:
+            schema, batches = _open_arrow(mapped, self.name, self.spans[0].unit, last)
+            with pa.ipc.new_file(out, with_meta(schema, meta)) as writer:
+                for index, batch in batches:
+                    span = wanted.get(index)
+                    if span is not None:
+                        writer.write_batch(batch.slice(span.start, span.stop - span.start))
+
+
+def _open_arrow(
+    mapped: Any, name: str, first: int = 0, last: int | None = None
+) -> tuple[Any, Iterator[tuple[int, Any]]]:
+    """``(schema, iterator of (index, batch))`` for batches ``first``..``last``."""
+    head = mapped.read(len(_ARROW_MAGIC))
+    mapped.seek(0)
+    if head.startswith(_FEATHER_V1_MAGIC):
+        raise DataError(
+            f"{name}: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
+        )
+    kind = "file" if head == _ARROW_MAGIC else "stream"
+    batches: Iterator[tuple[int, Any]]
+    try:
+        if kind == "file":
+            reader = pa.ipc.open_file(mapped)
+            stop = reader.num_record_batches if last is None else last + 1
+            batches = ((i, reader.get_batch(i)) for i in range(first, stop))
+        else:
+            # A stream has no index of its batches: skip to ``first`` (zero-copy through
+            # the memory map, so skipping costs only the message headers).
+            reader = pa.ipc.open_stream(mapped)
+            batches = ((i, b) for i, b in enumerate(reader) if i >= first)
+            if last is not None:
+                batches = _until(batches, last)
+        return reader.schema, _guarded(batches, name)
+    except (pa.ArrowException, OSError) as exc:
+        what = "truncated or not an Arrow IPC file" if kind == "file" else "not Arrow IPC"
+        raise DataError(f"{name}: {what} ({short_reason(exc)})") from None
+
+
+def _until(batches: Iterator[tuple[int, Any]], last: int) -> Iterator[tuple[int, Any]]:
+    for index, batch in batches:
+        yield index, batch
+        if index >= last:
+            return
+
+
+def _guarded(batches: Iterator[tuple[int, Any]], name: str) -> Iterator[tuple[int, Any]]:
+    index = -1
+    try:
+        for index, batch in batches:
+            yield index, batch
+    except (pa.ArrowException, OSError) as exc:
+        where = f"{name} record batch {index + 1}"
+        raise DataError(f"{where}: cannot be read ({short_reason(exc)})") from None
+
+
+def _plan_arrow(path: Path, name: str, sizing: Sizing) -> list[ArrowPiece]:
+    with pa.memory_map(str(path)) as mapped:
+        _, batches = _open_arrow(mapped, name)
+        units = [Unit(i, batch.num_rows, batch.nbytes) for i, batch in batches]
+    cuts = _no_rows(name, plan_cuts(units, sizing))
+    return [ArrowPiece(path, name, cut.rows, cut.spans) for cut in cuts]
+
+
+def plan(
+    path: Path, name: str, fmt: Literal["parquet", "arrow"], sizing: Sizing
+) -> list[ParquetPiece] | list[ArrowPiece]:
+    """The chunks of one Parquet or Arrow file, planned from its metadata alone."""
+    if fmt == "parquet":
+        return _plan_parquet(path, name, sizing)
+    return _plan_arrow(path, name, sizing)

@@ -1,0 +1,157 @@
+"""The ``output_format`` option: a chunk written in its source format, then converted.
+
+The piece is written to a temporary file outside ``CHUNKS_DIR`` (so a half-done
+conversion never becomes a task), read back into one Arrow table and written in the
+target format. A chunk is bounded in size, so holding one in memory is acceptable.
+Column types are inferred per chunk when the source is text (CSV/TSV/JSONL), so two
+chunks may infer different types for a column that is, say, empty in one of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import decimal
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+import orjson
+import pyarrow as pa  # type: ignore[import-untyped]
+
+from ..chunks import META_KEY, ChunkMeta
+from ..errors import DataError
+from .columnar import short_reason, with_meta
+
+__all__ = ["converter", "embeds"]
+
+_DELIMITERS = {"csv": ",", "tsv": "\t"}
+_JSON_BATCH = 4096
+
+
+class _Piece(Protocol):
+    @property
+    def rows(self) -> tuple[int, int]: ...
+
+    def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None: ...
+
+
+def embeds(dst_fmt: str) -> bool:
+    """True when chunks converted to ``dst_fmt`` carry their metadata in the format's slot."""
+    return dst_fmt in ("parquet", "arrow")
+
+
+def converter(
+    piece: _Piece,
+    meta: ChunkMeta,
+    src_fmt: str,
+    dst_fmt: str,
+    *,
+    header: bool,
+    embed: bool = True,
+) -> Callable[[BinaryIO], None]:
+    """A ``NewChunk.write`` callable writing ``piece`` converted from ``src_fmt`` to ``dst_fmt``.
+
+    ``header`` says whether a CSV/TSV source has a header row; without one, columns are
+    named ``f0``, ``f1``… and a CSV/TSV target is written without a header too.
+    ``embed=False`` (``chunk_metadata: off``) leaves the target's metadata slot empty.
+    """
+
+    def write(out: BinaryIO) -> None:
+        where = f"{meta.source or 'chunk'} rows {piece.rows[0]}-{piece.rows[1]}"
+        with tempfile.TemporaryDirectory(prefix="bytenite-convert-") as scratch:
+            staged = Path(scratch) / f"piece.{src_fmt}"
+            with staged.open("wb") as stream:
+                piece.write(stream, meta)
+            try:
+                table = _read(staged, src_fmt, header=header)
+                # The staged piece's own slot is not the converted chunk's metadata.
+                kept = {
+                    k: v for k, v in (table.schema.metadata or {}).items() if k != META_KEY.encode()
+                }
+                table = table.replace_schema_metadata(kept or None)
+                keep_header = header if src_fmt in _DELIMITERS else True
+                _write(table, out, dst_fmt, meta if embed else None, header=keep_header)
+            except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
+                reason = short_reason(exc)
+                raise DataError(
+                    f"{where}: cannot convert {src_fmt} to {dst_fmt} ({reason})"
+                ) from None
+
+    return write
+
+
+def _read(path: Path, fmt: str, *, header: bool) -> Any:
+    if fmt in _DELIMITERS:
+        from pyarrow import csv
+
+        return csv.read_csv(
+            path,
+            read_options=csv.ReadOptions(autogenerate_column_names=not header),
+            parse_options=csv.ParseOptions(delimiter=_DELIMITERS[fmt], newlines_in_values=True),
+        )
+    if fmt == "jsonl":
+        from pyarrow import json
+
+        return json.read_json(path)
+    if fmt == "parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        return pq.read_table(path)
+    if fmt == "arrow":
+        # Read into memory rather than through a map: the table outlives this function.
+        with pa.OSFile(str(path)) as stream:
+            return pa.ipc.open_file(stream).read_all()
+    if fmt == "npy":
+        return _npy_table(path)
+    raise ValueError(f"unknown source format {fmt!r}")
+
+
+def _npy_table(path: Path) -> Any:
+    import numpy as np
+
+    array = np.load(path, allow_pickle=False)
+    if array.dtype.names is not None and array.ndim == 1:
+        return pa.table({field: array[field] for field in array.dtype.names})
+    if array.ndim == 1:
+        return pa.table({"value": array})
+    if array.ndim == 2:
+        return pa.table({f"c{j}": array[:, j] for j in range(array.shape[1])})
+    raise ValueError(f"only 1-D and 2-D arrays become tables (got shape {array.shape})")
+
+
+def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, header: bool) -> None:
+    if fmt in _DELIMITERS:
+        from pyarrow import csv
+
+        options = csv.WriteOptions(include_header=header, delimiter=_DELIMITERS[fmt])
+        csv.write_csv(table, out, write_options=options)
+    elif fmt == "jsonl":
+        for batch in table.to_batches(max_chunksize=_JSON_BATCH):
+            out.write(
+                b"".join(
+                    orjson.dumps(row, default=_json_value) + b"\n" for row in batch.to_pylist()
+                )
+            )
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(table.replace_schema_metadata(with_meta(table.schema, meta).metadata), out)
+    elif fmt == "arrow":
+        with pa.ipc.new_file(out, with_meta(table.schema, meta)) as writer:
+            writer.write_table(table)
+    else:
+        raise ValueError(f"unknown target format {fmt!r}")
+
+
+def _json_value(value: Any) -> Any:
+    # What orjson cannot write natively: decimals keep their digits as text, bytes go
+    # as base64, durations as seconds.
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")

@@ -1,0 +1,178 @@
+"""Parquet and Arrow IPC results joined one row group / record batch at a time.
+
+Schemas are read from footers first: they must match field for field (column order may
+differ; the first result's order wins), or, with ``unify``, are merged with pyarrow's
+permissive promotion, a column missing from a result becoming nulls. Our chunk metadata
+key is dropped from the output's schema metadata: the output is the user's file, not a
+chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+from .._io import Result
+from ..chunks import META_KEY
+from ..errors import DataError
+from .join import label
+
+__all__ = ["ColumnarJoin"]
+
+_ARROW_ERRORS = (pa.ArrowException, OSError, ValueError)
+_KIND = {"parquet": "Parquet", "arrow": "Arrow IPC"}
+
+
+def _without_our_key(schema: Any) -> Any:
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != META_KEY.encode()}
+    return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
+
+
+def _open_ipc(source: Any) -> Any:
+    # An IPC stream (no footer) is accepted too: apps write either.
+    is_file = source.read(6) == b"ARROW1"
+    source.seek(0)
+    return pa.ipc.open_file(source) if is_file else pa.ipc.open_stream(source)
+
+
+def _batches(source: Any) -> Iterator[Any]:
+    reader = _open_ipc(source)
+    if isinstance(reader, pa.ipc.RecordBatchFileReader):
+        for i in range(reader.num_record_batches):
+            yield reader.get_batch(i)
+    else:
+        yield from reader
+
+
+def _difference(expected: Any, got: Any, first: str) -> str | None:
+    """The first field that differs between two schemas, in words (None when they match)."""
+    for field in got:
+        if field.name not in expected.names:
+            return f"field {field.name!r} is not in {first}'s schema"
+        other = expected.field(field.name)
+        if not field.type.equals(other.type):
+            return f"field {field.name!r} is {field.type} here but {other.type} in {first}"
+    for name in expected.names:
+        if name not in got.names:
+            return f"field {name!r} of {first}'s schema is missing"
+    return None
+
+
+def _conflict(schema: Any, got: Any) -> str:
+    for field in got:
+        if field.name in schema.names:
+            try:
+                pa.unify_schemas(
+                    [pa.schema([schema.field(field.name)]), pa.schema([field])],
+                    promote_options="permissive",
+                )
+            except _ARROW_ERRORS:
+                return (
+                    f"field {field.name!r} is {field.type} here but "
+                    f"{schema.field(field.name).type} in earlier chunks"
+                )
+    return "the schemas cannot be merged"
+
+
+class ColumnarJoin:
+    """A planned Parquet or Arrow IPC join: target schema and per-result row counts."""
+
+    def __init__(
+        self, fmt: Literal["parquet", "arrow"], results: Sequence[Result], *, unify: bool
+    ) -> None:
+        self.fmt = fmt
+        self.results = list(results)
+        schemas: list[Any] = []
+        self.rows: list[int | None] = []
+        for result in results:
+            try:
+                schema, rows = self._inspect(result.path)
+            except _ARROW_ERRORS as exc:
+                raise DataError(
+                    f"{label(result)}: not a readable {_KIND[fmt]} file ({exc})"
+                ) from None
+            schemas.append(_without_our_key(schema))
+            self.rows.append(rows)
+        self.target = self._target(schemas, unify)
+
+    def _inspect(self, path: Path) -> tuple[Any, int]:
+        if self.fmt == "parquet":
+            # schema_arrow, not the Parquet schema: it restores the Arrow types the
+            # writer stored (time zones, dictionaries, large strings).
+            with pq.ParquetFile(path) as parquet:
+                return parquet.schema_arrow, parquet.metadata.num_rows
+        # Batches come from a memory map without copying their buffers, so counting
+        # rows reads only message headers.
+        with pa.memory_map(str(path)) as source:
+            schema = _open_ipc(source).schema
+            return schema, sum(batch.num_rows for batch in _batches(source))
+
+    def _target(self, schemas: list[Any], unify: bool) -> Any:
+        first = label(self.results[0])
+        target = schemas[0]
+        for result, schema in zip(self.results[1:], schemas[1:], strict=True):
+            if not unify:
+                problem = _difference(schemas[0], schema, first)
+                if problem:
+                    raise DataError(
+                        f"{label(result)}: schema differs from {first}'s: {problem} "
+                        "(set unify_schemas=true to merge compatible schemas)"
+                    )
+            try:
+                target = pa.unify_schemas([target, schema], promote_options="permissive")
+            except _ARROW_ERRORS:
+                problem = _conflict(target, schema)
+                raise DataError(f"{label(result)}: cannot unify schemas: {problem}") from None
+        # A column some result lacks is filled with nulls there, so it must allow them.
+        everywhere = set.intersection(*(set(s.names) for s in schemas))
+        fields = [f if f.name in everywhere else f.with_nullable(True) for f in target]
+        return pa.schema(fields, metadata=schemas[0].metadata)
+
+    def _pieces(self, path: Path) -> Iterator[Any]:
+        if self.fmt == "parquet":
+            with pq.ParquetFile(path) as parquet:
+                for i in range(parquet.num_row_groups):
+                    yield parquet.read_row_group(i)
+            return
+        with pa.memory_map(str(path)) as source:
+            yield from _batches(source)
+
+    def _conform(self, data: Any) -> Any:
+        if data.schema.equals(self.target, check_metadata=False):
+            return data
+        columns = [
+            data.column(f.name).cast(f.type)
+            if f.name in data.schema.names
+            else pa.nulls(data.num_rows, f.type)
+            for f in self.target
+        ]
+        return type(data).from_arrays(columns, schema=self.target)
+
+    def _codec(self) -> str:
+        # Keep the results' compression: the user chose it, or their app did.
+        metadata = pq.read_metadata(self.results[0].path)
+        if metadata.num_row_groups == 0 or metadata.num_columns == 0:
+            return "snappy"
+        codec = str(metadata.row_group(0).column(0).compression).lower()
+        codec = {"uncompressed": "none", "lz4_raw": "lz4"}.get(codec, codec)
+        return codec if codec == "none" or pa.Codec.is_available(codec) else "snappy"
+
+    def write(self, out: Path) -> None:
+        if self.fmt == "parquet":
+            with pq.ParquetWriter(out, self.target, compression=self._codec()) as writer:
+                self._copy(writer.write)
+            return
+        with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, self.target) as writer:
+            self._copy(writer.write)
+
+    def _copy(self, write: Any) -> None:
+        for result in self.results:
+            try:
+                for piece in self._pieces(result.path):
+                    write(self._conform(piece))
+            except _ARROW_ERRORS as exc:
+                raise DataError(f"{label(result)}: cannot be joined ({exc})") from None

@@ -1,0 +1,112 @@
+"""``.npy`` results joined along the first axis: one header, then each data section copied.
+
+Only headers are parsed; C-order data sections are copied in the kernel as they are. A
+Fortran-order result (numpy writes one for a transposed array) is re-laid in C order
+through a memory map, a block of rows at a time, since its bytes cannot be appended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.lib import format as npy_format
+
+from .._io import Result
+from ..errors import DataError
+from .join import copy_range, label, write_all
+
+__all__ = ["NpyJoin"]
+
+_BLOCK = 8 << 20
+
+
+@dataclass(frozen=True)
+class _Array:
+    result: Result
+    shape: tuple[int, ...]
+    dtype: Any
+    fortran: bool
+    offset: int
+
+    @property
+    def nbytes(self) -> int:
+        return math.prod(self.shape) * int(self.dtype.itemsize)
+
+
+def _read_header(result: Result) -> _Array:
+    where = label(result)
+    with result.path.open("rb") as stream:
+        try:
+            version = npy_format.read_magic(stream)
+            if version == (1, 0):
+                shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
+            elif version == (2, 0):
+                shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
+            else:
+                raise DataError(f"{where}: .npy format version {version} is not supported")
+        except ValueError as exc:
+            raise DataError(f"{where}: not a valid .npy file ({exc})") from None
+        array = _Array(result, tuple(shape), np.dtype(dtype), bool(fortran), stream.tell())
+    if not array.shape:
+        raise DataError(f"{where}: a 0-d array has no first axis to join along")
+    if array.dtype.hasobject:
+        raise DataError(f"{where}: dtype {array.dtype} holds Python objects (pickled), not data")
+    available = result.path.stat().st_size - array.offset
+    if available < array.nbytes:
+        raise DataError(
+            f"{where}: truncated .npy file: shape {array.shape} needs {array.nbytes} data "
+            f"bytes, the file has {available}"
+        )
+    return array
+
+
+class NpyJoin:
+    """A planned ``.npy`` join: dtype and trailing shape checked, first-axis lengths known."""
+
+    def __init__(self, results: Sequence[Result]) -> None:
+        self.arrays = [_read_header(result) for result in results]
+        first = self.arrays[0]
+        for array in self.arrays[1:]:
+            if array.dtype != first.dtype:
+                raise DataError(
+                    f"{label(array.result)}: dtype {array.dtype} differs from "
+                    f"{label(first.result)}'s {first.dtype}"
+                )
+            if array.shape[1:] != first.shape[1:]:
+                raise DataError(
+                    f"{label(array.result)}: shape {array.shape} does not continue "
+                    f"{label(first.result)}'s {first.shape} (joined along the first axis, "
+                    "so shape[1:] must match)"
+                )
+        self.rows: list[int | None] = [array.shape[0] for array in self.arrays]
+
+    def write(self, out: Path) -> None:
+        first = self.arrays[0]
+        total = sum(array.shape[0] for array in self.arrays)
+        header = {
+            "descr": npy_format.dtype_to_descr(first.dtype),
+            "fortran_order": False,
+            "shape": (total, *first.shape[1:]),
+        }
+        with out.open("wb", buffering=0) as dst:
+            try:
+                npy_format.write_array_header_1_0(dst, header)
+            except ValueError:  # a header over 64 KiB (huge structured dtypes) needs 2.0
+                npy_format.write_array_header_2_0(dst, header)
+            for array in self.arrays:
+                if array.fortran and len(array.shape) > 1:
+                    _write_c_order(dst, array)
+                else:
+                    copy_range(dst, array.result.path, array.offset, array.nbytes)
+
+
+def _write_c_order(dst: Any, array: _Array) -> None:
+    mapped = np.load(array.result.path, mmap_mode="r")
+    step = max(1, _BLOCK // max(1, array.nbytes // max(1, array.shape[0])))
+    for start in range(0, array.shape[0], step):
+        write_all(dst, np.ascontiguousarray(mapped[start : start + step]).tobytes())

@@ -1,0 +1,409 @@
+"""The ``concat`` assembler joining tables: CSV/TSV, JSON Lines, Parquet, Arrow IPC, ``.npy``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
+import pytest
+
+from bytenite_runtime import DataError
+from bytenite_runtime.chunks import META_KEY, ChunkMeta
+from bytenite_runtime.settings import assembler_environment
+from bytenite_runtime.task import entrypoint_for
+from bytenite_runtime.testing import run_assembler, run_partitioner
+
+
+def _names(parts: list[bytes], name: str = "out.csv") -> dict[str, bytes]:
+    return {f"chunk-{i:06d}.{name}": part for i, part in enumerate(parts)}
+
+
+def _parquet(table: pa.Table, meta: ChunkMeta | None = None, **options: Any) -> bytes:
+    if meta is not None:
+        metadata = {**(table.schema.metadata or {}), META_KEY: meta.to_json()}
+        table = table.replace_schema_metadata(metadata)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, **options)
+    return sink.getvalue()
+
+
+def _arrow(table: pa.Table, *, stream: bool = False) -> bytes:
+    sink = io.BytesIO()
+    opener = pa.ipc.new_stream if stream else pa.ipc.new_file
+    with opener(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=2)
+    return sink.getvalue()
+
+
+def _npy(array: np.ndarray[Any, Any]) -> bytes:
+    sink = io.BytesIO()
+    np.save(sink, array)
+    return sink.getvalue()
+
+
+def _rows(meta_rows: list[tuple[int, int]], tables: list[pa.Table]) -> dict[str, bytes]:
+    count = len(tables)
+    return {
+        f"chunk-{i:06d}.out.parquet": _parquet(t, ChunkMeta(i, count, "src", {"rows": [a, b]}))
+        for i, ((a, b), t) in enumerate(zip(meta_rows, tables, strict=True))
+    }
+
+
+# -- CSV / TSV ---------------------------------------------------------------------------
+
+
+def test_csv_header_is_written_once() -> None:
+    """Every chunk's header is dropped but the first's; bodies follow in chunk order."""
+    parts = [b"id,name\n1,a\n", b"id,name\n2,b\n3,c\n", b"id,name\n", b"id,name\n4,d\n"]
+    assert run_assembler("concat", _names(parts)) == {"out.csv": b"id,name\n1,a\n2,b\n3,c\n4,d\n"}
+
+
+def test_csv_bom_is_kept_once_and_ignored_when_comparing_headers() -> None:
+    """The first chunk's BOM is kept; a later chunk's BOM is dropped, its header still matches."""
+    bom = b"\xef\xbb\xbf"
+    parts = [bom + b"a,b\r\n1,2\r\n", bom + b"a,b\r\n3,4\r\n", b"a,b\r\n5,6\r\n"]
+    output = run_assembler("concat", _names(parts))["out.csv"]
+    assert output == bom + b"a,b\r\n1,2\r\n3,4\r\n5,6\r\n"
+
+
+def test_csv_header_with_quoted_newlines() -> None:
+    """A header whose quoted fields hold CR, LF and delimiters ends at its real terminator."""
+    header = b'"first\nname","x,\r\ny",z\r\n'
+    parts = [header + b'1,"a\nb",c\r\n', header + b"2,d,e\r\n"]
+    output = run_assembler("concat", _names(parts))["out.csv"]
+    assert output == header + b'1,"a\nb",c\r\n2,d,e\r\n'
+
+
+def test_csv_header_longer_than_one_read_block() -> None:
+    """A header far larger than the scan block is still found whole, CRLF split or not."""
+    header = b",".join(b'"col\n%d"' % i for i in range(20_000)) + b"\r\n"
+    parts = [header + b"1\r\n", header + b"2\r\n"]
+    assert run_assembler("concat", _names(parts))["out.csv"] == header + b"1\r\n2\r\n"
+
+
+def test_csv_header_mismatch_names_the_chunk() -> None:
+    """A chunk whose header differs from the first is a DataError naming both chunks."""
+    parts = [b"id,name\n1,a\n", b"id,name\n2,b\n", b"id,nmae\n3,c\n"]
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", _names(parts))
+    assert str(exc.value) == "chunk 2: header differs from chunk 0's ('id,nmae' vs 'id,name')"
+
+
+def test_csv_header_with_an_unterminated_quote_names_the_chunk() -> None:
+    """A header whose quoted field never closes is a DataError naming the chunk."""
+    parts = [b"a,b\n1,2\n", b'a,"b\n1,2\n']
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", _names(parts))
+    assert str(exc.value) == "chunk 1: the first record has an unterminated quoted field"
+
+
+def test_csv_empty_results_are_skipped() -> None:
+    """A result with no bytes, or only a BOM, adds nothing and is not a header mismatch."""
+    parts = [b"", b"a\n1\n", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\n2"]
+    assert run_assembler("concat", _names(parts)) == {"out.csv": b"a\n1\n2"}
+
+
+def test_csv_missing_trailing_newline_is_inserted_only_between_records() -> None:
+    """A chunk ending mid-line gets the file's newline before more records, never at the end."""
+    parts = [b"a,b\r\n1,2", b"a,b\r\n", b"a,b\r\n3,4\r\n5,6"]
+    assert run_assembler("concat", _names(parts))["out.csv"] == b"a,b\r\n1,2\r\n3,4\r\n5,6"
+
+
+def test_csv_header_only_chunk_without_newline() -> None:
+    """A first chunk holding only a header without newline still yields separate records."""
+    parts = [b"a,b", b"a,b\n1,2\n"]
+    assert run_assembler("concat", _names(parts))["out.csv"] == b"a,b\n1,2\n"
+
+
+def test_csv_without_header_is_joined_as_records() -> None:
+    """header=false joins bodies as they are, only adding a newline where records would merge."""
+    parts = [b"1,2\n3,4", b"5,6\n", b"7,8"]
+    output = run_assembler("concat", _names(parts), {"header": False})
+    assert output == {"out.csv": b"1,2\n3,4\n5,6\n7,8"}
+
+
+def test_tsv_header_once() -> None:
+    """TSV (.tsv and .tab) is joined like CSV: one header, then every body."""
+    parts = [b"a\tb\n1\t2\n", b"a\tb\n3\t4\n"]
+    for name in ("t.tsv", "t.tab"):
+        assert run_assembler("concat", _names(parts, name)) == {name: b"a\tb\n1\t2\n3\t4\n"}
+
+
+def test_row_partitioner_chunks_join_back_byte_for_byte() -> None:
+    """Partitioning a CSV with `row` and concatenating the chunks gives the input back."""
+    pytest.importorskip("bytenite_runtime.tables.delimited")
+    records = b"".join(b'%d,"x,\r\n""%d"""\r\n' % (i, i) for i in range(50))
+    source = b'\xef\xbb\xbfid,"note\nline"\r\n' + records + b"50,last"
+    chunks = run_partitioner("row", {"in.csv": source}, {"rows_per_chunk": 7})
+    assert len(chunks) > 3
+    results = _names([chunk.data for chunk in chunks])
+    assert run_assembler("concat", results)["out.csv"] == source
+
+
+def test_row_partitioner_parquet_and_npy_chunks_join_back() -> None:
+    """Parquet chunks of `row` (metadata in their footer) join back row for row, and
+    .npy chunks byte for byte; an app that drops a row while keeping the metadata is caught."""
+    table = pa.table({"x": list(range(100)), "s": [str(i) for i in range(100)]})
+    source = {"t.parquet": _parquet(table, row_group_size=10)}
+    chunks = run_partitioner("row", source, {"rows_per_chunk": 20})
+    results = _names([chunk.data for chunk in chunks], "t.parquet")
+    joined = pq.read_table(io.BytesIO(run_assembler("concat", results)["t.parquet"]))
+    assert joined.equals(table)
+    assert joined.schema.metadata is None or META_KEY.encode() not in joined.schema.metadata
+    filtered = pq.read_table(io.BytesIO(results["chunk-000002.t.parquet"])).slice(1)
+    results["chunk-000002.t.parquet"] = _parquet(filtered)
+    with pytest.raises(
+        DataError, match=r"^chunk 2: 19 rows, but its chunk metadata says rows 40-60 \(20 rows\)"
+    ):
+        run_assembler("concat", results)
+
+    array = _npy(np.arange(300.0).reshape(100, 3))
+    chunks = run_partitioner("row", {"m.npy": array}, {"rows_per_chunk": 30})
+    results = _names([chunk.data for chunk in chunks], "m.npy")
+    assert run_assembler("concat", results) == {"m.npy": array}
+
+
+# -- JSON Lines --------------------------------------------------------------------------
+
+
+def test_jsonl_joins_lines_and_repairs_a_missing_newline() -> None:
+    """JSON Lines have no header; a chunk's unterminated last line is separated from the next."""
+    parts = [b'{"a": 1}\n{"a": 2}', b'{"a": 3}\n', b"", b'{"a": 4}']
+    for name in ("o.jsonl", "o.ndjson"):
+        output = run_assembler("concat", _names(parts, name))
+        assert output == {name: b'{"a": 1}\n{"a": 2}\n{"a": 3}\n{"a": 4}'}
+
+
+# -- Parquet and Arrow -------------------------------------------------------------------
+
+
+def test_parquet_join_keeps_rows_row_groups_and_user_metadata() -> None:
+    """Parquet results are streamed row group by row group; our metadata key is stripped."""
+    tables = [pa.table({"x": list(range(i * 10, i * 10 + 10)), "s": ["v"] * 10}) for i in range(3)]
+    tables = [t.replace_schema_metadata({"owner": "me"}) for t in tables]
+    results = _rows([(0, 10), (10, 20), (20, 30)], tables)
+    output = run_assembler("concat", results)
+    parquet = pq.ParquetFile(io.BytesIO(output["out.parquet"]))
+    assert parquet.read().column("x").to_pylist() == list(range(30))
+    assert parquet.num_row_groups == 3
+    assert parquet.schema_arrow.metadata[b"owner"] == b"me"
+    assert META_KEY.encode() not in parquet.schema_arrow.metadata
+
+
+def test_parquet_join_keeps_the_compression_codec() -> None:
+    """The output uses the results' compression codec, not pyarrow's default."""
+    table = pa.table({"x": [1, 2]})
+    results = {f"chunk-{i:06d}.o.pq": _parquet(table, compression="zstd") for i in range(2)}
+    output = run_assembler("concat", results)
+    column = pq.ParquetFile(io.BytesIO(output["o.pq"])).metadata.row_group(0).column(0)
+    assert column.compression == "ZSTD"
+
+
+def test_parquet_schema_mismatch_names_chunk_and_field() -> None:
+    """Without unify_schemas, a differing field type is a DataError naming chunk and field."""
+    results = {
+        "chunk-000000.o.parquet": _parquet(pa.table({"x": [1], "y": ["a"]})),
+        "chunk-000001.o.parquet": _parquet(pa.table({"x": [2.5], "y": ["b"]})),
+    }
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", results)
+    assert str(exc.value).startswith(
+        "chunk 1: schema differs from chunk 0's: field 'x' is double here but int64 in chunk 0"
+    )
+    assert "unify_schemas=true" in str(exc.value)
+
+
+def test_parquet_missing_column_is_a_mismatch() -> None:
+    """A result lacking a column of the first result's schema is named with that column."""
+    results = {
+        "chunk-000000.o.parquet": _parquet(pa.table({"x": [1], "y": ["a"]})),
+        "chunk-000001.o.parquet": _parquet(pa.table({"x": [2]})),
+    }
+    with pytest.raises(DataError, match=r"^chunk 1: .*field 'y' of chunk 0's schema is missing"):
+        run_assembler("concat", results)
+
+
+def test_parquet_unify_fills_missing_columns_and_promotes_types() -> None:
+    """unify_schemas=true merges schemas: a missing column becomes nulls, int32 widens to int64."""
+    results = {
+        "chunk-000000.o.parquet": _parquet(pa.table({"x": pa.array([1], pa.int32())})),
+        "chunk-000001.o.parquet": _parquet(pa.table({"y": ["b"], "x": pa.array([2], pa.int64())})),
+    }
+    output = run_assembler("concat", results, {"unify_schemas": True})
+    table = pq.read_table(io.BytesIO(output["o.parquet"]))
+    assert table.schema.field("x").type == pa.int64()
+    assert table.to_pylist() == [{"x": 1, "y": None}, {"x": 2, "y": "b"}]
+
+
+def test_parquet_unify_rejects_incompatible_types_naming_the_field() -> None:
+    """Types no promotion reconciles stay an error, naming the chunk and the field."""
+    results = {
+        "chunk-000000.o.parquet": _parquet(pa.table({"x": [1]})),
+        "chunk-000001.o.parquet": _parquet(pa.table({"x": [b"\x00"]})),
+    }
+    with pytest.raises(DataError, match=r"^chunk 1: cannot unify schemas: field 'x' is binary"):
+        run_assembler("concat", results, {"unify_schemas": True})
+
+
+def test_truncated_parquet_result_is_a_data_error() -> None:
+    """A damaged Parquet result is named by chunk, not a pyarrow traceback."""
+    good = _parquet(pa.table({"x": [1]}))
+    results = {"chunk-000000.o.parquet": good, "chunk-000001.o.parquet": good[:-20]}
+    with pytest.raises(DataError, match=r"^chunk 1: not a readable Parquet file"):
+        run_assembler("concat", results)
+
+
+def test_arrow_file_and_stream_results_join_into_one_ipc_file() -> None:
+    """Arrow IPC results (file or stream format) become one IPC file, batches in order."""
+    tables = [pa.table({"x": list(range(i * 5, i * 5 + 5))}) for i in range(3)]
+    results = {
+        "chunk-000000.o.arrow": _arrow(tables[0]),
+        "chunk-000001.o.arrow": _arrow(tables[1], stream=True),
+        "chunk-000002.o.arrow": _arrow(tables[2]),
+    }
+    output = run_assembler("concat", results)
+    reader = pa.ipc.open_file(pa.BufferReader(output["o.arrow"]))
+    assert reader.read_all().column("x").to_pylist() == list(range(15))
+    assert reader.num_record_batches == 9
+
+
+def test_arrow_schema_mismatch_names_chunk_and_field() -> None:
+    """Arrow results follow the Parquet schema rules."""
+    results = {
+        "chunk-000000.o.feather": _arrow(pa.table({"x": [1]})),
+        "chunk-000001.o.feather": _arrow(pa.table({"z": [1]})),
+    }
+    with pytest.raises(DataError, match=r"^chunk 1: schema differs .*field 'z' is not in"):
+        run_assembler("concat", results)
+
+
+# -- .npy --------------------------------------------------------------------------------
+
+
+def test_npy_one_dimensional() -> None:
+    """1-D arrays join end to end, one header for the total length."""
+    parts = [np.arange(5, dtype="<i4"), np.arange(5, 8, dtype="<i4"), np.arange(0, dtype="<i4")]
+    output = run_assembler("concat", _names([_npy(p) for p in parts], "a.npy"))
+    joined = np.load(io.BytesIO(output["a.npy"]))
+    assert joined.dtype == np.dtype("<i4")
+    assert joined.tolist() == list(range(8))
+
+
+def test_npy_two_dimensional_and_fortran_order() -> None:
+    """2-D arrays join along the first axis; a Fortran-order result is laid out in C order."""
+    a = np.arange(12, dtype=np.float64).reshape(4, 3)
+    b = np.asfortranarray(np.arange(12, 18, dtype=np.float64).reshape(2, 3))
+    output = run_assembler("concat", _names([_npy(a), _npy(b)], "m.npy"))
+    np.testing.assert_array_equal(np.load(io.BytesIO(output["m.npy"])), np.vstack([a, b]))
+
+
+def test_npy_dtype_mismatch_names_the_chunk() -> None:
+    """Arrays of different dtypes cannot be byte-joined: the chunk is named."""
+    parts = [_npy(np.zeros(3, "<f8")), _npy(np.zeros(3, "<f4"))]
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", _names(parts, "a.npy"))
+    assert str(exc.value) == "chunk 1: dtype float32 differs from chunk 0's float64"
+
+
+def test_npy_trailing_shape_mismatch_names_the_chunk() -> None:
+    """Arrays whose shape[1:] differs cannot follow each other along the first axis."""
+    parts = [_npy(np.zeros((2, 3))), _npy(np.zeros((2, 3))), _npy(np.zeros((2, 4)))]
+    with pytest.raises(DataError, match=r"^chunk 2: shape \(2, 4\) does not continue chunk 0's"):
+        run_assembler("concat", _names(parts, "a.npy"))
+
+
+def test_npy_truncated_result_names_the_chunk() -> None:
+    """A result whose data section is shorter than its header promises is rejected by chunk."""
+    parts = [_npy(np.zeros(4)), _npy(np.zeros(4))[:-8]]
+    with pytest.raises(DataError, match=r"^chunk 1: truncated \.npy file: shape \(4,\) needs 32"):
+        run_assembler("concat", _names(parts, "a.npy"))
+
+
+# -- row counts, order, format choice, failure -------------------------------------------
+
+
+def test_row_count_mismatch_names_the_chunk_and_both_counts() -> None:
+    """A result whose row count differs from its metadata's range is a DataError by chunk."""
+    tables = [pa.table({"x": [1, 2]}), pa.table({"x": [3]})]
+    results = _rows([(0, 2), (2, 4)], tables)
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", results)
+    assert str(exc.value) == (
+        "chunk 1: 1 rows, but its chunk metadata says rows 2-4 (2 rows) of 'src'; "
+        "set verify_rows=false for apps that change the row count"
+    )
+
+
+def test_verify_rows_false_accepts_changed_row_counts() -> None:
+    """verify_rows=false lets an app filter rows; the output holds what the results hold."""
+    results = _rows([(0, 2), (2, 4)], [pa.table({"x": [1, 2]}), pa.table({"x": [3]})])
+    output = run_assembler("concat", results, {"verify_rows": False})
+    assert pq.read_table(io.BytesIO(output["out.parquet"])).column("x").to_pylist() == [1, 2, 3]
+
+
+def test_non_contiguous_row_ranges_warn(capsys: pytest.CaptureFixture[str]) -> None:
+    """Consecutive chunks of one source whose ranges leave a gap log a warning, not an error."""
+    results = _rows([(0, 1), (5, 6)], [pa.table({"x": [1]}), pa.table({"x": [2]})])
+    run_assembler("concat", results)
+    assert "chunk 1: rows of 'src' start at 5, but chunk 0 ended at 1" in capsys.readouterr().err
+
+
+def test_results_are_ordered_by_chunk_index_despite_platform_prefixes() -> None:
+    """Chunk index, not the name, orders results; a platform prefix changes nothing."""
+    results = {
+        "ff_chunk-000002.out.csv": b"h\nc\n",
+        "ab12_chunk-000001.out.csv": b"h\nb\n",
+        "zz_chunk-000000.out.csv": b"h\na\n",
+        "00_chunk-000010.out.csv": b"h\nd\n",
+    }
+    assert run_assembler("concat", results) == {"out.csv": b"h\na\nb\nc\nd\n"}
+
+
+def test_format_param_overrides_the_extension() -> None:
+    """format='bytes' keeps every CSV header; format='csv' treats .txt results as CSV."""
+    parts = [b"h\n1\n", b"h\n2\n"]
+    assert run_assembler("concat", _names(parts), {"format": "bytes"}) == {
+        "out.csv": b"h\n1\nh\n2\n"
+    }
+    assert run_assembler("concat", _names(parts, "o.txt"), {"format": "csv"}) == {
+        "o.txt": b"h\n1\n2\n"
+    }
+
+
+def test_each_group_is_joined_by_its_own_format() -> None:
+    """With several result names, each output is joined according to its own extension."""
+    results = {**_names([b"h\n1\n", b"h\n2\n"]), **_names([b"h\n", b"h\n"], "log.txt")}
+    results.update(_names([_npy(np.arange(2)), _npy(np.arange(2, 3))], "v.npy"))
+    output = run_assembler("concat", results)
+    assert output["out.csv"] == b"h\n1\n2\n"
+    assert output["log.txt"] == b"h\nh\n"
+    assert np.load(io.BytesIO(output["v.npy"])).tolist() == [0, 1, 2]
+
+
+def test_failing_table_concat_leaves_output_empty(tmp_path: Path) -> None:
+    """A header mismatch in the second group fails the run with nothing left in OUTPUT_DIR."""
+    results = {**_names([b"h\n1\n", b"h\n2\n"], "a.csv"), **_names([b"h\n", b"x\n"], "b.csv")}
+    (tmp_path / "results").mkdir()
+    (tmp_path / "out").mkdir()
+    for name, data in results.items():
+        (tmp_path / "results" / name).write_bytes(data)
+    env = assembler_environment(tmp_path / "results", tmp_path / "out", {}, None)
+    with pytest.raises(DataError, match=r"^chunk 1: header differs"):
+        entrypoint_for("assembler", "concat").invoke(env)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_importing_the_assembler_loads_no_table_library() -> None:
+    """numpy and pyarrow are imported only when a table is joined."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bytenite_runtime.assemblers.concat, bytenite_runtime.tables.join\n"
+        "assert not {'numpy', 'pyarrow'} & set(sys.modules), sorted(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

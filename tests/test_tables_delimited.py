@@ -1,0 +1,439 @@
+"""The ``row`` partitioner on CSV, TSV and JSON Lines: whole records, copied byte for byte.
+
+Unit tests pin each RFC 4180 corner and each sizing; property tests generate tables with
+quoted delimiters, quotes, CR/LF/CRLF inside fields, unicode and empty fields, and scan
+them with tiny blocks so that every block-boundary case (a quoted field, a UTF-8
+sequence, a CRLF cut in two) is hit; the bad-input tests check the message and that no
+chunk is left behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+import pytest
+import zstandard
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bytenite_runtime import DataError
+from bytenite_runtime.chunks import ChunkMeta
+from bytenite_runtime.settings import partitioner_environment
+from bytenite_runtime.tables import _records, delimited
+from bytenite_runtime.tables.source import Sizing
+from bytenite_runtime.task import entrypoint_for
+from bytenite_runtime.testing import PartitionedChunk, run_partitioner
+
+BOM = b"\xef\xbb\xbf"
+FOOTER = {"chunk_metadata": "footer"}
+
+
+def _chunks(files: Mapping[str, bytes], **params: Any) -> list[PartitionedChunk]:
+    return run_partitioner("row", files, {**FOOTER, **params})
+
+
+def _rows(chunk: PartitionedChunk) -> tuple[int, int]:
+    assert chunk.meta is not None
+    start, stop = chunk.meta.fields["rows"]
+    return start, stop
+
+
+def _plan(tmp_path: Path, data: bytes, sizing: Sizing, **options: Any) -> list[bytes]:
+    """Plan ``data`` as data.csv and write every piece into memory."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    fmt = options.pop("fmt", "csv")
+    pieces = delimited.plan(path, "data.csv", fmt, sizing, header=True, strict=False, **options)
+    written = []
+    for index, piece in enumerate(pieces):
+        out = io.BytesIO()
+        piece.write(out, ChunkMeta(index))
+        written.append(out.getvalue())
+    return written
+
+
+@contextlib.contextmanager
+def _blocks_of(size: int) -> Iterator[None]:
+    """Scan with blocks of ``size`` bytes, so small inputs cross many block boundaries."""
+    with mock.patch.object(_records, "BLOCK", size):
+        yield
+
+
+# -- RFC 4180 corners ------------------------------------------------------------------
+
+
+def test_quoted_delimiters_and_escaped_quotes_stay_inside_their_record() -> None:
+    """A comma and a doubled quote inside quotes never end a field's record."""
+    data = b'id,text\n1,"a,b"\n2,"say ""hi"", then go"\n3,plain\n'
+    chunks = _chunks({"t.csv": data}, rows_per_chunk=1)
+    assert [c.data for c in chunks] == [
+        b'id,text\n1,"a,b"\n',
+        b'id,text\n2,"say ""hi"", then go"\n',
+        b"id,text\n3,plain\n",
+    ]
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r", b"\r\n"], ids=["LF", "CR", "CRLF"])
+def test_newlines_inside_quoted_fields_do_not_end_records(newline: bytes) -> None:
+    """LF, CR and CRLF inside a quoted field belong to the field, with CRLF records."""
+    data = b"a,b\r\n" + b'1,"x' + newline + b'y"\r\n' + b'2,"' + newline + b'"\r\n3,z\r\n'
+    chunks = _chunks({"t.csv": data}, rows_per_chunk=2)
+    assert [c.data for c in chunks] == [
+        b"a,b\r\n" + b'1,"x' + newline + b'y"\r\n' + b'2,"' + newline + b'"\r\n',
+        b"a,b\r\n3,z\r\n",
+    ]
+    assert [_rows(c) for c in chunks] == [(0, 2), (2, 3)]
+
+
+def test_bom_travels_with_the_header_into_every_chunk(tmp_path: Path) -> None:
+    """With a header, every chunk starts with the BOM and the header exactly as in the source."""
+    data = BOM + b"x,y\r\n1,2\r\n3,4\r\n"
+    assert _plan(tmp_path, data, Sizing(rows=1)) == [
+        BOM + b"x,y\r\n1,2\r\n",
+        BOM + b"x,y\r\n3,4\r\n",
+    ]
+
+
+def test_without_header_the_bom_stays_with_the_first_record() -> None:
+    """Without a header, only the first chunk holds the BOM, so the chunks join to the source."""
+    data = BOM + b"1,2\n3,4\n"
+    chunks = _chunks({"t.csv": data}, rows_per_chunk=1, header=False)
+    assert [c.data for c in chunks] == [BOM + b"1,2\n", b"3,4\n"]
+    assert [_rows(c) for c in chunks] == [(0, 1), (1, 2)]
+
+
+def test_without_header_the_first_record_is_data() -> None:
+    """header=false counts the first record as row 0 and repeats nothing."""
+    chunks = _chunks({"t.tsv": b"a\tb\nc\td\ne\tf\n"}, num_chunks=3, header=False)
+    assert [c.data for c in chunks] == [b"a\tb\n", b"c\td\n", b"e\tf\n"]
+
+
+def test_last_record_without_newline_is_kept() -> None:
+    """A file whose last record has no newline loses nothing, and the record counts."""
+    chunks = _chunks({"t.csv": b'h\n1\n"2\n2"'}, rows_per_chunk=1)
+    assert [c.data for c in chunks] == [b"h\n1\n", b'h\n"2\n2"']
+    assert [_rows(c) for c in chunks] == [(0, 1), (1, 2)]
+
+
+def test_jsonl_has_no_header_and_ignores_quotes() -> None:
+    """In JSON Lines every newline ends a record, a lone quote inside a string included."""
+    lines = [b'{"a": "x\\"y"}\n', b'{"a": "\\""}\n', b'{"a": 3}\n']
+    chunks = _chunks({"t.jsonl": b"".join(lines)}, rows_per_chunk=1)
+    assert [c.data for c in chunks] == lines
+
+
+# -- sizing ----------------------------------------------------------------------------
+
+
+def test_rows_per_chunk_cuts_every_k_records(tmp_path: Path) -> None:
+    """rows=k gives chunks of k records, the last one shorter."""
+    body = b"".join(b"%d\n" % i for i in range(7))
+    assert _plan(tmp_path, b"n\n" + body, Sizing(rows=3)) == [
+        b"n\n0\n1\n2\n",
+        b"n\n3\n4\n5\n",
+        b"n\n6\n",
+    ]
+
+
+def test_bytes_per_chunk_cuts_at_the_first_record_end_past_the_target(tmp_path: Path) -> None:
+    """Each chunk is at least the target (but the last), and a bigger record goes whole."""
+    records = [b"aaaa\n", b'"' + b"b\n" * 20 + b'"\n', b"c\n", b"d\n", b"e\n"]
+    chunks = _plan(tmp_path, b"h\n" + b"".join(records), Sizing(target_bytes=6))
+    assert chunks == [
+        b"h\n" + records[0] + records[1],
+        b"h\n" + b"".join(records[2:5]),
+    ]
+
+
+def test_num_chunks_gives_exactly_n_chunks_when_there_are_enough_records(tmp_path: Path) -> None:
+    """chunks=n always gives n non-empty chunks for at least n records, even when the
+    byte targets all fall inside one huge last record."""
+    huge = b'"' + b"x" * 5000 + b'"\n'
+    data = b"h\n" + b"1\n2\n3\n4\n" + huge
+    chunks = _plan(tmp_path, data, Sizing(chunks=4))
+    assert chunks == [b"h\n1\n2\n", b"h\n3\n", b"h\n4\n", b"h\n" + huge]
+
+
+def test_num_chunks_larger_than_the_records_gives_one_record_per_chunk(tmp_path: Path) -> None:
+    """chunks=n with fewer records than n never makes an empty chunk."""
+    assert _plan(tmp_path, b"h\n1\n2\n", Sizing(chunks=5)) == [b"h\n1\n", b"h\n2\n"]
+
+
+def test_cuts_land_the_same_when_blocks_are_tiny(tmp_path: Path) -> None:
+    """Late cuts found by reading a block again agree with those found while scanning."""
+    data = b"h\n" + b"".join(b'%d,"a\r\nb"\n' % i for i in range(40)) + b'"' + b"z" * 300 + b'"\n'
+    expected = _plan(tmp_path, data, Sizing(chunks=12))
+    with _blocks_of(16):
+        assert _plan(tmp_path, data, Sizing(chunks=12)) == expected
+    assert len(expected) == 12
+
+
+@pytest.mark.parametrize("broken", [("copy_file_range",), ("copy_file_range", "sendfile")])
+def test_copy_falls_back_when_the_kernel_refuses(tmp_path: Path, broken: tuple[str, ...]) -> None:
+    """Where copy_file_range (then sendfile too) fails, the chunk is copied another way."""
+    source = tmp_path / "s.csv"
+    source.write_bytes(bytes(range(256)) * 64)
+
+    def refuse(*_: Any) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    with contextlib.ExitStack() as stack:
+        for name in broken:
+            stack.enter_context(mock.patch.object(delimited.os, name, refuse))
+        with (tmp_path / "out").open("wb") as out, source.open("rb") as src:
+            delimited.copy_range(src.fileno(), out, 0, 4096)
+            delimited.copy_range(src.fileno(), out, 4096, 16384)
+    assert (tmp_path / "out").read_bytes() == source.read_bytes()
+
+
+def test_kernel_copies_only_between_offsets_aligned_alike(tmp_path: Path) -> None:
+    """copy_file_range runs where source and target sit alike in a page, a buffer elsewhere."""
+    source = tmp_path / "s.csv"
+    source.write_bytes(bytes(range(256)) * 64)
+    real = delimited.os.copy_file_range
+    with (
+        mock.patch.object(delimited.os, "copy_file_range", side_effect=real) as spy,
+        (tmp_path / "out").open("wb") as out,
+        source.open("rb") as src,
+    ):
+        out.write(b"header\n")
+        delimited.copy_range(src.fileno(), out, 100, 5000)
+        assert spy.call_count == 0
+        delimited.copy_range(src.fileno(), out, 4096 + 7 + 4900, 16384)
+        assert spy.call_count >= 1
+    expected = b"header\n" + source.read_bytes()[100:5000] + source.read_bytes()[9003:]
+    assert (tmp_path / "out").read_bytes() == expected
+
+
+# -- several files, metadata -----------------------------------------------------------
+
+
+def test_several_files_are_chunked_in_path_order_with_their_row_ranges() -> None:
+    """Chunks of several files come in path order, each naming its file and its rows."""
+    files = {
+        "b.csv": b"k\n" + b"".join(b"b%d\n" % i for i in range(5)),
+        "a/x.tsv": b"k\tv\n1\t2\n",
+        "c.jsonl": b'{"i": 1}\n{"i": 2}\n{"i": 3}\n',
+    }
+    chunks = _chunks(files, rows_per_chunk=2)
+    described = [(c.meta.index, c.meta.count, c.meta.source, _rows(c)) for c in chunks if c.meta]
+    assert described == [
+        (0, 6, "a/x.tsv", (0, 1)),
+        (1, 6, "b.csv", (0, 2)),
+        (2, 6, "b.csv", (2, 4)),
+        (3, 6, "b.csv", (4, 5)),
+        (4, 6, "c.jsonl", (0, 2)),
+        (5, 6, "c.jsonl", (2, 3)),
+    ]
+    assert chunks[3].data == b"k\nb4\n"
+
+
+def test_compressed_sources_are_read_transparently() -> None:
+    """A .csv.gz and a .csv.zst give the chunks their plain .csv would."""
+    data = b'id,t\n1,"a\nb"\n2,c\n3,d\n'
+    plain = [c.data for c in _chunks({"p.csv": data}, num_chunks=2)]
+    files = {"g.csv.gz": gzip.compress(data), "z.csv.zst": zstandard.compress(data)}
+    chunks = _chunks(files, num_chunks=4)
+    assert [c.data for c in chunks] == plain * 2
+    assert [c.meta.source for c in chunks if c.meta] == ["g.csv.gz"] * 2 + ["z.csv.zst"] * 2
+
+
+# -- properties ------------------------------------------------------------------------
+
+_TEXT = st.text(st.sampled_from([",", "\t", '"', "\n", "\r", " ", "a", "Z", "é", "東", "😀"]))
+_SIZING = st.one_of(
+    st.fixed_dictionaries({"rows_per_chunk": st.integers(1, 6)}),
+    st.fixed_dictionaries({"num_chunks": st.integers(1, 9)}),
+    st.fixed_dictionaries({"bytes_per_chunk": st.integers(1, 120)}),
+)
+_BLOCKS = st.sampled_from([8, 16, 24, 64, 1 << 20])
+
+
+def _field(text: str, delimiter: str, force: bool) -> str:
+    if force or any(c in text for c in (delimiter, '"', "\n", "\r")):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+@st.composite
+def _tables(draw: st.DrawFn, delimiter: str) -> tuple[bytes, int]:
+    """A CSV/TSV file as bytes, and the length of its header (0 without one)."""
+    columns = draw(st.integers(1, 4))
+    rows = draw(st.lists(st.lists(_TEXT, min_size=columns, max_size=columns), min_size=1))
+    has_header = draw(st.booleans())
+    if has_header:
+        rows.insert(0, [f"c{i}" for i in range(columns)])
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    lines = []
+    for row in rows:
+        # A lone empty field is quoted, as the csv module does, or the row would vanish.
+        force = [(columns == 1 and not text) or draw(st.booleans()) for text in row]
+        lines.append(delimiter.join(map(_field, row, [delimiter] * columns, force)) + newline)
+    bom = "\ufeff" if draw(st.booleans()) else ""
+    text = bom + "".join(lines)
+    if draw(st.booleans()):
+        text = text[: -len(newline)]
+    header = len((bom + lines[0]).encode()) if has_header else 0
+    return text.encode(), header
+
+
+def _parse(data: bytes, delimiter: str) -> list[list[str]]:
+    text = io.StringIO(data.decode("utf-8-sig"), newline="")
+    return list(csv.reader(text, delimiter=delimiter, strict=True))
+
+
+def _check_chunks(
+    chunks: list[PartitionedChunk], data: bytes, header: int, sizing: dict[str, int]
+) -> None:
+    """Indices run 0..n-1, no chunk is empty, row ranges are contiguous, the bodies
+    (header dropped from all but the first) join to the input byte for byte, and the
+    sizing holds: n chunks when there are n rows, no chunk but the last under the target."""
+    assert [c.meta.index if c.meta else None for c in chunks] == list(range(len(chunks)))
+    ranges = [_rows(c) for c in chunks]
+    assert all(start < stop for start, stop in ranges)
+    assert [start for start, _ in ranges] == [0] + [stop for _, stop in ranges[:-1]]
+    assert all(c.data[:header] == data[:header] for c in chunks)
+    assert chunks[0].data + b"".join(c.data[header:] for c in chunks[1:]) == data
+    if "num_chunks" in sizing:
+        assert len(chunks) == min(sizing["num_chunks"], ranges[-1][1])
+    if "rows_per_chunk" in sizing:
+        assert all(stop - start == sizing["rows_per_chunk"] for start, stop in ranges[:-1])
+    if "bytes_per_chunk" in sizing:
+        assert all(len(c.data) - header >= sizing["bytes_per_chunk"] for c in chunks[:-1])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    table=st.sampled_from(["csv", "tsv"]).flatmap(
+        lambda f: st.tuples(st.just(f), _tables("," if f == "csv" else "\t"))
+    ),
+    sizing=_SIZING,
+    block=_BLOCKS,
+)
+def test_property_csv_tsv_chunks_are_whole_records(
+    table: tuple[str, tuple[bytes, int]], sizing: dict[str, int], block: int
+) -> None:
+    """Generated CSV/TSV: chunks join to the input, each parses to whole records, and each
+    holds as many records as its metadata row range says."""
+    fmt, (data, header) = table
+    delimiter = "," if fmt == "csv" else "\t"
+    with _blocks_of(block):
+        chunks = _chunks({f"t.{fmt}": data}, header=bool(header), **sizing)
+    _check_chunks(chunks, data, header, sizing)
+    skip = 1 if header else 0
+    parsed = [_parse(c.data, delimiter)[skip:] for c in chunks]
+    assert [len(rows) for rows in parsed] == [stop - start for start, stop in map(_rows, chunks)]
+    assert [row for rows in parsed for row in rows] == _parse(data, delimiter)[skip:]
+
+
+@st.composite
+def _json_lines(draw: st.DrawFn) -> bytes:
+    values = st.one_of(_TEXT, st.integers(), st.none(), st.lists(_TEXT, max_size=3))
+    docs = draw(st.lists(st.dictionaries(_TEXT, values, max_size=3), min_size=1))
+    text = "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
+    return (text[:-1] if draw(st.booleans()) else text).encode()
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=_json_lines(), sizing=_SIZING, block=_BLOCKS)
+def test_property_jsonl_chunks_are_whole_records(
+    data: bytes, sizing: dict[str, int], block: int
+) -> None:
+    """Generated JSON Lines: chunks join to the input and every line of every chunk is a
+    whole JSON document, as many as the metadata row range says."""
+    with _blocks_of(block):
+        chunks = _chunks({"t.jsonl": data}, **sizing)
+    _check_chunks(chunks, data, 0, sizing)
+    for chunk in chunks:
+        lines = chunk.data.decode().split("\n")
+        lines = lines[:-1] if lines[-1] == "" else lines
+        assert all(isinstance(json.loads(line), dict) for line in lines)
+        assert len(lines) == _rows(chunk)[1] - _rows(chunk)[0]
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+def _failing(tmp_path: Path, files: Mapping[str, bytes], **params: Any) -> str:
+    """Run the partitioner, expect a DataError, check no chunk is left; return its message."""
+    source, chunks = tmp_path / "src", tmp_path / "chunks"
+    source.mkdir()
+    chunks.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    with pytest.raises(DataError) as caught:
+        entrypoint_for("partitioner", "row").invoke(
+            partitioner_environment(source, chunks, params, None)
+        )
+    assert sorted(p.name for p in chunks.iterdir()) == []
+    return str(caught.value)
+
+
+def test_unterminated_quoted_field_names_where_it_opened(tmp_path: Path) -> None:
+    """An unterminated quote fails at the end of the file, naming the opening quote's byte,
+    and the good file planned before it leaves no chunk."""
+    bad = b'a,b\n1,2\n3,"open\n4,5\n'
+    good = b"a\n" + b"x\n" * 100
+    message = _failing(tmp_path, {"a.csv": good, "b.csv": bad}, rows_per_chunk=1)
+    opened = bad.index(b'"')
+    assert message == f"b.csv byte {len(bad)}: unterminated quoted field (opened at byte {opened})"
+
+
+def test_unterminated_quote_opened_in_an_earlier_block_is_found(tmp_path: Path) -> None:
+    """The opening quote is found even when blocks without quotes follow it."""
+    bad = b'a\n"' + b"x" * 200
+    with _blocks_of(16):
+        message = _failing(tmp_path, {"t.csv": bad})
+    assert message.endswith("(opened at byte 2)")
+
+
+@pytest.mark.parametrize(
+    ("data", "where", "reason"),
+    [
+        (b"a,b\n1,\xff\n", 6, "invalid start byte"),
+        (b"a,b\n1,\xc3\xa9\n2,\xe6\x97\n", 11, "invalid continuation byte"),
+        (b"a,b\n" + "é".encode() * 40 + b"\xe6\x97", 84, "unexpected end of data"),
+    ],
+    ids=["bad-byte", "cut-sequence", "truncated-at-end"],
+)
+def test_invalid_utf8_names_the_byte(tmp_path: Path, data: bytes, where: int, reason: str) -> None:
+    """Invalid UTF-8 fails with the byte offset of the first bad sequence, across blocks too."""
+    with _blocks_of(24):
+        message = _failing(tmp_path, {"t.csv": data})
+    assert message == f"t.csv byte {where}: not valid UTF-8 ({reason})"
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        (b"", "t.csv: no records"),
+        (BOM, "t.csv: no records"),
+        (b"a,b\r\n", "t.csv: no data rows (only a header)"),
+    ],
+    ids=["empty", "bom-only", "header-only"],
+)
+def test_empty_source_is_an_error(tmp_path: Path, data: bytes, expected: str) -> None:
+    """A source without data rows fails with a one-line message naming it."""
+    assert _failing(tmp_path, {"t.csv": data}) == expected
+
+
+def test_ragged_row_in_strict_mode_names_the_row(tmp_path: Path) -> None:
+    """strict=true rejects a row whose field count differs from the header's, naming it."""
+    data = b'a,b\n1,2\n"x\ny",2\n3\n4,5\n'
+    message = _failing(tmp_path, {"t.csv": data}, strict=True)
+    assert message == "t.csv row 2 (line 5): 1 field where the header has 2"
+    assert len(_chunks({"t.csv": data}, num_chunks=2)) == 2
+
+
+def test_zero_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
+    """A zero or negative size never reaches planning: it is a settings error."""
+    with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.rows_per_chunk"):
+        _failing(tmp_path, {"t.csv": b"a\n1\n"}, rows_per_chunk=0)
