@@ -22,25 +22,10 @@ from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
 from ..tables.join import TableFormat, copy_range, label
+from ..tables.source import format_of_name
 from ..task import AssemblerContext
 
 __all__ = ["Concat", "check_rows", "group_results"]
-
-# What 'auto' joins as a table, by the original name's extension. Compressed names
-# (.csv.gz) are deliberately absent: their bytes are joined as bytes.
-_TABLE_EXTENSIONS: dict[str, TableFormat] = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".arrow": "arrow",
-    ".feather": "arrow",
-    ".ipc": "arrow",
-    ".npy": "npy",
-}
 
 
 def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[Result]]:
@@ -157,7 +142,8 @@ class Concat(Assembler):
         """How the group of results named ``original`` is joined."""
         if self.format != "auto":
             return self.format
-        return _TABLE_EXTENSIONS.get(Path(original).suffix.lower(), "bytes")
+        # Compressed names (.csv.gz) are deliberately not tables: their bytes are joined.
+        return format_of_name(original) or "bytes"
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
         if not ctx.results:

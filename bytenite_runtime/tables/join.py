@@ -18,14 +18,15 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol
+from typing import BinaryIO, Protocol
 
 from .._io import Result
 from ..errors import DataError
+from .source import Format
 
 __all__ = ["Join", "TableFormat", "copy_range", "label", "plan"]
 
-TableFormat = Literal["csv", "tsv", "jsonl", "parquet", "arrow", "npy"]
+TableFormat = Format  # one list of table formats, kept in source.py
 
 _BLOCK = 8 << 20
 _SCAN = 64 << 10

@@ -17,6 +17,7 @@ __all__ = [
     "Sizing",
     "decompressed",
     "detect_format",
+    "format_of_name",
     "plan_sizing",
 ]
 
@@ -53,14 +54,21 @@ def _inner_name(path: Path) -> str:
     return name
 
 
+def format_of_name(name: str) -> Format | None:
+    """The table format a file name's own extension says (``.csv.gz`` says nothing)."""
+    return _EXTENSIONS.get(Path(name).suffix.lower())
+
+
 def detect_format(path: Path, head: bytes, declared: Format | None) -> Format:
     """The table format of ``path`` (already decompressed ``head`` bytes): the declared one,
     else the file extension, else magic bytes; an unknown format is a one-line error."""
     if declared is not None:
         return declared
-    suffix = Path(_inner_name(path)).suffix.lower()
-    if suffix in _EXTENSIONS:
-        return _EXTENSIONS[suffix]
+    inner = _inner_name(path)
+    found = format_of_name(inner)
+    if found is not None:
+        return found
+    suffix = Path(inner).suffix.lower()
     for magic, fmt in _MAGIC:
         if head.startswith(magic):
             return fmt
