@@ -14,7 +14,8 @@ from pydantic import ValidationError
 
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
 from ..settings import problems_from_validation
-from ._job import JobOptions, JobPlan, Progress, run_job
+from ._job import JobOptions, JobPlan, run_job
+from ._report import Progress
 from ._request import (
     Config,
     DataSource,

@@ -29,6 +29,7 @@ from ..settings import (
     secret_variable_names,
 )
 from ._process import LogSink, Outcome, run_process
+from ._report import Attempt, Progress, TaskRecord, iso, span
 from ._request import Template
 from ._resolve import Component
 from ._sources import deliver, fetch_source
@@ -73,81 +74,6 @@ class JobOptions:
     keep: bool = False
 
 
-def _iso(ts: float | None) -> str | None:
-    return (
-        None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds")
-    )
-
-
-def _span(started: float | None, finished: float | None) -> dict[str, Any]:
-    duration = None if started is None or finished is None else round(finished - started, 3)
-    return {"startedAt": _iso(started), "finishedAt": _iso(finished), "durationSeconds": duration}
-
-
-@dataclass
-class _Attempt:
-    number: int
-    scheduled: float
-    outcome: Outcome | None = None
-    reason: str = ""
-
-    def report(self) -> dict[str, Any]:
-        o = self.outcome
-        state = "Completed" if o and o.ok else "Failed"
-        return {
-            "attempt": self.number,
-            "state": state,
-            "scheduledAt": _iso(self.scheduled),
-            **_span(o.started if o else None, o.finished if o else None),
-            "exitCode": o.exit_code if o else None,
-            "reason": self.reason or None,
-        }
-
-
-@dataclass
-class _Task:
-    chunk: int
-    chunk_file: Path
-    state: str = "Scheduled"
-    attempts: list[_Attempt] = field(default_factory=list)
-    results_dir: Path | None = None
-    results: list[str] = field(default_factory=list)
-
-    def report(self) -> dict[str, Any]:
-        first = self.attempts[0].outcome if self.attempts else None
-        last = self.attempts[-1].outcome if self.attempts else None
-        return {
-            "chunk": self.chunk,
-            "state": self.state,
-            **_span(first.started if first else None, last.finished if last else None),
-            "attempts": [a.report() for a in self.attempts],
-            "exitCode": last.exit_code if last else None,
-            "results": self.results,
-        }
-
-
-class Progress:
-    """A one-line progress bar on a terminal; silent otherwise."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.lock = threading.Lock()
-
-    def update(self, done: int, failed: int, total: int, running: int) -> None:
-        if not self.enabled or total == 0:
-            return
-        width = 30
-        filled = int(width * done / total)
-        bar = "#" * filled + "." * (width - filled)
-        text = f"\rtasks [{bar}] {done}/{total} done, {running} running, {failed} failed "
-        with self.lock:
-            os.write(2, text.encode())
-
-    def close(self) -> None:
-        if self.enabled:
-            os.write(2, b"\n")
-
-
 class _Job:
     def __init__(self, plan: JobPlan, options: JobOptions, progress: Progress) -> None:
         self.plan = plan
@@ -167,7 +93,7 @@ class _Job:
             None if self.config.job_timeout is None else time.time() + self.config.job_timeout
         )
         self.failure = ""
-        self.tasks: list[_Task] = []
+        self.tasks: list[TaskRecord] = []
         self.events: dict[str, Any] = {}
         self.collisions: list[dict[str, Any]] = []
         self.lock = threading.Lock()
@@ -212,7 +138,7 @@ class _Job:
             sink.close()
         self.events[name] = {
             "state": "Completed" if outcome.ok else "Failed",
-            **_span(outcome.started, outcome.finished),
+            **span(outcome.started, outcome.finished),
             "exitCode": outcome.exit_code,
             "log": str(sink.path),
         }
@@ -257,13 +183,13 @@ class _Job:
         )
         return chunks
 
-    def run_task(self, task: _Task) -> None:
+    def run_task(self, task: TaskRecord) -> None:
         sink = self._sink(f"task-{task.chunk:05d}")
         try:
             for number in range(1, self.config.max_task_retries + 2):
                 if self.cancel.is_set():
                     break
-                attempt = _Attempt(number, time.time())
+                attempt = Attempt(number, time.time())
                 task.attempts.append(attempt)
                 task.state = "Running"
                 base = self.root / "tasks" / f"{task.chunk:05d}" / f"attempt-{number}"
@@ -305,13 +231,13 @@ class _Job:
             sink.close()
 
     def run_tasks(self, chunks: list[Path]) -> None:
-        self.tasks = [_Task(i, path) for i, path in enumerate(chunks)]
+        self.tasks = [TaskRecord(i, path) for i, path in enumerate(chunks)]
         done = failed = 0
         total = len(self.tasks)
 
         running = 0
 
-        def one(task: _Task) -> None:
+        def one(task: TaskRecord) -> None:
             nonlocal done, failed, running
             with self.lock:
                 running += 1
@@ -440,8 +366,8 @@ class _Job:
                 "name": plan.name,
                 "state": state,
                 "reason": self.failure or None,
-                "createdAt": _iso(created),
-                **_span(created, finished),
+                "createdAt": iso(created),
+                **span(created, finished),
                 "chunks": len(self.tasks),
                 "parallelism": self.options.parallelism,
                 "template": {
