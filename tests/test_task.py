@@ -567,12 +567,12 @@ def test_main_turns_an_unexpected_exception_into_one_error_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An exception outside the hierarchy (an OS failure) still exits 1 with one error line."""
-    import bytenite_runtime.task as task_module
+    import bytenite_runtime._entry as entry_module
 
     def unreadable(folder: Path) -> list[Any]:
         raise PermissionError(13, "Permission denied", str(folder))
 
-    monkeypatch.setattr(task_module, "list_results", unreadable)
+    monkeypatch.setattr(entry_module, "list_results", unreadable)
 
     @task.assembler
     def merge(ctx: task.AssemblerContext[Any]) -> None:

@@ -1,0 +1,304 @@
+"""The entry point object behind ``task.app``/``partitioner``/``assembler``: settings,
+params, secrets, the call, staging and the exit code."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import signal
+import sys
+import tempfile
+import traceback
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, Generic, Literal, NoReturn, TypeVar
+
+import orjson
+
+from ._context import AppContext, AssemblerContext, PartitionerContext
+from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
+from ._log import Redactor, component_logger
+from ._params import load_schema, validate_params
+from .chunks import MetadataMode
+from .errors import (
+    ByteniteError,
+    ComponentError,
+    ConfigError,
+    DataError,
+    Problem,
+    SettingsError,
+    one_line,
+)
+from .settings import (
+    AppSettings,
+    AssemblerSettings,
+    PartitionerSettings,
+    Secret,
+    _ComponentSettings,
+    load_secrets,
+)
+
+__all__ = ["Entrypoint", "Kind", "SchemaOption"]
+
+P = TypeVar("P")
+Kind = Literal["partitioner", "app", "assembler"]
+SchemaOption = Path | str | Mapping[str, Any] | None
+
+
+_SETTINGS: dict[str, type[_ComponentSettings]] = {
+    "partitioner": PartitionerSettings,
+    "app": AppSettings,
+    "assembler": AssemblerSettings,
+}
+
+
+def _find_schema(fn: Callable[..., Any]) -> Path | None:
+    try:
+        here = Path(inspect.getfile(fn)).resolve().parent
+    except (TypeError, OSError):
+        return None
+    for folder in (here, here.parent):
+        candidate = folder / "schema.json"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+class Entrypoint(Generic[P]):
+    """A component function plus what it declares: params model, schema, secrets.
+
+    Calling the object calls the function (handy in tests); ``run()`` is the process
+    entry point and ``invoke()`` the same without exiting.
+    """
+
+    def __init__(
+        self,
+        kind: Kind,
+        fn: Callable[[Any], Any],
+        params: type[P] | None,
+        schema: SchemaOption,
+        secrets: Iterable[str],
+        chunk_metadata: MetadataMode | None,
+    ) -> None:
+        self.kind = kind
+        self.fn = fn
+        self.params_model = params
+        self.schema = schema
+        self.secret_ids = tuple(secrets)
+        self.chunk_metadata = chunk_metadata
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", kind)
+
+    def __call__(self, ctx: Any) -> Any:
+        return self.fn(ctx)
+
+    # -- settings -----------------------------------------------------------------
+
+    def _schema(self) -> tuple[Mapping[str, Any] | None, str]:
+        option = self.schema
+        if option == "auto":
+            found = _find_schema(self.fn)
+            return (load_schema(found), found.name) if found else (None, "")
+        if isinstance(option, str | Path):
+            path = Path(option)
+            return load_schema(path), path.name
+        return option, "schema"
+
+    def _load(
+        self, environ: Mapping[str, str] | None, redactor: Redactor
+    ) -> tuple[Any, Any, dict[str, Secret]]:
+        settings_cls = _SETTINGS[self.kind]
+        variable = settings_cls.params_variable
+        problems: list[Problem] = []
+        settings: Any = None
+        try:
+            settings = settings_cls.from_environ(environ)
+        except SettingsError as exc:
+            problems.extend(exc.problems)
+        secrets, secret_problems = load_secrets(self.secret_ids, environ)
+        for secret in secrets.values():
+            redactor.extend(secret.revealed())
+        problems.extend(secret_problems)
+
+        raw: Any = settings.params if settings is not None else None
+        if raw is None and not any(p.variable == variable for p in problems):
+            raw = _reparse(environ, variable)
+        params: Any = None
+        if raw is not None:
+            try:
+                schema, schema_name = self._schema()
+            except SettingsError as exc:  # a broken schema file joins the other problems
+                problems.extend(exc.problems)
+                schema, schema_name = None, ""
+            model = self.params_model if isinstance(self.params_model, type) else None
+            params, found = validate_params(variable, raw, model, schema, schema_name)  # type: ignore[type-var]
+            problems.extend(found)
+        if problems:
+            # A reason may quote a param's value, and a param may hold a secret.
+            raise SettingsError(
+                [Problem(p.variable, p.field, redactor.redact(p.reason)) for p in problems]
+            )
+        if isinstance(settings, AppSettings):
+            settings.check_chunk()
+        return settings, params, secrets
+
+    # -- running ------------------------------------------------------------------
+
+    def invoke(self, environ: Mapping[str, str] | None = None) -> None:
+        """Run the component once against ``environ`` (default ``os.environ``); raise on error."""
+        self._invoke(environ, Redactor())
+
+    def _invoke(self, environ: Mapping[str, str] | None, redactor: Redactor) -> None:
+        settings, params, secrets = self._load(environ, redactor)
+        log = component_logger(self.kind, redactor)
+        if isinstance(settings, PartitionerSettings):
+            self._partition(settings, params, secrets, log)
+        elif isinstance(settings, AppSettings):
+            self._app(settings, params, secrets, log)
+        else:
+            self._assemble(settings, params, secrets, log)
+
+    def _call(self, ctx: Any, chunk: int | None = None) -> Any:
+        try:
+            return self.fn(ctx)
+        except ByteniteError:
+            raise
+        except Exception as exc:
+            raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
+
+    def _partition(
+        self,
+        settings: PartitionerSettings,
+        params: Any,
+        secrets: dict[str, Secret],
+        log: logging.Logger,
+    ) -> None:
+        sources = list_sources(settings.source_dir)
+        if not sources:
+            raise DataError(f"SOURCE_DIR: folder {str(settings.source_dir)!r} holds no files")
+        mode = getattr(params, "chunk_metadata", None) or self.chunk_metadata or "auto"
+        writer = ChunkWriter(settings.chunks_dir, mode)
+        ctx = PartitionerContext(params, log, secrets, settings, sources)
+        try:
+            produced = self._call(ctx)
+            if produced is None:
+                raise ConfigError("the partitioner function returned None; it must yield chunks")
+            iterator = iter(produced)
+            while True:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    break
+                except ByteniteError:
+                    raise
+                except Exception as exc:
+                    raise ComponentError(f"{type(exc).__name__}: {exc}", writer.count) from exc
+                index = writer.count
+                try:
+                    writer.add(item)
+                except ByteniteError:
+                    raise
+                except Exception as exc:
+                    # What was yielded is not a chunk, or its write callable raised.
+                    raise ComponentError(f"{type(exc).__name__}: {exc}", index) from exc
+            count = writer.finish()
+        except BaseException:
+            writer.abort()
+            raise
+        if count == 0:
+            raise DataError("the partitioner produced no chunks")
+        log.info("wrote %d chunk%s", count, "" if count == 1 else "s")
+
+    def _app(
+        self, settings: AppSettings, params: Any, secrets: dict[str, Secret], log: logging.Logger
+    ) -> None:
+        with tempfile.TemporaryDirectory(prefix="bytenite-chunk-") as scratch:
+            chunk = Chunk(settings.chunk_path, settings.chunk_number, Path(scratch))
+            if chunk.meta is not None and settings.chunk_number not in (None, chunk.meta.index):
+                log.warning(
+                    "CHUNK_NUMBER=%s but the chunk's metadata says index %d; using the metadata",
+                    settings.chunk_number,
+                    chunk.meta.index,
+                )
+            if chunk.index is None:
+                log.warning(
+                    "chunk index unknown (no CHUNK_NUMBER, no chunk metadata): "
+                    "results are unordered"
+                )
+            results = Results(settings.task_results_dir, chunk.index)
+            try:
+                self._call(AppContext(params, log, secrets, settings, chunk, results), chunk.index)
+                results.commit()
+            except BaseException:
+                results.discard()
+                raise
+
+    def _assemble(
+        self,
+        settings: AssemblerSettings,
+        params: Any,
+        secrets: dict[str, Secret],
+        log: logging.Logger,
+    ) -> None:
+        results = list_results(settings.task_results_dir)
+        output = Output(settings.output_dir)
+        try:
+            self._call(AssemblerContext(params, log, secrets, settings, results, output))
+            output.commit()
+        except BaseException:
+            output.discard()
+            raise
+
+    def run(self, environ: Mapping[str, str] | None = None) -> NoReturn:
+        """Process entry point: run, print one ``error:`` line on failure, and exit."""
+        sys.exit(self.main(environ))
+
+    def main(self, environ: Mapping[str, str] | None = None) -> int:
+        """Run and return the exit code instead of exiting."""
+        redactor = Redactor()
+        previous = signal.signal(signal.SIGTERM, _terminate) if _is_main_thread() else None
+        try:
+            self._invoke(environ, redactor)
+            return 0
+        except ByteniteError as exc:
+            if isinstance(exc, ComponentError) and exc.__cause__ is not None:
+                trace = "".join(traceback.format_exception(exc.__cause__))
+                sys.stderr.write(redactor.redact(trace))
+            print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print(f"error: {self.kind} interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            # An OS failure or a bug in this library: still one error line, never exit 0.
+            sys.stderr.write(redactor.redact("".join(traceback.format_exception(exc))))
+            message = one_line(f"{type(exc).__name__}: {exc}")
+            print(f"error: {self.kind} failed: {redactor.redact(message)}", file=sys.stderr)
+            return ByteniteError.exit_code
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _is_main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _terminate(signum: int, frame: object) -> None:
+    # Turn SIGTERM into an exception so staging folders are cleaned up on the way out.
+    raise KeyboardInterrupt
+
+
+def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
+    import os
+
+    raw = (os.environ if environ is None else environ).get(variable)
+    if raw is None:
+        return None
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) else None
