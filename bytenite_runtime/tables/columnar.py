@@ -10,6 +10,7 @@ metadata carries the chunk metadata under ``chunks.META_KEY``.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +28,11 @@ __all__ = ["ArrowPiece", "ParquetPiece", "plan", "short_reason", "with_meta"]
 
 # A row group whose decoded size exceeds this is read in batches (each becoming a row
 # group of its own in the chunk) so that one huge row group cannot blow the memory bound.
-_WHOLE_GROUP_BYTES = 64 << 20
+_WHOLE_GROUP_BYTES = 32 << 20
 _CODECS = {"UNCOMPRESSED": "none", "LZ4_RAW": "lz4", "LZ4": "lz4"}
 _ARROW_MAGIC = b"ARROW1"
+_ARROW_SCHEMA = b"ARROW:schema"
+_DICTIONARY_ENCODINGS = {"RLE_DICTIONARY", "PLAIN_DICTIONARY"}
 _FEATHER_V1_MAGIC = b"FEA1"
 
 
@@ -65,26 +68,59 @@ class ParquetPiece:
     embeds: bool = True
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
-        with _open_parquet(self.path, self.name) as source:
-            schema = with_meta(source.schema_arrow, meta)
-            options = _writer_options(source.metadata)
-            with pq.ParquetWriter(out, schema, **options) as writer:
+        with _open_parquet(self.path, self.name) as probe:
+            dictionary = _dictionary_columns(probe)
+            schema = probe.schema_arrow
+            options = _writer_options(probe.metadata, dictionary)
+        # String columns dictionary-encoded in the source are read as dictionary arrays:
+        # no expanding every value only for the writer to hash it back, and a fraction of
+        # the memory. The chunk's Arrow schema is still the source's (stored by hand,
+        # since the writer would otherwise record the dictionary types).
+        columns = [field.name for field in schema if field.name in dictionary]
+        with _open_parquet(self.path, self.name, columns) as source:
+            schema = with_meta(schema, meta)
+            metadata = {**(schema.metadata or {}), _ARROW_SCHEMA: _serialized(schema)}
+            pool = pa.default_memory_pool()
+            read = source.schema_arrow
+            with pq.ParquetWriter(out, read, store_schema=False, **options) as writer:
+                writer.add_key_value_metadata(metadata)
                 for span in self.spans:
                     for table in _read_span(source, span, self.name):
                         # One source row group stays one row group in the chunk.
                         writer.write_table(table, row_group_size=max(1, table.num_rows))
+                        del table
+                        # The pool would keep the freed row group's pages for reuse.
+                        pool.release_unused()
 
 
-def _open_parquet(path: Path, name: str) -> Any:
+def _serialized(schema: Any) -> str:
+    return base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+
+
+def _dictionary_columns(source: Any) -> set[str]:
+    """Top-level string / binary columns that every row group stores dictionary-encoded."""
+    metadata = source.metadata
+    kinds = (pa.types.is_string, pa.types.is_large_string, pa.types.is_binary)
+    names = {f.name for f in source.schema_arrow if any(kind(f.type) for kind in kinds)}
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        for j in range(group.num_columns):
+            column = group.column(j)
+            if not _DICTIONARY_ENCODINGS & set(column.encodings):
+                names.discard(column.path_in_schema)
+    return names
+
+
+def _open_parquet(path: Path, name: str, dictionary: list[str] | None = None) -> Any:
     try:
-        source = pq.ParquetFile(path)
+        source = pq.ParquetFile(path, memory_map=True, pre_buffer=False, read_dictionary=dictionary)
         source.schema_arrow  # noqa: B018 - a schema pyarrow cannot map fails here, not mid-write
         return source
     except (pa.ArrowException, OSError) as exc:
         raise DataError(f"{name}: truncated or not a Parquet file ({short_reason(exc)})") from None
 
 
-def _writer_options(metadata: Any) -> dict[str, Any]:
+def _writer_options(metadata: Any, dictionary: set[str]) -> dict[str, Any]:
     codecs: dict[str, str] = {}
     if metadata.num_row_groups:
         group = metadata.row_group(0)
@@ -92,7 +128,9 @@ def _writer_options(metadata: Any) -> dict[str, Any]:
             column = group.column(i)
             codec = _CODECS.get(column.compression, column.compression.lower())
             codecs[column.path_in_schema] = codec
-    options: dict[str, Any] = {}
+    # Dictionary encoding as in the source: hashing the values of a column the source
+    # stores plain costs time for nothing.
+    options: dict[str, Any] = {"use_dictionary": sorted(dictionary)}
     if codecs and all(pa.Codec.is_available(c) or c == "none" for c in codecs.values()):
         distinct = set(codecs.values())
         options["compression"] = distinct.pop() if len(distinct) == 1 else codecs
