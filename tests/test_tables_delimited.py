@@ -437,3 +437,14 @@ def test_zero_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
     """A zero or negative size never reaches planning: it is a settings error."""
     with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.rows_per_chunk"):
         _failing(tmp_path, {"t.csv": b"a\n1\n"}, rows_per_chunk=0)
+
+
+def test_quoting_off_splits_a_tsv_with_bare_quotes_at_every_newline() -> None:
+    """With quoting false a bare quote in an unquoted field does not swallow the next
+    records: every newline ends a record and the chunks join back byte for byte."""
+    body = b"name\theight\n" + b"".join(b"p%d\t5'%d\"\n" % (i, i) for i in range(10))
+    chunks = run_partitioner("row", {"people.tsv": body}, {"rows_per_chunk": 3, "quoting": False})
+    assert len(chunks) == 4
+    header = b"name\theight\n"
+    assert all(c.data.startswith(header) for c in chunks)
+    assert header + b"".join(c.data[len(header) :] for c in chunks) == body

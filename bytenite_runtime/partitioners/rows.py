@@ -67,6 +67,11 @@ class Row(Partitioner):
     header: bool = Field(
         True, description="CSV/TSV: the first record is a header, repeated in every chunk."
     )
+    quoting: bool = Field(
+        True,
+        description="CSV/TSV: fields may be quoted (RFC 4180); false makes every newline a "
+        "record end, for files with bare quotes in unquoted fields.",
+    )
     strict: bool = Field(
         False, description="CSV/TSV: reject rows whose field count differs from the first row's."
     )
@@ -122,7 +127,15 @@ class Row(Partitioner):
             from ..tables import delimited
 
             return list(
-                delimited.plan(path, name, fmt, sizing, header=self.header, strict=self.strict)
+                delimited.plan(
+                    path,
+                    name,
+                    fmt,
+                    sizing,
+                    header=self.header,
+                    strict=self.strict,
+                    quoting=self.quoting,
+                )
             )
         if fmt in ("parquet", "arrow"):
             from ..tables import columnar

@@ -64,11 +64,23 @@ class DelimitedPiece:
 
 
 def plan(
-    path: Path, name: str, fmt: Delimited, sizing: Sizing, *, header: bool, strict: bool
+    path: Path,
+    name: str,
+    fmt: Delimited,
+    sizing: Sizing,
+    *,
+    header: bool,
+    strict: bool,
+    quoting: bool = True,
 ) -> list[Piece]:
-    """The chunks of ``path`` (named ``name`` in messages), every check done first."""
+    """The chunks of ``path`` (named ``name`` in messages), every check done first.
+
+    ``quoting=False`` makes every newline a record end: for TSV-style files whose
+    fields are never quoted but may hold a bare ``"`` (``5'11"``).
+    """
     has_header = header and fmt != "jsonl"
-    scan = RecordScan(path, name, quoted=fmt != "jsonl")
+    quoted = quoting and fmt != "jsonl"
+    scan = RecordScan(path, name, quoted=quoted)
     cutter = _Cutter(sizing, has_header, scan.size)
     for block in scan.blocks():
         cutter.feed(block)
@@ -78,7 +90,7 @@ def plan(
     if data_rows <= 0:
         raise DataError(f"{name}: no data rows (only a header)")
     if strict and fmt != "jsonl":
-        _check_fields(path, name, _DELIMITERS[fmt], has_header)
+        _check_fields(path, name, _DELIMITERS[fmt], has_header, quoted)
     cuts = cutter.finish(data_rows, scan)
     start = cutter.data_start or 0
     heading = (0, start if has_header else 0)
@@ -146,12 +158,15 @@ class _Cutter:
         return [(given[b] if b in given else scan.locate(b + self.skip - 1), b) for b in befores]
 
 
-def _check_fields(path: Path, name: str, delimiter: str, header: bool) -> None:
+def _check_fields(path: Path, name: str, delimiter: str, header: bool, quoted: bool) -> None:
     """Every row has as many fields as the first; rows are counted from 0 after the
     header, as in chunk metadata, and lines from 1."""
     expected: int | None = None
     with _unlimited_fields(), path.open(encoding="utf-8-sig", newline="") as text:
-        reader = csv.reader(text, delimiter=delimiter, strict=True)
+        if quoted:
+            reader = csv.reader(text, delimiter=delimiter, strict=True)
+        else:
+            reader = csv.reader(text, delimiter=delimiter, quoting=csv.QUOTE_NONE)
         try:
             for number, row in enumerate(reader):
                 if expected is None:
