@@ -2,9 +2,10 @@
 
 Planning reads only the Parquet footer (row counts, compressed sizes) or the Arrow
 file's record batches through a memory map (zero-copy when uncompressed), so it costs
-no decoding. Writing re-encodes, since pyarrow cannot copy a row group's pages as they
-are; memory stays bounded by one row group (or one batch of a huge row group), never
-the whole file. Every chunk is a plain Parquet / Arrow IPC file whose key-value
+no decoding. Writing copies whole Parquet row groups page for page (``parquet_copy``)
+and re-encodes only slices of row groups (or files the copy's checks refuse); memory
+stays bounded by one row group (or one batch of a huge row group), never the whole
+file. Every chunk is a plain Parquet / Arrow IPC file whose key-value
 metadata carries the chunk metadata under ``chunks.META_KEY``.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
@@ -21,6 +23,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError, one_line
+from .parquet_copy import copy_row_groups
 from .source import Sizing
 from .spans import Cut, Span, Unit, plan_cuts
 
@@ -68,6 +71,12 @@ class ParquetPiece:
     embeds: bool = True
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
+        # Whole row groups are copied page for page (no decoding); anything else, or a
+        # file that does not pass the copy's checks, is decoded and re-encoded, which
+        # also reports damage by row group.
+        spans = [(span.unit, span.start, span.stop) for span in self.spans]
+        if copy_row_groups(self.path, spans, out, partial(_chunk_key_values, meta), self.name):
+            return
         with _open_parquet(self.path, self.name) as probe:
             dictionary = _dictionary_columns(probe)
             schema = probe.schema_arrow
@@ -91,6 +100,25 @@ class ParquetPiece:
                         del table
                         # The pool would keep the freed row group's pages for reuse.
                         pool.release_unused()
+
+
+def _chunk_key_values(
+    meta: ChunkMeta | None, source: dict[bytes, bytes | None]
+) -> dict[bytes, bytes | None]:
+    """A copied chunk's key-value metadata: the source's plus the chunk metadata, which
+    also goes into the stored Arrow schema (pyarrow reads a file's schema metadata from
+    there), as the decoding path writes it."""
+    if meta is None:
+        return source
+    edited = {**source, META_KEY.encode(): meta.to_json()}
+    stored = source.get(_ARROW_SCHEMA)
+    if stored:
+        try:
+            schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(stored)))
+        except (pa.ArrowException, ValueError):
+            return edited  # readers ignore an Arrow schema they cannot read; so do we
+        edited[_ARROW_SCHEMA] = _serialized(with_meta(schema, meta)).encode("ascii")
+    return edited
 
 
 def _serialized(schema: Any) -> str:
