@@ -25,6 +25,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bytenite_runtime import DataError
+from bytenite_runtime import _copy as copy_module
+from bytenite_runtime._copy import copy_range
 from bytenite_runtime.chunks import ChunkMeta
 from bytenite_runtime.settings import partitioner_environment
 from bytenite_runtime.tables import _records, delimited
@@ -187,10 +189,10 @@ def test_copy_falls_back_when_the_kernel_refuses(tmp_path: Path, broken: tuple[s
 
     with contextlib.ExitStack() as stack:
         for name in broken:
-            stack.enter_context(mock.patch.object(delimited.os, name, refuse))
+            stack.enter_context(mock.patch.object(copy_module.os, name, refuse))
         with (tmp_path / "out").open("wb") as out, source.open("rb") as src:
-            delimited.copy_range(src.fileno(), out, 0, 4096)
-            delimited.copy_range(src.fileno(), out, 4096, 16384)
+            copy_range(src.fileno(), out, 0, 4096)
+            copy_range(src.fileno(), out, 4096, 16384)
     assert (tmp_path / "out").read_bytes() == source.read_bytes()
 
 
@@ -198,16 +200,16 @@ def test_kernel_copies_only_between_offsets_aligned_alike(tmp_path: Path) -> Non
     """copy_file_range runs where source and target sit alike in a page, a buffer elsewhere."""
     source = tmp_path / "s.csv"
     source.write_bytes(bytes(range(256)) * 64)
-    real = delimited.os.copy_file_range
+    real = copy_module.os.copy_file_range
     with (
-        mock.patch.object(delimited.os, "copy_file_range", side_effect=real) as spy,
+        mock.patch.object(copy_module.os, "copy_file_range", side_effect=real) as spy,
         (tmp_path / "out").open("wb") as out,
         source.open("rb") as src,
     ):
         out.write(b"header\n")
-        delimited.copy_range(src.fileno(), out, 100, 5000)
+        copy_range(src.fileno(), out, 100, 5000)
         assert spy.call_count == 0
-        delimited.copy_range(src.fileno(), out, 4096 + 7 + 4900, 16384)
+        copy_range(src.fileno(), out, 4096 + 7 + 4900, 16384)
         assert spy.call_count >= 1
     expected = b"header\n" + source.read_bytes()[100:5000] + source.read_bytes()[9003:]
     assert (tmp_path / "out").read_bytes() == expected

@@ -17,11 +17,12 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator
 
+from .._copy import append_file
 from .._io import Result
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
-from ..tables.join import TableFormat, copy_range, label
+from ..tables.join import TableFormat, label
 from ..tables.source import format_of_name
 from ..task import AssemblerContext
 
@@ -161,7 +162,7 @@ class Concat(Assembler):
             if fmt == "bytes":
                 with target.open("wb", buffering=0) as dst:
                     for member in members:
-                        copy_range(dst, member.path)
+                        append_file(dst, member.path)
             else:
                 from ..tables import join
 

@@ -18,17 +18,17 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
+from .._copy import append_file, write_all
 from .._io import Result
 from ..errors import DataError
 from .source import Format
 
-__all__ = ["Join", "TableFormat", "copy_range", "label", "plan"]
+__all__ = ["Join", "TableFormat", "label", "plan"]
 
 TableFormat = Format  # one list of table formats, kept in source.py
 
-_BLOCK = 8 << 20
 _SCAN = 64 << 10
 _BOM = b"\xef\xbb\xbf"
 _SHOWN = 60
@@ -58,39 +58,6 @@ def plan(fmt: TableFormat, results: Sequence[Result], *, header: bool, unify: bo
 def label(result: Result) -> str:
     """How errors name a result: by chunk index when it has one."""
     return f"chunk {result.index}" if result.index is not None else f"result {result.name!r}"
-
-
-def copy_range(dst: BinaryIO, path: Path, start: int = 0, length: int | None = None) -> None:
-    """Append ``length`` bytes of ``path`` from ``start`` (default: to its end) to ``dst``,
-    a raw (unbuffered) stream, in the kernel where the filesystem allows it."""
-    with path.open("rb", buffering=0) as src:
-        fd = src.fileno()
-        end = os.fstat(fd).st_size if length is None else start + length
-        remaining = end - start
-        # Moving the source offset instead of passing offset_src keeps both descriptors'
-        # offsets meaningful, so the user-space fallback below resumes where the kernel left.
-        os.lseek(fd, start, os.SEEK_SET)
-        with contextlib.suppress(OSError):
-            while remaining > 0:
-                sent = os.copy_file_range(fd, dst.fileno(), remaining)
-                if sent == 0:
-                    break
-                remaining -= sent
-        # Not supported here (EXDEV, EINVAL…), or the kernel stopped early (it may answer 0
-        # before the end on some filesystems): carry on from the current offsets.
-        while remaining > 0:
-            block = src.read(min(remaining, _BLOCK))
-            if not block:
-                raise DataError(f"{path.name}: ended {remaining} byte(s) early while copying")
-            write_all(dst, block)
-            remaining -= len(block)
-
-
-def write_all(dst: BinaryIO, data: bytes | memoryview) -> None:
-    """Write every byte to a raw stream (a raw write may be short)."""
-    view = memoryview(data)
-    while view:
-        view = view[dst.write(view) or 0 :]
 
 
 def _shown(record: bytes) -> str:
@@ -210,5 +177,5 @@ class TextJoin:
             for result, start, size, terminated in self.pieces:
                 if open_record:
                     write_all(dst, self._newline())
-                copy_range(dst, result.path, start, size - start)
+                append_file(dst, result.path, start, size - start)
                 open_record = not terminated

@@ -16,9 +16,10 @@ from typing import Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from .._copy import append_file, write_all
 from .._io import Result
 from ..errors import DataError
-from .join import copy_range, label, write_all
+from .join import label
 
 __all__ = ["NpyJoin"]
 
@@ -102,7 +103,7 @@ class NpyJoin:
                 if array.fortran and len(array.shape) > 1:
                     _write_c_order(dst, array)
                 else:
-                    copy_range(dst, array.result.path, array.offset, array.nbytes)
+                    append_file(dst, array.result.path, array.offset, array.nbytes)
 
 
 def _write_c_order(dst: Any, array: _Array) -> None:
