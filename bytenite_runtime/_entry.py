@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -12,8 +13,6 @@ import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar
-
-import orjson
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
@@ -36,6 +35,7 @@ from .settings import (
     Secret,
     _ComponentSettings,
     load_secrets,
+    parse_json_object,
 )
 
 __all__ = ["Entrypoint", "Kind", "SchemaOption"]
@@ -292,13 +292,11 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
-    import os
-
+    # Settings failed on other variables; the params may still be checked on their own.
     raw = (os.environ if environ is None else environ).get(variable)
     if raw is None:
         return None
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return parse_json_object(raw)
+    except ValueError:
         return None
-    return value if isinstance(value, dict) else None

@@ -22,8 +22,7 @@ from .chunks import (
     append_footer,
     chunk_file_name,
     parse_result_name,
-    read_footer,
-    read_slot,
+    read_meta,
     result_name,
 )
 from .errors import ConfigError, DataError
@@ -155,11 +154,10 @@ class Chunk:
 
     def __init__(self, raw_path: Path, chunk_number: int | None, scratch: Path) -> None:
         self.raw_path = raw_path
-        self.meta, self.size = read_footer(raw_path)
+        self.meta, self.size = read_meta(raw_path)
         self._scratch = scratch
-        self._payload: Path | None = None if self.meta is not None else raw_path
-        if self.meta is None:
-            self.meta = read_slot(raw_path)
+        # Only a footer makes the file longer than its payload.
+        self._payload: Path | None = raw_path if self.size == raw_path.stat().st_size else None
         if self.meta is not None:
             self.index: int | None = self.meta.index
         else:

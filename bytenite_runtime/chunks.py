@@ -57,6 +57,7 @@ __all__ = [
     "chunk_index_of",
     "parse_result_name",
     "read_footer",
+    "read_meta",
     "read_slot",
     "result_name",
 ]
@@ -176,6 +177,13 @@ def read_slot(path: Path) -> ChunkMeta | None:
             meta: ChunkMeta | None = reader(path)
             return meta
     return None
+
+
+def read_meta(path: Path) -> tuple[ChunkMeta | None, int]:
+    """What a chunk carries, wherever it travels: ``(metadata, payload_size)`` from its
+    footer, else from its format's slot; ``(None, file size)`` when it carries none."""
+    meta, size = read_footer(path)
+    return (meta, size) if meta is not None else (read_slot(path), size)
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ __all__ = [
     "app_environment",
     "assembler_environment",
     "load_secrets",
+    "parse_json_object",
     "partitioner_environment",
     "secret_environment",
     "secret_variable_names",
@@ -74,7 +75,8 @@ def _json_type(value: object) -> str:
     return "a string" if isinstance(value, str) else "an array"
 
 
-def _parse_json_object(raw: object) -> object:
+def parse_json_object(raw: object) -> object:
+    """A params variable's JSON object; ValueError says what is wrong with the text."""
     if not isinstance(raw, str | bytes):
         return raw
     if not raw.strip():
@@ -115,7 +117,7 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
-JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(_parse_json_object)]
+JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(parse_json_object)]
 ReadableDir = Annotated[Path, AfterValidator(_readable_dir)]
 WritableDir = Annotated[Path, AfterValidator(_writable_dir)]
 

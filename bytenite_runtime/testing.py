@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from .chunks import ChunkMeta, append_footer, chunk_index_of, parse_result_name, read_footer
+from .chunks import ChunkMeta, append_footer, chunk_index_of, parse_result_name, read_meta
 from .settings import (
     CHUNK_FILE,
     app_environment,
@@ -155,7 +155,8 @@ def run_partitioner(
     """Run a partitioner (an entry point or a built-in's name) over ``files``.
 
     ``files`` maps relative paths inside ``SOURCE_DIR`` to their bytes; the chunks come
-    back in index order with any metadata footer parsed off the payload.
+    back in index order, payload without any footer, with the metadata the chunk carries
+    (footer or format slot).
     """
     partitioner = _entry("partitioner", entry)
     with _workspace(tmp_path) as root:
@@ -171,7 +172,7 @@ def run_partitioner(
         )
         chunks = []
         for _, path in indexed:
-            meta, size = read_footer(path)
+            meta, size = read_meta(path)
             chunks.append(PartitionedChunk(path.read_bytes()[:size], meta))
     return chunks
 
@@ -186,7 +187,7 @@ def run_assembler(
 ) -> dict[str, bytes]:
     """Run an assembler (an entry point or a built-in's name) over task results.
 
-    ``results`` maps flat result names, as tasks write them (``out.chunk-000003.txt``),
+    ``results`` maps flat result names, as tasks write them (``chunk-000003.out.txt``),
     to their bytes; returns the files left in ``OUTPUT_DIR`` by name.
     """
     assembler = _entry("assembler", entry)

@@ -295,7 +295,8 @@ def test_slots_give_back_chunk_metadata_for_parquet_and_arrow() -> None:
         ("t.arrow", arrow_bytes(numbered(40), 10)),
     ]:
         chunks = row({name: data}, {"num_chunks": 2})
-        assert all(c.meta is None for c in chunks)  # no footer: the slot carries it
+        # No footer: the slot carries it, and the testing helper reads it from there.
+        assert [c.meta for c in chunks] == [slot_meta(c.data) for c in chunks]
         assert slot_meta(chunks[1].data) == ChunkMeta(
             1, 2, name, {"rows": [20, 40], "format": name[2:], "source_format": name[2:]}
         )

@@ -7,10 +7,11 @@ over built-ins of the same name, so a user's own engine replaces ours.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -84,21 +85,21 @@ def _from_folder(role: Role, tag: str, folder: Path) -> Component:
     return Component(role, tag, command, entry.parent, folder, tuple(secret_ids), manifest)
 
 
-def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int], Path]]:
-    found: dict[Path, tuple[int, int]] = {}
+def _manifests(search: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable manifest in the search folders and their immediate subfolders."""
     for root in search:
         if not root.is_dir():
             continue
         for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-            manifest_path = folder / "manifest.json"
-            if not manifest_path.is_file():
-                continue
-            try:
-                manifest = _manifest(folder)
-            except TemplateError:
-                continue
-            if manifest.get("name") != name:
-                continue
+            if (folder / "manifest.json").is_file():
+                with contextlib.suppress(TemplateError):
+                    yield folder, _manifest(folder)
+
+
+def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int], Path]]:
+    found: dict[Path, tuple[int, int]] = {}
+    for folder, manifest in _manifests(search):
+        if manifest.get("name") == name:
             match = _VERSION.fullmatch(str(manifest.get("version", "0.0")))
             version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
             found.setdefault(folder.resolve(), version)
@@ -134,24 +135,11 @@ def resolve(
         if major is not None and major != 1:
             raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
         return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
-    known = {found for _, found in _all(search)}
+    known = {str(manifest.get("name", "")) for _, manifest in _manifests(search)}
     if role != "app":
         known |= set(registry.names(role))
     where = ", ".join(str(s) for s in search) or "no folders"
     raise UnknownNameError(f"{role} (searched {where})", tag, known)
-
-
-def _all(search: Iterable[Path]) -> list[tuple[Path, str]]:
-    names = []
-    for root in search:
-        if root.is_dir():
-            for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
-                if (folder / "manifest.json").is_file():
-                    try:
-                        names.append((folder, str(_manifest(folder).get("name", ""))))
-                    except TemplateError:
-                        continue
-    return names
 
 
 def find_template(template_id: str, search: Sequence[Path]) -> Path:

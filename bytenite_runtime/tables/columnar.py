@@ -27,7 +27,7 @@ from .parquet_copy import copy_row_groups
 from .source import Sizing
 from .spans import Cut, Span, Unit, plan_cuts
 
-__all__ = ["ArrowPiece", "ParquetPiece", "plan", "short_reason", "with_meta"]
+__all__ = ["ArrowPiece", "ParquetPiece", "plan", "short_reason", "storage_options", "with_meta"]
 
 # A row group whose decoded size exceeds this is read in batches (each becoming a row
 # group of its own in the chunk) so that one huge row group cannot blow the memory bound.
@@ -149,6 +149,13 @@ def _open_parquet(path: Path, name: str, dictionary: list[str] | None = None) ->
 
 
 def _writer_options(metadata: Any, dictionary: set[str]) -> dict[str, Any]:
+    # Dictionary encoding as in the source: hashing the values of a column the source
+    # stores plain costs time for nothing.
+    return {"use_dictionary": sorted(dictionary), **storage_options(metadata)}
+
+
+def storage_options(metadata: Any) -> dict[str, Any]:
+    """``ParquetWriter`` options that keep a file's codecs (per column) and format version."""
     codecs: dict[str, str] = {}
     if metadata.num_row_groups:
         group = metadata.row_group(0)
@@ -156,9 +163,7 @@ def _writer_options(metadata: Any, dictionary: set[str]) -> dict[str, Any]:
             column = group.column(i)
             codec = _CODECS.get(column.compression, column.compression.lower())
             codecs[column.path_in_schema] = codec
-    # Dictionary encoding as in the source: hashing the values of a column the source
-    # stores plain costs time for nothing.
-    options: dict[str, Any] = {"use_dictionary": sorted(dictionary)}
+    options: dict[str, Any] = {}
     if codecs and all(pa.Codec.is_available(c) or c == "none" for c in codecs.values()):
         distinct = set(codecs.values())
         options["compression"] = distinct.pop() if len(distinct) == 1 else codecs

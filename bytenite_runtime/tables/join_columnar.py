@@ -19,6 +19,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from .._io import Result
 from ..chunks import META_KEY
 from ..errors import DataError
+from .columnar import storage_options
 from .join import label
 
 __all__ = ["ColumnarJoin"]
@@ -152,18 +153,11 @@ class ColumnarJoin:
         ]
         return type(data).from_arrays(columns, schema=self.target)
 
-    def _codec(self) -> str:
-        # Keep the results' compression: the user chose it, or their app did.
-        metadata = pq.read_metadata(self.results[0].path)
-        if metadata.num_row_groups == 0 or metadata.num_columns == 0:
-            return "snappy"
-        codec = str(metadata.row_group(0).column(0).compression).lower()
-        codec = {"uncompressed": "none", "lz4_raw": "lz4"}.get(codec, codec)
-        return codec if codec == "none" or pa.Codec.is_available(codec) else "snappy"
-
     def write(self, out: Path) -> None:
         if self.fmt == "parquet":
-            with pq.ParquetWriter(out, self.target, compression=self._codec()) as writer:
+            # Keep the results' compression: the user chose it, or their app did.
+            options = storage_options(pq.read_metadata(self.results[0].path))
+            with pq.ParquetWriter(out, self.target, **options) as writer:
                 self._copy(writer.write)
             return
         with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, self.target) as writer:
