@@ -14,6 +14,7 @@ import csv
 import gzip
 import io
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -176,6 +177,45 @@ def test_cuts_land_the_same_when_blocks_are_tiny(tmp_path: Path) -> None:
     with _blocks_of(16):
         assert _plan(tmp_path, data, Sizing(chunks=12)) == expected
     assert len(expected) == 12
+
+
+def test_pieces_are_given_while_the_scan_goes_on(tmp_path: Path) -> None:
+    """Pieces come out before the scan reaches the end of the file, so their copies overlap
+    the scan: a bad byte at the end raises only after earlier pieces were given."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"h\n" + b"row\n" * 200 + b"\xff\n")
+    given = []
+    with _blocks_of(64), pytest.raises(DataError, match="not valid UTF-8"):
+        for piece in delimited.plan(
+            path, "data.csv", "csv", Sizing(rows=10), header=True, strict=False
+        ):
+            given.append(piece)
+    assert len(given) >= 10
+
+
+def test_a_given_cut_never_moves_when_chunks_top_up(tmp_path: Path) -> None:
+    """With chunks=n, a cut placed early is held back until enough records follow it, since
+    the top-up for a huge last record may push it back: the result is the same as when
+    the whole file is one block."""
+    huge = b'"' + b"x" * 1990 + b'"\n'
+    data = b"h\n" + b"".join(b"%04d,%s\n" % (i, b"p" * 14) for i in range(100)) + huge
+    expected = _plan(tmp_path, data, Sizing(chunks=8))
+    with _blocks_of(16):
+        assert _plan(tmp_path, data, Sizing(chunks=8)) == expected
+    assert len(expected) == 8 and expected[-1] == b"h\n" + huge
+    # The fourth cut was placed at record 100 by its byte target, then pushed back to 97.
+    assert expected[3].endswith(b"0096,pppppppppppppp\n")
+
+
+def test_closing_the_plan_early_stops_its_scan_thread(tmp_path: Path) -> None:
+    """A caller that stops after the first piece leaves no scanning thread behind."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"h\n" + b"row\n" * 2000)
+    with _blocks_of(64):
+        pieces = delimited.plan(path, "data.csv", "csv", Sizing(rows=1), header=True, strict=False)
+        next(pieces)
+        pieces.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("scan ")]
 
 
 @pytest.mark.parametrize("broken", [("copy_file_range",), ("copy_file_range", "sendfile")])

@@ -1,15 +1,15 @@
 """The ``row`` partitioner: tables cut into chunks of whole records.
 
-Every source file is planned first (cut points, row ranges), so each chunk knows its
-index and the chunk count before a byte is written, then written one chunk at a time.
-CSV/TSV/JSONL bytes are copied, never parsed into rows; Parquet is cut along row groups;
-``.npy`` arrays are sliced through a memory map.
+CSV/TSV/JSONL bytes are copied, never parsed into rows, each chunk as soon as the scan
+has settled its cut; Parquet is cut along row groups; ``.npy`` arrays are sliced through
+a memory map. When a chunk carries the chunk count in its own slot (Parquet, Arrow),
+every source file is planned before the first chunk is written.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
@@ -106,36 +106,61 @@ class Row(Partitioner):
             sizings = table_source.plan_sizing(
                 sizes, self.rows_per_chunk, self.num_chunks, bytes_per_chunk
             )
-            planned: list[tuple[str, table_source.Format, Piece]] = []
+            files = []
             for original, plain, sizing in zip(ctx.sources, plains, sizings, strict=True):
                 with plain.open("rb") as stream:
                     head = stream.read(8)
                 fmt = table_source.detect_format(original, head, declared)
                 name = original.relative_to(ctx.source_dir).as_posix()
-                for piece in self._plan(plain, name, fmt, sizing):
-                    planned.append((name, fmt, piece))
-            count = len(planned)
-            for index, (name, fmt, piece) in enumerate(planned):
+                files.append((name, fmt, plain, sizing))
+            if self._needs_count({fmt for _, fmt, _, _ in files}):
+                planned = [
+                    (name, fmt, piece)
+                    for name, fmt, plain, sizing in files
+                    for piece in self._plan(plain, name, fmt, sizing)
+                ]
+                count: int | None = len(planned)
+                pieces: Iterable[tuple[str, Format, Piece]] = planned
+            else:
+                # Nothing embeds the count, so each chunk is written as soon as its cut is
+                # settled, while the scan goes on (see tables.delimited.plan).
+                count = None
+                pieces = (
+                    (name, fmt, piece)
+                    for name, fmt, plain, sizing in files
+                    for piece in self._plan(plain, name, fmt, sizing)
+                )
+            index = -1
+            for index, (name, fmt, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
                 fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
                 meta = ChunkMeta(index, count, name, fields)
                 yield self._chunk(piece, meta, fmt, out_fmt)
-            ctx.log.info("planned %d chunk(s) from %d file(s)", count, len(plains))
+            ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
-    def _plan(self, path: Path, name: str, fmt: Format, sizing: Any) -> list[Piece]:
+    def _needs_count(self, formats: set[Format]) -> bool:
+        """Whether some chunk carries the chunk count in its own slot, so every file must be
+        planned before the first chunk is written."""
+        from ..tables import convert
+
+        if self.chunk_metadata == "off":
+            return False
+        if self.output_format != "same":
+            return convert.embeds(self.output_format)
+        return not formats <= {"csv", "tsv", "jsonl"}
+
+    def _plan(self, path: Path, name: str, fmt: Format, sizing: Any) -> Iterable[Piece]:
         if fmt in ("csv", "tsv", "jsonl"):
             from ..tables import delimited
 
-            return list(
-                delimited.plan(
-                    path,
-                    name,
-                    fmt,
-                    sizing,
-                    header=self.header,
-                    strict=self.strict,
-                    quoting=self.quoting,
-                )
+            return delimited.plan(
+                path,
+                name,
+                fmt,
+                sizing,
+                header=self.header,
+                strict=self.strict,
+                quoting=self.quoting,
             )
         if fmt in ("parquet", "arrow"):
             from ..tables import columnar

