@@ -70,7 +70,9 @@ class _Scratch:
     def __init__(self, size: int, *, reads: bool = False) -> None:
         self.buffer = bytearray(size if reads else 0)
         self.flags = np.empty(size, np.bool_)
-        self.words = np.empty(size // 8, np.uint64)
+        # The UTF-8 check's words reuse the flags' memory: it runs between their two uses.
+        self.words = self.flags[: size // 8 * 8].view(np.uint64)
+        self.marks = np.empty(size // 8, np.bool_)
 
 
 def _analyse(
@@ -80,7 +82,7 @@ def _analyse(
     scratch = scratch or _Scratch(len(data))
     flags = scratch.flags[: len(data)]
     newlines = _bits(np.equal(bytes_, _NEWLINE, out=flags))
-    runs = non_ascii_runs(data, scratch.words)
+    runs = non_ascii_runs(data, (scratch.words, scratch.marks))
     if not (quoted and b'"' in data):
         counts = (_popcount(newlines), 0)
         return _Analysis(offset, len(data), newlines, None, counts, 0, runs, data[-1])
@@ -201,7 +203,7 @@ class RecordScan:
         with self.path.open("rb", buffering=0) as stream, ThreadPoolExecutor(_WORKERS) as pool:
             fd = stream.fileno()
             ahead: deque[Future[_Analysis]] = deque()
-            for _ in range(2 * _WORKERS):
+            for _ in range(_WORKERS + 1):
                 if (offset := next(offsets, None)) is not None:
                     ahead.append(pool.submit(self._analyse_at, fd, offset, buffers))
             while ahead:

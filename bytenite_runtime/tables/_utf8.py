@@ -39,16 +39,19 @@ class Runs(NamedTuple):
 
 
 def non_ascii_runs(
-    block: bytes | bytearray, scratch: npt.NDArray[np.uint64] | None = None
+    block: bytes | bytearray,
+    scratch: tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None = None,
 ) -> Runs | None:
     """The runs of ``block`` to decode, or None when the block is all ASCII; ``scratch``
-    (at least ``len(block) // 8`` words) spares allocating a temporary."""
+    (words and flags, ``len(block) // 8`` or more each) spares allocating temporaries."""
     if block.isascii():
         return None
     whole = len(block) // 8
     words = np.frombuffer(block, np.uint64, count=whole)
-    high = np.bitwise_and(words, _HIGH_BITS, out=None if scratch is None else scratch[:whole])
-    marked = np.flatnonzero(high)
+    high, marks = (None, None) if scratch is None else (scratch[0][:whole], scratch[1][:whole])
+    high = np.bitwise_and(words, _HIGH_BITS, out=high)
+    # Flags, not the words themselves: nonzero() is ~5x faster on bools than on uint64.
+    marked = np.flatnonzero(np.not_equal(high, 0, out=marks))
     tail = bytes(block[whole * 8 :])  # only a file's last block has one
     if marked.size:
         breaks = np.empty(marked.size, dtype=bool)
