@@ -1,0 +1,190 @@
+"""The ``mosaic`` assembler: each source image rebuilt from its tiles, in any order.
+
+Every result that carries tile metadata in its own slot (see
+:mod:`bytenite_runtime.images.tiles`) is placed by it, whatever its name or chunk
+order; results without any are left out with a warning. Tiles are grouped by source
+image (and by result name, for apps that write several images per tile). Per group:
+
+1. the cells are checked against the grid the metadata describes: a missing or
+   duplicate tile is a DataError naming its box and chunk;
+2. the scale the app applied is read off the tile sizes (``tile_size`` in the metadata
+   against the result's pixel size), one rational factor per axis shared by every tile;
+3. the image is built one band (row of tiles) at a time, the band's tiles decoded in
+   parallel and released before the next band; overlaps are cropped (each tile gives
+   its core cell) or, with ``blend='feather'``, blended with linear ramps;
+4. a PNG output is written band by band as it is built
+   (:mod:`bytenite_runtime.images.pngstream`, deflated on every core), so peak memory
+   stays below the output's raw pixel size; other formats (and palette images) are
+   built whole and encoded by Pillow, holding the whole output once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field
+
+from ..chunks import read_slot
+from ..components import Assembler
+from ..errors import DataError
+from ..images.grid import axis_edges
+from ..images.placement import PlacedTile, check_cover, scale_of, tile_of, to_out
+from ..task import AssemblerContext
+
+if TYPE_CHECKING:
+    from ..images.bands import Sink
+    from ..images.codec import ImageFormat
+
+__all__ = ["Mosaic"]
+
+
+DEFAULT_MAX_PIXELS = 16384 * 16384
+
+
+class Mosaic(Assembler):
+    """Each source image rebuilt from its tiles (any order), overlaps cropped or feathered,
+    a uniform scale detected, coverage checked."""
+
+    name: ClassVar[str] = "mosaic"
+    summary: ClassVar[str] = "Tiles joined back into each source image (any order, any scale)."
+
+    format: Literal["same", "png", "jpeg", "webp", "tiff"] = Field(
+        "same",
+        description="Output format; 'same' is the source image's (PNG when the source was "
+        "not one of the four).",
+    )
+    quality: int = Field(95, ge=1, le=100, description="JPEG and WebP quality.")
+    lossless: bool = Field(False, description="WebP: lossless output.")
+    blend: Literal["crop", "feather"] = Field(
+        "crop",
+        description="'crop': each tile gives exactly its own cell; 'feather': overlaps are "
+        "blended with linear ramps (palette tiles are cropped).",
+    )
+    max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        description="Largest tile or output (width x height) accepted: a decompression-bomb guard.",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Threads decoding tiles (default: one per core)."
+    )
+
+    def assemble(self, ctx: AssemblerContext[Any]) -> None:
+        groups: dict[tuple[str, str], list[PlacedTile]] = defaultdict(list)
+        skipped = []
+        for result in ctx.results:
+            meta = read_slot(result.path)
+            if meta is None or "core" not in meta.fields:
+                skipped.append(result.name)
+                continue
+            groups[(meta.source or "image", result.original)].append(tile_of(result, meta))
+        if skipped:
+            ctx.log.warning(
+                "%d result(s) carry no tile metadata and are left out: %s",
+                len(skipped), ", ".join(skipped[:5]) + ("…" if len(skipped) > 5 else ""),
+            )  # fmt: skip
+        if not groups:
+            raise DataError(
+                "TASK_RESULTS_DIR: no result carries tile metadata (write tiles with "
+                "bytenite_runtime.images.tiles.save_tile)"
+            )
+        per_source: dict[str, int] = defaultdict(int)
+        for source, _ in groups:
+            per_source[source] += 1
+        for (source, original), tiles in groups.items():
+            name = self._output_name(source, original, tiles, several=per_source[source] > 1)
+            self._build(ctx, source, name, tiles)
+
+    def _output_format(self, tiles: Sequence[PlacedTile]) -> ImageFormat:
+        if self.format != "same":
+            return self.format
+        found = tiles[0].meta.fields.get("source_format")
+        return found if found in ("png", "jpeg", "webp", "tiff") else "png"
+
+    def _output_name(
+        self, source: str, original: str, tiles: Sequence[PlacedTile], *, several: bool
+    ) -> str:
+        from ..images.codec import EXTENSIONS, format_of_name
+
+        fmt = self._output_format(tiles)
+        path = PurePosixPath(source)
+        stem = "_".join(path.with_suffix("").parts) if path.suffix else "_".join(path.parts)
+        if several:
+            stem = f"{stem}-{PurePosixPath(original).stem}"
+        keep = format_of_name(path.name) == fmt and not several
+        return stem + (path.suffix if keep else EXTENSIONS[fmt])
+
+    def _build(
+        self, ctx: AssemblerContext[Any], source: str, name: str, tiles: list[PlacedTile]
+    ) -> None:
+        from PIL import Image
+
+        from ..images import codec, pngstream
+        from ..images.bands import copy_palette, crop_bands, feather_bands
+
+        where = f"mosaic {source!r}"
+        fields = tiles[0].meta.fields
+        width, height = (int(v) for v in fields["size"])
+        cols, rows = int(fields["grid"][2]), int(fields["grid"][3])
+        cell = fields.get("cell")
+        xs = axis_edges(width, cols, int(cell[0]) if cell else None)
+        ys = axis_edges(height, rows, int(cell[1]) if cell else None)
+        grid = check_cover(where, tiles, xs, ys)
+        for tile in tiles:
+            with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
+                tile.pixels, tile.mode = image.size, image.mode
+        sx, sy = scale_of(where, tiles)
+        out_w, out_h = to_out(width, sx), to_out(height, sy)
+        if out_w * out_h > self.max_pixels:
+            raise DataError(
+                f"{where}: output {out_w}x{out_h} exceeds max_pixels ({self.max_pixels})"
+            )
+        mode = tiles[0].mode
+        for tile in tiles:
+            if tile.mode != mode:
+                raise DataError(f"{where}: {tile.label} is mode {tile.mode}, others are {mode}")
+        feather = self.blend == "feather" and int(fields.get("overlap", 0)) > 0
+        if feather and mode == "P":
+            ctx.log.warning("%s: palette tiles cannot be blended; cropping instead", where)
+            feather = False
+        workers = self.workers or os.cpu_count() or 1
+        fmt = self._output_format(tiles)
+        orientation = int(fields.get("orientation") or 1)
+        target = ctx.output.path(name)
+
+        def fill(sink: Sink) -> None:
+            with ThreadPoolExecutor(workers, thread_name_prefix="mosaic") as pool:
+                if feather:
+                    feather_bands(sink, out_w, mode, grid, xs, ys, (width, height), (sx, sy), pool)
+                else:
+                    crop_bands(sink, out_w, mode, grid, (sx, sy), pool)
+
+        if fmt == "png" and mode in pngstream.MODES:
+            exif = codec.exif_bytes(orientation) if orientation != 1 else None
+            with target.open("wb") as stream:
+                writer = pngstream.PngWriter(stream, out_w, out_h, mode, workers=workers, exif=exif)
+                fill(lambda band, _y: writer.write_image(band))
+                writer.close()
+        else:
+            output = Image.new(mode, (out_w, out_h))
+            fill(lambda band, y: output.paste(band, (0, y)))
+            if mode == "P":
+                first = grid[0][0]
+                with codec.open_image(first.result.path, first.result.name, 1 << 62) as image:
+                    copy_palette(image, output)
+            out_mode = codec.output_mode(mode, fmt, name)
+            if out_mode != mode:
+                output = output.convert(out_mode)
+            codec.save(
+                output, target, fmt, quality=self.quality, lossless=self.lossless,
+                orientation=orientation,
+            )  # fmt: skip
+        ctx.log.info(
+            "%s: %d tile(s) → %s (%dx%d, scale %s x %s)", where, len(tiles), name, out_w, out_h,
+            sx, sy,
+        )  # fmt: skip

@@ -1,0 +1,147 @@
+"""A mosaic built one band (row of tiles) at a time: tiles cropped to their cells, or
+overlaps feathered with linear ramps; each finished band is handed to a sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
+from typing import Any, TypeAlias
+
+import numpy as np
+from PIL import Image
+
+from .placement import PlacedTile, to_out
+
+__all__ = ["Sink", "copy_palette", "crop_bands", "feather_bands"]
+
+Sink: TypeAlias = Callable[[Image.Image, int], None]
+"""Receives each finished band and the output row it starts at."""
+
+
+def decoded(pool: ThreadPoolExecutor, tiles: Sequence[PlacedTile]) -> Iterator[Image.Image]:
+    from . import codec
+
+    def decode(tile: PlacedTile) -> Image.Image:
+        image = codec.open_image(tile.result.path, tile.result.name, 1 << 62)
+        codec.load(image, f"{tile.result.name} (chunk {tile.meta.index})")
+        return image
+
+    return pool.map(decode, tiles)
+
+
+def origin(tile: PlacedTile) -> tuple[int, int]:
+    """Where the tile file's top-left pixel sits in the full image (negative when padded)."""
+    return tile.box.x0 - tile.offset[0], tile.box.y0 - tile.offset[1]
+
+
+def crop_bands(
+    sink: Sink,
+    out_w: int,
+    mode: str,
+    grid: Sequence[Sequence[PlacedTile]],
+    scale: tuple[Fraction, Fraction],
+    pool: ThreadPoolExecutor,
+) -> None:
+    """Each band of tiles pasted, core cells only, into a band image handed to ``sink``."""
+    sx, sy = scale
+    for band in grid:
+        band_y0 = to_out(band[0].core.y0, sy)
+        band_image = Image.new(mode, (out_w, to_out(band[0].core.y1, sy) - band_y0))
+        for tile, image in zip(band, decoded(pool, band), strict=True):
+            ox, oy = origin(tile)
+            left = to_out(tile.core.x0 - ox, sx)
+            top = to_out(tile.core.y0 - oy, sy)
+            x0, y0 = to_out(tile.core.x0, sx), to_out(tile.core.y0, sy)
+            w = to_out(tile.core.x1, sx) - x0
+            h = to_out(tile.core.y1, sy) - y0
+            band_image.paste(image.crop((left, top, left + w, top + h)), (x0, y0 - band_y0))
+            image.close()
+        sink(band_image, band_y0)
+
+
+def copy_palette(source: Image.Image, target: Image.Image) -> None:
+    palette = source.getpalette()
+    if palette is not None:
+        target.putpalette(palette)
+    if "transparency" in source.info:
+        target.info["transparency"] = source.info["transparency"]
+
+
+def ramp(
+    start: int, stop: int, scale: Fraction, core: tuple[int, int], total: int, overlap: int
+) -> np.ndarray[Any, Any]:
+    """Feather weights of output pixels ``start…stop`` of a tile along one axis: 1 inside its
+    core, falling linearly to 0 across each overlap it shares with a neighbour."""
+    centres = (np.arange(start, stop, dtype=np.float64) + 0.5) / float(scale)
+    weight = np.ones(stop - start)
+    if core[0] > 0:
+        weight = np.minimum(weight, (centres - (core[0] - overlap)) / (2 * overlap))
+    if core[1] < total:
+        weight = np.minimum(weight, ((core[1] + overlap) - centres) / (2 * overlap))
+    clipped: np.ndarray[Any, Any] = np.clip(weight, 1e-6, 1.0)
+    return clipped
+
+
+def feather_bands(
+    sink: Sink,
+    out_w: int,
+    mode: str,
+    grid: Sequence[Sequence[PlacedTile]],
+    xs: Sequence[int],
+    ys: Sequence[int],
+    size: tuple[int, int],
+    scale: tuple[Fraction, Fraction],
+    pool: ThreadPoolExecutor,
+) -> None:
+    sx, sy = scale
+    width, height = size
+    overlap = int(grid[0][0].meta.fields.get("overlap", 0))
+    cache: dict[int, list[tuple[PlacedTile, np.ndarray[Any, Any]]]] = {}
+    for r in range(len(ys) - 1):
+        band_y0, band_y1 = to_out(ys[r], sy), to_out(ys[r + 1], sy)
+        wanted = [
+            i for i, band in enumerate(grid)
+            if to_out(band[0].box.y0, sy) < band_y1 and to_out(band[0].box.y1, sy) > band_y0
+        ]  # fmt: skip
+        for i in list(cache):
+            if i not in wanted:
+                del cache[i]
+        for i in wanted:
+            if i not in cache:
+                cache[i] = [
+                    (tile, np.asarray(image))
+                    for tile, image in zip(grid[i], decoded(pool, grid[i]), strict=True)
+                ]
+        first = cache[wanted[0]][0][1]
+        channels = first.shape[2:] if first.ndim == 3 else ()
+        acc = np.zeros((band_y1 - band_y0, out_w, *channels), dtype=np.float32)
+        weights = np.zeros((band_y1 - band_y0, out_w), dtype=np.float32)
+        for i in wanted:
+            for tile, pixels in cache[i]:
+                ox, oy = origin(tile)
+                x0, x1 = to_out(tile.box.x0, sx), to_out(tile.box.x1, sx)
+                y0, y1 = (
+                    max(to_out(tile.box.y0, sy), band_y0),
+                    min(to_out(tile.box.y1, sy), band_y1),
+                )
+                if y0 >= y1:
+                    continue
+                left, top = x0 - to_out(ox, sx), y0 - to_out(oy, sy)
+                part = pixels[top : top + y1 - y0, left : left + x1 - x0].astype(np.float32)
+                wx = ramp(x0, x1, sx, (tile.core.x0, tile.core.x1), width, overlap)
+                wy = ramp(y0, y1, sy, (tile.core.y0, tile.core.y1), height, overlap)
+                w = np.outer(wy, wx).astype(np.float32)
+                rows_, cols_ = part.shape[0], part.shape[1]
+                w = w[:rows_, :cols_]
+                target = acc[y0 - band_y0 : y0 - band_y0 + rows_, x0 : x0 + cols_]
+                target += part * (w[..., None] if part.ndim == 3 else w)
+                weights[y0 - band_y0 : y0 - band_y0 + rows_, x0 : x0 + cols_] += w
+        blended = acc / (weights[..., None] if acc.ndim == 3 else weights)
+        top_value = 65535 if mode == "I;16" else 255
+        dtype = np.uint16 if mode == "I;16" else np.uint8
+        band_pixels = np.clip(np.rint(blended), 0, top_value).astype(dtype)
+        band_image = Image.frombytes(
+            mode, (out_w, band_y1 - band_y0), np.ascontiguousarray(band_pixels).tobytes()
+        )
+        sink(band_image, band_y0)

@@ -1,0 +1,78 @@
+"""For app authors: open a tile chunk, save the processed tile so ``mosaic`` can place it.
+
+::
+
+    from bytenite_runtime import task
+    from bytenite_runtime.images.tiles import open_tile, save_tile
+
+    @task.app
+    def main(ctx):
+        tile = open_tile(ctx.chunk)
+        save_tile(ctx, tile.filter(ImageFilter.GaussianBlur(2)))
+
+The ``mosaic`` assembler finds each result's place from the tile metadata in the
+result's own metadata slot; Pillow drops that slot when it saves an image, so a result
+must be written with :func:`save_tile` (or carry ``ctx.chunk.meta`` in the slot some
+other way). The app may scale the tile (e.g. 2x super-resolution): the mosaic detects
+the scale from the tile sizes. The app must not crop it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from .._context import AppContext
+from .._io import Chunk
+from ..errors import DataError
+from . import codec
+
+__all__ = ["open_tile", "save_tile"]
+
+DEFAULT_MAX_PIXELS = 16384 * 16384
+
+
+def open_tile(chunk: Chunk, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The chunk's image, decoded (a DataError names the chunk if it is damaged)."""
+    name = f"chunk {chunk.index}" if chunk.index is not None else "chunk"
+    image = codec.open_image(chunk.path, name, max_pixels)
+    codec.load(image, name)
+    return image
+
+
+def save_tile(
+    ctx: AppContext[Any],
+    image: Image.Image,
+    name: str | None = None,
+    *,
+    quality: int = 95,
+    lossless: bool = False,
+) -> Path:
+    """Write ``image`` as a result carrying the chunk's tile metadata; returns its path.
+
+    The format follows ``name``'s extension (``.png``, ``.jpg``, ``.webp``, ``.tif``);
+    the default name is ``tile`` with the chunk's own format's extension.
+    """
+    meta = ctx.chunk.meta
+    if meta is None or "box" not in meta.fields:
+        raise DataError(
+            "chunk carries no tile metadata (was it written by the 'tile' partitioner "
+            "with chunk_metadata other than 'off'?)"
+        )
+    if name is None:
+        chunk_format = meta.fields.get("format")
+        fmt: codec.ImageFormat = chunk_format if chunk_format in codec.EXTENSIONS else "png"
+        name = "tile" + codec.EXTENSIONS[fmt]
+    else:
+        found = codec.format_of_name(name)
+        if found is None:
+            raise ValueError(f"{name!r}: use a .png, .jpg, .webp or .tif name for a tile")
+        fmt = found
+    mode = codec.output_mode(image.mode, fmt, name)
+    if mode != image.mode:
+        image = image.convert(mode)
+    path = ctx.results.path(name)
+    codec.save(image, path, fmt, quality=quality, lossless=lossless, meta=meta)
+    return path

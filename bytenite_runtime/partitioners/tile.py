@@ -1,0 +1,266 @@
+"""The ``tile`` partitioner: images cut into tiles, each a plain image carrying its box.
+
+Every source is probed first (header only: size, orientation), so all tiles are planned
+and the chunk count is known before a pixel is decoded; then each source is decoded
+once and its tiles are cropped and encoded on a thread pool, yielded in order a bounded
+number ahead, so memory stays at one source image plus a few tiles. Threads, because
+Pillow's encoders release the GIL: on 2 cores, 16 PNG tiles of 1024x1024 took 3.4 s on
+2 threads and 3.5 s on a fork-based process pool, against 6.8 s one after another.
+
+Each tile records in its own metadata slot (PNG text, JPEG comment, WebP XMP, TIFF
+ImageDescription) and in the chunk's fields: ``box`` (what it holds of the image),
+``core`` (the grid cell it owns), ``offset`` (where ``box`` sits in the file; non-zero
+only for ``pad``), ``size`` (the full image), ``tile_size``, ``grid`` [col, row, cols,
+rows], ``cell`` (the tile size asked for, or null for a grid), ``overlap``, ``edge``,
+``fill``, ``mode``, ``format``, ``source_format`` and ``orientation``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import Field, model_validator
+
+from .._io import NewChunk
+from ..chunks import ChunkMeta
+from ..components import Partitioner
+from ..images.grid import EdgePolicy, TilePlan, plan_tiles
+from ..task import PartitionerContext
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..images.codec import ImageFormat
+
+__all__ = ["Tile"]
+
+_DEFAULT_TILE = 512
+DEFAULT_MAX_PIXELS = 16384 * 16384
+# Orientations 5-8 swap width and height once applied.
+_SWAPS = {5, 6, 7, 8}
+
+
+@dataclass(frozen=True)
+class _Source:
+    path: Path
+    name: str
+    size: tuple[int, int]
+    orientation: int
+    tiles: list[TilePlan]
+
+
+class Tile(Partitioner):
+    """Images cut into tiles of a given size or grid, with overlap and an edge policy."""
+
+    name: ClassVar[str] = "tile"
+    summary: ClassVar[str] = "Images cut into tiles (PNG/JPEG/WebP/TIFF) that know their box."
+
+    tile_width: int | None = Field(
+        None, ge=1, description="Tile width in pixels (default 512; tile_height alone: square)."
+    )
+    tile_height: int | None = Field(
+        None, ge=1, description="Tile height in pixels (default: tile_width)."
+    )
+    rows: int | None = Field(
+        None, ge=1, description="Grid instead of a tile size: rows of tiles (default 1)."
+    )
+    cols: int | None = Field(
+        None, ge=1, description="Grid instead of a tile size: columns of tiles (default 1)."
+    )
+    overlap: int = Field(
+        0, ge=0, le=4096, description="Pixels each tile extends past its cell on every side."
+    )
+    edge: EdgePolicy = Field(
+        "shrink",
+        description="'shrink': tiles at the right and bottom edges are smaller; 'pad': every "
+        "tile has the full size (tile + 2 x overlap), the part outside the image filled.",
+    )
+    fill: Literal["zero", "edge"] = Field(
+        "zero",
+        description="What 'pad' fills with: 'zero' (black, transparent with alpha, palette "
+        "index 0) or 'edge' (the nearest edge pixel repeated).",
+    )
+    format: Literal["same", "png", "jpeg", "webp", "tiff"] = Field(
+        "same",
+        description="Tile format; 'same' keeps the source's (PNG for formats other than the four).",
+    )
+    quality: int = Field(95, ge=1, le=100, description="JPEG and WebP quality.")
+    lossless: bool = Field(False, description="WebP: lossless tiles.")
+    orientation: Literal["apply", "keep"] = Field(
+        "apply",
+        description="'apply': rotate/flip by the EXIF orientation before tiling (boxes are in "
+        "the upright image); 'keep': tile the stored pixels and record the orientation.",
+    )
+    max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        description="Largest source (width x height) accepted: a decompression-bomb guard.",
+    )
+    workers: int | None = Field(
+        None, ge=1, description="Threads encoding tiles (default: one per core)."
+    )
+
+    @model_validator(mode="after")
+    def _size_or_grid(self) -> Tile:
+        sized = self.tile_width is not None or self.tile_height is not None
+        gridded = self.rows is not None or self.cols is not None
+        if sized and gridded:
+            raise ValueError("give a tile size (tile_width/tile_height) or a grid (rows/cols)")
+        return self
+
+    def _cell(self) -> tuple[int, int] | None:
+        if self.rows is not None or self.cols is not None:
+            return None
+        width = self.tile_width or self.tile_height or _DEFAULT_TILE
+        return width, self.tile_height or width
+
+    def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
+        from ..images import codec
+
+        cell = self._cell()
+        grid = None if cell is not None else (self.cols or 1, self.rows or 1)
+        sources = []
+        for path in ctx.sources:
+            name = path.relative_to(ctx.source_dir).as_posix()
+            with codec.open_image(path, name, self.max_pixels) as image:
+                orientation = codec.orientation_of(image)
+                width, height = image.size
+            if self.orientation == "apply" and orientation in _SWAPS:
+                width, height = height, width
+            tiles = plan_tiles(
+                width, height, cell=cell, grid=grid, overlap=self.overlap, edge=self.edge
+            )
+            sources.append(_Source(path, name, (width, height), orientation, tiles))
+        count = sum(len(s.tiles) for s in sources)
+        ctx.log.info("planned %d tile(s) from %d image(s)", count, len(sources))
+        index = 0
+        for source in sources:
+            yield from self._tile_source(source, index, count, cell)
+            index += len(source.tiles)
+
+    def _tile_source(
+        self,
+        source: _Source,
+        first: int,
+        count: int,
+        cell: tuple[int, int] | None,
+    ) -> Iterator[NewChunk]:
+        from PIL import ImageOps
+
+        from ..images import codec
+
+        image = codec.open_image(source.path, source.name, self.max_pixels)
+        source_format = codec.pil_format(image)
+        codec.load(image, source.name)
+        if self.orientation == "apply" and source.orientation != 1:
+            image = ImageOps.exif_transpose(image)
+        image = codec.supported_mode(image, source.name)
+        fmt: ImageFormat = (source_format or "png") if self.format == "same" else self.format
+        mode = codec.output_mode(image.mode, fmt, source.name)
+        if mode != image.mode:
+            image = image.convert(mode)
+        embed = self.chunk_metadata != "off"
+        workers = self.workers or os.cpu_count() or 1
+        try:
+            with ThreadPoolExecutor(workers, thread_name_prefix="tile") as pool:
+                pending: deque[tuple[ChunkMeta, Future[bytes]]] = deque()
+                for n, plan in enumerate(source.tiles):
+                    meta = ChunkMeta(
+                        first + n,
+                        count,
+                        source.name,
+                        self._fields(source, plan, cell, mode, fmt, source_format),
+                    )
+                    job = (
+                        plan,
+                        fmt,
+                        meta if embed else None,
+                        self.fill,
+                        self.quality,
+                        self.lossless,
+                    )
+                    pending.append((meta, pool.submit(_encode, image, *job)))
+                    while len(pending) > 2 * workers:
+                        yield self._chunk(*pending.popleft(), embed)
+                while pending:
+                    yield self._chunk(*pending.popleft(), embed)
+        finally:
+            image.close()
+
+    def _fields(
+        self,
+        source: _Source,
+        plan: TilePlan,
+        cell: tuple[int, int] | None,
+        mode: str,
+        fmt: str,
+        source_format: str | None,
+    ) -> dict[str, Any]:
+        last = source.tiles[-1]
+        return {
+            "box": plan.box.as_list(),
+            "core": plan.core.as_list(),
+            "offset": list(plan.offset),
+            "size": list(source.size),
+            "tile_size": list(plan.size),
+            "grid": [plan.col, plan.row, last.col + 1, last.row + 1],
+            "cell": list(cell) if cell is not None else None,
+            "overlap": self.overlap,
+            "edge": self.edge,
+            "fill": self.fill,
+            "mode": mode,
+            "format": fmt,
+            "source_format": source_format,
+            "orientation": source.orientation if self.orientation == "keep" else 1,
+        }
+
+    @staticmethod
+    def _chunk(meta: ChunkMeta, future: Future[bytes], embed: bool) -> NewChunk:
+        return NewChunk(
+            data=future.result(), source=meta.source, fields=meta.fields, embedded=embed
+        )
+
+
+def _encode(
+    image: Image.Image,
+    plan: TilePlan,
+    fmt: ImageFormat,
+    meta: ChunkMeta | None,
+    fill: Literal["zero", "edge"],
+    quality: int,
+    lossless: bool,
+) -> bytes:
+    from ..images import codec
+
+    tile = cut(image, plan, fill)
+    return codec.encode(tile, fmt, quality=quality, lossless=lossless, meta=meta)
+
+
+def cut(image: Image.Image, plan: TilePlan, fill: Literal["zero", "edge"]) -> Image.Image:
+    """The tile ``plan`` describes, cut from ``image`` (padded when its size asks for it)."""
+    from PIL import Image as PILImage
+
+    tile = image.crop((plan.box.x0, plan.box.y0, plan.box.x1, plan.box.y1))
+    if plan.size == (plan.box.width, plan.box.height):
+        return tile
+    import numpy as np
+
+    left, top = plan.offset
+    right = plan.size[0] - plan.box.width - left
+    bottom = plan.size[1] - plan.box.height - top
+    pixels = np.asarray(tile)
+    widths = ((top, bottom), (left, right)) + ((0, 0),) * (pixels.ndim - 2)
+    padded = np.pad(pixels, widths, mode="edge" if fill == "edge" else "constant")
+    out = PILImage.frombytes(tile.mode, plan.size, np.ascontiguousarray(padded).tobytes())
+    if tile.mode == "P":
+        palette = tile.getpalette()
+        if palette is not None:
+            out.putpalette(palette, tile.palette.mode if tile.palette else "RGB")
+        out.info = dict(tile.info)
+    return out

@@ -1,0 +1,244 @@
+"""The ``mosaic`` assembler: placement by metadata in any order, scale detection, crop and
+feather, output formats, coverage checks and the README's bad-input rows for mosaics."""
+
+from __future__ import annotations
+
+import io
+import random
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bytenite_runtime import DataError, task
+from bytenite_runtime.images import codec
+from bytenite_runtime.images.tiles import open_tile, save_tile
+from bytenite_runtime.settings import assembler_environment
+from bytenite_runtime.task import entrypoint_for
+from bytenite_runtime.testing import PartitionedChunk, run_app, run_assembler, run_partitioner
+
+
+def _encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _rgb(width: int, height: int, seed: int = 0) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _tiles(image: Image.Image, name: str = "photo.png", **params: Any) -> list[PartitionedChunk]:
+    return run_partitioner("tile", {name: _encode(image)}, params)
+
+
+def _identity(chunks: list[PartitionedChunk], ext: str = "png") -> dict[str, bytes]:
+    """What an identity app returns: each chunk's bytes as its result."""
+    return {f"chunk-{i:06d}.tile.{ext}": c.data for i, c in enumerate(chunks)}
+
+
+def _decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@task.app
+def _double(ctx: task.AppContext[Any]) -> None:
+    """A 2x 'super-resolution' app: nearest-neighbour upscaling of each tile."""
+    tile = open_tile(ctx.chunk)
+    save_tile(ctx, tile.resize((tile.width * 2, tile.height * 2), Image.Resampling.NEAREST))
+
+
+@task.app
+def _flat(ctx: task.AppContext[Any]) -> None:
+    """Paints each tile one grey: 0 for chunk 0, 200 for the others."""
+    tile = open_tile(ctx.chunk)
+    save_tile(ctx, Image.new("L", tile.size, 0 if ctx.chunk.index == 0 else 200))
+
+
+def _through(app: Any, chunks: list[PartitionedChunk], tmp_path: Path) -> dict[str, bytes]:
+    results = {}
+    for i, chunk in enumerate(chunks):
+        run = run_app(app, chunk.data, chunk_number=None, tmp_path=tmp_path)
+        for name, data in zip(run.raw_names, run.results.values(), strict=True):
+            results[name] = data
+        assert run.raw_names == (f"chunk-{i:06d}.tile.png",)
+    return results
+
+
+def test_tiles_in_any_order_and_with_platform_prefixes_give_the_source_back() -> None:
+    """Placement comes from the metadata, so shuffled, prefixed result names change nothing."""
+    source = _rgb(101, 77)
+    results = list(_identity(_tiles(source, tile_width=32, overlap=5)).items())
+    random.Random(1).shuffle(results)
+    prefixed = {f"{i:04x}_{name}": data for i, (name, data) in enumerate(results)}
+    out = run_assembler("mosaic", prefixed)
+    assert list(out) == ["photo.png"]
+    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(source))
+
+
+def test_a_2x_app_is_detected_and_the_mosaic_is_twice_the_size(tmp_path: Path) -> None:
+    """Tiles scaled 2x by the app (save_tile keeps their metadata) make a 2x mosaic, pixel
+    for pixel what upscaling the whole image gives, padded and overlapping tiles included."""
+    source = _rgb(45, 31)
+    chunks = _tiles(source, tile_width=16, overlap=3, edge="pad", fill="edge")
+    out = run_assembler("mosaic", _through(_double, chunks, tmp_path))
+    expected = source.resize((90, 62), Image.Resampling.NEAREST)
+    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(expected))
+
+
+def test_feather_blends_overlaps_where_crop_leaves_a_step(tmp_path: Path) -> None:
+    """Two flat tiles (0 and 200): 'crop' gives a hard edge, 'feather' a monotone ramp."""
+    chunks = _tiles(Image.new("L", (40, 4)), tile_width=20, overlap=4)
+    results = _through(_flat, chunks, tmp_path)
+    cropped = np.asarray(_decode(run_assembler("mosaic", results)["photo.png"]))[0]
+    feathered = np.asarray(
+        _decode(run_assembler("mosaic", results, {"blend": "feather"})["photo.png"])
+    )[0]
+    assert list(cropped[18:22]) == [0, 0, 200, 200]
+    assert np.all(np.diff(feathered.astype(int)) >= 0)
+    assert feathered[15] == 0 and feathered[24] == 200 and 0 < feathered[19] < 200
+
+
+def test_feather_with_an_identity_app_is_exact() -> None:
+    """Blending identical overlaps gives the source back exactly."""
+    source = _rgb(70, 50)
+    results = _identity(_tiles(source, tile_width=24, overlap=6))
+    out = run_assembler("mosaic", results, {"blend": "feather"})
+    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(source))
+
+
+def test_a_rational_scale_gives_the_scaled_size() -> None:
+    """Tiles scaled 3/2 by the app (pad tiles, so every tile scales to whole pixels) make an
+    output 3/2 the size of the source."""
+    chunks = _tiles(_rgb(50, 30), tile_width=16, overlap=2, edge="pad")
+    results = {}
+    for i, chunk in enumerate(chunks):
+        assert chunk.meta is not None
+        tile = _decode(chunk.data)
+        scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
+        results[f"chunk-{i:06d}.tile.png"] = codec.encode(
+            scaled, "png", quality=95, lossless=False, meta=chunk.meta
+        )
+    assert _decode(run_assembler("mosaic", results)["photo.png"]).size == (75, 45)
+
+
+def test_output_format_changes_the_extension() -> None:
+    """format='jpeg' writes photo.jpg from PNG tiles, with the quality asked for."""
+    results = _identity(_tiles(_rgb(40, 40), tile_width=20))
+    out = run_assembler("mosaic", results, {"format": "jpeg", "quality": 80})
+    assert list(out) == ["photo.jpg"] and out["photo.jpg"].startswith(b"\xff\xd8")
+
+
+def test_kept_orientation_goes_back_into_the_output() -> None:
+    """With orientation='keep' the mosaic carries the source's EXIF orientation."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _encode(_rgb(40, 20), "PNG", exif=exif.tobytes())
+    chunks = run_partitioner("tile", {"p.png": data}, {"tile_width": 16, "orientation": "keep"})
+    out = _decode(run_assembler("mosaic", _identity(chunks))["p.png"])
+    assert out.size == (40, 20) and out.getexif().get(0x0112) == 6
+
+
+def test_several_sources_and_result_names_give_one_output_each() -> None:
+    """Tiles of two sources make two images; a second result name per tile a second output."""
+    a = _tiles(_rgb(30, 20, 1), "a.png", tile_width=16)
+    b = run_partitioner("tile", {"a.png": _encode(_rgb(30, 20, 1)), "b.png": _encode(_rgb(8, 8))},
+                        {"tile_width": 16})  # fmt: skip
+    results = _identity(b)
+    results.update({f"chunk-{i:06d}.mask.png": c.data for i, c in enumerate(a)})
+    out = run_assembler("mosaic", results)
+    assert sorted(out) == ["a-mask.png", "a-tile.png", "b.png"]
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+def _failing(tmp_path: Path, results: Mapping[str, bytes], **params: Any) -> str:
+    """Run the assembler, expect a DataError, check no output is left; return its message."""
+    folder, output = tmp_path / "results", tmp_path / "output"
+    folder.mkdir()
+    output.mkdir()
+    for name, data in results.items():
+        (folder / name).write_bytes(data)
+    with pytest.raises(DataError) as caught:
+        entrypoint_for("assembler", "mosaic").invoke(
+            assembler_environment(folder, output, params, None)
+        )
+    assert list(output.iterdir()) == []
+    return str(caught.value)
+
+
+def test_missing_tile_is_named_by_box_and_chunk(tmp_path: Path) -> None:
+    """A tile that never came back fails the mosaic, naming its box and chunk."""
+    results = _identity(_tiles(_rgb(64, 64), tile_width=32))
+    del results["chunk-000002.tile.png"]
+    assert _failing(tmp_path, results) == (
+        "mosaic 'photo.png': tile at box (0, 32)-(32, 64) missing (chunk 2)"
+    )
+
+
+def test_duplicate_tile_is_named_with_both_results(tmp_path: Path) -> None:
+    """Two results for one cell fail the mosaic, naming both."""
+    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    results["chunk-000009.tile.png"] = results["chunk-000001.tile.png"]
+    assert _failing(tmp_path, results) == (
+        "mosaic 'photo.png': tile at box (32, 0)-(64, 32) given twice (chunks 1 and 1: "
+        "'chunk-000001.tile.png', 'chunk-000009.tile.png')"
+    )
+
+
+def test_tiles_of_different_images_under_one_name_are_rejected(tmp_path: Path) -> None:
+    """Tiles claiming one source but giving different full sizes are not mixed silently."""
+    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    other = _tiles(_rgb(64, 64), tile_width=32)
+    results["chunk-000001.tile.png"] = other[1].data
+    message = _failing(tmp_path, results)
+    assert message.startswith("mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, ")
+    assert "has size [64, 64], but tile at box (0, 0)-(32, 32)" in message
+
+
+def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
+    """A tile whose size fits no common scale (the app cropped it) is named."""
+    chunks = _tiles(_rgb(64, 32), tile_width=32)
+    results = _identity(chunks)
+    small = _decode(chunks[1].data).crop((0, 0, 30, 32))
+    assert chunks[1].meta is not None
+    results["chunk-000001.tile.png"] = codec.encode(
+        small, "png", quality=95, lossless=False, meta=chunks[1].meta
+    )
+    assert _failing(tmp_path, results) == (
+        "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') is "
+        "30x32, but the tiles are scaled 1 x 1 (expected 32x32 from its 32x32 chunk); the app "
+        "must not crop tiles"
+    )
+
+
+def test_results_without_tile_metadata_are_an_error(tmp_path: Path) -> None:
+    """Plain images (an app that saved with Pillow alone) cannot be placed: a clear error."""
+    message = _failing(tmp_path, {"chunk-000000.tile.png": _encode(_rgb(8, 8))})
+    assert message == (
+        "TASK_RESULTS_DIR: no result carries tile metadata (write tiles with "
+        "bytenite_runtime.images.tiles.save_tile)"
+    )
+
+
+def test_corrupt_tile_names_the_result(tmp_path: Path) -> None:
+    """A tile truncated after its header fails with a DataError naming the result."""
+    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    data = results["chunk-000001.tile.png"]
+    results["chunk-000001.tile.png"] = data[: len(data) - 200]
+    message = _failing(tmp_path, results)
+    assert message.startswith("chunk-000001.tile.png (chunk 1): corrupt or truncated image (")
+
+
+def test_output_over_max_pixels_is_rejected(tmp_path: Path) -> None:
+    """The bomb guard applies to the output size too."""
+    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    message = _failing(tmp_path, results, max_pixels=2000)
+    assert message == "mosaic 'photo.png': output 64x32 exceeds max_pixels (2000)"

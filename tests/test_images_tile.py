@@ -1,0 +1,214 @@
+"""The ``tile`` partitioner: grids, overlaps, edge policies, formats, EXIF, the metadata
+slot of every format, and each bad-input row of the README's table for images."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bytenite_runtime import DataError
+from bytenite_runtime.chunks import read_slot
+from bytenite_runtime.errors import SettingsError
+from bytenite_runtime.settings import partitioner_environment
+from bytenite_runtime.task import entrypoint_for
+from bytenite_runtime.testing import PartitionedChunk, run_partitioner
+
+
+def _png(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
+    out = io.BytesIO()
+    image.save(out, fmt, **options)
+    return out.getvalue()
+
+
+def _rgb(width: int, height: int, seed: int = 0) -> Image.Image:
+    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def _tiles(files: Mapping[str, bytes], **params: Any) -> list[PartitionedChunk]:
+    return run_partitioner("tile", files, params)
+
+
+def _open(chunk: PartitionedChunk) -> Image.Image:
+    image = Image.open(io.BytesIO(chunk.data))
+    image.load()
+    return image
+
+
+def test_tile_size_plans_cells_row_by_row_with_smaller_edge_tiles() -> None:
+    """100x70 in 40x30 tiles gives 3x3 tiles, row by row, the last column and row shrunk."""
+    chunks = _tiles({"a.png": _png(_rgb(100, 70))}, tile_width=40, tile_height=30)
+    assert len(chunks) == 9
+    metas = [c.meta for c in chunks]
+    assert all(m is not None for m in metas)
+    assert [m.fields["core"] for m in metas if m][:4] == [
+        [0, 0, 40, 30], [40, 0, 80, 30], [80, 0, 100, 30], [0, 30, 40, 60],
+    ]  # fmt: skip
+    assert [_open(c).size for c in chunks][-3:] == [(40, 10), (40, 10), (20, 10)]
+    assert [m.index for m in metas if m] == list(range(9))
+    assert {m.count for m in metas if m} == {9}
+
+
+def test_every_tile_is_a_plain_image_whose_slot_names_its_box() -> None:
+    """The slot metadata (box, full size, overlap, edge policy, source) matches the pixels."""
+    source = _rgb(64, 48)
+    chunks = _tiles({"photo.png": _png(source)}, tile_width=32, overlap=4)
+    for chunk in chunks:
+        assert chunk.meta is not None and chunk.meta.source == "photo.png"
+        fields = chunk.meta.fields
+        assert fields["size"] == [64, 48]
+        assert (fields["overlap"], fields["edge"]) == (4, "shrink")
+        box = tuple(fields["box"])
+        assert np.array_equal(np.asarray(_open(chunk)), np.asarray(source.crop(box)))
+    assert chunks[0].meta and chunks[0].meta.fields["box"] == [0, 0, 36, 36]
+
+
+def test_grid_splits_as_evenly_as_integers_allow() -> None:
+    """rows/cols give cells differing by at most a pixel, however the size divides."""
+    chunks = _tiles({"a.png": _png(_rgb(10, 7))}, rows=2, cols=3)
+    widths = sorted({_open(c).size[0] for c in chunks})
+    assert len(chunks) == 6 and widths == [3, 4]
+
+
+def test_tile_larger_than_the_image_gives_one_tile() -> None:
+    """A tile size beyond the image is one tile: the whole image (padded with 'pad')."""
+    source = _rgb(30, 20)
+    (chunk,) = _tiles({"a.png": _png(source)}, tile_width=512)
+    assert np.array_equal(np.asarray(_open(chunk)), np.asarray(source))
+    (padded,) = _tiles({"a.png": _png(source)}, tile_width=64, edge="pad")
+    assert _open(padded).size == (64, 64)
+
+
+@pytest.mark.parametrize("fill", ["zero", "edge"])
+def test_pad_tiles_all_have_the_full_size_and_the_stated_fill(fill: str) -> None:
+    """With 'pad' every tile is tile + 2 x overlap; outside the image it holds the fill."""
+    source = _rgb(50, 30)
+    chunks = _tiles({"a.png": _png(source)}, tile_width=32, overlap=2, edge="pad", fill=fill)
+    assert {_open(c).size for c in chunks} == {(36, 36)}
+    first = np.asarray(_open(chunks[0]))
+    assert chunks[0].meta and chunks[0].meta.fields["offset"] == [2, 2]
+    src = np.asarray(source)
+    assert np.array_equal(first[2:32, 2:], src[:, :34])
+    expected_corner = 0 if fill == "zero" else src[0, 0]
+    assert np.all(first[0, 0] == expected_corner)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "magic"),
+    [("png", b"\x89PNG"), ("jpeg", b"\xff\xd8\xff"), ("webp", b"RIFF"), ("tiff", b"II*\x00")],
+)
+def test_each_output_format_carries_the_metadata_in_its_own_slot(fmt: str, magic: bytes) -> None:
+    """PNG text, JPEG comment, WebP XMP and TIFF ImageDescription all give the metadata back."""
+    chunks = _tiles({"a.png": _png(_rgb(40, 20))}, tile_width=20, format=fmt)
+    assert all(c.data.startswith(magic) for c in chunks)
+    assert [c.meta.fields["box"] for c in chunks if c.meta] == [[0, 0, 20, 20], [20, 0, 40, 20]]
+    assert {_open(c).size for c in chunks} == {(20, 20)}
+
+
+def test_same_format_keeps_the_source_format() -> None:
+    """By default a JPEG source gives JPEG tiles and a TIFF source TIFF tiles."""
+    jpeg = _tiles({"a.jpg": _png(_rgb(40, 20), "JPEG")}, tile_width=20)
+    tiff = _tiles({"a.tif": _png(_rgb(40, 20), "TIFF")}, tile_width=20)
+    assert jpeg[0].data.startswith(b"\xff\xd8") and tiff[0].data[:2] in (b"II", b"MM")
+    gif = _tiles({"a.gif": _png(_rgb(40, 20).quantize(8), "GIF")}, tile_width=20)
+    assert gif[0].data.startswith(b"\x89PNG")
+
+
+def test_exif_orientation_is_applied_or_kept_by_option() -> None:
+    """Orientation 6 (rotate 90°) swaps the size when applied; 'keep' tiles the stored pixels."""
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    data = _png(_rgb(40, 20), "JPEG", exif=exif.tobytes())
+    (applied,) = _tiles({"a.jpg": data}, tile_width=64)
+    (kept,) = _tiles({"a.jpg": data}, tile_width=64, orientation="keep")
+    assert _open(applied).size == (20, 40)
+    assert _open(kept).size == (40, 20)
+    assert kept.meta and kept.meta.fields["orientation"] == 6
+
+
+def test_several_sources_are_tiled_one_after_another() -> None:
+    """Sources are tiled in name order, indices continuing across files."""
+    chunks = _tiles({"b.png": _png(_rgb(20, 20)), "a.png": _png(_rgb(40, 20))}, tile_width=20)
+    assert [c.meta.source for c in chunks if c.meta] == ["a.png", "a.png", "b.png"]
+    assert [c.meta.index for c in chunks if c.meta] == [0, 1, 2]
+
+
+def test_metadata_off_writes_plain_tiles_without_a_slot() -> None:
+    """chunk_metadata='off' leaves the slot out entirely."""
+    chunks = _tiles({"a.png": _png(_rgb(40, 20))}, tile_width=20, chunk_metadata="off")
+    assert [c.meta for c in chunks] == [None, None]
+
+
+def test_slot_reader_ignores_a_damaged_image(tmp_path: Path) -> None:
+    """A file that only starts like a PNG has no metadata; the slot reader never raises."""
+    path = tmp_path / "x.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00")
+    assert read_slot(path) is None
+
+
+# -- bad input ---------------------------------------------------------------------------
+
+
+def _failing(tmp_path: Path, files: Mapping[str, bytes], **params: Any) -> str:
+    """Run the partitioner, expect an error, check no chunk is left; return its message."""
+    source, chunks = tmp_path / "src", tmp_path / "chunks"
+    source.mkdir()
+    chunks.mkdir()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    with pytest.raises((DataError, SettingsError)) as caught:
+        entrypoint_for("partitioner", "tile").invoke(
+            partitioner_environment(source, chunks, params, None)
+        )
+    assert list(chunks.iterdir()) == []
+    return str(caught.value)
+
+
+def test_decompression_bomb_is_rejected_from_the_header(tmp_path: Path) -> None:
+    """An image over max_pixels fails before decoding, naming the file, size and param."""
+    message = _failing(tmp_path, {"big.png": _png(_rgb(200, 100))}, max_pixels=10_000)
+    assert message == (
+        "big.png: 200x100 = 20000 pixels exceeds max_pixels (10000); a decompression bomb? "
+        "raise max_pixels if the image is genuine"
+    )
+
+
+def test_truncated_image_names_the_file(tmp_path: Path) -> None:
+    """A truncated PNG fails with a DataError naming it, and no tile is left behind."""
+    good = _png(_rgb(20, 20))
+    data = _png(_rgb(64, 64))
+    message = _failing(tmp_path, {"a.png": good, "photo.png": data[: len(data) // 2]})
+    assert message.startswith("photo.png: corrupt or truncated image (")
+
+
+def test_file_that_is_not_an_image_names_the_file(tmp_path: Path) -> None:
+    """A source Pillow cannot identify is a DataError naming it."""
+    assert _failing(tmp_path, {"notes.txt": b"hello"}) == "notes.txt: not an image Pillow can read"
+
+
+def test_zero_tile_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
+    """A tile size of 0 or less is a settings error naming the field."""
+    message = _failing(tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=0)
+    assert message == (
+        "invalid settings (1 problem): PARTITIONER_PARAMS.tile_width: Input should be greater "
+        "than or equal to 1 (got 0)"
+    )
+
+
+def test_tile_size_and_grid_together_are_rejected(tmp_path: Path) -> None:
+    """Giving both a tile size and a grid is a settings error, not a guess."""
+    message = _failing(tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=2, rows=2)
+    assert "give a tile size (tile_width/tile_height) or a grid (rows/cols)" in message
+
+
+def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
+    """RGBA tiles asked as JPEG fail, naming the mode and the formats that hold it."""
+    data = _png(_rgb(8, 8).convert("RGBA"))
+    message = _failing(tmp_path, {"a.png": data}, format="jpeg")
+    assert message == "a.png: mode RGBA cannot be written as jpeg (use png, tiff, webp)"
