@@ -378,3 +378,13 @@ def secret_environment(values: Mapping[str, str | tuple[str, str]]) -> dict[str,
         else:
             env[plain_name] = value
     return env
+
+
+FFMPEG = "BYTENITE_FFMPEG"
+
+
+def ffmpeg_override(environ: Mapping[str, str] | None = None) -> str | None:
+    """The ffmpeg executable named by ``BYTENITE_FFMPEG`` (not a contract variable: an
+    image's own setting), or None when unset or empty."""
+    value = (os.environ if environ is None else environ).get(FFMPEG, "").strip()
+    return value or None

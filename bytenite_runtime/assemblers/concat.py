@@ -5,6 +5,8 @@ Results are grouped by their original name (``part.chunk-000003.txt`` belongs to
 bytes are every task's bytes in chunk order. Tables are joined as tables
 (:mod:`bytenite_runtime.tables.join`): one CSV header, one Parquet schema, one ``.npy``
 header; and where results carry chunk metadata, their row counts are checked against it.
+Video and audio are joined as media (:mod:`bytenite_runtime.media.join`): stream copy in
+chunk order, frame and sample counts checked against the chunk metadata.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from .._io import Result
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
+from ..media import is_media_name
 from ..tables.join import TableFormat, label
 from ..tables.source import format_of_name
 from ..task import AssemblerContext
@@ -106,11 +109,14 @@ class Concat(Assembler):
     summary: ClassVar[str] = (
         "Results joined in chunk order (bytes or tables), one output per result name."
     )
-    format: Literal["auto", "bytes", "csv", "tsv", "jsonl", "parquet", "arrow", "npy"] = Field(
-        "auto",
-        description="How to join: 'auto' goes by the result name's extension (.csv, .tsv/.tab, "
-        ".jsonl/.ndjson, .parquet/.pq, .arrow/.feather/.ipc, .npy; anything else: bytes); "
-        "'bytes' appends files as they are; a table format applies to every output.",
+    format: Literal["auto", "bytes", "csv", "tsv", "jsonl", "parquet", "arrow", "npy", "media"] = (
+        Field(
+            "auto",
+            description="How to join: 'auto' goes by the result name's extension (.csv, .tsv/.tab, "
+            ".jsonl/.ndjson, .parquet/.pq, .arrow/.feather/.ipc, .npy; video and audio such as "
+            ".mp4/.mkv/.webm/.wav/.m4a: media; anything else: bytes); 'bytes' appends files as "
+            "they are; a table format or 'media' applies to every output.",
+        )
     )
     header: bool = Field(
         True,
@@ -127,6 +133,17 @@ class Concat(Assembler):
         description="Check each result's row count against the row range in its chunk "
         "metadata, when it carries some; false for apps that change the row count.",
     )
+    reencode: bool = Field(
+        False,
+        description="Media: re-encode the join even when every result has the same codecs "
+        "(it is re-encoded anyway when they differ).",
+    )
+    verify_frames: bool = Field(
+        True,
+        description="Media: check each result's frame count and duration against its chunk "
+        "metadata, and the joined file's counts and timestamps; false for apps that change "
+        "the frame rate.",
+    )
     output_name: str | None = Field(
         None,
         description="Name of the output file when all results share one name (default: that name).",
@@ -139,10 +156,12 @@ class Concat(Assembler):
             raise ValueError("must be a plain file name, without folders")
         return value
 
-    def format_of(self, original: str) -> TableFormat | Literal["bytes"]:
+    def format_of(self, original: str) -> TableFormat | Literal["bytes", "media"]:
         """How the group of results named ``original`` is joined."""
         if self.format != "auto":
             return self.format
+        if is_media_name(original):
+            return "media"
         # Compressed names (.csv.gz) are deliberately not tables: their bytes are joined.
         return format_of_name(original) or "bytes"
 
@@ -163,6 +182,12 @@ class Concat(Assembler):
                 with target.open("wb", buffering=0) as dst:
                     for member in members:
                         append_file(dst, member.path)
+            elif fmt == "media":
+                from ..media.join import join_media
+
+                join_media(
+                    members, target, reencode=self.reencode, verify=self.verify_frames, log=ctx.log
+                )
             else:
                 from ..tables import join
 

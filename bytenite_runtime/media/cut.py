@@ -1,0 +1,334 @@
+"""Writing ``time-chunk`` chunks: stream copy (one demux pass), exact re-encode, PCM.
+
+Every writer is a generator of finished chunk files, in order, inside a scratch folder
+the caller owns and removes. Audio is never re-encoded per chunk, the cause of a click
+at every joint (each encoder adds its own priming and padding): with ``audio: copy``
+each packet goes whole into the chunk its start time falls in, so the joined track is
+the source's packet for packet, priming only at the very start; with ``audio: pcm`` the
+track is decoded once and each chunk gets its exact run of samples, to be encoded once
+after the join.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import struct
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import av
+
+from ..errors import DataError
+from ._ffmpeg import run_ffmpeg
+from .gpu import Encoder
+from .plan import Piece, audio_piece_of
+from .probe import MediaInfo, open_media
+
+__all__ = ["Pcm", "write_copy", "write_exact_audio", "write_exact_video"]
+
+
+def _open_out(path: Path, fmt: str, comment: str | None) -> Any:
+    out = av.open(str(path), "w", format=fmt)
+    if comment is not None:
+        out.metadata["comment"] = comment
+    return out
+
+
+def _shift(packet: Any, offset: int) -> None:
+    if packet.pts is not None:
+        packet.pts -= offset
+    if packet.dts is not None:
+        packet.dts -= offset
+
+
+def _in_base(seconds: float | Fraction, time_base: Fraction) -> int:
+    return round(Fraction(seconds) / time_base)
+
+
+@dataclass(frozen=True)
+class Pcm:
+    """The source's audio decoded once to raw interleaved samples (``audio: pcm``)."""
+
+    raw: Path
+    width: int
+    """Bytes per sample: 4 for f32, 2 for s16."""
+    channels: int
+    rate: int
+    first: Fraction
+    """Source time (seconds) of the first decoded sample."""
+    edges: tuple[int, ...]
+    """Sample index where each piece starts, then the total."""
+
+    @property
+    def codec(self) -> str:
+        return "pcm_f32le" if self.width == 4 else "pcm_s16le"
+
+
+_PCM_PACKET = 4096
+_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
+
+
+def _add_pcm(out: Any, pcm: Pcm) -> Any:
+    layout = _LAYOUTS.get(pcm.channels)
+    if layout is None:
+        raise DataError(f"audio='pcm': {pcm.channels} channels are not supported (1, 2 or 6)")
+    stream = out.add_stream(pcm.codec, rate=pcm.rate, layout=layout)
+    stream.codec_context.format = "flt" if pcm.width == 4 else "s16"
+    return stream
+
+
+def _mux_pcm(out: Any, stream: Any, pcm: Pcm, index: int, origin: Fraction, raw: BinaryIO) -> None:
+    start, stop = pcm.edges[index], pcm.edges[index + 1]
+    frame = pcm.width * pcm.channels
+    raw.seek(start * frame)
+    # Times in samples from the chunk's origin (its first video frame).
+    at = round((pcm.first - origin) * pcm.rate) + start
+    time_base = Fraction(1, pcm.rate)
+    for first in range(start, stop, _PCM_PACKET):
+        count = min(_PCM_PACKET, stop - first)
+        packet = av.Packet(raw.read(count * frame))
+        packet.pts = packet.dts = at + first - start
+        packet.duration = count
+        packet.time_base = time_base
+        packet.stream = stream
+        out.mux(packet)
+
+
+def write_copy(
+    info: MediaInfo,
+    bounds: Sequence[int] | Sequence[float],
+    folder: Path,
+    fmt: str,
+    comments: Sequence[str | None],
+    pcm: Pcm | None = None,
+) -> Iterator[Path]:
+    """Stream-copy the source into one file per piece in a single demux pass.
+
+    ``bounds`` are video pts (video files) or absolute seconds of the audio cuts
+    (audio-only), the first being the start. Video switches chunk at each boundary
+    keyframe in decode order; audio packets go by start time. A chunk is closed and
+    yielded once both streams have passed its end. With ``pcm``, a chunk's audio is its
+    exact run of decoded samples instead, muxed when the chunk is opened.
+    """
+    video = info.video
+    audio = info.audio if pcm is None else None
+    count = len(comments)
+    if video is not None:
+        cut_seconds = [video.seconds(int(b)) for b in bounds[1:]]
+        origin = [Fraction(int(b)) * video.time_base for b in bounds]
+    else:
+        cut_seconds = [float(b) for b in bounds[1:]]
+        # Chunk 0 keeps the source's own timeline (priming at negative times included).
+        origin = [Fraction(0), *(Fraction(b) for b in bounds[1:])]
+    paths = [folder / f"chunk-{i:06d}" for i in range(count)]
+    outs: dict[int, tuple[Any, dict[int, Any]]] = {}
+    video_at = 0
+    audio_at = 0 if audio is not None else count
+    yielded = 0
+    with open_media(info.path) as source, contextlib.ExitStack() as stack:
+        streams = [source.streams[t.index] for t in (video, audio) if t is not None]
+        raw = stack.enter_context(pcm.raw.open("rb")) if pcm is not None else None
+        try:
+            for packet in source.demux(streams):
+                if packet.size == 0 or packet.pts is None:
+                    continue
+                is_video = video is not None and packet.stream_index == video.index
+                if is_video:
+                    if video_at + 1 < count and packet.pts == bounds[video_at + 1]:
+                        video_at += 1
+                    target = video_at
+                else:
+                    target = audio_piece_of(cut_seconds, float(packet.pts * packet.time_base))
+                    audio_at = max(audio_at, target)
+                if target not in outs:
+                    out = _open_out(paths[target], fmt, comments[target])
+                    outs[target] = (
+                        out,
+                        {s.index: out.add_stream_from_template(s) for s in streams},
+                    )
+                    if pcm is not None and raw is not None:
+                        stream = _add_pcm(out, pcm)
+                        _mux_pcm(out, stream, pcm, target, origin[target], raw)
+                out, mapped = outs[target]
+                _shift(packet, _in_base(origin[target], Fraction(packet.time_base)))
+                packet.stream = mapped[packet.stream_index]
+                out.mux(packet)
+                vdone = video_at if video is not None else count
+                while yielded < min(vdone, audio_at):
+                    yield _close(outs, yielded, paths[yielded])
+                    yielded += 1
+        except av.FFmpegError as exc:
+            raise DataError(f"{info.path.name}: damaged media ({exc})") from None
+        finally:
+            for out, _ in outs.values():
+                out.close()
+    while yielded < count:
+        yield _close(outs, yielded, paths[yielded])
+        yielded += 1
+
+
+def _close(outs: dict[int, tuple[Any, dict[int, Any]]], index: int, path: Path) -> Path:
+    if index not in outs:
+        raise DataError(f"chunk {index}: no packet falls in it (the source is too short)")
+    out = outs.pop(index)[0]
+    is_flac = out.format.name == "flac"
+    out.close()
+    if is_flac:
+        _zero_flac_total(path)
+    return path
+
+
+def _zero_flac_total(path: Path) -> None:
+    # A stream copy carries the source's STREAMINFO, whose total sample count would claim
+    # the whole file; 0 means "unknown" and makes readers count the frames instead.
+    with path.open("r+b") as stream:
+        head = stream.read(26)
+        if head[:4] != b"fLaC" or head[4] & 0x7F != 0:
+            return
+        stream.seek(8 + 13)
+        stream.write(bytes([head[8 + 13] & 0xF0, 0, 0, 0, 0]))
+
+
+def write_exact_video(
+    info: MediaInfo,
+    bounds: Sequence[int],
+    pieces: Sequence[Piece],
+    folder: Path,
+    fmt: str,
+    comments: Sequence[str | None],
+    encoder: Encoder,
+    pcm: Pcm | None = None,
+) -> Iterator[Path]:
+    """Re-encode each piece's frames exactly (from half a frame before its first frame,
+    relative to the start ffmpeg sees, e.g. 1.4 s into an MPEG-TS, then ``-frames:v``),
+    and mux the encoded video with the source's audio packets of that piece, copied."""
+    video, audio = info.video, info.audio
+    assert video is not None
+    half = video.frame_seconds / 2
+    # The source's own time base as a ratio ("demux" is ffmpeg 7 only; distros ship 5.1+).
+    time_base = f"{video.time_base.numerator}/{video.time_base.denominator}"
+    cut_seconds = [video.seconds(b) for b in bounds[1:]]
+    with open_media(info.path) as source, contextlib.ExitStack() as stack:
+        raw = stack.enter_context(pcm.raw.open("rb")) if pcm is not None else None
+        copied = audio if pcm is None else None
+        audio_in = source.streams[copied.index] if copied is not None else None
+        audio_packets = _packets(source, audio_in) if audio_in is not None else iter(())
+        pending: Any = None
+        for piece, start_pts, comment in zip(pieces, bounds, comments, strict=True):
+            encoded = folder / f"video-{piece.index:06d}.nut"
+            # Seek (input -ss) to a second before the keyframe ahead of the cut: formats
+            # without an index (MPEG-TS) seek by bytes and can land past it. The exact cut
+            # is the output -ss, which decodes and drops frames up to half a frame before.
+            key = video.key_pts[max(0, bisect.bisect_right(video.key_pts, start_pts) - 1)]
+            seek = max(0.0, video.seconds(key) - 1.0 - info.container_start)
+            trim = video.seconds(start_pts) - half - info.container_start - seek
+            run_ffmpeg(
+                [*encoder.input_args, "-ss", f"{seek:.6f}", "-i", str(info.path),
+                 "-ss", f"{max(0.0, trim):.6f}",
+                 "-map", f"0:{video.index}", "-frames:v", str(piece.frames),
+                 # Frames keep the source's own times: the default encoder time base
+                 # (1/frame rate) collides rounded times (Matroska's milliseconds) after
+                 # the trim, and cfr would drop or repeat frames of a variable-rate source.
+                 "-fps_mode", "passthrough", "-enc_time_base", time_base,
+                 *encoder.output_args,
+                 "-an", "-sn", "-dn", "-map_metadata", "-1", "-f", "nut", str(encoded)],
+                what=f"chunk {piece.index}: encoding {piece.start:.3f}-{piece.end:.3f} s",
+            )  # fmt: skip
+            path = folder / f"chunk-{piece.index:06d}"
+            origin = Fraction(start_pts) * video.time_base
+            with open_media(encoded) as coded, _open_out(path, fmt, comment) as out:
+                vin = coded.streams.video[0]
+                vout = out.add_stream_from_template(vin)
+                aout = out.add_stream_from_template(audio_in) if audio_in is not None else None
+                pout = _add_pcm(out, pcm) if pcm is not None else None
+                frames, first = 0, None
+                for packet in coded.demux(vin):
+                    if packet.size == 0 or packet.pts is None:
+                        continue
+                    first = packet.pts if first is None else first
+                    _shift(packet, first)
+                    packet.stream = vout
+                    out.mux(packet)
+                    frames += 1
+                if frames != piece.frames:
+                    raise DataError(
+                        f"chunk {piece.index}: the encoder gave {frames} frames, expected "
+                        f"{piece.frames} ({piece.start:.3f}-{piece.end:.3f} s)"
+                    )
+                while aout is not None:
+                    packet = pending if pending is not None else next(audio_packets, None)
+                    pending = None
+                    if packet is None:
+                        break
+                    at = float(packet.pts * packet.time_base)
+                    if audio_piece_of(cut_seconds, at) > piece.index:
+                        pending = packet
+                        break
+                    _shift(packet, _in_base(origin, Fraction(packet.time_base)))
+                    packet.stream = aout
+                    out.mux(packet)
+                if pcm is not None and raw is not None:
+                    _mux_pcm(out, pout, pcm, piece.index, origin, raw)
+            encoded.unlink()
+            yield path
+
+
+def _packets(container: Any, stream: Any) -> Iterator[Any]:
+    for packet in container.demux(stream):
+        if packet.size and packet.pts is not None:
+            yield packet
+
+
+_WAV_FLOAT, _WAV_PCM = 3, 1
+
+
+def write_exact_audio(
+    info: MediaInfo,
+    raw: Path,
+    sample_bytes: int,
+    pieces: Sequence[Piece],
+    folder: Path,
+    comments: Sequence[str | None],
+) -> Iterator[Path]:
+    """Sample-exact WAV chunks sliced from the decoded stream (``raw``: interleaved
+    little-endian samples, f32 when ``sample_bytes`` is 4, s16 when 2)."""
+    audio = info.audio
+    assert audio is not None
+    frame = sample_bytes * audio.channels
+    tag = _WAV_FLOAT if sample_bytes == 4 else _WAV_PCM
+    with raw.open("rb") as stream:
+        for piece, comment in zip(pieces, comments, strict=True):
+            path = folder / f"chunk-{piece.index:06d}"
+            size = piece.samples * frame
+            with path.open("wb") as out:
+                _wav_header(
+                    out, audio.sample_rate, audio.channels, sample_bytes, tag, size, comment
+                )
+                remaining = size
+                while remaining:
+                    block = stream.read(min(remaining, 1 << 20))
+                    if not block:
+                        raise DataError(f"chunk {piece.index}: decoded audio ended early")
+                    out.write(block)
+                    remaining -= len(block)
+            yield path
+
+
+def _wav_header(
+    out: Any, rate: int, channels: int, width: int, tag: int, size: int, comment: str | None
+) -> None:
+    fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * channels * width,
+                      channels * width, width * 8)  # fmt: skip
+    info = b""
+    if comment is not None:
+        text = comment.encode() + b"\0"
+        text += b"\0" * (len(text) % 2)
+        info = b"LIST" + struct.pack("<I", 4 + 8 + len(text)) + b"INFO"
+        info += b"ICMT" + struct.pack("<I", len(text)) + text
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + info
+    out.write(b"RIFF" + struct.pack("<I", len(body) + 8 + size) + body)
+    out.write(b"data" + struct.pack("<I", size))

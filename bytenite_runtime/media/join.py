@@ -1,0 +1,207 @@
+"""Media results joined in chunk order: stream copy when the codecs match, else re-encode.
+
+The copy path is ffmpeg's concat demuxer with two directives per file that the plain
+demuxer gets wrong for chunked video: ``inpoint`` at the first video frame, so audio
+priming before it keeps its negative time instead of pushing the video late, and
+``duration`` = the video's own span, so a last audio packet that overhangs the last
+frame does not shift the next chunk (the drift that makes "non-monotonous DTS").
+Results and output are probed (packets only) to check counts against chunk metadata.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .._io import Result
+from ..chunks import ChunkMeta, read_slot
+from ..errors import DataError
+from ._ffmpeg import run_ffmpeg
+from .gpu import pick_encoder
+from .probe import MediaInfo, probe
+
+__all__ = ["join_media"]
+
+_MUXERS = {
+    "mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm",
+    "ts": "mpegts", "mts": "mpegts", "m2ts": "mpegts", "mka": "matroska", "wav": "wav",
+    "flac": "flac", "mp3": "mp3", "aac": "adts", "m4a": "ipod", "opus": "ogg", "ogg": "ogg",
+    "oga": "ogg",
+}  # fmt: skip
+
+
+def _where(result: Result) -> str:
+    return f"chunk {result.index}" if result.index is not None else f"result {result.name!r}"
+
+
+def _signature(info: MediaInfo) -> tuple[Any, ...]:
+    v, a = info.video, info.audio
+    return (
+        (v.codec, v.width, v.height) if v else None,
+        (a.codec, a.sample_rate, a.channels) if a else None,
+    )
+
+
+def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> None:
+    if meta is None:
+        return
+    fields = meta.fields
+    frames, duration = fields.get("frames"), fields.get("duration")
+    video = info.video
+    if video is not None and isinstance(frames, int) and frames and video.frames != frames:
+        raise DataError(
+            f"{_where(result)}: {video.frames} video frames, but its chunk metadata says "
+            f"{frames} ({fields.get('start')} s + {duration} s of {meta.source!r}); set "
+            "verify_frames=false for apps that change the frame count"
+        )
+    if video is not None and isinstance(duration, int | float):
+        span = video.end - video.start
+        if abs(span - duration) > video.frame_seconds * 1.01:
+            raise DataError(
+                f"{_where(result)}: lasts {span:.3f} s, but its chunk metadata says "
+                f"{duration:.3f} s (more than a frame apart)"
+            )
+
+
+def join_media(
+    members: Sequence[Result],
+    target: Path,
+    *,
+    reencode: bool,
+    verify: bool,
+    log: logging.Logger,
+) -> None:
+    """Join ``members`` (in chunk order) into ``target``, checking counts on the way."""
+    infos = [probe(m.path) for m in members]
+    for member, info in zip(members, infos, strict=True):
+        if verify:
+            _check_chunk(member, info, read_slot(member.path))
+    signatures = {_signature(i) for i in infos}
+    ext = target.suffix.lower().lstrip(".")
+    muxer = _MUXERS.get(ext, "matroska")
+    if reencode or len(signatures) > 1:
+        if not reencode:
+            first = _signature(infos[0])
+            odd = next(m for m, i in zip(members, infos, strict=True) if _signature(i) != first)
+            log.warning("%s: streams differ from chunk %s's %s: re-encoding", _where(odd),
+                        members[0].index, first)  # fmt: skip
+        _reencode(members, infos, target, muxer)
+    else:
+        _copy(members, infos, target, muxer)
+    if verify:
+        audio = infos[0].audio
+        pcm_encoded = (
+            audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
+        )
+        _check_output(target, infos, reencoded=reencode or len(signatures) > 1 or pcm_encoded)
+
+
+# Audio encoders for the outputs whose muxer takes no (or no widely playable) PCM.
+_AUDIO_ENCODERS = {
+    "mp4": "aac", "ipod": "aac", "adts": "aac", "mpegts": "aac", "webm": "libopus",
+    "ogg": "libopus", "mp3": "libmp3lame", "flac": "flac",
+}  # fmt: skip
+
+
+def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="bytenite-join-") as scratch:
+        listing = Path(scratch) / "list.ffconcat"
+        lines = ["ffconcat version 1.0"]
+        for member, info in zip(members, infos, strict=True):
+            quoted = str(member.path.resolve()).replace("'", "'\\''")
+            lines.append(f"file '{quoted}'")
+            video, span_end = info.video, (info.video or info.audio)
+            assert span_end is not None
+            if video is not None and "mp4" in info.format:
+                # MP4/MOV seek to the first frame without dropping the audio priming
+                # before it, which keeps its negative time (-copyts) and its edit list.
+                lines.append(f"inpoint {video.start:.6f}")
+                lines.append(f"duration {video.end - video.start:.6f}")
+            else:
+                # Elsewhere an inpoint seek can drop that first packet: the demuxer places
+                # the file by its own start, so the span runs from there to the last frame.
+                lines.append(f"duration {span_end.end - info.container_start:.6f}")
+        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        codecs = ["-c", "copy"]
+        audio = infos[0].audio
+        if audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS:
+            # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
+            codecs += ["-c:a", _AUDIO_ENCODERS[muxer]]
+        run_ffmpeg(
+            ["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0", *codecs,
+             "-f", muxer, str(target)],
+            what=f"{target.name}: joining {len(members)} result(s)",
+        )  # fmt: skip
+
+
+def _reencode(
+    members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str
+) -> None:
+    first_video = next((i.video for i in infos if i.video), None)
+    first_audio = next((i.audio for i in infos if i.audio), None)
+    has_v = first_video is not None and all(i.video for i in infos)
+    has_a = first_audio is not None and all(i.audio for i in infos)
+    args: list[str] = []
+    chains, labels = [], []
+    for n, member in enumerate(members):
+        args += ["-i", str(member.path)]
+        if has_v and first_video is not None:
+            size = f"{first_video.width}:{first_video.height}"
+            chains.append(f"[{n}:v:0]scale={size},setsar=1[v{n}]")
+            labels.append(f"[v{n}]")
+        if has_a and first_audio is not None:
+            chains.append(f"[{n}:a:0]aresample={first_audio.sample_rate}[a{n}]")
+            labels.append(f"[a{n}]")
+    graph = ";".join(
+        [*chains, f"{''.join(labels)}concat=n={len(members)}:v={int(has_v)}:a={int(has_a)}[v][a]"]
+    )
+    if not has_a:
+        graph = graph.replace("[v][a]", "[v]")
+    if not has_v:
+        graph = graph.replace("[v][a]", "[a]")
+    args += ["-filter_complex", graph]
+    webm = muxer == "webm"
+    if has_v:
+        codec = (
+            ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32"]
+            if webm
+            else list(pick_encoder("h264", crf=18).output_args)
+        )
+        args += ["-map", "[v]", *codec]
+    if has_a:
+        audio_codec = _AUDIO_ENCODERS.get(muxer, "pcm_s16le" if muxer == "wav" else "aac")
+        args += ["-map", "[a]", "-c:a", audio_codec]
+    run_ffmpeg(
+        [*args, "-f", muxer, str(target)],
+        what=f"{target.name}: re-encoding {len(members)} result(s)",
+    )
+
+
+def _check_output(target: Path, infos: Sequence[MediaInfo], *, reencoded: bool) -> None:
+    joined = probe(target)
+    if joined.disorder is not None:
+        raise DataError(
+            f"{target.name}: timestamps not monotonic after the join: {joined.disorder}"
+        )
+    if joined.video is not None and all(i.video for i in infos):
+        expected = sum(i.video.frames for i in infos if i.video)
+        if joined.video.frames != expected:
+            raise DataError(
+                f"{target.name}: {joined.video.frames} video frames after the join, "
+                f"the results hold {expected}"
+            )
+    if joined.audio is not None and all(i.audio for i in infos):
+        seconds = sum(i.audio.samples / i.audio.sample_rate for i in infos if i.audio)
+        got = joined.audio.samples / joined.audio.sample_rate
+        tolerance = max(i.audio.frame_samples / i.audio.sample_rate for i in infos if i.audio)
+        # A new encoder adds its own priming and padding: a frame more each side.
+        if reencoded:
+            tolerance *= 3
+        if abs(got - seconds) > tolerance + 1e-6:
+            raise DataError(
+                f"{target.name}: {got:.4f} s of audio after the join, the results hold "
+                f"{seconds:.4f} s (more than one audio frame apart)"
+            )

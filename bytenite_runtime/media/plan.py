@@ -1,0 +1,154 @@
+"""Where ``time-chunk`` cuts: requested times snapped to keyframes or frames, planned
+before anything is written so every chunk knows its index, the count and its counts."""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from .probe import MediaInfo
+
+__all__ = ["Piece", "plan_audio", "plan_video", "requested_cuts"]
+
+Mode = Literal["copy", "exact"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One planned chunk: seconds from the media's start, and what it holds."""
+
+    index: int
+    start: float
+    end: float
+    frames: int
+    samples: int
+    requested: float
+    """The start that was asked for (equal to ``start`` in ``exact`` mode, to a frame)."""
+
+    @property
+    def duration(self) -> float:
+        return self.end - self.start
+
+    def fields(self, mode: Mode, container: str) -> dict[str, object]:
+        return {
+            "start": round(self.start, 6), "duration": round(self.duration, 6),
+            "frames": self.frames, "samples": self.samples, "requested_start":
+            round(self.requested, 6), "mode": mode, "container": container,
+        }  # fmt: skip
+
+
+def requested_cuts(
+    duration: float, segment_seconds: float | None, num_chunks: int | None
+) -> list[float]:
+    """Offsets (seconds from the start) where chunks should begin, the first (0) left out."""
+    if num_chunks is not None:
+        return [duration * k / num_chunks for k in range(1, num_chunks)]
+    assert segment_seconds is not None
+    count = max(1, math.ceil(duration / segment_seconds - 1e-9))
+    return [segment_seconds * k for k in range(1, count)]
+
+
+def _nearest(candidates: Sequence[int], target: Fraction) -> int | None:
+    at = bisect.bisect_left(candidates, target)
+    near = [candidates[i] for i in (at - 1, at) if 0 <= i < len(candidates)]
+    # Ties go to the earlier one: chunks never grow past the request for nothing.
+    return min(near, key=lambda c: abs(c - target)) if near else None
+
+
+def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list[int], list[Piece]]:
+    """Boundaries (video pts) and pieces: ``copy`` snaps each cut to the nearest keyframe,
+    ``exact`` to the nearest frame; a cut that lands on an earlier one is dropped."""
+    video = info.video
+    assert video is not None
+    first = video.frame_pts[0]
+    candidates = video.key_pts if mode == "copy" else video.frame_pts
+    candidates = candidates[bisect.bisect_right(candidates, first) :]
+    bounds, asked = [first], [0.0]
+    for cut in cuts:
+        pick = _nearest(candidates, first + Fraction(cut) / video.time_base)
+        if pick is not None and pick > bounds[-1]:
+            bounds.append(pick)
+            asked.append(cut)
+    frames = _frames_per_piece(video.frame_pts, video.decode_pts, bounds, mode)
+    seconds = [video.seconds(b - first) for b in bounds] + [video.end - video.start]
+    samples = _samples_per_piece(info, [video.seconds(b) for b in bounds[1:]])
+    pieces = [
+        Piece(i, seconds[i], seconds[i + 1], frames[i], samples[i], asked[i])
+        for i in range(len(bounds))
+    ]
+    return bounds, pieces
+
+
+def _frames_per_piece(
+    sorted_pts: Sequence[int], decode_pts: Sequence[int], bounds: Sequence[int], mode: Mode
+) -> list[int]:
+    if mode == "exact":
+        edges = [bisect.bisect_left(sorted_pts, b) for b in bounds] + [len(sorted_pts)]
+        return [b - a for a, b in itertools.pairwise(edges)]
+    # A stream copy cuts the packet sequence (decode order) at each boundary keyframe.
+    counts, current = [0] * len(bounds), 0
+    for pts in decode_pts:
+        if current + 1 < len(bounds) and pts == bounds[current + 1]:
+            current += 1
+        counts[current] += 1
+    return counts
+
+
+def audio_piece_of(cuts_seconds: Sequence[float], seconds: float) -> int:
+    """The piece an audio packet starting at ``seconds`` goes to (each packet goes whole)."""
+    return bisect.bisect_right(cuts_seconds, seconds + 1e-9)
+
+
+def _samples_per_piece(info: MediaInfo, cuts_seconds: Sequence[float]) -> list[int]:
+    samples = [0] * (len(cuts_seconds) + 1)
+    audio = info.audio
+    if audio is None:
+        return samples
+    for pts, duration in audio.packets:
+        piece = audio_piece_of(cuts_seconds, float(pts * audio.time_base))
+        samples[piece] += duration
+    return [round(s * audio.time_base * audio.sample_rate) for s in samples]
+
+
+def plan_audio(
+    info: MediaInfo, cuts: Sequence[float], mode: Mode, total_samples: int | None = None
+) -> tuple[list[float], list[Piece]]:
+    """Audio-only: ``copy`` cuts at the packet start nearest each request, ``exact`` at
+    the nearest sample of the decoded stream (``total_samples``); bounds are absolute
+    seconds, the first being the start."""
+    audio = info.audio
+    assert audio is not None
+    rate = audio.sample_rate
+    if mode == "exact":
+        assert total_samples is not None
+        edges, wanted = [0], [0.0]
+        for cut in cuts:
+            at = min(round(cut * rate), total_samples)
+            if edges[-1] < at < total_samples:
+                edges.append(at)
+                wanted.append(cut)
+        edges.append(total_samples)
+        pieces = [
+            Piece(i, edges[i] / rate, edges[i + 1] / rate, 0, edges[i + 1] - edges[i], wanted[i])
+            for i in range(len(edges) - 1)
+        ]
+        return [p.start for p in pieces], pieces
+    starts = sorted(pts for pts, _ in audio.packets)
+    first = starts[0]
+    bounds, asked = [first], [0.0]
+    for cut in cuts:
+        pick = _nearest(starts, first + Fraction(cut) / audio.time_base)
+        if pick is not None and pick > bounds[-1]:
+            bounds.append(pick)
+            asked.append(cut)
+    bound_seconds = [float(b * audio.time_base) for b in bounds]
+    samples = _samples_per_piece(info, bound_seconds[1:])
+    offsets = [float((b - first) * audio.time_base) for b in bounds]
+    ends = [*offsets[1:], audio.samples / rate]
+    pieces = [Piece(i, offsets[i], ends[i], 0, samples[i], asked[i]) for i in range(len(bounds))]
+    return bound_seconds, pieces

@@ -1,0 +1,73 @@
+"""Tiny clips generated with the imageio-ffmpeg binary, and counts read back with PyAV."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import av
+
+from bytenite_runtime.media import find_ffmpeg
+
+# H.264 with B-frames and a keyframe every 25 frames (0.833 s at 30 fps: it divides no
+# segment length the tests ask for), AAC; VP9 every 20 frames at 25 fps, Opus.
+VIDEO_RECIPES = {
+    "mp4": ["-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "25",
+            "-keyint_min", "25", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+            "-c:a", "aac", "-b:a", "64k"],
+    "webm": ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-g", "20",
+             "-c:a", "libopus", "-b:a", "48k"],
+}  # fmt: skip
+RATES = {"mp4": 30, "webm": 25}
+AUDIO_RECIPES = {
+    "m4a": ["-c:a", "aac", "-b:a", "64k"],
+    "wav": ["-c:a", "pcm_s16le"],
+    "flac": ["-c:a", "flac"],
+    "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
+    "opus": ["-c:a", "libopus", "-b:a", "48k"],
+}
+
+
+def ffmpeg(*args: str) -> None:
+    subprocess.run(
+        [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def make_video(path: Path, seconds: float = 4.0) -> Path:
+    ext = path.suffix.lstrip(".")
+    rate = RATES[ext]
+    ffmpeg(
+        "-f", "lavfi", "-i", f"testsrc=size=160x120:rate={rate}:duration={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        *VIDEO_RECIPES[ext], "-shortest", str(path),
+    )  # fmt: skip
+    return path
+
+
+def make_audio(path: Path, seconds: float = 3.0) -> Path:
+    ffmpeg(
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+        *AUDIO_RECIPES[path.suffix.lstrip(".")], str(path),
+    )  # fmt: skip
+    return path
+
+
+def decoded_counts(path: Path) -> tuple[int, int]:
+    """(video frames, audio samples) a player would get from ``path``."""
+    frames = samples = 0
+    with av.open(str(path)) as container:
+        for frame in container.decode(*container.streams):
+            if isinstance(frame, av.VideoFrame):
+                frames += 1
+            else:
+                samples += frame.samples
+    return frames, samples
+
+
+def frame_times(path: Path) -> list[float]:
+    """Presentation times of the video frames, in decode order of output."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [float(f.pts * stream.time_base) for f in container.decode(stream)]

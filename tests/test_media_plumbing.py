@@ -1,0 +1,178 @@
+"""ffmpeg discovery, its errors, GPU encoder choice with fallback, and media bad input."""
+
+from __future__ import annotations
+
+import stat
+import tempfile
+from pathlib import Path
+
+import pytest
+from _media_clips import ffmpeg, make_video
+
+from bytenite_runtime import DataError, SettingsError
+from bytenite_runtime.media import FfmpegError, find_ffmpeg, gpu, run_ffmpeg
+from bytenite_runtime.media._ffmpeg import encoders
+from bytenite_runtime.testing import run_partitioner
+
+
+@pytest.fixture(autouse=True)
+def _own_temp_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The partitioner's scratch folder goes to the system temporary folder: a private one
+    # lets the tests see that nothing is left in it.
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_video(tmp_path_factory.mktemp("clip") / "clip.mp4", 2.0)
+
+
+def test_ffmpeg_setting_wins_and_a_bad_one_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """BYTENITE_FFMPEG is used when set; a path that is not an executable is an error naming it."""
+    fake = tmp_path / "my-ffmpeg"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("BYTENITE_FFMPEG", str(fake))
+    assert find_ffmpeg() == str(fake)
+    monkeypatch.setenv("BYTENITE_FFMPEG", str(tmp_path / "nope"))
+    with pytest.raises(DataError, match=r"BYTENITE_FFMPEG: .*nope.* is not an executable"):
+        find_ffmpeg()
+
+
+def test_ffmpeg_falls_back_to_the_bundled_binary(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no setting and nothing on PATH, the imageio-ffmpeg binary is found."""
+    monkeypatch.delenv("BYTENITE_FFMPEG", raising=False)
+    assert Path(find_ffmpeg()).is_file()
+
+
+def test_ffmpeg_error_carries_the_command_and_the_end_of_stderr() -> None:
+    """A failed run is one line naming what failed, the exit code, stderr's tail and the command."""
+    with pytest.raises(FfmpegError) as caught:
+        run_ffmpeg(["-i", "/definitely/missing.mp4", "-f", "null", "-"], what="probing")
+    error = caught.value
+    assert "\n" not in str(error)
+    assert str(error).startswith("probing: ffmpeg exited with")
+    assert "missing.mp4" in " ".join(error.stderr_tail)
+    assert error.command[-1] == "-"
+    assert error.exit_code == 3
+
+
+def test_gpu_detection_falls_back_to_libx264_without_a_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No GPU visible: exact mode encodes with libx264, no hardware decoding."""
+    monkeypatch.setattr(gpu, "gpu_visible", lambda: False)
+    choice = gpu.pick_encoder("h264", crf=20)
+    assert choice.name == "libx264" and not choice.is_gpu and choice.input_args == ()
+
+
+def test_gpu_detection_needs_a_working_test_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A GPU and a listed encoder are not enough: a failing test encode falls back to the CPU,
+    a succeeding one picks NVENC with NVDEC decoding."""
+    monkeypatch.setattr(gpu, "gpu_visible", lambda: True)
+    monkeypatch.setattr(gpu, "encoders", lambda: frozenset({"h264_nvenc", "hevc_nvenc"}))
+
+    def broken(args: list[str], **_: object) -> None:
+        raise FfmpegError("testing", ["ffmpeg", *args], 1, "No NVENC capable devices found")
+
+    gpu.nvenc_works.cache_clear()
+    monkeypatch.setattr(gpu, "run_ffmpeg", broken)
+    assert gpu.pick_encoder("h264", crf=20).name == "libx264"
+    gpu.nvenc_works.cache_clear()
+    monkeypatch.setattr(gpu, "run_ffmpeg", lambda args, **_: None)
+    choice = gpu.pick_encoder("hevc", crf=20)
+    assert choice.name == "hevc_nvenc" and choice.input_args == ("-hwaccel", "cuda")
+    assert gpu.pick_encoder("h264", crf=20, gpu="off").name == "libx264"
+    gpu.nvenc_works.cache_clear()
+
+
+def test_real_encoder_list_is_read() -> None:
+    """The encoder list parsed from `ffmpeg -encoders` holds libx264 (the CPU fallback)."""
+    assert "libx264" in encoders()
+
+
+def _fails_leaving_nothing(tmp_path: Path, files: dict[str, bytes], params: dict[str, object],
+                           error: type[Exception], match: str) -> None:  # fmt: skip
+    with pytest.raises(error, match=match) as caught:
+        run_partitioner("time-chunk", files, params, tmp_path=tmp_path)
+    assert "\n" not in str(caught.value)
+    leftovers = [*tmp_path.glob("*/chunks/*"), *tmp_path.glob("*/chunks/.*")]
+    assert leftovers == []
+    assert not [*tmp_path.glob("tmp/bytenite-time-chunk-*")]
+
+
+def test_truncated_file_is_a_one_line_error(clip: Path, tmp_path: Path) -> None:
+    """An MP4 cut short (its index lost) fails naming the file, and leaves no chunk behind."""
+    data = clip.read_bytes()
+    _fails_leaving_nothing(tmp_path, {"clip.mp4": data[: len(data) // 2]}, {},
+                           DataError, r"^clip.mp4: not a readable media file \(")  # fmt: skip
+
+
+def test_truncated_matroska_is_caught_by_its_header(clip: Path, tmp_path: Path) -> None:
+    """A Matroska file cut short still demuxes; its header's duration gives it away."""
+    whole = tmp_path / "whole.mkv"
+    ffmpeg("-i", str(clip), "-c", "copy", str(whole))
+    data = whole.read_bytes()
+    _fails_leaving_nothing(tmp_path, {"clip.mkv": data[: len(data) // 2]}, {"segment_seconds": 0.5},
+                           DataError, r"^clip.mkv: truncated: streams stop at")  # fmt: skip
+
+
+def test_not_media_at_all(tmp_path: Path) -> None:
+    """A text file named .mp4 is not a readable media file."""
+    _fails_leaving_nothing(tmp_path, {"clip.mp4": b"hello\n"}, {}, DataError,
+                           "clip.mp4: not a readable media file")  # fmt: skip
+
+
+def test_no_video_or_audio_stream(tmp_path: Path) -> None:
+    """A file holding only subtitles has nothing to cut."""
+    srt = tmp_path / "s.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nhi\n")
+    subs = tmp_path / "subs.mkv"
+    ffmpeg("-i", str(srt), str(subs))
+    _fails_leaving_nothing(tmp_path, {"subs.mkv": subs.read_bytes()}, {}, DataError,
+                           "^subs.mkv: no video or audio stream$")  # fmt: skip
+
+
+def test_unknown_codec(clip: Path, tmp_path: Path) -> None:
+    """A stream whose codec ffmpeg does not know is named by index and kind."""
+    mkv = tmp_path / "src.mkv"
+    ffmpeg("-i", str(clip), "-c", "copy", str(mkv))
+    data = mkv.read_bytes().replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ")
+    _fails_leaving_nothing(tmp_path, {"clip.mkv": data}, {}, DataError,
+                           r"^clip.mkv: stream 0 \(video\): unknown codec$")  # fmt: skip
+
+
+@pytest.mark.parametrize("value", [0, -2])
+def test_zero_or_negative_segment(clip: Path, tmp_path: Path, value: float) -> None:
+    """segment_seconds <= 0 is a settings error naming the field."""
+    _fails_leaving_nothing(
+        tmp_path,
+        {"clip.mp4": clip.read_bytes()},
+        {"segment_seconds": value},
+        SettingsError,
+        r"PARTITIONER_PARAMS.segment_seconds: Input should be greater than 0",
+    )
+
+
+def test_failure_midway_removes_written_chunks(
+    clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An encoder failure on chunk 1 leaves neither chunk 0 nor the scratch folder behind."""
+    from bytenite_runtime.media import cut
+
+    real = cut.run_ffmpeg
+    calls = []
+
+    def fail_second(args: list[str], **kw: object) -> object:
+        calls.append(args)
+        if len(calls) == 2:
+            raise FfmpegError("chunk 1: encoding", ["ffmpeg", *args], 1, "Conversion failed!")
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cut, "run_ffmpeg", fail_second)
+    _fails_leaving_nothing(
+        tmp_path, {"clip.mp4": clip.read_bytes()},
+        {"segment_seconds": 0.7, "mode": "exact", "gpu": "off"}, FfmpegError,
+        r"^chunk 1: encoding: ffmpeg exited with 1: Conversion failed!",
+    )  # fmt: skip

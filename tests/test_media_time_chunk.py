@@ -1,0 +1,206 @@
+"""The ``time-chunk`` partitioner and the media ``concat``: frame- and sample-exact round trips."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from _media_clips import decoded_counts, ffmpeg, frame_times, make_audio, make_video
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    made = {ext: make_video(folder / f"clip.{ext}") for ext in ("mp4", "webm")}
+    made.update(
+        {ext: make_audio(folder / f"tone.{ext}") for ext in ("m4a", "wav", "flac", "mp3", "opus")}
+    )
+    return made
+
+
+def _cut(clip: Path, params: dict[str, object]) -> list[PartitionedChunk]:
+    return run_partitioner("time-chunk", {clip.name: clip.read_bytes()}, params)
+
+
+def _join(chunks: list[PartitionedChunk], name: str, tmp_path: Path) -> Path:
+    results = {f"chunk-{i:06d}.{name}": c.data for i, c in enumerate(chunks)}
+    out = tmp_path / name
+    out.write_bytes(run_assembler("concat", results)[name])
+    return out
+
+
+def _check_round_trip(source: Path, joined: Path, frame_samples: int) -> None:
+    frames, samples = decoded_counts(source)
+    got_frames, got_samples = decoded_counts(joined)
+    assert got_frames == frames
+    assert abs(got_samples - samples) <= frame_samples
+    times = frame_times(joined)
+    assert all(b > a for a, b in itertools.pairwise(times))
+    source_times = frame_times(source)
+    step = source_times[1] - source_times[0]
+    assert abs((times[-1] - times[0]) - (source_times[-1] - source_times[0])) <= step
+
+
+@pytest.mark.parametrize(
+    ("ext", "segment", "audio_frame"), [("mp4", 1.5, 1024), ("webm", 1.3, 960)]
+)
+def test_copy_mode_round_trip_keeps_every_frame_and_sample(
+    clips: dict[str, Path], tmp_path: Path, ext: str, segment: float, audio_frame: int
+) -> None:
+    """Stream-copy chunks joined by an identity app give back every frame and every audio
+    sample (within one audio frame), with monotonic times and the same duration."""
+    chunks = _cut(clips[ext], {"segment_seconds": segment})
+    assert len(chunks) > 2
+    _check_round_trip(clips[ext], _join(chunks, f"out.{ext}", tmp_path), audio_frame)
+
+
+def test_copy_mode_cuts_on_the_keyframe_nearest_each_request(clips: dict[str, Path]) -> None:
+    """Keyframes every 25 frames at 30 fps: requests at 1.5 s and 3.0 s land on the
+    keyframes at 1.667 s and 3.333 s, and chunk metadata gives index, start, duration and counts."""
+    chunks = _cut(clips["mp4"], {"segment_seconds": 1.5})
+    metas = [c.meta for c in chunks]
+    assert all(m is not None for m in metas)
+    fields = [m.fields for m in metas if m is not None]
+    assert [m.index for m in metas if m is not None] == [0, 1, 2]
+    assert [f["start"] for f in fields] == [0.0, 1.666667, 3.333333]
+    assert [f["frames"] for f in fields] == [50, 50, 20]
+    assert sum(f["samples"] for f in fields) > 0
+    assert [f["requested_start"] for f in fields] == [0.0, 1.5, 3.0]
+    assert all(f["container"] == "mp4" for f in fields)
+
+
+@pytest.mark.parametrize(
+    ("ext", "params"), [("mp4", {"segment_seconds": 1.3}), ("webm", {"num_chunks": 3})]
+)
+def test_exact_mode_boundaries_fall_within_one_frame_of_the_request(
+    clips: dict[str, Path], tmp_path: Path, ext: str, params: dict[str, object]
+) -> None:
+    """Re-encoded chunks start within one frame of the requested time, and the join keeps
+    every frame and the audio."""
+    chunks = _cut(clips[ext], {**params, "mode": "exact", "gpu": "off"})
+    frame = 1 / (30 if ext == "mp4" else 25)
+    for chunk in chunks:
+        assert chunk.meta is not None
+        fields = chunk.meta.fields
+        assert abs(fields["start"] - fields["requested_start"]) <= frame / 2 + 1e-6
+        assert decoded_counts_of(chunk, tmp_path)[0] == fields["frames"]
+    out_name = "out.mp4" if ext == "mp4" else "out.mkv"
+    _check_round_trip(clips[ext], _join(chunks, out_name, tmp_path), 1024)
+
+
+@pytest.mark.parametrize("ext", ["mkv", "ts", "mov"])
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_other_containers_round_trip(
+    clips: dict[str, Path], tmp_path: Path, ext: str, mode: str
+) -> None:
+    """Matroska, MPEG-TS (chunks become Matroska; ffmpeg sees it start at 1.4 s) and MOV
+    sources keep every frame and sample in both modes."""
+    source = tmp_path / f"clip.{ext}"
+    ffmpeg("-i", str(clips["mp4"]), "-c", "copy", str(source))
+    chunks = _cut(source, {"segment_seconds": 1.5, "mode": mode, "gpu": "off"})
+    expected = [50, 50, 20] if mode == "copy" else [45, 45, 30]
+    assert [c.meta.fields["frames"] for c in chunks if c.meta] == expected
+    out_ext = "mov" if ext == "mov" else "mkv"
+    _check_round_trip(source, _join(chunks, f"out.{out_ext}", tmp_path), 1024)
+
+
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_pcm_audio_is_cut_to_the_sample_at_each_video_cut(
+    clips: dict[str, Path], tmp_path: Path, mode: str
+) -> None:
+    """audio='pcm': each chunk holds PCM running exactly from its first frame to the next
+    chunk's, the runs add up to the decoded track, and the join encodes it once (MP4: AAC)
+    or keeps it (Matroska: every sample)."""
+    chunks = _cut(clips["mp4"], {"segment_seconds": 1.5, "mode": mode, "audio": "pcm"})
+    fields = [c.meta.fields for c in chunks if c.meta]
+    for chunk, f in zip(chunks, fields, strict=True):
+        assert decoded_counts_of(chunk, tmp_path) == (f["frames"], f["samples"])
+        assert f["samples"] == round(f["duration"] * 48000)
+    assert sum(f["samples"] for f in fields) == 4 * 48000
+    assert decoded_counts(_join(chunks, "out.mkv", tmp_path)) == (120, 4 * 48000)
+    _check_round_trip(clips["mp4"], _join(chunks, "out.mp4", tmp_path), 1024)
+
+
+def decoded_counts_of(chunk: PartitionedChunk, tmp_path: Path) -> tuple[int, int]:
+    path = tmp_path / "one-chunk"
+    path.write_bytes(chunk.data)
+    return decoded_counts(path)
+
+
+@pytest.mark.parametrize("ext", ["m4a", "wav", "flac", "mp3", "opus"])
+def test_audio_only_copy_round_trip(clips: dict[str, Path], tmp_path: Path, ext: str) -> None:
+    """Audio-only files are cut between packets and joined back to the same sample count."""
+    chunks = _cut(clips[ext], {"segment_seconds": 0.7})
+    assert len(chunks) == 5
+    joined = _join(chunks, f"out.{ext}", tmp_path)
+    assert abs(decoded_counts(joined)[1] - decoded_counts(clips[ext])[1]) <= 1152
+
+
+def test_audio_only_exact_mode_gives_sample_exact_wav_chunks(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """exact mode on audio cuts PCM WAV chunks at the requested sample; they join losslessly."""
+    chunks = _cut(clips["mp3"], {"segment_seconds": 0.7, "mode": "exact"})
+    assert [c.meta.fields["samples"] for c in chunks if c.meta] == [33600] * 4 + [9600]
+    assert all(c.data.startswith(b"RIFF") for c in chunks)
+    assert decoded_counts(_join(chunks, "out.wav", tmp_path))[1] == 144000
+
+
+def test_segment_longer_than_the_file_gives_one_chunk(clips: dict[str, Path]) -> None:
+    """A segment longer than the file is not an error: one chunk holding the whole file."""
+    chunks = _cut(clips["mp4"], {"segment_seconds": 100})
+    assert len(chunks) == 1
+    assert chunks[0].meta is not None and chunks[0].meta.fields["frames"] == 120
+
+
+def test_metadata_off_and_footer(clips: dict[str, Path]) -> None:
+    """chunk_metadata='off' writes no tag; 'footer' carries the same fields after the payload."""
+    assert all(
+        c.meta is None for c in _cut(clips["webm"], {"chunk_metadata": "off", "num_chunks": 2})
+    )
+    footer = _cut(clips["webm"], {"chunk_metadata": "footer", "num_chunks": 2})
+    # Keyframes every 0.8 s: the request at 2.0 s is a tie, which goes to the earlier one.
+    assert [c.meta.fields["frames"] for c in footer if c.meta] == [40, 60]
+
+
+def test_audio_drop_gives_video_only_chunks(clips: dict[str, Path], tmp_path: Path) -> None:
+    """audio='drop' leaves audio out of the chunks, and the join is video only."""
+    chunks = _cut(clips["mp4"], {"audio": "drop", "segment_seconds": 2})
+    assert all(c.meta is not None and c.meta.fields["samples"] == 0 for c in chunks)
+    assert decoded_counts(_join(chunks, "out.mp4", tmp_path)) == (120, 0)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    segment=st.floats(min_value=0.2, max_value=5.0),
+    chunks=st.one_of(st.none(), st.integers(min_value=1, max_value=12)),
+)
+def test_any_sizing_covers_every_frame_once(
+    clips: dict[str, Path], segment: float, chunks: int | None
+) -> None:
+    """Whatever the sizing, copy-mode chunks are indexed from 0, none is empty, their starts
+    increase and their frames and samples add up to the source's."""
+    params: dict[str, object] = {"num_chunks": chunks} if chunks else {"segment_seconds": segment}
+    cut = _cut(clips["webm"], params)
+    metas = [c.meta for c in cut if c.meta is not None]
+    assert [m.index for m in metas] == list(range(len(cut)))
+    fields = [m.fields for m in metas]
+    assert all(f["frames"] > 0 for f in fields)
+    assert all(a["start"] < b["start"] for a, b in itertools.pairwise(fields))
+    assert sum(f["frames"] for f in fields) == 100
+    assert (
+        sum(f["samples"] for f in fields) == sum(d for _, d in _audio_packets(clips["webm"])) * 48
+    )
+
+
+def _audio_packets(path: Path) -> tuple[tuple[int, int], ...]:
+    from bytenite_runtime.media.probe import probe
+
+    audio = probe(path).audio
+    assert audio is not None
+    return audio.packets
