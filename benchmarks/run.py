@@ -20,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import cold_start
+import images
+import media
 import simulate_fanout
 import tables
 import zipper
@@ -27,6 +29,8 @@ from _harness import Config, Report, format_table
 
 BENCHMARKS: dict[str, Callable[[Config], Report]] = {
     cold_start.NAME: cold_start.run,
+    images.NAME: images.run,
+    media.NAME: media.run,
     simulate_fanout.NAME: simulate_fanout.run,
     tables.NAME: tables.run,
     zipper.NAME: zipper.run,

@@ -159,6 +159,20 @@ def read_footer(path: Path) -> tuple[ChunkMeta | None, int]:
 _SLOT_READERS: tuple[tuple[bytes, str], ...] = (
     (b"PAR1", "bytenite_runtime.tables.slots:read_parquet_meta"),
     (b"ARROW1", "bytenite_runtime.tables.slots:read_arrow_meta"),
+    (b"\x89PNG\r\n\x1a\n", "bytenite_runtime.images.slots:read_png_meta"),
+    (b"\xff\xd8\xff", "bytenite_runtime.images.slots:read_jpeg_meta"),
+    (b"RIFF", "bytenite_runtime.images.slots:read_webp_meta"),
+    (b"II*\x00", "bytenite_runtime.images.slots:read_tiff_meta"),
+    (b"MM\x00*", "bytenite_runtime.images.slots:read_tiff_meta"),
+    (b"\x1aE\xdf\xa3", "bytenite_runtime.media.slots:read_media_meta"),  # Matroska, WebM
+    (b"fLaC", "bytenite_runtime.media.slots:read_media_meta"),
+    (b"OggS", "bytenite_runtime.media.slots:read_media_meta"),
+    (b"ID3", "bytenite_runtime.media.slots:read_media_meta"),
+)
+# Magic after a size field (an ISO BMFF box, a RIFF chunk), checked first: (offset, magic).
+_SLOT_READERS_AT: tuple[tuple[int, bytes, str], ...] = (
+    (4, b"ftyp", "bytenite_runtime.media.slots:read_media_meta"),  # MP4, MOV, M4A
+    (8, b"WAVE", "bytenite_runtime.media.slots:read_media_meta"),
 )
 META_KEY = "bytenite.chunk"
 """The key under which formats with a key/value metadata slot carry ``ChunkMeta`` JSON."""
@@ -169,9 +183,10 @@ def read_slot(path: Path) -> ChunkMeta | None:
     import importlib
 
     with path.open("rb") as stream:
-        head = stream.read(8)
-    for magic, target in _SLOT_READERS:
-        if head.startswith(magic):
+        head = stream.read(12)
+    at = ((t, head[o : o + len(m)] == m) for o, m, t in _SLOT_READERS_AT)
+    for target, matched in (*at, *((t, head.startswith(m)) for m, t in _SLOT_READERS)):
+        if matched:
             module_name, _, attr = target.partition(":")
             reader = getattr(importlib.import_module(module_name), attr)
             meta: ChunkMeta | None = reader(path)

@@ -17,11 +17,14 @@ _BUILTINS: dict[ComponentKind, dict[str, str]] = {
         "passthrough": "bytenite_runtime.partitioners.files:Passthrough",
         "replicate-fanout": "bytenite_runtime.partitioners.files:ReplicateFanout",
         "row": "bytenite_runtime.partitioners.rows:Row",
+        "time-chunk": "bytenite_runtime.partitioners.time_chunk:TimeChunk",
+        "tile": "bytenite_runtime.partitioners.tile:Tile",
     },
     "assembler": {
         "passthrough": "bytenite_runtime.assemblers.files:Passthrough",
         "zipper": "bytenite_runtime.assemblers.zip:Zipper",
         "concat": "bytenite_runtime.assemblers.concat:Concat",
+        "mosaic": "bytenite_runtime.assemblers.mosaic:Mosaic",
     },
 }
 
