@@ -1,13 +1,42 @@
-"""``python -m bytenite_runtime serve KIND NAME``: run a built-in component as this process."""
+"""``python -m bytenite_runtime serve KIND NAME``: run a built-in component as this process.
+
+``list`` shows the built-ins; ``engines [--write DIR | --check DIR]`` lists, writes or
+checks the engine folders generated from them.
+"""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from . import registry
 from .task import serve
 
-_USAGE = "usage: python -m bytenite_runtime serve {partitioner,assembler} NAME | list"
+_USAGE = (
+    "usage: python -m bytenite_runtime serve {partitioner,assembler} NAME | list"
+    " | engines [--write DIR | --check DIR]"
+)
+
+
+def _engines_command(argv: list[str]) -> int:
+    from . import _engines
+
+    if not argv:
+        for kind, name in _engines.engines():
+            print(f"{_engines.folder_name(kind, name)}: {kind} {name}")
+        return 0
+    if len(argv) != 2 or argv[0] not in {"--write", "--check"}:
+        print(_USAGE, file=sys.stderr)
+        return 2
+    root = Path(argv[1])
+    if argv[0] == "--write":
+        for folder in _engines.write_engines(root):
+            print(f"wrote {folder}")
+        return 0
+    stale = _engines.stale_engines(root)
+    for line in stale:
+        print(line, file=sys.stderr)
+    return 1 if stale else 0
 
 
 def main(argv: list[str]) -> int:
@@ -15,6 +44,8 @@ def main(argv: list[str]) -> int:
         for kind in ("partitioner", "assembler"):
             print(f"{kind}s: {', '.join(registry.names(kind))}")
         return 0
+    if argv[:1] == ["engines"]:
+        return _engines_command(argv[1:])
     if len(argv) == 3 and argv[0] == "serve" and argv[1] in {"partitioner", "assembler"}:
         serve(argv[2], argv[1])  # type: ignore[arg-type]
     print(_USAGE, file=sys.stderr)

@@ -26,7 +26,7 @@ from ._request import (
     merge_request,
     parse,
 )
-from ._resolve import find_template, resolve
+from ._resolve import find_template, resolve, search_folders
 from ._sources import check_destination, check_source, destination_folder
 
 __all__ = ["build_parser", "main", "plan_job"]
@@ -222,12 +222,7 @@ def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
 def plan_job(args: argparse.Namespace) -> JobPlan:
     """Resolve the request, template, overrides and components into a JobPlan."""
     base = args.request.resolve().parent if args.request else Path.cwd()
-    cwd = Path.cwd()
-    search = [
-        *args.search, base, base / "engines", base / "templates", cwd, cwd / "engines",
-        cwd / "templates", cwd / "examples",
-    ]  # fmt: skip
-    search = list(dict.fromkeys(p.resolve() for p in search))
+    search = search_folders(args.search, base)
     request = JobRequest()
     if args.request is not None:
         request = parse(JobRequest, load_json(args.request, "job request"), "request")

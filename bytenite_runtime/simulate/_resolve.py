@@ -20,7 +20,7 @@ from .. import registry
 from ..errors import TemplateError, UnknownNameError
 from ._request import load_json
 
-__all__ = ["Component", "find_template", "resolve"]
+__all__ = ["Component", "find_template", "resolve", "search_folders"]
 
 Role = Literal["partitioner", "app", "assembler"]
 _TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>\d+)(?:\.(?P<minor>\d+))?)?")
@@ -96,10 +96,18 @@ def _manifests(search: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
                     yield folder, _manifest(folder)
 
 
-def _candidates(name: str, search: Iterable[Path]) -> list[tuple[tuple[int, int], Path]]:
+def _fits(role: Role, manifest: dict[str, Any]) -> bool:
+    # Engines of both kinds share names (``passthrough``): the manifest's type decides.
+    declared = manifest.get("type")
+    return declared in (None, "app") if role == "app" else declared in (None, role)
+
+
+def _candidates(
+    role: Role, name: str, search: Iterable[Path]
+) -> list[tuple[tuple[int, int], Path]]:
     found: dict[Path, tuple[int, int]] = {}
     for folder, manifest in _manifests(search):
-        if manifest.get("name") == name:
+        if manifest.get("name") == name and _fits(role, manifest):
             match = _VERSION.fullmatch(str(manifest.get("version", "0.0")))
             version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
             found.setdefault(folder.resolve(), version)
@@ -125,7 +133,7 @@ def resolve(
     minor = int(match.group("minor")) if match.group("minor") else None
     candidates = [
         (v, p)
-        for v, p in _candidates(name, search)
+        for v, p in _candidates(role, name, search)
         if (major is None or v[0] == major) and (minor is None or v[1] == minor)
     ]
     if candidates:
@@ -135,11 +143,24 @@ def resolve(
         if major is not None and major != 1:
             raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
         return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
-    known = {str(manifest.get("name", "")) for _, manifest in _manifests(search)}
+    known = {str(m.get("name", "")) for _, m in _manifests(search) if _fits(role, m)}
     if role != "app":
         known |= set(registry.names(role))
     where = ", ".join(str(s) for s in search) or "no folders"
     raise UnknownNameError(f"{role} (searched {where})", tag, known)
+
+
+def search_folders(extra: Sequence[Path], base: Path) -> list[Path]:
+    """Where tags and template ids are looked up: ``extra`` (``--search``), ``base`` (the
+    request's folder) and its ``engines/``, ``templates/``, then the current folder and its
+    ``engines/``, ``templates/``, ``examples/``. A template id takes the first file found;
+    a tag the newest matching version in any of them."""
+    cwd = Path.cwd()
+    folders = [
+        *extra, base, base / "engines", base / "templates", cwd, cwd / "engines",
+        cwd / "templates", cwd / "examples",
+    ]  # fmt: skip
+    return list(dict.fromkeys(p.resolve() for p in folders))
 
 
 def find_template(template_id: str, search: Sequence[Path]) -> Path:

@@ -1,0 +1,42 @@
+"""``python -m bytenite_runtime.check PATH…``: the command line. Only ``main`` prints and exits."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import ConfigError
+from . import check_paths
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Check the paths given; print one line per problem (stderr) or an ``ok:`` summary."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bytenite_runtime.check",
+        description="Validate app, engine and template folders or files before a push.",
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument(
+        "--search",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="also look up template tags in DIR (as simulate --search)",
+    )
+    args = parser.parse_args(argv)
+    report = check_paths(args.paths, args.search)
+    for finding in report.findings:
+        print(finding, file=sys.stderr)
+    if report.findings:
+        noun = "problem" if len(report.findings) == 1 else "problems"
+        print(f"error: {len(report.findings)} {noun} in {report.summary()}", file=sys.stderr)
+        return ConfigError.exit_code
+    print(f"ok: {report.summary()} checked")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

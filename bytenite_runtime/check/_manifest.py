@@ -1,0 +1,179 @@
+"""Checks of an app or engine folder: ``manifest.json``, its entrypoint, ``schema.json``."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..settings import _SECRET_ID
+from ._findings import NAME, Finding, describe, load_object, unknown_keys
+
+__all__ = ["check_manifest", "check_schema_file"]
+
+_VERSION = re.compile(r"\d+\.\d+")
+_TYPES = ("app", "assembler", "partitioner")
+_TOP = frozenset(
+    {
+        "name", "version", "type", "description", "entrypoint", "platform", "platform_config",
+        "device_requirements",
+    }
+)  # fmt: skip
+_CONFIG = frozenset({"container", "private_image", "username", "token", "secrets"})
+_DEVICE = frozenset({"min_cpu", "min_memory", "gpu"})
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _non_empty_string(value: object) -> bool:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _identity(shown: str, manifest: dict[str, Any]) -> list[Finding]:
+    found = []
+    name = manifest.get("name")
+    if name is None:
+        found.append(Finding(shown, "name", "is missing"))
+    elif not isinstance(name, str) or not NAME.fullmatch(name):
+        reason = "must be 1 to 64 letters, digits, '-' or '_'"
+        found.append(Finding(shown, "name", f"{reason} (got {describe(name)})"))
+    version = manifest.get("version")
+    if version is None:
+        found.append(Finding(shown, "version", "is missing"))
+    elif not isinstance(version, str) or not _VERSION.fullmatch(version):
+        reason = 'must be a string "major.minor" such as "1.0"'
+        found.append(Finding(shown, "version", f"{reason} (got {describe(version)})"))
+    kind = manifest.get("type")
+    if kind is not None and kind not in _TYPES:
+        found.append(
+            Finding(shown, "type", f"must be one of {', '.join(_TYPES)} (got {describe(kind)})")
+        )
+    description = manifest.get("description")
+    if description is None:
+        found.append(Finding(shown, "description", "is missing"))
+    elif not isinstance(description, str):
+        found.append(
+            Finding(shown, "description", f"must be a string (got {describe(description)})")
+        )
+    if manifest.get("platform") != "docker":
+        got = describe(manifest["platform"]) if "platform" in manifest else "nothing"
+        found.append(Finding(shown, "platform", f'must be "docker" (got {got})'))
+    return found
+
+
+def _entrypoint(folder: Path, shown: str, manifest: dict[str, Any]) -> list[Finding]:
+    entry = manifest.get("entrypoint")
+    if entry is None:
+        return [Finding(shown, "entrypoint", "is missing")]
+    relative = PurePosixPath(entry) if isinstance(entry, str) else None
+    if relative is None or not entry or relative.is_absolute() or ".." in relative.parts:
+        return [Finding(shown, "entrypoint", f"must be a file in app/ (got {describe(entry)})")]
+    if not (folder / "app" / relative).is_file():
+        return [Finding(shown, "entrypoint", f"app/{entry} does not exist")]
+    return []
+
+
+def _platform_config(shown: str, config: object) -> list[Finding]:
+    if config is None:
+        return [Finding(shown, "platform_config", "is missing (it names the container image)")]
+    if not isinstance(config, dict):
+        return [Finding(shown, "platform_config", f"must be an object (got {describe(config)})")]
+    found = unknown_keys(shown, "platform_config.", config, _CONFIG)
+    container = config.get("container")
+    if container is None:
+        found.append(Finding(shown, "platform_config.container", "is missing"))
+    elif not _non_empty_string(container) or any(ch.isspace() for ch in container):
+        reason = f"must name a container image (got {describe(container)})"
+        found.append(Finding(shown, "platform_config.container", reason))
+    private = config.get("private_image", False)
+    if not isinstance(private, bool):
+        reason = f"must be true or false (got {describe(private)})"
+        found.append(Finding(shown, "platform_config.private_image", reason))
+    elif private:
+        for key in ("username", "token"):
+            if not _non_empty_string(config.get(key)):
+                reason = "is required when private_image is true"
+                found.append(Finding(shown, f"platform_config.{key}", reason))
+    found += _secrets(shown, config.get("secrets", []))
+    return found
+
+
+def _secrets(shown: str, secrets: object) -> list[Finding]:
+    field = "platform_config.secrets"
+    if not isinstance(secrets, list):
+        return [Finding(shown, field, f"must be a list of secret ids (got {describe(secrets)})")]
+    found = []
+    seen: set[str] = set()
+    for i, secret in enumerate(secrets):
+        if not isinstance(secret, str) or not _SECRET_ID.fullmatch(secret):
+            reason = (
+                "is not a valid secret id (a letter or '_', then letters, digits or '_'; "
+                f"it names variables such as ID_ACCESS_KEY) (got {describe(secret)})"
+            )
+            found.append(Finding(shown, f"{field}[{i}]", reason))
+        elif secret in seen:
+            found.append(Finding(shown, f"{field}[{i}]", f"{secret!r} is listed twice"))
+        else:
+            seen.add(secret)
+    return found
+
+
+def _device(shown: str, device: object) -> list[Finding]:
+    field = "device_requirements"
+    if device is None:
+        return [Finding(shown, field, "is missing (min_cpu, min_memory)")]
+    if not isinstance(device, dict):
+        return [Finding(shown, field, f"must be an object (got {describe(device)})")]
+    found = unknown_keys(shown, f"{field}.", device, _DEVICE)
+    cpu = device.get("min_cpu")
+    if cpu is None:
+        found.append(Finding(shown, f"{field}.min_cpu", "is missing"))
+    elif not isinstance(cpu, int) or isinstance(cpu, bool) or cpu < 1:
+        reason = f"must be a whole number of cores, at least 1 (got {describe(cpu)})"
+        found.append(Finding(shown, f"{field}.min_cpu", reason))
+    memory = device.get("min_memory")
+    if memory is None:
+        found.append(Finding(shown, f"{field}.min_memory", "is missing"))
+    elif not _is_number(memory) or memory <= 0:
+        reason = f"must be a number of GiB greater than 0 (got {describe(memory)})"
+        found.append(Finding(shown, f"{field}.min_memory", reason))
+    gpu = device.get("gpu", [])
+    if not isinstance(gpu, list) or not all(_non_empty_string(g) for g in gpu):
+        example = '"NVIDIA A100-SXM4-40GB"'
+        reason = f"must be a list of GPU model names such as {example} (got {describe(gpu)})"
+        found.append(Finding(shown, f"{field}.gpu", reason))
+    return found
+
+
+def check_manifest(folder: Path, shown: str) -> tuple[dict[str, Any] | None, list[Finding]]:
+    """Every problem of ``folder/manifest.json`` (shown as ``shown``) and the manifest itself."""
+    manifest, found = load_object(folder / "manifest.json", shown)
+    if manifest is None:
+        return None, found
+    found += unknown_keys(shown, "", manifest, _TOP)
+    found += _identity(shown, manifest)
+    found += _entrypoint(folder, shown, manifest)
+    found += _platform_config(shown, manifest.get("platform_config"))
+    found += _device(shown, manifest.get("device_requirements"))
+    return manifest, found
+
+
+def check_schema_file(path: Path, shown: str) -> list[Finding]:
+    """``schema.json`` must be a JSON object that is itself a valid JSON Schema."""
+    schema, found = load_object(path, shown)
+    if schema is None:
+        return found
+    try:
+        import jsonschema  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - depends on the installed extras
+        return [
+            Finding(shown, "", "checking a schema needs: pip install 'bytenite-runtime[schema]'")
+        ]
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = ".".join(str(p) for p in exc.absolute_path)
+        return [Finding(shown, where, f"is not a valid JSON Schema ({exc.message})")]
+    return []

@@ -1,0 +1,6 @@
+"""The mosaic assembler engine: a bytenite-runtime built-in."""
+
+from bytenite_runtime import task
+
+if __name__ == "__main__":
+    task.serve("mosaic", "assembler")

@@ -1,0 +1,284 @@
+"""``python -m bytenite_runtime.check``: one line per problem in a manifest, schema or
+template, and a clean pass on everything this project ships."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import REPO, write_component, write_json
+
+from bytenite_runtime.check import check_paths
+from bytenite_runtime.check.__main__ import main
+
+APP = """
+    from bytenite_runtime import task
+
+    @task.app
+    def main(ctx):
+        ctx.results.write_bytes("out.bin", ctx.chunk.read_bytes())
+
+    if __name__ == "__main__":
+        main.run()
+"""
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"case": {"enum": ["upper", "lower"]}},
+    "additionalProperties": False,
+}
+
+
+@pytest.fixture
+def app_folder(tmp_path: Path) -> Path:
+    """A valid app folder ``my-app`` (manifest, app/main.py, schema.json)."""
+    return write_component(
+        tmp_path / "my-app", APP, kind="app", extra_files={"schema.json": json.dumps(SCHEMA)}
+    )
+
+
+def _lines(*paths: Path, search: tuple[Path, ...] = ()) -> list[str]:
+    return [str(f) for f in check_paths(paths, search).findings]
+
+
+def _edit_manifest(folder: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    path = folder / "manifest.json"
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            doc = doc.setdefault(key, {})
+        doc[last] = value
+
+    return change
+
+
+def _drop(path: str) -> Callable[[dict[str, Any]], None]:
+    def change(doc: dict[str, Any]) -> None:
+        *parents, last = path.split(".")
+        for key in parents:
+            doc = doc[key]
+        del doc[last]
+
+    return change
+
+
+BROKEN_MANIFESTS = [
+    (_set("name", "my app"), "name: must be 1 to 64 letters, digits, '-' or '_' (got \"my app\")"),
+    (_set("name", "x" * 65), "name: must be 1 to 64 letters, digits, '-' or '_' (got "),
+    (_drop("name"), "name: is missing"),
+    (_set("version", "1"), 'version: must be a string "major.minor" such as "1.0" (got "1")'),
+    (_set("version", 1.0), 'version: must be a string "major.minor" such as "1.0" (got 1.0)'),
+    (_set("type", "engine"), 'type: must be one of app, assembler, partitioner (got "engine")'),
+    (_drop("description"), "description: is missing"),
+    (_set("entrypoint", "run.py"), "entrypoint: app/run.py does not exist"),
+    (_set("entrypoint", "../main.py"), 'entrypoint: must be a file in app/ (got "../main.py")'),
+    (_set("platform", "k8s"), 'platform: must be "docker" (got "k8s")'),
+    (_drop("platform_config"), "platform_config: is missing (it names the container image)"),
+    (_drop("platform_config.container"), "platform_config.container: is missing"),
+    (
+        _set("platform_config.container", "my image"),
+        'platform_config.container: must name a container image (got "my image")',
+    ),
+    (
+        lambda m: m["platform_config"].update(private_image=True, username="me"),
+        "platform_config.token: is required when private_image is true",
+    ),
+    (
+        _set("platform_config.secrets", ["MY-KEY"]),
+        "platform_config.secrets[0]: is not a valid secret id",
+    ),
+    (
+        _set("platform_config.secrets", ["K", "K"]),
+        "platform_config.secrets[1]: 'K' is listed twice",
+    ),
+    (_drop("device_requirements"), "device_requirements: is missing (min_cpu, min_memory)"),
+    (
+        _set("device_requirements.min_cpu", 0),
+        "device_requirements.min_cpu: must be a whole number of cores, at least 1 (got 0)",
+    ),
+    (
+        _set("device_requirements.min_cpu", 1.5),
+        "device_requirements.min_cpu: must be a whole number of cores, at least 1 (got 1.5)",
+    ),
+    (
+        _set("device_requirements.min_memory", 0),
+        "device_requirements.min_memory: must be a number of GiB greater than 0 (got 0)",
+    ),
+    (
+        _set("device_requirements.gpu", "A100"),
+        "device_requirements.gpu: must be a list of GPU model names such as",
+    ),
+    (_set("device_requirements.min_gpu", 1), "device_requirements.min_gpu: unknown field"),
+    (_set("entry_point", "main.py"), "entry_point: unknown field (expected one of description,"),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), BROKEN_MANIFESTS, ids=[e.split(":")[0] + f"-{i}" for i, (_, e) in
+                                                   enumerate(BROKEN_MANIFESTS)]
+)  # fmt: skip
+def test_broken_manifest_gives_one_line_naming_file_and_field(
+    app_folder: Path, change: Callable[[dict[str, Any]], None], expected: str
+) -> None:
+    """Each kind of broken manifest field gives exactly one ``path: field: problem`` line."""
+    _edit_manifest(app_folder, change)
+    lines = _lines(app_folder)
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{app_folder / 'manifest.json'}: {expected}")
+
+
+def test_manifest_that_is_not_json_is_one_line(app_folder: Path) -> None:
+    """A manifest that does not parse is reported once, for the file as a whole."""
+    (app_folder / "manifest.json").write_text("{name: 1}")
+    lines = _lines(app_folder)
+    assert len(lines) == 1
+    assert lines[0].startswith(f"{app_folder / 'manifest.json'}: is not valid JSON (")
+
+
+def test_invalid_schema_file_is_one_line(app_folder: Path) -> None:
+    """A schema.json that is not a valid JSON Schema names the schema and the bad keyword."""
+    (app_folder / "schema.json").write_text(json.dumps({"type": 5}))
+    assert _lines(app_folder) == [
+        f"{app_folder / 'schema.json'}: type: is not a valid JSON Schema "
+        "(5 is not valid under any of the given schemas)"
+    ]
+
+
+GOOD_TEMPLATE: dict[str, Any] = {
+    "id": "my-template",
+    "description": "a template",
+    "app": "my-app@1",
+    "partitioner": "row@1",
+    "assembler": "concat",
+    "params": {"partitioner": {"rows_per_chunk": 10}, "app": {"case": "upper"}},
+    "config": {"taskTimeout": 60},
+    "dataDestination": {"dataSourceDescriptor": "bucket"},
+}
+
+BROKEN_TEMPLATES = [
+    ({"app": "my-ap"}, "app: unknown app (searched "),
+    ({"assembler": "zipperr"}, "assembler: unknown assembler (searched "),
+    ({"partitioner": "zipper"}, "partitioner: unknown partitioner (searched "),
+    ({"app": "./my-app"}, "app: './my-app' is a folder path, which only the simulator understands"),
+    ({"partitioner": "row@v1"}, "partitioner: 'row@v1' is not a tag (expected name, name@major"),
+    ({"partitioner": "row@2"}, "partitioner: partitioner 'row@2': built-in 'row' is version 1.x"),
+    ({"app": "my-app@1.3"}, "app: unknown app (searched "),
+    (
+        {"params": {"partitioner": {"rows_per_chunk": 0}}},
+        "params.partitioner.rows_per_chunk: Input should be greater than 0 (got 0)",
+    ),
+    (
+        {"params": {"partitioner": {"row_per_chunk": 5}}},
+        "params.partitioner.row_per_chunk: Extra inputs are not permitted (got 5)",
+    ),
+    (
+        {"params": {"app": {"case": "shout"}}},
+        "params.app.case: 'shout' is not one of ['upper', 'lower'] (my-app/schema.json)",
+    ),
+    ({"params": {"partitioner": []}}, "params.partitioner: must be an object (got [])"),
+    ({"params": {"partitoner": {}}}, "params.partitoner: unknown field (expected one of app,"),
+    ({"config": {"taskTimeout": -1}}, "config.taskTimeout: Input should be greater than 0"),
+    ({"config": {"taskTimeOut": 5}}, "config.taskTimeOut: unknown field (expected one of"),
+    ({"id": None}, "id: is missing"),
+    ({"id": "my template"}, "id: must be 1 to 64 letters, digits, '-' or '_'"),
+    ({"partitoner": "row"}, "partitoner: unknown field (expected one of app, assembler,"),
+    (
+        {"dataSource": {"dataSourceDescriptor": "ftp"}},
+        "dataSource.dataSourceDescriptor: Input should be ",
+    ),
+    (
+        {"dataDestination": {"dataSourceDescriptor": "url"}},
+        "dataDestination.dataSourceDescriptor: 'url' is a source only",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"), BROKEN_TEMPLATES, ids=[e.split(":")[0] + f"-{i}" for i, (_, e) in
+                                                   enumerate(BROKEN_TEMPLATES)]
+)  # fmt: skip
+def test_broken_template_gives_one_line_naming_file_and_field(
+    app_folder: Path, tmp_path: Path, change: dict[str, Any], expected: str
+) -> None:
+    """Each kind of broken template (tags, params, config, data) gives exactly one line."""
+    template = {**GOOD_TEMPLATE, **change}
+    template = {k: v for k, v in template.items() if v is not None}
+    path = write_json(tmp_path / "templates" / "t.json", template)
+    lines = _lines(path, search=(tmp_path,))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"{path}: {expected}"), lines[0]
+
+
+def test_good_app_and_template_pass(app_folder: Path, tmp_path: Path) -> None:
+    """A well-formed app folder and a template whose tags resolve give no finding."""
+    path = write_json(tmp_path / "templates" / "t.json", GOOD_TEMPLATE)
+    assert _lines(app_folder, path, search=(tmp_path,)) == []
+
+
+def test_unknown_tag_suggests_the_nearest_name(app_folder: Path, tmp_path: Path) -> None:
+    """An unresolvable tag is reported with the nearest known name, as simulate does."""
+    path = write_json(tmp_path / "t.json", {**GOOD_TEMPLATE, "app": "my-ap"})
+    (line,) = _lines(path, search=(tmp_path,))
+    assert "did you mean 'my-app'?" in line
+
+
+def test_cli_prints_one_line_per_problem_and_exits_2(
+    app_folder: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command prints every problem on its own line, then an error summary, exit code 2."""
+    _edit_manifest(app_folder, _set("version", "one"))
+    _edit_manifest(app_folder, _set("device_requirements.min_cpu", 0))
+    assert main([str(app_folder)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith('version: must be a string "major.minor" such as "1.0" (got "one")')
+    assert err[1].endswith("min_cpu: must be a whole number of cores, at least 1 (got 0)")
+    assert err[2] == "error: 2 problems in 1 app, 1 schema"
+
+
+def test_missing_path_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A path that does not exist, or holds nothing to check, fails instead of passing."""
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "nope"), str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].endswith("nope: does not exist")
+    assert err[1].endswith("empty: holds no manifest.json, no component folder and no template")
+
+
+SHIPPED = sorted(
+    [p for p in (REPO / "engines").iterdir() if p.is_dir()]
+    + [p for p in (REPO / "examples").iterdir() if p.is_dir()]
+    + sorted((REPO / "templates").glob("*.json"))
+)
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[str(p.relative_to(REPO)) for p in SHIPPED])
+def test_check_passes_on_every_shipped_engine_template_and_example(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every folder in engines/ and examples/ and every template in templates/ checks clean
+    from the repository root."""
+    monkeypatch.chdir(REPO)
+    report = check_paths([path])
+    assert [str(f) for f in report.findings] == []
+    assert report.ok
+
+
+def test_module_runs_as_a_command() -> None:
+    """``python -m bytenite_runtime.check`` over the shipped folders prints one ``ok:`` line."""
+    run = subprocess.run(
+        [sys.executable, "-m", "bytenite_runtime.check", "engines", "templates", "examples"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("ok: ") and run.stdout.count("\n") == 1
