@@ -179,6 +179,19 @@ def test_cuts_land_the_same_when_blocks_are_tiny(tmp_path: Path) -> None:
     assert len(expected) == 12
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_blocks_analysed_on_worker_threads_give_the_same_cuts(tmp_path: Path, workers: int) -> None:
+    """On machines with cores to spare blocks are analysed on several threads; the cuts,
+    quote parity and UTF-8 checks come out as on one."""
+    data = b"h\n" + b"".join(b'%d,"\xc3\xa9\r\nb"\n' % i for i in range(300))
+    expected = _plan(tmp_path, data, Sizing(chunks=7))
+    with _blocks_of(24), mock.patch.object(_records, "_WORKERS", workers):
+        assert _plan(tmp_path, data, Sizing(chunks=7)) == expected
+        bad = data[:-40] + b"\xff" + data[-39:]
+        with pytest.raises(DataError, match=f"byte {len(data) - 40}: not valid UTF-8"):
+            _plan(tmp_path, bad, Sizing(chunks=7))
+
+
 def test_pieces_are_given_while_the_scan_goes_on(tmp_path: Path) -> None:
     """Pieces come out before the scan reaches the end of the file, so their copies overlap
     the scan: a bad byte at the end raises only after earlier pieces were given."""
