@@ -129,20 +129,30 @@ def write_copy(
     video_at = 0
     audio_at = 0 if audio is not None else count
     yielded = 0
+    video_index = video.index if video is not None else -1
+    # Per-packet Fraction arithmetic was a third of this loop's time: time bases are kept
+    # as integer pairs (int / int is correctly rounded, the same float as the Fraction's)
+    # and each chunk's origin is converted once per stream.
+    scales: dict[int, tuple[int, int]] = {}
+    offsets: dict[tuple[int, int], int] = {}
     with open_media(info.path) as source, contextlib.ExitStack() as stack:
         streams = [source.streams[t.index] for t in (video, audio) if t is not None]
+        for stream in streams:
+            scales[stream.index] = (stream.time_base.numerator, stream.time_base.denominator)
         raw = stack.enter_context(pcm.raw.open("rb")) if pcm is not None else None
         try:
             for packet in source.demux(streams):
-                if packet.size == 0 or packet.pts is None:
+                pts = packet.pts
+                if packet.size == 0 or pts is None:
                     continue
-                is_video = video is not None and packet.stream_index == video.index
-                if is_video:
-                    if video_at + 1 < count and packet.pts == bounds[video_at + 1]:
+                index = packet.stream_index
+                if index == video_index:
+                    if video_at + 1 < count and pts == bounds[video_at + 1]:
                         video_at += 1
                     target = video_at
                 else:
-                    target = audio_piece_of(cut_seconds, float(packet.pts * packet.time_base))
+                    num, den = scales[index]
+                    target = audio_piece_of(cut_seconds, pts * num / den)
                     audio_at = max(audio_at, target)
                 if target not in outs:
                     out = _open_out(paths[target], fmt, comments[target])
@@ -154,8 +164,12 @@ def write_copy(
                         stream = _add_pcm(out, pcm)
                         _mux_pcm(out, stream, pcm, target, origin[target], raw)
                 out, mapped = outs[target]
-                _shift(packet, _in_base(origin[target], Fraction(packet.time_base)))
-                packet.stream = mapped[packet.stream_index]
+                offset = offsets.get((target, index))
+                if offset is None:
+                    offset = _in_base(origin[target], Fraction(*scales[index]))
+                    offsets[target, index] = offset
+                _shift(packet, offset)
+                packet.stream = mapped[index]
                 out.mux(packet)
                 vdone = video_at if video is not None else count
                 while yielded < min(vdone, audio_at):

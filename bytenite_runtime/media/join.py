@@ -5,23 +5,27 @@ demuxer gets wrong for chunked video: ``inpoint`` at the first video frame, so a
 priming before it keeps its negative time instead of pushing the video late, and
 ``duration`` = the video's own span, so a last audio packet that overhangs the last
 frame does not shift the next chunk (the drift that makes "non-monotonous DTS").
-Results and output are probed (packets only) to check counts against chunk metadata.
+Results and output are probed (packets only) to check counts against chunk metadata;
+a result's metadata comes from the tags of that same open, not a second one.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from .._io import Result
-from ..chunks import ChunkMeta, read_slot
+from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._ffmpeg import run_ffmpeg
 from .gpu import pick_encoder
 from .probe import MediaInfo, probe
+from .slots import meta_from_tags
 
 __all__ = ["join_media"]
 
@@ -66,6 +70,20 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
             )
 
 
+_PROBE_THREADS = 4
+
+
+def _probe_all(paths: Sequence[Path]) -> list[MediaInfo]:
+    """Every path probed, in order; the first failure in that order is raised."""
+    workers = min(len(paths), os.cpu_count() or 1, _PROBE_THREADS)
+    if workers < 2:
+        return [probe(p) for p in paths]
+    # Probing is demuxing, and PyAV reads packets with the GIL released: on 2 cores a
+    # second thread took the probes of 6 results of a 776 MB clip from 125 to 67 ms.
+    with ThreadPoolExecutor(workers, thread_name_prefix="bytenite-probe") as pool:
+        return list(pool.map(probe, paths))
+
+
 def join_media(
     members: Sequence[Result],
     target: Path,
@@ -75,10 +93,10 @@ def join_media(
     log: logging.Logger,
 ) -> None:
     """Join ``members`` (in chunk order) into ``target``, checking counts on the way."""
-    infos = [probe(m.path) for m in members]
+    infos = _probe_all([m.path for m in members])
     for member, info in zip(members, infos, strict=True):
         if verify:
-            _check_chunk(member, info, read_slot(member.path))
+            _check_chunk(member, info, meta_from_tags(info.tags, member.path))
     signatures = {_signature(i) for i in infos}
     ext = target.suffix.lower().lstrip(".")
     muxer = _MUXERS.get(ext, "matroska")

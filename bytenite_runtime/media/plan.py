@@ -109,8 +109,10 @@ def _samples_per_piece(info: MediaInfo, cuts_seconds: Sequence[float]) -> list[i
     audio = info.audio
     if audio is None:
         return samples
+    # int / int is the Fraction's own float, without a Fraction per packet.
+    num, den = audio.time_base.numerator, audio.time_base.denominator
     for pts, duration in audio.packets:
-        piece = audio_piece_of(cuts_seconds, float(pts * audio.time_base))
+        piece = audio_piece_of(cuts_seconds, pts * num / den)
         samples[piece] += duration
     return [round(s * audio.time_base * audio.sample_rate) for s in samples]
 

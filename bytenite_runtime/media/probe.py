@@ -9,7 +9,8 @@ is why joins are checked to within one audio frame).
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,15 @@ import av
 
 from ..errors import DataError
 
-__all__ = ["AudioTrack", "MediaInfo", "VideoTrack", "first_sample_time", "open_media", "probe"]
+__all__ = [
+    "AudioTrack",
+    "MediaInfo",
+    "VideoTrack",
+    "container_tags",
+    "first_sample_time",
+    "open_media",
+    "probe",
+]
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,9 @@ class MediaInfo:
     container_start: float = 0.0
     """The start ffmpeg itself reports (and offsets ``-ss`` and the concat demuxer by):
     Matroska's codec delay, for one, makes it differ from the earliest packet."""
+    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
+    """Global metadata, with stream tags under it (see :func:`container_tags`): read in
+    the same open, so checking a result's chunk metadata costs no second open."""
 
     @property
     def start(self) -> float:
@@ -116,6 +128,17 @@ def open_media(path: Path) -> Any:
         return av.open(str(path), metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: not a readable media file ({_reason(exc)})") from None
+
+
+def container_tags(container: Any) -> dict[str, str]:
+    """The container's global tags over its streams' (Ogg keeps Vorbis comments on the
+    stream): where a chunk's ``comment`` slot is found, whatever the format."""
+    tags: dict[str, str] = {}
+    # The first stream's tag wins over a later stream's, the container's over all.
+    for stream in list(container.streams)[::-1]:
+        tags.update(stream.metadata)
+    tags.update(container.metadata)
+    return tags
 
 
 def _reason(exc: BaseException) -> str:
@@ -155,31 +178,37 @@ def probe(path: Path) -> MediaInfo:
         last_dts: dict[int, int] = {}
         disorder: str | None = None
         wanted = [s for s in (vstream, astream) if s is not None]
+        video_index = vstream.index if vstream is not None else -1
         try:
+            # Every packet of the file passes here: each attribute is read once.
             for packet in container.demux(wanted):
-                if packet.size == 0 or packet.pts is None:
+                pts = packet.pts
+                if pts is None or packet.size == 0:
                     continue
+                index = packet.stream_index
                 # Matroska stores presentation times only; its packets' dts are unset.
                 dts = packet.dts
-                previous = last_dts.get(packet.stream_index)
-                if dts is not None and previous is not None and dts <= previous and not disorder:
-                    at = float(dts * packet.time_base)
-                    disorder = f"stream {packet.stream_index} at {at:.3f} s ({previous} -> {dts})"
                 if dts is not None:
-                    last_dts[packet.stream_index] = dts
-                if vstream is not None and packet.stream_index == vstream.index:
-                    frame_pts.append(packet.pts)
+                    previous = last_dts.get(index)
+                    if previous is not None and dts <= previous and not disorder:
+                        at = float(dts * packet.time_base)
+                        disorder = f"stream {index} at {at:.3f} s ({previous} -> {dts})"
+                    last_dts[index] = dts
+                duration = packet.duration or 0
+                if index == video_index:
+                    frame_pts.append(pts)
                     if packet.is_keyframe:
-                        key_pts.append(packet.pts)
-                    last_duration = packet.duration or 0
+                        key_pts.append(pts)
+                    last_duration = duration
                 else:
                     if first_audio is None:
-                        first_audio = packet.pts
-                    last_audio = max(last_audio, packet.pts + (packet.duration or 0))
-                    audio_packets.append((packet.pts, packet.duration or 0))
+                        first_audio = pts
+                    last_audio = max(last_audio, pts + duration)
+                    audio_packets.append((pts, duration))
         except av.FFmpegError as exc:
             raise DataError(f"{path.name}: damaged media ({_reason(exc)})") from None
         fmt = str(container.format.name)
+        tags = container_tags(container)
         declared = container.duration / 1_000_000 if container.duration else None
         container_start = container.start_time / 1_000_000 if container.start_time else 0.0
         video = audio = None
@@ -209,7 +238,7 @@ def probe(path: Path) -> MediaInfo:
                 float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
                 tuple(audio_packets),
             )  # fmt: skip
-    info = MediaInfo(path, fmt, video, audio, disorder, container_start)
+    info = MediaInfo(path, fmt, video, audio, disorder, container_start, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better.
     ends = [t.end for t in (video, audio) if t is not None]
     if declared is not None and declared - (max(ends) - info.start) > _TRUNCATED_SLACK:

@@ -7,17 +7,19 @@ its output by default, so an app that re-encodes its chunk hands the metadata on
 the concat assembler without knowing it is there.
 
 ``chunks.read_slot`` calls :func:`read_media_meta` for chunks that start like a media
-container; it reads headers only (PyAV opens the file, it demuxes nothing).
+container; it reads headers only (PyAV opens the file, it demuxes nothing). The media
+join reads the same tags from the open it probes with (:func:`meta_from_tags`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError
 
-__all__ = ["PREFIX", "encode_comment", "read_media_meta"]
+__all__ = ["PREFIX", "encode_comment", "meta_from_tags", "read_media_meta"]
 
 PREFIX = META_KEY + "="
 
@@ -32,15 +34,20 @@ def read_media_meta(path: Path) -> ChunkMeta | None:
     the app that reads it will meet the damage)."""
     import av
 
+    from .probe import container_tags
+
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
-            metadata = dict(container.metadata)
-            # Ogg keeps its tags on the stream (Vorbis comments in OpusTags).
-            for stream in container.streams:
-                metadata = {**dict(stream.metadata), **metadata}
+            tags = container_tags(container)
     except (av.FFmpegError, OSError, UnicodeDecodeError):
         return None
-    raw = next((v for k, v in metadata.items() if k.lower() == "comment"), None)
+    return meta_from_tags(tags, path)
+
+
+def meta_from_tags(tags: Mapping[str, str], path: Path) -> ChunkMeta | None:
+    """The chunk metadata in ``tags`` (a file's tags, as :func:`.probe.container_tags`
+    reads them), or None when its comment carries none."""
+    raw = next((v for k, v in tags.items() if k.lower() == "comment"), None)
     if not isinstance(raw, str) or not raw.startswith(PREFIX):
         return None
     try:
