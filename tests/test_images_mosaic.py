@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from bytenite_runtime import DataError, task
+from bytenite_runtime.chunks import ChunkMeta
 from bytenite_runtime.images import codec
 from bytenite_runtime.images.tiles import open_tile, save_tile
 from bytenite_runtime.settings import assembler_environment
@@ -242,3 +243,171 @@ def test_output_over_max_pixels_is_rejected(tmp_path: Path) -> None:
     results = _identity(_tiles(_rgb(64, 32), tile_width=32))
     message = _failing(tmp_path, results, max_pixels=2000)
     assert message == "mosaic 'photo.png': output 64x32 exceeds max_pixels (2000)"
+
+
+def test_webp_tiles_that_lost_an_opaque_alpha_still_join() -> None:
+    """libwebp stores a fully opaque RGBA tile without alpha (it decodes as RGB), so a
+    mosaic of WebP tiles, some opaque and some not, is built as RGBA."""
+    pixels = np.asarray(_rgb(32, 16).convert("RGBA")).copy()
+    pixels[:, 16:, 3] = 100
+    source = Image.fromarray(pixels)
+    chunks = _tiles(source, tile_width=16, format="webp", lossless=True)
+    assert [_decode(c.data).mode for c in chunks] == ["RGB", "RGBA"]
+    out = _decode(
+        run_assembler("mosaic", _identity(chunks, "webp"), {"format": "png"})["photo.png"]
+    )
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out), pixels)
+
+
+def test_sources_whose_output_names_collide_keep_their_extension() -> None:
+    """photo.png and photo.jpg joined as PNG would both be photo.png: neither is overwritten,
+    each colliding name keeps its source's extension."""
+    files = {"photo.png": _encode(_rgb(20, 10, 1)), "photo.jpg": _encode(_rgb(30, 12, 2), "JPEG")}
+    chunks = run_partitioner("tile", files, {"tile_width": 16, "format": "png"})
+    out = run_assembler("mosaic", _identity(chunks), {"format": "png"})
+    assert {name: _decode(data).size for name, data in out.items()} == {
+        "photo.jpg.png": (30, 12), "photo.png.png": (20, 10),
+    }  # fmt: skip
+
+
+def test_sources_that_flatten_to_one_output_name_are_an_error(tmp_path: Path) -> None:
+    """Folders are flattened with '_', so x_y/p.png and x/y_p.png cannot both be written:
+    a DataError naming both sources, never a silent overwrite."""
+    files = {"x_y/p.png": _encode(_rgb(20, 10, 1)), "x/y_p.png": _encode(_rgb(30, 12, 2))}
+    chunks = run_partitioner("tile", files, {"tile_width": 16})
+    assert _failing(tmp_path, _identity(chunks)) == (
+        "mosaic: sources 'x/y_p.png' and 'x_y/p.png' would both be written as 'x_y_p.png.png'"
+    )
+
+
+def _rewritten(chunks: list[PartitionedChunk], index: int, **fields: Any) -> dict[str, bytes]:
+    """Identity results whose tile ``index`` claims ``fields`` in its metadata."""
+    results = _identity(chunks)
+    meta = chunks[index].meta
+    assert meta is not None
+    claimed = ChunkMeta(meta.index, meta.count, meta.source, {**meta.fields, **fields})
+    results[f"chunk-{index:06d}.tile.png"] = codec.encode(
+        _decode(chunks[index].data), "png", quality=95, lossless=False, meta=claimed
+    )
+    return results
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"tile_size": [0, 16]}, "tile_size [0, 16] must be positive"),
+        ({"cell": [0, 16]}, "cell [0, 16] must be positive"),
+        ({"box": [16, 0, 500, 16]},
+         "box (16, 0)-(500, 16) is not inside the 32x16 image around its core (16, 0)-(32, 16)"),
+        ({"offset": [4, 0]}, "offset [4, 0] puts box (16, 0)-(32, 16) outside its 16x16 tile"),
+    ],
+)  # fmt: skip
+def test_metadata_claiming_impossible_geometry_names_the_tile(
+    tmp_path: Path, fields: dict[str, Any], reason: str
+) -> None:
+    """A tile whose metadata has a non-positive size or a box outside the image or its own
+    file is a DataError naming that result, not a crash or a blamed neighbour."""
+    results = _rewritten(_tiles(_rgb(32, 16), tile_width=16), 1, **fields)
+    assert _failing(tmp_path, results) == (
+        f"chunk-000001.tile.png (chunk 1): tile metadata is not valid ({reason})"
+    )
+
+
+def test_palette_tiles_with_transparency_are_not_flattened_into_jpeg(tmp_path: Path) -> None:
+    """A JPEG mosaic of palette tiles with a transparent index fails before the mosaic is
+    built, naming the output, instead of losing the transparency."""
+    data = _encode(_rgb(32, 16).quantize(4), transparency=1)
+    chunks = run_partitioner("tile", {"photo.png": data}, {"tile_width": 16})
+    assert _failing(tmp_path, _identity(chunks), format="jpeg") == (
+        "photo.jpg: mode P with transparency cannot be written as jpeg (use png, tiff, webp)"
+    )
+
+
+def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
+    """Shrink tiles of odd widths scaled 3/2 end half a pixel short of the rounded output
+    size; the last column repeats its neighbour instead of staying black."""
+    source = Image.new("RGB", (29, 17), (200, 100, 50))
+    results = {}
+    for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=3)):
+        tile = _decode(chunk.data)
+        scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
+        results[f"chunk-{i:06d}.tile.png"] = codec.encode(
+            scaled, "png", quality=95, lossless=False, meta=chunk.meta
+        )
+    out = _decode(run_assembler("mosaic", results)["photo.png"])
+    assert out.size == (44, 26)
+    assert np.all(np.asarray(out) == (200, 100, 50))
+
+
+def test_one_sources_results_differing_only_in_extension_get_one_output_each() -> None:
+    """An app writing tile.png and tile.webp per tile gets two outputs for the source, the
+    second not overwriting the first."""
+    chunks = _tiles(_rgb(20, 10), tile_width=16)
+    results = _identity(chunks)
+    results.update(_identity(chunks, "webp"))
+    out = run_assembler("mosaic", results)
+    assert sorted(out) == ["photo.png-tile.png.png", "photo.png-tile.webp.png"]
+
+
+def test_a_source_whose_tiles_all_went_missing_is_an_error(tmp_path: Path) -> None:
+    """Tiles record the job's chunk count, so a source image none of whose tiles came back
+    fails the mosaic, naming the chunks, instead of vanishing from the output."""
+    files = {"a.png": _encode(_rgb(32, 16, 1)), "b.png": _encode(_rgb(32, 16, 2))}
+    chunks = run_partitioner("tile", files, {"tile_width": 16})
+    results = {n: d for n, d in _identity(chunks).items() if not n.startswith("chunk-000002")}
+    del results["chunk-000003.tile.png"]
+    assert _failing(tmp_path, results) == (
+        "mosaic: no tile came back from chunks 2, 3 (of 4): a whole source image is missing"
+    )
+
+
+def test_save_tile_without_tile_metadata_names_the_chunk() -> None:
+    """save_tile on a chunk that is a plain image (no tile metadata) fails naming the chunk."""
+    with pytest.raises(DataError) as caught:
+        run_app(_double, _encode(_rgb(8, 8)), chunk_number=3)
+    assert str(caught.value) == (
+        "chunk 3: carries no tile metadata (was it written by the 'tile' partitioner with "
+        "chunk_metadata other than 'off'?)"
+    )
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_the_sources_colour_profile_reaches_the_tiles_and_the_mosaic(fmt: str) -> None:
+    """A JPEG photo's ICC profile (Display P3 on phones) is carried by its JPEG tiles and
+    written into the mosaic, PNG streamed or not, so the colours display unchanged."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _encode(_rgb(40, 20), "JPEG", icc_profile=icc)
+    chunks = run_partitioner("tile", {"photo.jpg": data}, {"tile_width": 16})
+    assert all(_decode(c.data).info.get("icc_profile") == icc for c in chunks)
+    out = run_assembler("mosaic", _identity(chunks, "jpg"), {"format": fmt})
+    (image,) = (_decode(v) for v in out.values())
+    assert image.info.get("icc_profile") == icc
+
+
+def test_decoding_tiles_on_threads_leaves_pillows_own_limit_alone() -> None:
+    """Tiles are opened on several threads; Pillow's global MAX_IMAGE_PIXELS, which each
+    open lifts for our own limit, is the same afterwards (no thread restores another's)."""
+    results = _identity(_tiles(_rgb(96, 96), tile_width=6))
+    before = Image.MAX_IMAGE_PIXELS
+    try:
+        for _ in range(3):
+            run_assembler("mosaic", results, {"workers": 8})
+            assert before == Image.MAX_IMAGE_PIXELS
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
+def test_a_source_named_by_an_absolute_or_windows_path_still_gets_a_plain_output_name() -> None:
+    """Metadata written by another tool may name its source '/data/photo.png' or
+    'C:\\\\in\\\\photo.png'; the output is still one plain file name, not a settings error."""
+    chunks = _tiles(_rgb(8, 8), tile_width=8)
+    names = []
+    for source in ("/data/photo.png", "C:\\in\\photo.png"):
+        meta = chunks[0].meta
+        assert meta is not None
+        claimed = ChunkMeta(0, 1, source, meta.fields)
+        result = codec.encode(_rgb(8, 8), "png", quality=95, lossless=False, meta=claimed)
+        names += list(run_assembler("mosaic", {"chunk-000000.tile.png": result}))
+    assert names == ["data_photo.png", "C:_in_photo.png"]

@@ -132,6 +132,31 @@ def test_exif_orientation_is_applied_or_kept_by_option() -> None:
     assert kept.meta and kept.meta.fields["orientation"] == 6
 
 
+_TURN = {
+    3: Image.Transpose.ROTATE_180,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+@pytest.mark.parametrize("orientation", sorted(_TURN))
+def test_tiff_orientation_is_applied_or_kept_like_any_other_format(orientation: int) -> None:
+    """Pillow turns a TIFF upright while decoding it; 'apply' still gives the upright pixels
+    and 'keep' the stored ones with the orientation recorded, as for JPEG or PNG."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    source = _rgb(37, 23)
+    data = _png(source, "TIFF", exif=exif.tobytes())
+    (applied,) = _tiles({"a.tif": data}, tile_width=64, format="png")
+    (kept,) = _tiles({"a.tif": data}, tile_width=64, format="png", orientation="keep")
+    upright = source.transpose(_TURN[orientation])
+    assert applied.meta and applied.meta.fields["size"] == list(upright.size)
+    assert np.array_equal(np.asarray(_open(applied)), np.asarray(upright))
+    assert kept.meta and kept.meta.fields["orientation"] == orientation
+    assert np.array_equal(np.asarray(_open(kept)), np.asarray(source))
+
+
 def test_several_sources_are_tiled_one_after_another() -> None:
     """Sources are tiled in name order, indices continuing across files."""
     chunks = _tiles({"b.png": _png(_rgb(20, 20)), "a.png": _png(_rgb(40, 20))}, tile_width=20)
@@ -212,3 +237,38 @@ def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
     data = _png(_rgb(8, 8).convert("RGBA"))
     message = _failing(tmp_path, {"a.png": data}, format="jpeg")
     assert message == "a.png: mode RGBA cannot be written as jpeg (use png, tiff, webp)"
+
+
+def test_palette_with_transparency_is_not_flattened_into_jpeg(tmp_path: Path) -> None:
+    """A palette image with a transparent index asked as JPEG fails like RGBA does, instead
+    of losing its transparency silently."""
+    image = _rgb(8, 8).quantize(4)
+    data = _png(image, transparency=1)
+    message = _failing(tmp_path, {"a.png": data}, format="jpeg")
+    assert (
+        message == "a.png: mode P with transparency cannot be written as jpeg (use png, tiff, webp)"
+    )
+    assert len(_tiles({"a.png": _png(image)}, format="jpeg")) == 1
+
+
+def test_big_endian_16_bit_grey_keeps_every_value() -> None:
+    """A big-endian 16-bit TIFF (mode I;16B) gives I;16 tiles with the same values, not
+    values clamped to 255 as Pillow's direct conversion does."""
+    values = np.random.default_rng(0).integers(0, 65536, (9, 11), dtype=np.uint16)
+    image = Image.frombytes("I;16B", (11, 9), values.astype(">u2").tobytes())
+    (chunk,) = _tiles({"g.tif": _png(image, "TIFF")}, tile_width=64, format="png")
+    tile = _open(chunk)
+    assert tile.mode == "I;16" and np.array_equal(np.asarray(tile), values)
+
+
+def test_padded_tiles_larger_than_max_pixels_are_rejected_before_decoding(tmp_path: Path) -> None:
+    """'pad' makes every tile tile + 2 x overlap even on a tiny image, so that size is held
+    to max_pixels too instead of allocating a huge tile."""
+    message = _failing(
+        tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=200, overlap=10, edge="pad",
+        max_pixels=10_000,
+    )  # fmt: skip
+    assert message == (
+        "a.png: padded tiles of 220x220 = 48400 pixels exceed max_pixels (10000); "
+        "use a smaller tile_width/tile_height or overlap, or edge='shrink'"
+    )

@@ -3,7 +3,9 @@
 Every result that carries tile metadata in its own slot (see
 :mod:`bytenite_runtime.images.tiles`) is placed by it, whatever its name or chunk
 order; results without any are left out with a warning. Tiles are grouped by source
-image (and by result name, for apps that write several images per tile). Per group:
+image (and by result name, for apps that write several images per tile); a chunk that
+belongs to no group (a source all of whose tiles are missing) is an error, and sources
+whose output names would collide keep their extension in the name. Per group:
 
 1. the cells are checked against the grid the metadata describes: a missing or
    duplicate tile is a DataError naming its box and chunk;
@@ -21,8 +23,8 @@ image (and by result name, for apps that write several images per tile). Per gro
 from __future__ import annotations
 
 import os
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -33,7 +35,7 @@ from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
 from ..images.grid import axis_edges
-from ..images.placement import PlacedTile, check_cover, scale_of, tile_of, to_out
+from ..images.placement import PlacedTile, check_cover, common_mode, scale_of, tile_of, to_out
 from ..task import AssemblerContext
 
 if TYPE_CHECKING:
@@ -93,12 +95,34 @@ class Mosaic(Assembler):
                 "TASK_RESULTS_DIR: no result carries tile metadata (write tiles with "
                 "bytenite_runtime.images.tiles.save_tile)"
             )
+        _check_every_chunk(groups.values())
         per_source: dict[str, int] = defaultdict(int)
         for source, _ in groups:
             per_source[source] += 1
+        names = {
+            key: self._output_name(*key, tiles, several=per_source[key[0]] > 1)
+            for key, tiles in groups.items()
+        }
+        # Two sources that differ only in extension (photo.png, photo.jpg joined as PNG)
+        # would share a name: those keep their source's extension in it.
+        shared = Counter(names.values())
+        for key, tiles in groups.items():
+            if shared[names[key]] > 1:
+                names[key] = self._output_name(
+                    *key, tiles, several=per_source[key[0]] > 1, full=True
+                )
+        owners: dict[str, tuple[str, str]] = {}
+        for key, name in sorted(names.items()):
+            first = owners.setdefault(name, key)
+            if first != key:
+                what = (
+                    f"results {first[1]!r} and {key[1]!r} of source {key[0]!r}"
+                    if first[0] == key[0]
+                    else f"sources {first[0]!r} and {key[0]!r}"
+                )
+                raise DataError(f"mosaic: {what} would both be written as {name!r}")
         for (source, original), tiles in groups.items():
-            name = self._output_name(source, original, tiles, several=per_source[source] > 1)
-            self._build(ctx, source, name, tiles)
+            self._build(ctx, source, names[(source, original)], tiles)
 
     def _output_format(self, tiles: Sequence[PlacedTile]) -> ImageFormat:
         if self.format != "same":
@@ -107,16 +131,26 @@ class Mosaic(Assembler):
         return found if found in ("png", "jpeg", "webp", "tiff") else "png"
 
     def _output_name(
-        self, source: str, original: str, tiles: Sequence[PlacedTile], *, several: bool
+        self,
+        source: str,
+        original: str,
+        tiles: Sequence[PlacedTile],
+        *,
+        several: bool,
+        full: bool = False,
     ) -> str:
         from ..images.codec import EXTENSIONS, format_of_name
 
         fmt = self._output_format(tiles)
-        path = PurePosixPath(source)
-        stem = "_".join(path.with_suffix("").parts) if path.suffix else "_".join(path.parts)
+        # The source comes from metadata, which another tool may have written with an
+        # absolute or a Windows path: only the relative parts make the name.
+        path = PurePosixPath(source.replace("\\", "/").lstrip("/") or "image")
+        whole = full or not path.suffix
+        stem = "_".join(path.parts) if whole else "_".join(path.with_suffix("").parts)
         if several:
-            stem = f"{stem}-{PurePosixPath(original).stem}"
-        keep = format_of_name(path.name) == fmt and not several
+            result = PurePosixPath(original)
+            stem = f"{stem}-{result.name if full else result.stem}"
+        keep = format_of_name(path.name) == fmt and not several and not full
         return stem + (path.suffix if keep else EXTENSIONS[fmt])
 
     def _build(
@@ -144,10 +178,7 @@ class Mosaic(Assembler):
             raise DataError(
                 f"{where}: output {out_w}x{out_h} exceeds max_pixels ({self.max_pixels})"
             )
-        mode = tiles[0].mode
-        for tile in tiles:
-            if tile.mode != mode:
-                raise DataError(f"{where}: {tile.label} is mode {tile.mode}, others are {mode}")
+        mode = common_mode(where, tiles)
         feather = self.blend == "feather" and int(fields.get("overlap", 0)) > 0
         if feather and mode == "P":
             ctx.log.warning("%s: palette tiles cannot be blended; cropping instead", where)
@@ -155,6 +186,16 @@ class Mosaic(Assembler):
         workers = self.workers or os.cpu_count() or 1
         fmt = self._output_format(tiles)
         orientation = int(fields.get("orientation") or 1)
+        palette = Image.new("P", (1, 1)) if mode == "P" else None
+        first = grid[0][0]
+        with codec.open_image(first.result.path, first.result.name, 1 << 62) as image:
+            icc_profile = image.info.get("icc_profile")
+            if palette is not None:
+                copy_palette(image, palette)
+        # Before any tile is decoded, so a format that cannot hold the mode fails at once.
+        transparent = palette is not None and "transparency" in palette.info
+        out_mode = codec.output_mode(mode, fmt, name, transparent=transparent)
+        icc_profile = codec.profile_for(icc_profile, mode, out_mode)
         target = ctx.output.path(name)
 
         def fill(sink: Sink) -> None:
@@ -167,24 +208,49 @@ class Mosaic(Assembler):
         if fmt == "png" and mode in pngstream.MODES:
             exif = codec.exif_bytes(orientation) if orientation != 1 else None
             with target.open("wb") as stream:
-                writer = pngstream.PngWriter(stream, out_w, out_h, mode, workers=workers, exif=exif)
+                writer = pngstream.PngWriter(
+                    stream, out_w, out_h, mode, workers=workers, exif=exif, icc_profile=icc_profile
+                )
                 fill(lambda band, _y: writer.write_image(band))
                 writer.close()
         else:
             output = Image.new(mode, (out_w, out_h))
             fill(lambda band, y: output.paste(band, (0, y)))
-            if mode == "P":
-                first = grid[0][0]
-                with codec.open_image(first.result.path, first.result.name, 1 << 62) as image:
-                    copy_palette(image, output)
-            out_mode = codec.output_mode(mode, fmt, name)
+            if palette is not None:
+                copy_palette(palette, output)
             if out_mode != mode:
                 output = output.convert(out_mode)
             codec.save(
                 output, target, fmt, quality=self.quality, lossless=self.lossless,
-                orientation=orientation,
+                orientation=orientation, icc_profile=icc_profile,
             )  # fmt: skip
         ctx.log.info(
             "%s: %d tile(s) → %s (%dx%d, scale %s x %s)", where, len(tiles), name, out_w, out_h,
             sx, sy,
         )  # fmt: skip
+
+
+def _check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:
+    # Coverage is checked per source image, so a source none of whose tiles came back
+    # would vanish from the output unnoticed; the chunk count every tile records tells.
+    counts = {tile.meta.count for group in groups for tile in group}
+    count = counts.pop() if len(counts) == 1 else None
+    if not isinstance(count, int):
+        return
+    spans = []
+    for group in groups:  # the other tiles' grids are checked against the first's later
+        tile = group[0]
+        cols, rows = tile.meta.fields["grid"][2:]
+        base = tile.meta.index - (tile.row * cols + tile.col)
+        spans.append((base, base + cols * rows))
+    missing: list[int] = []  # the first nine at most: the count may be huge
+    reached = 0
+    for start, stop in [*sorted(spans), (count, count)]:
+        missing.extend(range(reached, min(start, count, reached + 9 - len(missing))))
+        reached = max(reached, stop)
+    if missing:
+        shown = ", ".join(map(str, missing[:8])) + (", …" if len(missing) > 8 else "")
+        raise DataError(
+            f"mosaic: no tile came back from chunks {shown} (of {count}): a whole source "
+            "image is missing"
+        )

@@ -13,19 +13,24 @@ from PIL import Image
 
 from .placement import PlacedTile, to_out
 
-__all__ = ["Sink", "copy_palette", "crop_bands", "feather_bands"]
+__all__ = ["Sink", "copy_palette", "crop_bands", "cut", "feather_bands"]
 
 Sink: TypeAlias = Callable[[Image.Image, int], None]
 """Receives each finished band and the output row it starts at."""
 
 
-def decoded(pool: ThreadPoolExecutor, tiles: Sequence[PlacedTile]) -> Iterator[Image.Image]:
+def decoded(
+    pool: ThreadPoolExecutor, tiles: Sequence[PlacedTile], mode: str
+) -> Iterator[Image.Image]:
+    """The tiles decoded on ``pool``, in order and in ``mode``; damage is a DataError naming
+    the result and its chunk."""
     from . import codec
 
     def decode(tile: PlacedTile) -> Image.Image:
+        # Every tile's size was held to max_pixels from its header before placement.
         image = codec.open_image(tile.result.path, tile.result.name, 1 << 62)
         codec.load(image, f"{tile.result.name} (chunk {tile.meta.index})")
-        return image
+        return image if image.mode == mode else image.convert(mode)
 
     return pool.map(decode, tiles)
 
@@ -48,19 +53,38 @@ def crop_bands(
     for band in grid:
         band_y0 = to_out(band[0].core.y0, sy)
         band_image = Image.new(mode, (out_w, to_out(band[0].core.y1, sy) - band_y0))
-        for tile, image in zip(band, decoded(pool, band), strict=True):
+        for tile, image in zip(band, decoded(pool, band, mode), strict=True):
             ox, oy = origin(tile)
-            left = to_out(tile.core.x0 - ox, sx)
-            top = to_out(tile.core.y0 - oy, sy)
             x0, y0 = to_out(tile.core.x0, sx), to_out(tile.core.y0, sy)
+            left, top = x0 - to_out(ox, sx), y0 - to_out(oy, sy)
             w = to_out(tile.core.x1, sx) - x0
             h = to_out(tile.core.y1, sy) - y0
-            band_image.paste(image.crop((left, top, left + w, top + h)), (x0, y0 - band_y0))
+            band_image.paste(cut(image, left, top, w, h), (x0, y0 - band_y0))
             image.close()
         sink(band_image, band_y0)
 
 
+def cut(image: Image.Image, left: int, top: int, width: int, height: int) -> Image.Image:
+    """The ``width`` x ``height`` region at (``left``, ``top``), its edge pixels repeated where
+    it reaches past the image: at a scale like 3/2 an edge tile of odd size ends half a
+    pixel short of the rounded output size, and Pillow's crop would fill that with black."""
+    inside = image.crop(
+        (max(left, 0), max(top, 0), min(left + width, image.width), min(top + height, image.height))
+    )
+    if inside.size == (width, height):
+        return inside
+    pixels = np.asarray(inside)
+    before_x, before_y = max(-left, 0), max(-top, 0)
+    pad = (
+        (before_y, height - inside.height - before_y),
+        (before_x, width - inside.width - before_x),
+    ) + ((0, 0),) * (pixels.ndim - 2)
+    padded = np.ascontiguousarray(np.pad(pixels, pad, mode="edge"))
+    return Image.frombytes(image.mode, (width, height), padded.tobytes())
+
+
 def copy_palette(source: Image.Image, target: Image.Image) -> None:
+    """Give ``target`` the palette and the transparent index(es) of ``source``."""
     palette = source.getpalette()
     if palette is not None:
         target.putpalette(palette)
@@ -94,6 +118,8 @@ def feather_bands(
     scale: tuple[Fraction, Fraction],
     pool: ThreadPoolExecutor,
 ) -> None:
+    """Each band of output rows blended from every tile whose box reaches it, weighted by
+    :func:`ramp`; a band of tiles is decoded once and kept while later bands still need it."""
     sx, sy = scale
     width, height = size
     overlap = int(grid[0][0].meta.fields.get("overlap", 0))
@@ -111,7 +137,7 @@ def feather_bands(
             if i not in cache:
                 cache[i] = [
                     (tile, np.asarray(image))
-                    for tile, image in zip(grid[i], decoded(pool, grid[i]), strict=True)
+                    for tile, image in zip(grid[i], decoded(pool, grid[i], mode), strict=True)
                 ]
         first = cache[wanted[0]][0][1]
         channels = first.shape[2:] if first.ndim == 3 else ()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin, UnidentifiedImageError
 
 from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError
@@ -31,7 +32,10 @@ __all__ = [
     "encode",
     "format_of_name",
     "open_image",
+    "oriented",
     "output_mode",
+    "profile_for",
+    "stored_size",
     "supported_mode",
 ]
 
@@ -49,7 +53,8 @@ _BY_SUFFIX: dict[str, ImageFormat] = {
 }  # fmt: skip
 _PIL_NAMES: dict[ImageFormat, str] = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
 _BY_PIL = {pil: ours for ours, pil in _PIL_NAMES.items()}
-# Modes Pillow may open that map without loss onto the six we tile.
+# Modes Pillow may open, onto the six we tile: 16-bit layouts, alpha kinds and 1-bit
+# without loss; CMYK, YCbCr, LAB and HSV by Pillow's conversion (no colour profile).
 _NORMALIZE = {
     "1": "L", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB", "PA": "RGBA",
     "La": "LA", "RGBa": "RGBA", "RGBX": "RGB", "I;16L": "I;16", "I;16B": "I;16", "I;16N": "I;16",
@@ -62,6 +67,22 @@ _WRITABLE: dict[ImageFormat, dict[str, str]] = {
     "webp": {"RGB": "RGB", "RGBA": "RGBA", "L": "RGB", "LA": "RGBA", "P": "RGBA"},
 }
 _ORIENTATION = 0x0112
+_OPEN_LOCK = threading.Lock()
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_STORED = {**_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
+_TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+_COLOUR_FAMILY = {
+    **dict.fromkeys(("1", "L", "LA", "La", "I;16", "I;16B", "I;16L", "I;16N"), "grey"),
+    **dict.fromkeys(("RGB", "RGBA", "RGBa", "RGBX", "P", "PA"), "rgb"),
+}
 
 
 def format_of_name(name: str) -> ImageFormat | None:
@@ -88,9 +109,11 @@ def _damage_is_data_error(name: str) -> Iterator[None]:
 
 def open_image(path: Path, name: str, max_pixels: int) -> Image.Image:
     """Open ``path`` lazily (header only) and check its size against ``max_pixels``."""
-    with _damage_is_data_error(name), warnings.catch_warnings():
-        # Our own limit replaces Pillow's global one, which would warn or raise with a
-        # message that names neither the file nor the parameter to change.
+    # Our own limit replaces Pillow's global one, which would warn or raise with a message
+    # that names neither the file nor the parameter to change. The global and the warning
+    # filters are process-wide and tiles are opened on several threads, so one lock covers
+    # the lift and the restore (opening reads the header only).
+    with _damage_is_data_error(name), _OPEN_LOCK, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
@@ -111,12 +134,16 @@ def open_image(path: Path, name: str, max_pixels: int) -> Image.Image:
 def load(image: Image.Image, name: str) -> None:
     """Decode every pixel now, so damage surfaces here as a DataError naming the file."""
     with _damage_is_data_error(name):
-        saved = ImageFile.LOAD_TRUNCATED_IMAGES
+        if not ImageFile.LOAD_TRUNCATED_IMAGES:
+            image.load()
+            return
+        # Someone turned Pillow's (process-wide) leniency on; a truncated tile must still
+        # fail here rather than come back with grey rows.
         ImageFile.LOAD_TRUNCATED_IMAGES = False
         try:
             image.load()
         finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = saved
+            ImageFile.LOAD_TRUNCATED_IMAGES = True
 
 
 def orientation_of(image: Image.Image) -> int:
@@ -141,8 +168,33 @@ def orientation_of(image: Image.Image) -> int:
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
+def stored_size(image: Image.Image) -> tuple[int, int]:
+    """The pixel size as stored, before any EXIF orientation, from the header alone.
+
+    Recent Pillow releases report a TIFF's size already turned by its orientation (they
+    turn the pixels while decoding, see :func:`oriented`); the IFD has the stored size.
+    """
+    if isinstance(image, TiffImagePlugin.TiffImageFile):
+        tags = image.tag_v2
+        if _TIFF_WIDTH in tags and _TIFF_LENGTH in tags:
+            return int(tags[_TIFF_WIDTH]), int(tags[_TIFF_LENGTH])
+    return image.size
+
+
+def oriented(image: Image.Image, orientation: int, *, upright: bool) -> Image.Image:
+    """A decoded ``image`` turned upright by ``orientation``, or as stored.
+
+    Pillow applies a TIFF's orientation itself while decoding (and drops the tag), but
+    leaves every other format as stored, so a TIFF is turned back for ``upright=False``.
+    """
+    turned = isinstance(image, TiffImagePlugin.TiffImageFile)
+    if orientation not in _UPRIGHT or upright == turned:
+        return image
+    return image.transpose((_UPRIGHT if upright else _STORED)[orientation])
+
+
 def supported_mode(image: Image.Image, name: str) -> Image.Image:
-    """``image`` in one of ``MODES`` (lossless conversions only), or a DataError."""
+    """``image`` in one of ``MODES`` (converted as ``_NORMALIZE`` says), or a DataError."""
     if image.mode in MODES:
         return image
     target = _NORMALIZE.get(image.mode)
@@ -150,12 +202,20 @@ def supported_mode(image: Image.Image, name: str) -> Image.Image:
         raise DataError(
             f"{name}: mode {image.mode} is not supported (supported: {', '.join(MODES)})"
         )
+    if target == "I;16":
+        # Pillow converts the other 16-bit layouts straight to I;16 by clamping to 255;
+        # through 32-bit I every value survives.
+        return image.convert("I").convert("I;16")
     return image.convert(target)
 
 
-def output_mode(mode: str, fmt: ImageFormat, name: str) -> str:
-    """The mode ``fmt`` stores ``mode`` as, or a DataError when it would lose data."""
+def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = False) -> str:
+    """The mode ``fmt`` stores ``mode`` as, or a DataError when it would lose data;
+    ``transparent``: a palette image has a transparent index, which JPEG cannot keep."""
     target = _WRITABLE[fmt].get(mode)
+    if mode == "P" and transparent and fmt == "jpeg":
+        fits = ", ".join(f for f, table in _WRITABLE.items() if table.get("P") in ("P", "RGBA"))
+        raise DataError(f"{name}: mode P with transparency cannot be written as jpeg (use {fits})")
     if target is None:
         fits = ", ".join(f for f, table in _WRITABLE.items() if mode in table)
         raise DataError(f"{name}: mode {mode} cannot be written as {fmt} (use {fits})")
@@ -170,12 +230,12 @@ def encode(
     lossless: bool,
     meta: ChunkMeta | None = None,
     orientation: int = 1,
-    compress_level: int | None = None,
+    icc_profile: bytes | None = None,
 ) -> bytes:
     """``image`` as ``fmt`` bytes, with ``meta`` in the format's metadata slot."""
     out = io.BytesIO()
     save(image, out, fmt, quality=quality, lossless=lossless, meta=meta,
-         orientation=orientation, compress_level=compress_level)  # fmt: skip
+         orientation=orientation, icc_profile=icc_profile)  # fmt: skip
     return out.getvalue()
 
 
@@ -188,18 +248,17 @@ def save(
     lossless: bool,
     meta: ChunkMeta | None = None,
     orientation: int = 1,
-    compress_level: int | None = None,
+    icc_profile: bytes | None = None,
 ) -> None:
-    """Write ``image`` as ``fmt`` to ``target`` (see :func:`encode`)."""
-    options: dict[str, object] = {}
+    """Write ``image`` as ``fmt`` to ``target`` (see :func:`encode`), with ``icc_profile``
+    (Pillow's encoders write one only when asked, and some take it from ``image.info``)."""
+    options: dict[str, object] = {"icc_profile": icc_profile or None}
     text = meta_text(meta) if meta is not None else None
     if fmt == "png":
         info = PngImagePlugin.PngInfo()
         if text is not None:
             info.add_text(META_KEY, text)
         options["pnginfo"] = info
-        if compress_level is not None:
-            options["compress_level"] = compress_level
     elif fmt == "jpeg":
         options["quality"] = quality
         if text is not None:
@@ -215,6 +274,14 @@ def save(
     if orientation != 1:
         options["exif"] = exif_bytes(orientation)
     image.save(target, _PIL_NAMES[fmt], **options)
+
+
+def profile_for(icc_profile: bytes | None, mode: str, out_mode: str) -> bytes | None:
+    """``icc_profile`` if it still describes pixels converted from ``mode`` to ``out_mode``:
+    a grey profile on RGB pixels (L written as WebP) or a CMYK one on RGB is wrong, and a
+    viewer may reject the file or shift its colours."""
+    family = _COLOUR_FAMILY.get(mode)
+    return icc_profile if family is not None and family == _COLOUR_FAMILY.get(out_mode) else None
 
 
 def exif_bytes(orientation: int) -> bytes:

@@ -13,7 +13,11 @@ from ..chunks import ChunkMeta
 from ..errors import DataError
 from .grid import Box
 
-__all__ = ["PlacedTile", "check_cover", "scale_of", "tile_of", "to_out"]
+__all__ = ["PlacedTile", "check_cover", "common_mode", "scale_of", "tile_of", "to_out"]
+
+# Tiles in these modes join in the wider one without loss: libwebp stores a fully opaque
+# tile without its alpha channel, so its neighbours with alpha decode as RGBA and it as RGB.
+_WIDER = {frozenset({"RGB", "RGBA"}): "RGBA", frozenset({"L", "LA"}): "LA"}
 
 
 @dataclass
@@ -38,19 +42,57 @@ class PlacedTile:
 
 
 def tile_of(result: Result, meta: ChunkMeta) -> PlacedTile:
-    """The tile ``result`` is, from its metadata (a DataError when fields are missing)."""
+    """The tile ``result`` is, from its metadata; a DataError names the result when fields
+    are missing or describe geometry no tile can have (placing it anyway would paste the
+    wrong pixels or blame a neighbour)."""
     f = meta.fields
     try:
-        col, row = int(f["grid"][0]), int(f["grid"][1])
-        if len(f["size"]) != 2 or len(f["grid"]) != 4:
-            raise ValueError("'size' needs 2 numbers and 'grid' 4")
-        return PlacedTile(
-            result, meta, col, row, Box.of(f["core"]), Box.of(f["box"]),
-            (int(f["offset"][0]), int(f["offset"][1])),
-            (int(f["tile_size"][0]), int(f["tile_size"][1])),
+        size, grid, cell = _ints(f["size"], 2), _ints(f["grid"], 4), f.get("cell")
+        tile = PlacedTile(
+            result, meta, grid[0], grid[1], Box.of(_ints(f["core"], 4)),
+            Box.of(_ints(f["box"], 4)), _pair(_ints(f["offset"], 2)),
+            _pair(_ints(f["tile_size"], 2)),
         )  # fmt: skip
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
-        raise DataError(f"{result.name}: tile metadata is incomplete ({exc!r})") from None
+        _check_geometry(tile, size, grid, None if cell is None else _ints(cell, 2))
+    except KeyError as exc:
+        reason = f"no {exc.args[0]!r}"
+    except (TypeError, ValueError) as exc:
+        reason = str(exc)
+    else:
+        return tile
+    raise DataError(f"{result.name} (chunk {meta.index}): tile metadata is not valid ({reason})")
+
+
+def _ints(value: object, count: int) -> list[int]:
+    if isinstance(value, list) and len(value) == count and all(type(v) is int for v in value):
+        return value
+    raise ValueError(f"{value!r} is not a list of {count} integers")
+
+
+def _pair(values: list[int]) -> tuple[int, int]:
+    return values[0], values[1]
+
+
+def _check_geometry(
+    tile: PlacedTile, size: list[int], grid: list[int], cell: list[int] | None
+) -> None:
+    for name, values in (("size", size), ("grid", grid[2:]), ("cell", cell),
+                         ("tile_size", list(tile.tile_size))):  # fmt: skip
+        if values is not None and min(values) < 1:
+            raise ValueError(f"{name} {values} must be positive")
+    core, box = tile.core, tile.box
+    inside = 0 <= box.x0 <= core.x0 < core.x1 <= box.x1 <= size[0] and (
+        0 <= box.y0 <= core.y0 < core.y1 <= box.y1 <= size[1]
+    )
+    if not inside:
+        raise ValueError(
+            f"box {box} is not inside the {size[0]}x{size[1]} image around its core {core}"
+        )
+    (left, top), (width, height) = tile.offset, tile.tile_size
+    if min(left, top) < 0 or left + box.width > width or top + box.height > height:
+        raise ValueError(
+            f"offset {list(tile.offset)} puts box {box} outside its {width}x{height} tile"
+        )
 
 
 def to_out(value: int | Fraction, scale: Fraction) -> int:
@@ -99,6 +141,19 @@ def check_cover(
                 chunk = f" (chunk {base + row * cols + col})" if base is not None else ""
                 raise DataError(f"{where}: tile at box {box} missing{chunk}")
     return [[cells[(col, row)] for col in range(cols)] for row in range(rows)]
+
+
+def common_mode(where: str, tiles: Sequence[PlacedTile]) -> str:
+    """The mode the mosaic is built in: the tiles' own, or the one with alpha when only some
+    carry it; any other mix is an error naming a tile that differs."""
+    modes = {tile.mode for tile in tiles}
+    if len(modes) == 1:
+        return tiles[0].mode
+    wider = _WIDER.get(frozenset(modes))
+    if wider is not None:
+        return wider
+    odd = next(tile for tile in tiles if tile.mode != tiles[0].mode)
+    raise DataError(f"{where}: {odd.label} is mode {odd.mode}, others are {tiles[0].mode}")
 
 
 def scale_of(where: str, tiles: Sequence[PlacedTile]) -> tuple[Fraction, Fraction]:

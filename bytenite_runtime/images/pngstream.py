@@ -84,6 +84,7 @@ class PngWriter:
         level: int = 6,
         workers: int = 1,
         exif: bytes | None = None,
+        icc_profile: bytes | None = None,
     ) -> None:
         colour, depth, channels = MODES[mode]
         self.stream, self.mode, self.level = stream, mode, level
@@ -97,6 +98,8 @@ class PngWriter:
         self.workers = workers
         header = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
         stream.write(_SIGNATURE + _chunk(b"IHDR", header))
+        if icc_profile:
+            stream.write(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
         if exif:
             stream.write(_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
         stream.write(_chunk(b"IDAT", b"\x78\x9c"))

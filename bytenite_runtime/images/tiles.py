@@ -57,8 +57,9 @@ def save_tile(
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
+        where = f"chunk {ctx.chunk.index}" if ctx.chunk.index is not None else "chunk"
         raise DataError(
-            "chunk carries no tile metadata (was it written by the 'tile' partitioner "
+            f"{where}: carries no tile metadata (was it written by the 'tile' partitioner "
             "with chunk_metadata other than 'off'?)"
         )
     if name is None:
@@ -70,9 +71,12 @@ def save_tile(
         if found is None:
             raise ValueError(f"{name!r}: use a .png, .jpg, .webp or .tif name for a tile")
         fmt = found
-    mode = codec.output_mode(image.mode, fmt, name)
+    mode = codec.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
+    icc_profile = codec.profile_for(image.info.get("icc_profile"), image.mode, mode)
     if mode != image.mode:
         image = image.convert(mode)
     path = ctx.results.path(name)
-    codec.save(image, path, fmt, quality=quality, lossless=lossless, meta=meta)
+    codec.save(
+        image, path, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile
+    )
     return path

@@ -30,6 +30,7 @@ from pydantic import Field, model_validator
 from .._io import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
+from ..errors import DataError
 from ..images.grid import EdgePolicy, TilePlan, plan_tiles
 from ..task import PartitionerContext
 
@@ -130,12 +131,13 @@ class Tile(Partitioner):
             name = path.relative_to(ctx.source_dir).as_posix()
             with codec.open_image(path, name, self.max_pixels) as image:
                 orientation = codec.orientation_of(image)
-                width, height = image.size
+                width, height = codec.stored_size(image)
             if self.orientation == "apply" and orientation in _SWAPS:
                 width, height = height, width
             tiles = plan_tiles(
                 width, height, cell=cell, grid=grid, overlap=self.overlap, edge=self.edge
             )
+            self._check_tile_size(name, tiles[0].size)
             sources.append(_Source(path, name, (width, height), orientation, tiles))
         count = sum(len(s.tiles) for s in sources)
         ctx.log.info("planned %d tile(s) from %d image(s)", count, len(sources))
@@ -144,6 +146,17 @@ class Tile(Partitioner):
             yield from self._tile_source(source, index, count, cell)
             index += len(source.tiles)
 
+    def _check_tile_size(self, name: str, size: tuple[int, int]) -> None:
+        # The source is held to max_pixels from its header, but a padded tile is as large
+        # as the params ask whatever the image's size, so a 1x1 image can ask for a bomb.
+        pixels = size[0] * size[1]
+        if pixels > self.max_pixels:
+            raise DataError(
+                f"{name}: padded tiles of {size[0]}x{size[1]} = {pixels} pixels exceed "
+                f"max_pixels ({self.max_pixels}); use a smaller tile_width/tile_height or "
+                "overlap, or edge='shrink'"
+            )
+
     def _tile_source(
         self,
         source: _Source,
@@ -151,20 +164,20 @@ class Tile(Partitioner):
         count: int,
         cell: tuple[int, int] | None,
     ) -> Iterator[NewChunk]:
-        from PIL import ImageOps
-
         from ..images import codec
 
         image = codec.open_image(source.path, source.name, self.max_pixels)
         source_format = codec.pil_format(image)
         codec.load(image, source.name)
-        if self.orientation == "apply" and source.orientation != 1:
-            image = ImageOps.exif_transpose(image)
+        stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
+        image = codec.oriented(image, source.orientation, upright=self.orientation == "apply")
         image = codec.supported_mode(image, source.name)
         fmt: ImageFormat = (source_format or "png") if self.format == "same" else self.format
-        mode = codec.output_mode(image.mode, fmt, source.name)
+        transparent = "transparency" in image.info
+        mode = codec.output_mode(image.mode, fmt, source.name, transparent=transparent)
         if mode != image.mode:
             image = image.convert(mode)
+        icc_profile = codec.profile_for(icc_profile, stored_mode, mode)
         embed = self.chunk_metadata != "off"
         workers = self.workers or os.cpu_count() or 1
         try:
@@ -184,6 +197,7 @@ class Tile(Partitioner):
                         self.fill,
                         self.quality,
                         self.lossless,
+                        icc_profile,
                     )
                     pending.append((meta, pool.submit(_encode, image, *job)))
                     while len(pending) > 2 * workers:
@@ -235,11 +249,14 @@ def _encode(
     fill: Literal["zero", "edge"],
     quality: int,
     lossless: bool,
+    icc_profile: bytes | None,
 ) -> bytes:
     from ..images import codec
 
     tile = cut(image, plan, fill)
-    return codec.encode(tile, fmt, quality=quality, lossless=lossless, meta=meta)
+    return codec.encode(
+        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile
+    )
 
 
 def cut(image: Image.Image, plan: TilePlan, fill: Literal["zero", "edge"]) -> Image.Image:
