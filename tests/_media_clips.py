@@ -25,6 +25,7 @@ AUDIO_RECIPES = {
     "flac": ["-c:a", "flac"],
     "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],
     "opus": ["-c:a", "libopus", "-b:a", "48k"],
+    "ogg": ["-c:a", "libvorbis"],
 }
 
 
@@ -71,3 +72,14 @@ def frame_times(path: Path) -> list[float]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return [float(f.pts * stream.time_base) for f in container.decode(stream)]
+
+
+def make_variable_rate(path: Path) -> Path:
+    """1 s at 30 fps then 1 s at 10 fps, H.264 with B-frames, and AAC: frame durations vary."""
+    ffmpeg(
+        "-filter_complex", "testsrc=size=160x120:rate=30:d=1[a];"
+        "testsrc=size=160x120:rate=10:d=1[b];[a][b]concat=n=2:v=1:a=0[v]",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
+        "-map", "[v]", "-map", "0:a", *VIDEO_RECIPES["mp4"], "-fps_mode", "vfr", str(path),
+    )  # fmt: skip
+    return path

@@ -6,8 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
-from _media_clips import decoded_counts, ffmpeg, make_video
+from _media_clips import decoded_counts, ffmpeg, make_audio, make_video
 
 from bytenite_runtime import DataError
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
@@ -116,3 +118,90 @@ def test_chunk_metadata_in_tags_is_read_and_bad_json_is_named() -> None:
     assert meta_from_tags({"comment": "made with love"}, Path("a.mkv")) is None
     with pytest.raises(DataError, match=r"^a\.mkv: metadata under 'bytenite.chunk' is not valid"):
         meta_from_tags({"comment": PREFIX + "{"}, Path("a.mkv"))
+
+
+@pytest.mark.parametrize(
+    ("left_out", "detail"),
+    [
+        (1, r"chunk 1 of 'clip.mp4' is missing.*\(chunk 0 ends at 0.833 s, chunk 2 starts at 1.6"),
+        (0, r"chunk 0 of 'clip.mp4' is missing.*\(the first result, chunk 1, starts at 0.833 s\)"),
+        (2, r"chunk 2 of 'clip.mp4' is missing .* \(the last result is chunk 1 of 3\)"),
+    ],
+)  # fmt: skip
+def test_a_chunk_missing_from_the_results_is_named(
+    chunks: list[PartitionedChunk], left_out: int, detail: str
+) -> None:
+    """A result missing at the start, middle or end is an error naming that chunk, not a
+    join that silently skips its stretch of the source; verify_frames=false joins the rest."""
+    results = {f"chunk-{i:06d}.out.mp4": c.data for i, c in enumerate(chunks) if i != left_out}
+    with pytest.raises(DataError, match=rf"^out.mp4: {detail}"):
+        run_assembler("concat", results)
+    assert run_assembler("concat", results, {"verify_frames": False})["out.mp4"]
+
+
+def test_mp3_results_at_another_rate_are_re_encoded_and_pass_the_audio_check(
+    tmp_path: Path,
+) -> None:
+    """An MP3 result resampled by the app forces a re-encode, whose joined-duration check
+    allows for the delay and padding each decoded result drops, instead of failing."""
+    tone = make_audio(tmp_path / "tone.mp3", 3.0)
+    chunks = run_partitioner("time-chunk", {"tone.mp3": tone.read_bytes()}, {"num_chunks": 3})
+    middle, resampled = tmp_path / "c1.mp3", tmp_path / "c1-44k.mp3"
+    middle.write_bytes(chunks[1].data)
+    ffmpeg("-i", str(middle), "-c:a", "libmp3lame", "-ar", "44100", str(resampled))
+    parts = [chunks[0].data, resampled.read_bytes(), chunks[2].data]
+    out = tmp_path / "out.mp3"
+    out.write_bytes(run_assembler("concat", _results(parts, "out.mp3"))["out.mp3"])
+    # A mid-stream MP3 chunk decoded alone loses its first frame's reservoir (about 500
+    # samples), and the app's resampled chunk its own delay: a frame or so per result.
+    assert abs(decoded_counts(out)[1] - decoded_counts(tone)[1]) <= (len(parts) + 2) * 1152
+
+
+def test_codecs_webm_cannot_hold_are_re_encoded(tmp_path: Path) -> None:
+    """exact-mode chunks of a WebM are H.264: joined as .webm they are re-encoded to VP9 (with
+    a warning) instead of failing in ffmpeg's WebM muxer."""
+    clip = make_video(tmp_path / "clip.webm", 2.0)
+    params = {"num_chunks": 2, "mode": "exact"}
+    chunks = run_partitioner("time-chunk", {"clip.webm": clip.read_bytes()}, params)
+    out = tmp_path / "out.webm"
+    out.write_bytes(
+        run_assembler("concat", _results([c.data for c in chunks], "out.webm"))["out.webm"]
+    )
+    assert decoded_counts(out)[0] == decoded_counts(clip)[0]
+
+
+def _first_sound(path: Path) -> float:
+    """Seconds into ``path`` where the audio first rises above silence."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.audio[0]):
+            loud = np.flatnonzero(np.abs(frame.to_ndarray()[0]) > 0.01)
+            if loud.size:
+                return float(frame.pts * frame.time_base) + loud[0] / frame.sample_rate
+    raise AssertionError("silent")
+
+
+def test_audio_ending_before_the_video_is_kept(tmp_path: Path) -> None:
+    """Audio that stops after 1 s of a 3 s video leaves the last chunks without an audio
+    stream: the join keeps the track (it used to re-encode without any audio)."""
+    clip = make_video(tmp_path / "clip.mp4", 3.0)
+    short = tmp_path / "short.mp4"
+    ffmpeg("-i", str(clip), "-c:v", "copy", "-af", "atrim=end=1", "-c:a", "aac", str(short))
+    chunks = run_partitioner("time-chunk", {"short.mp4": short.read_bytes()}, {"num_chunks": 3})
+    out = tmp_path / "out.mp4"
+    out.write_bytes(run_assembler("concat", _results([c.data for c in chunks]))["out.mp4"])
+    assert decoded_counts(out)[0] == 90
+    assert abs(decoded_counts(out)[1] - decoded_counts(short)[1]) <= 1024
+
+
+def test_audio_starting_after_the_first_chunk_stays_in_sync(tmp_path: Path) -> None:
+    """Audio that starts 2 s into the video is missing from chunk 0: the join re-encodes with
+    silence for that chunk and the audio still starts at 2 s, not earlier."""
+    clip = make_video(tmp_path / "clip.mp4", 3.0)
+    late = tmp_path / "late.mp4"
+    ffmpeg("-i", str(clip), "-itsoffset", "2", "-i", str(clip), "-map", "0:v", "-map", "1:a",
+           "-c", "copy", "-t", "3", str(late))  # fmt: skip
+    chunks = run_partitioner("time-chunk", {"late.mp4": late.read_bytes()}, {"num_chunks": 3})
+    assert chunks[0].meta is not None and chunks[0].meta.fields["samples"] == 0
+    out = tmp_path / "out.mp4"
+    out.write_bytes(run_assembler("concat", _results([c.data for c in chunks]))["out.mp4"])
+    assert _first_sound(out) == pytest.approx(_first_sound(late), abs=0.025)

@@ -176,3 +176,15 @@ def test_failure_midway_removes_written_chunks(
         {"segment_seconds": 0.7, "mode": "exact", "gpu": "off"}, FfmpegError,
         r"^chunk 1: encoding: ffmpeg exited with 1: Conversion failed!",
     )  # fmt: skip
+
+
+def test_a_segment_too_small_for_the_file_fails_before_planning(clip: Path, tmp_path: Path) -> None:
+    """segment_seconds=1e-9 on a 2 s clip is a one-line error naming the file and the field,
+    not billions of requested cuts that get the process killed for memory."""
+    _fails_leaving_nothing(
+        tmp_path,
+        {"clip.mp4": clip.read_bytes()},
+        {"segment_seconds": 1e-9},
+        DataError,
+        r"^clip.mp4: segment_seconds=1e-09 would cut its 2.000 s into more than 100000 chunks$",
+    )

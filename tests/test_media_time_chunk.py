@@ -6,7 +6,14 @@ import itertools
 from pathlib import Path
 
 import pytest
-from _media_clips import decoded_counts, ffmpeg, frame_times, make_audio, make_video
+from _media_clips import (
+    decoded_counts,
+    ffmpeg,
+    frame_times,
+    make_audio,
+    make_variable_rate,
+    make_video,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -204,3 +211,99 @@ def _audio_packets(path: Path) -> tuple[tuple[int, int], ...]:
     audio = probe(path).audio
     assert audio is not None
     return audio.packets
+
+
+def test_ogg_opus_chunks_join_without_losing_their_pre_skip(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """Every Ogg chunk's first packet sits 6.5 ms (the Opus pre-skip) before the file's start:
+    the join places each chunk that much later, so twelve chunks lose no audio."""
+    chunks = _cut(clips["opus"], {"num_chunks": 12})
+    assert len(chunks) == 12
+    joined = _join(chunks, "out.opus", tmp_path)
+    assert abs(decoded_counts(joined)[1] - decoded_counts(clips["opus"])[1]) <= 960
+
+
+def test_audio_copy_chunks_hold_at_least_two_packets(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """Cuts finer than an audio packet give chunks of two packets or more, never one: ffmpeg
+    cannot open a one-frame MP3, so such a chunk would be unreadable to the app."""
+    chunks = _cut(clips["mp3"], {"num_chunks": 200})
+    fields = [c.meta.fields for c in chunks if c.meta is not None]
+    assert len(fields) == len(chunks)
+    assert all(f["samples"] >= 2 * 1152 for f in fields)
+    joined = _join(chunks, "out.mp3", tmp_path)
+    assert abs(decoded_counts(joined)[1] - decoded_counts(clips["mp3"])[1]) <= 1152
+
+
+def test_matroska_starting_at_ten_seconds_is_not_taken_for_truncated(
+    clips: dict[str, Path], tmp_path: Path
+) -> None:
+    """A Matroska file whose times start at 10 s (its header then says 14 s for 4 s of media) is
+    cut and joined back whole, not rejected as truncated."""
+    late = tmp_path / "late.mkv"
+    ffmpeg("-i", str(clips["mp4"]), "-c", "copy", "-output_ts_offset", "10", str(late))
+    chunks = _cut(late, {"segment_seconds": 1.5})
+    assert [c.meta.fields["start"] for c in chunks if c.meta] == [0.0, 1.667, 3.333]
+    _check_round_trip(late, _join(chunks, "out.mkv", tmp_path), 1024)
+
+
+def test_streams_chunks_do_not_carry_are_named_in_a_warning(
+    clips: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second audio track is not carried into the chunks, and the partitioner says so by
+    stream instead of dropping it without a word."""
+    dubbed = tmp_path / "dubbed.mkv"
+    ffmpeg("-i", str(clips["mp4"]), "-i", str(clips["opus"]), "-map", "0", "-map", "1",
+           "-c", "copy", str(dubbed))  # fmt: skip
+    assert len(_cut(dubbed, {"num_chunks": 2})) == 2
+    assert "dubbed.mkv: chunks carry the first video and audio stream only; left out: " \
+        "stream 2 (audio)" in capsys.readouterr().err  # fmt: skip
+
+
+def test_exact_mode_keeps_the_last_frame_duration_of_a_variable_rate_source(
+    tmp_path: Path,
+) -> None:
+    """Where 30 fps turns into 10 fps, an exact chunk's last frame lasts 0.1 s as in the source
+    (not the encoder's 1/30 s guess), so the chunk is as long as its metadata says and the
+    joined frames keep the source's times."""
+    clip = make_variable_rate(tmp_path / "vfr.mp4")
+    chunks = _cut(clip, {"segment_seconds": 0.7, "mode": "exact"})
+    assert [c.meta.fields["frames"] for c in chunks if c.meta] == [21, 13, 6]
+    joined = _join(chunks, "out.mp4", tmp_path)
+    assert frame_times(joined) == pytest.approx(frame_times(clip), abs=1e-3)
+
+
+def test_pcm_audio_keeps_a_four_channel_layout(clips: dict[str, Path], tmp_path: Path) -> None:
+    """audio='pcm' carries a quad (4-channel) track into the chunks in its own layout, where
+    only mono, stereo and 5.1 were accepted, and the join gives every sample back."""
+    quad = tmp_path / "quad.mkv"
+    ffmpeg("-i", str(clips["mp4"]), "-af", "pan=quad|c0=c0|c1=c0|c2=c0|c3=c0", "-c:v", "copy",
+           "-c:a", "pcm_s16le", str(quad))  # fmt: skip
+    chunks = _cut(quad, {"num_chunks": 2, "audio": "pcm"})
+    assert len(chunks) == 2
+    joined = _join(chunks, "out.mkv", tmp_path)
+    assert decoded_counts(joined) == decoded_counts(quad)
+
+
+def test_ogg_vorbis_chunks_join_into_one_ogg_stream(tmp_path: Path) -> None:
+    """Vorbis chunks joined as .ogg make one Ogg stream, not a chain of one link per chunk
+    whose restarting granules read back as three times the length."""
+    tone = make_audio(tmp_path / "tone.ogg")
+    chunks = _cut(tone, {"num_chunks": 5})
+    joined = _join(chunks, "out.ogg", tmp_path)
+    assert joined.read_bytes().count(b"OggS\x00\x02") == 1  # one beginning-of-stream page
+    assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= 1024
+
+
+def test_pcm_in_mov_source_round_trips(clips: dict[str, Path], tmp_path: Path) -> None:
+    """A MOV with PCM audio (camera and editing masters): each chunk's last PCM packet is
+    counted by its bytes, not by the short duration MOV gives it, so the join's audio check
+    passes and every sample comes back."""
+    master = tmp_path / "master.mov"
+    ffmpeg("-i", str(clips["mp4"]), "-c:v", "copy", "-c:a", "pcm_s16le", str(master))
+    chunks = _cut(master, {"segment_seconds": 1.2})
+    assert len(chunks) == 4
+    joined = _join(chunks, "out.mov", tmp_path)
+    assert decoded_counts(joined) == decoded_counts(master)

@@ -141,8 +141,8 @@ class Concat(Assembler):
     verify_frames: bool = Field(
         True,
         description="Media: check each result's frame count and duration against its chunk "
-        "metadata, and the joined file's counts and timestamps; false for apps that change "
-        "the frame rate.",
+        "metadata, that no chunk is missing, and the joined file's counts and timestamps; "
+        "false for apps that change the frame rate or leave chunks out.",
     )
     output_name: str | None = Field(
         None,

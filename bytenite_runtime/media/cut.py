@@ -62,6 +62,8 @@ class Pcm:
     """Source time (seconds) of the first decoded sample."""
     edges: tuple[int, ...]
     """Sample index where each piece starts, then the total."""
+    layout: str = ""
+    """The source's channel layout name, kept in the chunks ("quad", "5.1(side)"…)."""
 
     @property
     def codec(self) -> str:
@@ -73,9 +75,9 @@ _LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 
 
 def _add_pcm(out: Any, pcm: Pcm) -> Any:
-    layout = _LAYOUTS.get(pcm.channels)
+    layout = pcm.layout or _LAYOUTS.get(pcm.channels)
     if layout is None:
-        raise DataError(f"audio='pcm': {pcm.channels} channels are not supported (1, 2 or 6)")
+        raise DataError(f"audio='pcm': {pcm.channels} channels in no known layout")
     stream = out.add_stream(pcm.codec, rate=pcm.rate, layout=layout)
     stream.codec_context.format = "flt" if pcm.width == 4 else "s16"
     return stream
@@ -254,8 +256,14 @@ def write_exact_video(
             )  # fmt: skip
             path = folder / f"chunk-{piece.index:06d}"
             origin = Fraction(start_pts) * video.time_base
+            span = _pts_span(encoded)
             with open_media(encoded) as coded, _open_out(path, fmt, comment) as out:
                 vin = coded.streams.video[0]
+                # The encoder guesses the last frame's duration (1/frame rate): a variable-rate
+                # source's may be longer, and the chunk would end early by the difference.
+                last_duration = round(Fraction(piece.duration) / vin.time_base) - (
+                    span[1] - span[0]
+                )
                 vout = out.add_stream_from_template(vin)
                 aout = out.add_stream_from_template(audio_in) if audio_in is not None else None
                 pout = _add_pcm(out, pcm) if pcm is not None else None
@@ -264,6 +272,11 @@ def write_exact_video(
                     if packet.size == 0 or packet.pts is None:
                         continue
                     first = packet.pts if first is None else first
+                    # Both the last frame shown and the last in decode order: MP4 ends the
+                    # track by the latter's duration, players the former's.
+                    is_last = packet.pts == span[1] or frames + 1 == piece.frames
+                    if is_last and last_duration > 0:
+                        packet.duration = last_duration
                     _shift(packet, first)
                     packet.stream = vout
                     out.mux(packet)
@@ -289,6 +302,15 @@ def write_exact_video(
                     _mux_pcm(out, pout, pcm, piece.index, origin, raw)
             encoded.unlink()
             yield path
+
+
+def _pts_span(path: Path) -> tuple[int, int]:
+    """The lowest and highest presentation time of the video packets in ``path``."""
+    with open_media(path) as container:
+        times = [p.pts for p in _packets(container, container.streams.video[0])]
+    if not times:
+        raise DataError(f"{path.name}: the encoder gave no frame")
+    return min(times), max(times)
 
 
 def _packets(container: Any, stream: Any) -> Iterator[Any]:

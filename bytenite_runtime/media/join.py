@@ -49,6 +49,16 @@ def _signature(info: MediaInfo) -> tuple[Any, ...]:
     )
 
 
+def _streams_differ(infos: Sequence[MediaInfo]) -> bool:
+    """Whether the results cannot be stream-copied one after another: their codecs or sizes
+    differ, or the first has no audio but a later one has (the concat demuxer takes its
+    streams from the first file). Later results without audio are fine: audio that ends
+    before the video leaves the last chunks without any."""
+    videos = {_signature(i)[0] for i in infos}
+    audios = {_signature(i)[1] for i in infos if i.audio is not None}
+    return len(videos) > 1 or len(audios) > 1 or (infos[0].audio is None and bool(audios))
+
+
 def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> None:
     if meta is None:
         return
@@ -68,6 +78,44 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
                 f"{_where(result)}: lasts {span:.3f} s, but its chunk metadata says "
                 f"{duration:.3f} s (more than a frame apart)"
             )
+
+
+def _seconds(meta: ChunkMeta, field: str) -> float | None:
+    value = meta.fields.get(field)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _check_none_missing(target: Path, metas: Sequence[ChunkMeta | None]) -> None:
+    """A gap in the chunk indices of one source, a source whose first result does not start
+    at 0 s, or fewer results than the chunk count is an error naming the missing chunk:
+    the join would otherwise skip that stretch of the source without a word."""
+    # Only time-chunk chunks say where in their source they start.
+    known = [m for m in metas if m is not None and _seconds(m, "start") is not None]
+    previous: ChunkMeta | None = None
+    for meta in known:
+        start = _seconds(meta, "start")
+        if previous is not None and previous.source == meta.source:
+            if meta.index > previous.index + 1:
+                end = (_seconds(previous, "start") or 0.0) + (_seconds(previous, "duration") or 0.0)
+                raise DataError(
+                    f"{target.name}: chunk {previous.index + 1} of {meta.source!r} is missing "
+                    f"from the results (chunk {previous.index} ends at {end:.3f} s, chunk "
+                    f"{meta.index} starts at {start or 0.0:.3f} s); set verify_frames=false to "
+                    "join the others"
+                )
+        elif start:
+            raise DataError(
+                f"{target.name}: chunk {meta.index - 1} of {meta.source!r} is missing from the "
+                f"results (the first result, chunk {meta.index}, starts at {start:.3f} s); "
+                "set verify_frames=false to join the others"
+            )
+        previous = meta
+    if previous is not None and previous.count is not None and previous.index < previous.count - 1:
+        raise DataError(
+            f"{target.name}: chunk {previous.index + 1} of {previous.source!r} is missing from "
+            f"the results (the last result is chunk {previous.index} of {previous.count}); "
+            "set verify_frames=false to join the others"
+        )
 
 
 _PROBE_THREADS = 4
@@ -94,14 +142,19 @@ def join_media(
 ) -> None:
     """Join ``members`` (in chunk order) into ``target``, checking counts on the way."""
     infos = _probe_all([m.path for m in members])
-    for member, info in zip(members, infos, strict=True):
-        if verify:
-            _check_chunk(member, info, meta_from_tags(info.tags, member.path))
-    signatures = {_signature(i) for i in infos}
+    if verify:
+        metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
+        for member, info, meta in zip(members, infos, metas, strict=True):
+            _check_chunk(member, info, meta)
+        _check_none_missing(target, metas)
+    differ = _streams_differ(infos)
     ext = target.suffix.lower().lstrip(".")
     muxer = _MUXERS.get(ext, "matroska")
-    if reencode or len(signatures) > 1:
-        if not reencode:
+    misfit = None if differ else _misfit(infos[0], muxer)
+    if reencode or differ or misfit is not None:
+        if misfit is not None and not reencode:
+            log.warning("%s: %s: re-encoding", target.name, misfit)
+        elif not reencode:
             first = _signature(infos[0])
             odd = next(m for m, i in zip(members, infos, strict=True) if _signature(i) != first)
             log.warning("%s: streams differ from chunk %s's %s: re-encoding", _where(odd),
@@ -114,7 +167,25 @@ def join_media(
         pcm_encoded = (
             audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
         )
-        _check_output(target, infos, reencoded=reencode or len(signatures) > 1 or pcm_encoded)
+        decoded = reencode or differ or misfit is not None
+        _check_output(target, infos, reencoded=decoded or pcm_encoded, decoded=decoded)
+
+
+# What WebM holds (ffmpeg's muxer refuses the rest); PCM is encoded by the copy path.
+_WEBM_VIDEO = frozenset({"vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9"})
+_WEBM_AUDIO = frozenset({"opus", "libopus", "vorbis", "libvorbis"})
+
+
+def _misfit(info: MediaInfo, muxer: str) -> str | None:
+    """Why the results' codecs cannot be stream-copied into ``muxer``, or None."""
+    if muxer != "webm":
+        return None
+    video, audio = info.video, info.audio
+    if video is not None and video.codec not in _WEBM_VIDEO:
+        return f"WebM cannot hold {video.codec} video"
+    if audio is not None and audio.codec not in _WEBM_AUDIO and not audio.codec.startswith("pcm_"):
+        return f"WebM cannot hold {audio.codec} audio"
+    return None
 
 
 # Audio encoders for the outputs whose muxer takes no (or no widely playable) PCM.
@@ -124,16 +195,31 @@ _AUDIO_ENCODERS = {
 }  # fmt: skip
 
 
+def _is_placed_by_inpoint(info: MediaInfo) -> bool:
+    return info.video is not None and "mp4" in info.format
+
+
+def _lead(info: MediaInfo) -> float:
+    """Seconds the concat demuxer places ``info``'s first packet before the file's slot."""
+    track = info.video or info.audio
+    if track is None or _is_placed_by_inpoint(info):
+        return 0.0
+    return info.container_start - track.start
+
+
 def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str) -> None:
     with tempfile.TemporaryDirectory(prefix="bytenite-join-") as scratch:
         listing = Path(scratch) / "list.ffconcat"
         lines = ["ffconcat version 1.0"]
-        for member, info in zip(members, infos, strict=True):
+        for n, (member, info) in enumerate(zip(members, infos, strict=True)):
             quoted = str(member.path.resolve()).replace("'", "'\\''")
             lines.append(f"file '{quoted}'")
             video, span_end = info.video, (info.video or info.audio)
             assert span_end is not None
-            if video is not None and "mp4" in info.format:
+            # The next file's first packet lands at its own time minus its own start: where
+            # the two differ (Ogg pre-skip, Matroska codec delay) the gap is this file's too.
+            lead = _lead(infos[n + 1]) if n + 1 < len(infos) else 0.0
+            if video is not None and _is_placed_by_inpoint(info):
                 # MP4/MOV seek to the first frame without dropping the audio priming
                 # before it, which keeps its negative time (-copyts) and its edit list.
                 lines.append(f"inpoint {video.start:.6f}")
@@ -141,18 +227,31 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
             else:
                 # Elsewhere an inpoint seek can drop that first packet: the demuxer places
                 # the file by its own start, so the span runs from there to the last frame.
-                lines.append(f"duration {span_end.end - info.container_start:.6f}")
+                lines.append(f"duration {span_end.end - info.container_start + lead:.6f}")
         listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
         codecs = ["-c", "copy"]
         audio = infos[0].audio
         if audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS:
             # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
             codecs += ["-c:a", _AUDIO_ENCODERS[muxer]]
+        # Every file's first Vorbis packet carries its comment header anew, on which the Ogg
+        # muxer starts a chained stream whose granules restart the count: read back, times
+        # run to three times the length. Matroska in between drops that; then Ogg, one link.
+        chained = muxer == "ogg" and audio is not None and audio.codec == "vorbis"
+        joined = Path(scratch) / "joined.mka" if chained else target
         run_ffmpeg(
             ["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0", *codecs,
-             "-f", muxer, str(target)],
+             "-f", "matroska" if chained else muxer, str(joined)],
             what=f"{target.name}: joining {len(members)} result(s)",
         )  # fmt: skip
+        if chained:
+            run_ffmpeg(
+                ["-i", str(joined), "-map", "0", "-c", "copy", "-f", muxer, str(target)],
+                what=f"{target.name}: remuxing the joined Vorbis to Ogg",
+            )
+
+
+_LATE_AUDIO = 0.1
 
 
 def _reencode(
@@ -161,17 +260,34 @@ def _reencode(
     first_video = next((i.video for i in infos if i.video), None)
     first_audio = next((i.audio for i in infos if i.audio), None)
     has_v = first_video is not None and all(i.video for i in infos)
-    has_a = first_audio is not None and all(i.audio for i in infos)
+    has_a = first_audio is not None
     args: list[str] = []
     chains, labels = [], []
-    for n, member in enumerate(members):
+    inputs = 0
+    for n, (member, info) in enumerate(zip(members, infos, strict=True)):
         args += ["-i", str(member.path)]
+        source, inputs = inputs, inputs + 1
         if has_v and first_video is not None:
             size = f"{first_video.width}:{first_video.height}"
-            chains.append(f"[{n}:v:0]scale={size},setsar=1[v{n}]")
+            chains.append(f"[{source}:v:0]scale={size},setsar=1[v{n}]")
             labels.append(f"[v{n}]")
-        if has_a and first_audio is not None:
-            chains.append(f"[{n}:a:0]aresample={first_audio.sample_rate}[a{n}]")
+        if first_audio is not None:
+            if info.audio is None:
+                # A result without audio (the source's ended before it) gets silence for
+                # its length, or the concat filter would drop the whole track.
+                layout = first_audio.layout or ("mono" if first_audio.channels == 1 else "stereo")
+                length = info.video.end - info.video.start if info.video else 0.0
+                args += ["-f", "lavfi", "-t", f"{length:.6f}", "-i",
+                         f"anullsrc=r={first_audio.sample_rate}:cl={layout}"]  # fmt: skip
+                chains.append(f"[{inputs}:a:0]anull[a{n}]")
+                inputs += 1
+            else:
+                # Audio that starts well after the result's first frame (a track that starts
+                # late in the source) gets silence before it: the concat filter would start
+                # it at the result's start.
+                late = info.audio.start - info.video.start if info.video else 0.0
+                pad = ":async=1:first_pts=0" if late > _LATE_AUDIO else ""
+                chains.append(f"[{source}:a:0]aresample={first_audio.sample_rate}{pad}[a{n}]")
             labels.append(f"[a{n}]")
     graph = ";".join(
         [*chains, f"{''.join(labels)}concat=n={len(members)}:v={int(has_v)}:a={int(has_a)}[v][a]"]
@@ -198,7 +314,9 @@ def _reencode(
     )
 
 
-def _check_output(target: Path, infos: Sequence[MediaInfo], *, reencoded: bool) -> None:
+def _check_output(
+    target: Path, infos: Sequence[MediaInfo], *, reencoded: bool, decoded: bool
+) -> None:
     joined = probe(target)
     if joined.disorder is not None:
         raise DataError(
@@ -215,9 +333,15 @@ def _check_output(target: Path, infos: Sequence[MediaInfo], *, reencoded: bool) 
         seconds = sum(i.audio.samples / i.audio.sample_rate for i in infos if i.audio)
         got = joined.audio.samples / joined.audio.sample_rate
         tolerance = max(i.audio.frame_samples / i.audio.sample_rate for i in infos if i.audio)
-        # A new encoder adds its own priming and padding: a frame more each side.
+        # A new encoder adds its own priming and padding: a frame more each side; and where
+        # every result was decoded, each decoder dropped that result's own priming and
+        # padding (an MP3's encoder delay and its last frame's fill, which its packets count).
         if reencoded:
-            tolerance *= 3
+            tolerance *= 3 + (2 * len(infos) if decoded else 0)
+        elif joined.audio.codec == "vorbis":
+            # The Matroska step (see _copy) loses the last page's end trim: the final packet
+            # counts whole, a little over one frame (a long Vorbis block spans two).
+            tolerance *= 2
         if abs(got - seconds) > tolerance + 1e-6:
             raise DataError(
                 f"{target.name}: {got:.4f} s of audio after the join, the results hold "

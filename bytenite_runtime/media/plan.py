@@ -117,6 +117,9 @@ def _samples_per_piece(info: MediaInfo, cuts_seconds: Sequence[float]) -> list[i
     return [round(s * audio.time_base * audio.sample_rate) for s in samples]
 
 
+_MIN_PACKETS = 2
+
+
 def plan_audio(
     info: MediaInfo, cuts: Sequence[float], mode: Mode, total_samples: int | None = None
 ) -> tuple[list[float], list[Piece]]:
@@ -143,11 +146,18 @@ def plan_audio(
     starts = sorted(pts for pts, _ in audio.packets)
     first = starts[0]
     bounds, asked = [first], [0.0]
+    # Every piece gets at least two packets: ffmpeg cannot tell a one-frame MP3 from noise
+    # ("Invalid data found when processing input"), so such a chunk would be unreadable.
+    taken = 0
     for cut in cuts:
         pick = _nearest(starts, first + Fraction(cut) / audio.time_base)
-        if pick is not None and pick > bounds[-1]:
+        if pick is None:
+            continue
+        at = bisect.bisect_left(starts, pick)
+        if at - taken >= _MIN_PACKETS and len(starts) - at >= _MIN_PACKETS:
             bounds.append(pick)
             asked.append(cut)
+            taken = at
     bound_seconds = [float(b * audio.time_base) for b in bounds]
     samples = _samples_per_piece(info, bound_seconds[1:])
     offsets = [float((b - first) * audio.time_base) for b in bounds]

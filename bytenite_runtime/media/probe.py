@@ -8,6 +8,7 @@ is why joins are checked to within one audio frame).
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class AudioTrack:
     """Samples in a typical packet (1024 for AAC, 960 for Opus…): the join tolerance."""
     packets: tuple[tuple[int, int], ...]
     """``(pts, duration)`` of every packet in demux order, in ``time_base`` units."""
+    layout: str = ""
+    """The channel layout's name ("stereo", "quad", "5.1(side)"…)."""
 
     @property
     def end(self) -> float:
@@ -106,6 +109,9 @@ class MediaInfo:
     container_start: float = 0.0
     """The start ffmpeg itself reports (and offsets ``-ss`` and the concat demuxer by):
     Matroska's codec delay, for one, makes it differ from the earliest packet."""
+    left_out: tuple[str, ...] = ()
+    """Video, audio and subtitle streams past the first video and audio ("stream 2
+    (audio)"): what a chunk does not carry."""
     tags: Mapping[str, str] = field(default_factory=dict, compare=False)
     """Global metadata, with stream tags under it (see :func:`container_tags`): read in
     the same open, so checking a result's chunk metadata costs no second open."""
@@ -167,6 +173,14 @@ def probe(path: Path) -> MediaInfo:
             raise DataError(f"{path.name}: no video or audio stream")
         vstream = videos[0] if videos else None
         astream = audios[0] if audios else None
+        left_out = tuple(
+            f"stream {s.index} ({s.type})"
+            for s in container.streams
+            if s.type in {"video", "audio", "subtitle"}
+            and s is not vstream
+            and s is not astream
+            and not _is_cover(s)
+        )
         vcodec = _known_codec(path, vstream) if vstream is not None else ""
         acodec = _known_codec(path, astream) if astream is not None else ""
         frame_pts: list[int] = []
@@ -179,6 +193,7 @@ def probe(path: Path) -> MediaInfo:
         disorder: str | None = None
         wanted = [s for s in (vstream, astream) if s is not None]
         video_index = vstream.index if vstream is not None else -1
+        pcm_bytes, pcm_ticks = _pcm_unit(astream, acodec)
         try:
             # Every packet of the file passes here: each attribute is read once.
             for packet in container.demux(wanted):
@@ -201,6 +216,10 @@ def probe(path: Path) -> MediaInfo:
                         key_pts.append(pts)
                     last_duration = duration
                 else:
+                    if pcm_bytes:
+                        # MOV gives a chunk's last PCM packet the duration its track header
+                        # leaves it (64 of 1024 samples); the bytes say how many it holds.
+                        duration = round(packet.size // pcm_bytes * pcm_ticks)
                     if first_audio is None:
                         first_audio = pts
                     last_audio = max(last_audio, pts + duration)
@@ -236,20 +255,39 @@ def probe(path: Path) -> MediaInfo:
             audio = AudioTrack(
                 astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
                 float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
-                tuple(audio_packets),
+                tuple(audio_packets), _layout_name(astream),
             )  # fmt: skip
-    info = MediaInfo(path, fmt, video, audio, disorder, container_start, tags)
-    # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better.
+    info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
+    # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
+    # muxers write the end time as the duration (Matroska after -output_ts_offset 10 says
+    # 14 s for 4 s from 10 s): short of both the span and the end time is truncated.
     ends = [t.end for t in (video, audio) if t is not None]
-    if declared is not None and declared - (max(ends) - info.start) > _TRUNCATED_SLACK:
+    length = max(ends) - info.start
+    if declared is not None and declared - max(length, max(ends)) > _TRUNCATED_SLACK:
         raise DataError(
-            f"{path.name}: truncated: streams stop at {max(ends) - info.start:.3f} s but the "
+            f"{path.name}: truncated: streams stop at {length:.3f} s but the "
             f"header says {declared:.3f} s"
         )
     return info
 
 
 _TRUNCATED_SLACK = 0.5
+
+
+def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
+    """For a PCM stream, bytes per sample frame (all channels) and time-base ticks per
+    sample; ``(0, 0.0)`` for anything else."""
+    bits = re.fullmatch(r"pcm_[suf](8|16|24|32|64)(?:le|be)?(?:_planar)?", codec)
+    rate = int(stream.codec_context.sample_rate or 0) if stream is not None else 0
+    channels = int(stream.codec_context.channels or 0) if stream is not None else 0
+    if bits is None or not rate or not channels:
+        return 0, 0.0
+    return int(bits.group(1)) // 8 * channels, float(1 / (rate * Fraction(stream.time_base)))
+
+
+def _layout_name(stream: Any) -> str:
+    layout = stream.codec_context.layout
+    return str(layout.name) if layout is not None else ""
 
 
 def _is_cover(stream: Any) -> bool:

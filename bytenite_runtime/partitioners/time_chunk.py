@@ -42,6 +42,7 @@ _COPY_FORMATS = {
     "opus": "ogg", "ogg": "ogg", "oga": "ogg",
 }  # fmt: skip
 _NO_SLOT = {"adts"}
+_MAX_CHUNKS = 100_000
 
 
 def chunk_container(source: Path, mode: str, has_video: bool, audio: str = "copy") -> str:
@@ -69,7 +70,7 @@ class TimeChunk(Partitioner):
         None, gt=0, description="Target chunk length in seconds (default 10 when no sizing)."
     )
     num_chunks: int | None = Field(
-        None, gt=0, le=100_000, description="How many chunks per file, of equal length."
+        None, gt=0, le=_MAX_CHUNKS, description="How many chunks per file, of equal length."
     )
     mode: Literal["copy", "exact"] = Field(
         "copy",
@@ -112,6 +113,11 @@ class TimeChunk(Partitioner):
             info = probe.probe(path)
             if info.video is None and self.audio == "drop":
                 raise DataError(f"{path.name}: no video stream (and audio='drop')")
+            if info.left_out:
+                ctx.log.warning(
+                    "%s: chunks carry the first video and audio stream only; left out: %s",
+                    path.name, ", ".join(info.left_out),
+                )  # fmt: skip
             seconds = self.segment_seconds
             if seconds is None and self.num_chunks is None:
                 seconds = _DEFAULT_SECONDS
@@ -124,6 +130,13 @@ class TimeChunk(Partitioner):
                     "%s: segment_seconds=%g is not shorter than the file (%.3f s): one chunk",
                     path.name, self.segment_seconds, length,
                 )  # fmt: skip
+            # The cuts are listed before they are snapped: a segment of 1e-9 s would list
+            # billions of them (and be killed for memory) before any check could run.
+            if seconds is not None and length / seconds > _MAX_CHUNKS:
+                raise DataError(
+                    f"{path.name}: segment_seconds={seconds:g} would cut its {length:.3f} s into "
+                    f"more than {_MAX_CHUNKS} chunks"
+                )
             cuts = plan.requested_cuts(length, seconds, self.num_chunks)
             planned.append((path, info, cuts))
         scratch = Path(tempfile.mkdtemp(prefix="bytenite-time-chunk-"))
@@ -228,7 +241,7 @@ def _pcm_pieces(
         at = round((Fraction(bound) * video.time_base - first) * audio.sample_rate)
         edges.append(min(max(at, edges[-1]), total))
     edges.append(total)
-    pcm = Pcm(raw, width, audio.channels, audio.sample_rate, first, tuple(edges))
+    pcm = Pcm(raw, width, audio.channels, audio.sample_rate, first, tuple(edges), audio.layout)
     counted = [
         dataclasses.replace(p, samples=edges[i + 1] - edges[i]) for i, p in enumerate(pieces)
     ]
