@@ -128,7 +128,9 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
             lambda: join._copy(members, infos, joined, "mp4"), repeat, nothing
         ),
         "probe output": _best_ms(
-            lambda: join._check_output(joined, infos, reencoded=False), repeat, nothing
+            lambda: join._check_output(joined, infos, reencoded=False, decoded=False),
+            repeat,
+            nothing,
         ),
     }
     _emptied(scratch)()
