@@ -5,36 +5,24 @@ from __future__ import annotations
 
 import io
 import random
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from _failing import failing_assembly
+from _pictures import encoded, noise_rgb
 from PIL import Image
 
 from bytenite_runtime import DataError, task
 from bytenite_runtime.chunks import ChunkMeta
 from bytenite_runtime.images import codec
 from bytenite_runtime.images.tiles import open_tile, save_tile
-from bytenite_runtime.settings import assembler_environment
-from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import PartitionedChunk, run_app, run_assembler, run_partitioner
 
 
-def _encode(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
-
-
-def _rgb(width: int, height: int, seed: int = 0) -> Image.Image:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels)
-
-
 def _tiles(image: Image.Image, name: str = "photo.png", **params: Any) -> list[PartitionedChunk]:
-    return run_partitioner("tile", {name: _encode(image)}, params)
+    return run_partitioner("tile", {name: encoded(image)}, params)
 
 
 def _identity(chunks: list[PartitionedChunk], ext: str = "png") -> dict[str, bytes]:
@@ -74,7 +62,7 @@ def _through(app: Any, chunks: list[PartitionedChunk], tmp_path: Path) -> dict[s
 
 def test_tiles_in_any_order_and_with_platform_prefixes_give_the_source_back() -> None:
     """Placement comes from the metadata, so shuffled, prefixed result names change nothing."""
-    source = _rgb(101, 77)
+    source = noise_rgb(101, 77)
     results = list(_identity(_tiles(source, tile_width=32, overlap=5)).items())
     random.Random(1).shuffle(results)
     prefixed = {f"{i:04x}_{name}": data for i, (name, data) in enumerate(results)}
@@ -86,7 +74,7 @@ def test_tiles_in_any_order_and_with_platform_prefixes_give_the_source_back() ->
 def test_a_2x_app_is_detected_and_the_mosaic_is_twice_the_size(tmp_path: Path) -> None:
     """Tiles scaled 2x by the app (save_tile keeps their metadata) make a 2x mosaic, pixel
     for pixel what upscaling the whole image gives, padded and overlapping tiles included."""
-    source = _rgb(45, 31)
+    source = noise_rgb(45, 31)
     chunks = _tiles(source, tile_width=16, overlap=3, edge="pad", fill="edge")
     out = run_assembler("mosaic", _through(_double, chunks, tmp_path))
     expected = source.resize((90, 62), Image.Resampling.NEAREST)
@@ -108,7 +96,7 @@ def test_feather_blends_overlaps_where_crop_leaves_a_step(tmp_path: Path) -> Non
 
 def test_feather_with_an_identity_app_is_exact() -> None:
     """Blending identical overlaps gives the source back exactly."""
-    source = _rgb(70, 50)
+    source = noise_rgb(70, 50)
     results = _identity(_tiles(source, tile_width=24, overlap=6))
     out = run_assembler("mosaic", results, {"blend": "feather"})
     assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(source))
@@ -117,7 +105,7 @@ def test_feather_with_an_identity_app_is_exact() -> None:
 def test_a_rational_scale_gives_the_scaled_size() -> None:
     """Tiles scaled 3/2 by the app (pad tiles, so every tile scales to whole pixels) make an
     output 3/2 the size of the source."""
-    chunks = _tiles(_rgb(50, 30), tile_width=16, overlap=2, edge="pad")
+    chunks = _tiles(noise_rgb(50, 30), tile_width=16, overlap=2, edge="pad")
     results = {}
     for i, chunk in enumerate(chunks):
         assert chunk.meta is not None
@@ -131,7 +119,7 @@ def test_a_rational_scale_gives_the_scaled_size() -> None:
 
 def test_output_format_changes_the_extension() -> None:
     """format='jpeg' writes photo.jpg from PNG tiles, with the quality asked for."""
-    results = _identity(_tiles(_rgb(40, 40), tile_width=20))
+    results = _identity(_tiles(noise_rgb(40, 40), tile_width=20))
     out = run_assembler("mosaic", results, {"format": "jpeg", "quality": 80})
     assert list(out) == ["photo.jpg"] and out["photo.jpg"].startswith(b"\xff\xd8")
 
@@ -140,7 +128,7 @@ def test_kept_orientation_goes_back_into_the_output() -> None:
     """With orientation='keep' the mosaic carries the source's EXIF orientation."""
     exif = Image.Exif()
     exif[0x0112] = 6
-    data = _encode(_rgb(40, 20), "PNG", exif=exif.tobytes())
+    data = encoded(noise_rgb(40, 20), "PNG", exif=exif.tobytes())
     chunks = run_partitioner("tile", {"p.png": data}, {"tile_width": 16, "orientation": "keep"})
     out = _decode(run_assembler("mosaic", _identity(chunks))["p.png"])
     assert out.size == (40, 20) and out.getexif().get(0x0112) == 6
@@ -148,9 +136,9 @@ def test_kept_orientation_goes_back_into_the_output() -> None:
 
 def test_several_sources_and_result_names_give_one_output_each() -> None:
     """Tiles of two sources make two images; a second result name per tile a second output."""
-    a = _tiles(_rgb(30, 20, 1), "a.png", tile_width=16)
-    b = run_partitioner("tile", {"a.png": _encode(_rgb(30, 20, 1)), "b.png": _encode(_rgb(8, 8))},
-                        {"tile_width": 16})  # fmt: skip
+    a = _tiles(noise_rgb(30, 20, 1), "a.png", tile_width=16)
+    sources = {"a.png": encoded(noise_rgb(30, 20, 1)), "b.png": encoded(noise_rgb(8, 8))}
+    b = run_partitioner("tile", sources, {"tile_width": 16})
     results = _identity(b)
     results.update({f"chunk-{i:06d}.mask.png": c.data for i, c in enumerate(a)})
     out = run_assembler("mosaic", results)
@@ -160,35 +148,20 @@ def test_several_sources_and_result_names_give_one_output_each() -> None:
 # -- bad input ---------------------------------------------------------------------------
 
 
-def _failing(tmp_path: Path, results: Mapping[str, bytes], **params: Any) -> str:
-    """Run the assembler, expect a DataError, check no output is left; return its message."""
-    folder, output = tmp_path / "results", tmp_path / "output"
-    folder.mkdir()
-    output.mkdir()
-    for name, data in results.items():
-        (folder / name).write_bytes(data)
-    with pytest.raises(DataError) as caught:
-        entrypoint_for("assembler", "mosaic").invoke(
-            assembler_environment(folder, output, params, None)
-        )
-    assert list(output.iterdir()) == []
-    return str(caught.value)
-
-
 def test_missing_tile_is_named_by_box_and_chunk(tmp_path: Path) -> None:
     """A tile that never came back fails the mosaic, naming its box and chunk."""
-    results = _identity(_tiles(_rgb(64, 64), tile_width=32))
+    results = _identity(_tiles(noise_rgb(64, 64), tile_width=32))
     del results["chunk-000002.tile.png"]
-    assert _failing(tmp_path, results) == (
+    assert failing_assembly(tmp_path, "mosaic", results) == (
         "mosaic 'photo.png': tile at box (0, 32)-(32, 64) missing (chunk 2)"
     )
 
 
 def test_duplicate_tile_is_named_with_both_results(tmp_path: Path) -> None:
     """Two results for one cell fail the mosaic, naming both."""
-    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))
     results["chunk-000009.tile.png"] = results["chunk-000001.tile.png"]
-    assert _failing(tmp_path, results) == (
+    assert failing_assembly(tmp_path, "mosaic", results) == (
         "mosaic 'photo.png': tile at box (32, 0)-(64, 32) given twice (chunks 1 and 1: "
         "'chunk-000001.tile.png', 'chunk-000009.tile.png')"
     )
@@ -196,24 +169,24 @@ def test_duplicate_tile_is_named_with_both_results(tmp_path: Path) -> None:
 
 def test_tiles_of_different_images_under_one_name_are_rejected(tmp_path: Path) -> None:
     """Tiles claiming one source but giving different full sizes are not mixed silently."""
-    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
-    other = _tiles(_rgb(64, 64), tile_width=32)
+    results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))
+    other = _tiles(noise_rgb(64, 64), tile_width=32)
     results["chunk-000001.tile.png"] = other[1].data
-    message = _failing(tmp_path, results)
+    message = failing_assembly(tmp_path, "mosaic", results)
     assert message.startswith("mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, ")
     assert "has size [64, 64], but tile at box (0, 0)-(32, 32)" in message
 
 
 def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
     """A tile whose size fits no common scale (the app cropped it) is named."""
-    chunks = _tiles(_rgb(64, 32), tile_width=32)
+    chunks = _tiles(noise_rgb(64, 32), tile_width=32)
     results = _identity(chunks)
     small = _decode(chunks[1].data).crop((0, 0, 30, 32))
     assert chunks[1].meta is not None
     results["chunk-000001.tile.png"] = codec.encode(
         small, "png", quality=95, lossless=False, meta=chunks[1].meta
     )
-    assert _failing(tmp_path, results) == (
+    assert failing_assembly(tmp_path, "mosaic", results) == (
         "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') is "
         "30x32, but the tiles are scaled 1 x 1 (expected 32x32 from its 32x32 chunk); the app "
         "must not crop tiles"
@@ -222,7 +195,9 @@ def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
 
 def test_results_without_tile_metadata_are_an_error(tmp_path: Path) -> None:
     """Plain images (an app that saved with Pillow alone) cannot be placed: a clear error."""
-    message = _failing(tmp_path, {"chunk-000000.tile.png": _encode(_rgb(8, 8))})
+    message = failing_assembly(
+        tmp_path, "mosaic", {"chunk-000000.tile.png": encoded(noise_rgb(8, 8))}
+    )
     assert message == (
         "TASK_RESULTS_DIR: no result carries tile metadata (write tiles with "
         "bytenite_runtime.images.tiles.save_tile)"
@@ -231,24 +206,24 @@ def test_results_without_tile_metadata_are_an_error(tmp_path: Path) -> None:
 
 def test_corrupt_tile_names_the_result(tmp_path: Path) -> None:
     """A tile truncated after its header fails with a DataError naming the result."""
-    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
+    results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))
     data = results["chunk-000001.tile.png"]
     results["chunk-000001.tile.png"] = data[: len(data) - 200]
-    message = _failing(tmp_path, results)
+    message = failing_assembly(tmp_path, "mosaic", results)
     assert message.startswith("chunk-000001.tile.png (chunk 1): corrupt or truncated image (")
 
 
 def test_output_over_max_pixels_is_rejected(tmp_path: Path) -> None:
     """The bomb guard applies to the output size too."""
-    results = _identity(_tiles(_rgb(64, 32), tile_width=32))
-    message = _failing(tmp_path, results, max_pixels=2000)
+    results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))
+    message = failing_assembly(tmp_path, "mosaic", results, max_pixels=2000)
     assert message == "mosaic 'photo.png': output 64x32 exceeds max_pixels (2000)"
 
 
 def test_webp_tiles_that_lost_an_opaque_alpha_still_join() -> None:
     """libwebp stores a fully opaque RGBA tile without alpha (it decodes as RGB), so a
     mosaic of WebP tiles, some opaque and some not, is built as RGBA."""
-    pixels = np.asarray(_rgb(32, 16).convert("RGBA")).copy()
+    pixels = np.asarray(noise_rgb(32, 16).convert("RGBA")).copy()
     pixels[:, 16:, 3] = 100
     source = Image.fromarray(pixels)
     chunks = _tiles(source, tile_width=16, format="webp", lossless=True)
@@ -262,7 +237,10 @@ def test_webp_tiles_that_lost_an_opaque_alpha_still_join() -> None:
 def test_sources_whose_output_names_collide_keep_their_extension() -> None:
     """photo.png and photo.jpg joined as PNG would both be photo.png: neither is overwritten,
     each colliding name keeps its source's extension."""
-    files = {"photo.png": _encode(_rgb(20, 10, 1)), "photo.jpg": _encode(_rgb(30, 12, 2), "JPEG")}
+    files = {
+        "photo.png": encoded(noise_rgb(20, 10, 1)),
+        "photo.jpg": encoded(noise_rgb(30, 12, 2), "JPEG"),
+    }
     chunks = run_partitioner("tile", files, {"tile_width": 16, "format": "png"})
     out = run_assembler("mosaic", _identity(chunks), {"format": "png"})
     assert {name: _decode(data).size for name, data in out.items()} == {
@@ -273,9 +251,9 @@ def test_sources_whose_output_names_collide_keep_their_extension() -> None:
 def test_sources_that_flatten_to_one_output_name_are_an_error(tmp_path: Path) -> None:
     """Folders are flattened with '_', so x_y/p.png and x/y_p.png cannot both be written:
     a DataError naming both sources, never a silent overwrite."""
-    files = {"x_y/p.png": _encode(_rgb(20, 10, 1)), "x/y_p.png": _encode(_rgb(30, 12, 2))}
+    files = {"x_y/p.png": encoded(noise_rgb(20, 10, 1)), "x/y_p.png": encoded(noise_rgb(30, 12, 2))}
     chunks = run_partitioner("tile", files, {"tile_width": 16})
-    assert _failing(tmp_path, _identity(chunks)) == (
+    assert failing_assembly(tmp_path, "mosaic", _identity(chunks)) == (
         "mosaic: sources 'x/y_p.png' and 'x_y/p.png' would both be written as 'x_y_p.png.png'"
     )
 
@@ -307,8 +285,8 @@ def test_metadata_claiming_impossible_geometry_names_the_tile(
 ) -> None:
     """A tile whose metadata has a non-positive size or a box outside the image or its own
     file is a DataError naming that result, not a crash or a blamed neighbour."""
-    results = _rewritten(_tiles(_rgb(32, 16), tile_width=16), 1, **fields)
-    assert _failing(tmp_path, results) == (
+    results = _rewritten(_tiles(noise_rgb(32, 16), tile_width=16), 1, **fields)
+    assert failing_assembly(tmp_path, "mosaic", results) == (
         f"chunk-000001.tile.png (chunk 1): tile metadata is not valid ({reason})"
     )
 
@@ -316,9 +294,9 @@ def test_metadata_claiming_impossible_geometry_names_the_tile(
 def test_palette_tiles_with_transparency_are_not_flattened_into_jpeg(tmp_path: Path) -> None:
     """A JPEG mosaic of palette tiles with a transparent index fails before the mosaic is
     built, naming the output, instead of losing the transparency."""
-    data = _encode(_rgb(32, 16).quantize(4), transparency=1)
+    data = encoded(noise_rgb(32, 16).quantize(4), transparency=1)
     chunks = run_partitioner("tile", {"photo.png": data}, {"tile_width": 16})
-    assert _failing(tmp_path, _identity(chunks), format="jpeg") == (
+    assert failing_assembly(tmp_path, "mosaic", _identity(chunks), format="jpeg") == (
         "photo.jpg: mode P with transparency cannot be written as jpeg (use png, tiff, webp)"
     )
 
@@ -342,7 +320,7 @@ def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
 def test_one_sources_results_differing_only_in_extension_get_one_output_each() -> None:
     """An app writing tile.png and tile.webp per tile gets two outputs for the source, the
     second not overwriting the first."""
-    chunks = _tiles(_rgb(20, 10), tile_width=16)
+    chunks = _tiles(noise_rgb(20, 10), tile_width=16)
     results = _identity(chunks)
     results.update(_identity(chunks, "webp"))
     out = run_assembler("mosaic", results)
@@ -352,11 +330,11 @@ def test_one_sources_results_differing_only_in_extension_get_one_output_each() -
 def test_a_source_whose_tiles_all_went_missing_is_an_error(tmp_path: Path) -> None:
     """Tiles record the job's chunk count, so a source image none of whose tiles came back
     fails the mosaic, naming the chunks, instead of vanishing from the output."""
-    files = {"a.png": _encode(_rgb(32, 16, 1)), "b.png": _encode(_rgb(32, 16, 2))}
+    files = {"a.png": encoded(noise_rgb(32, 16, 1)), "b.png": encoded(noise_rgb(32, 16, 2))}
     chunks = run_partitioner("tile", files, {"tile_width": 16})
     results = {n: d for n, d in _identity(chunks).items() if not n.startswith("chunk-000002")}
     del results["chunk-000003.tile.png"]
-    assert _failing(tmp_path, results) == (
+    assert failing_assembly(tmp_path, "mosaic", results) == (
         "mosaic: no tile came back from chunks 2, 3 (of 4): a whole source image is missing"
     )
 
@@ -364,7 +342,7 @@ def test_a_source_whose_tiles_all_went_missing_is_an_error(tmp_path: Path) -> No
 def test_save_tile_without_tile_metadata_names_the_chunk() -> None:
     """save_tile on a chunk that is a plain image (no tile metadata) fails naming the chunk."""
     with pytest.raises(DataError) as caught:
-        run_app(_double, _encode(_rgb(8, 8)), chunk_number=3)
+        run_app(_double, encoded(noise_rgb(8, 8)), chunk_number=3)
     assert str(caught.value) == (
         "chunk 3: carries no tile metadata (was it written by the 'tile' partitioner with "
         "chunk_metadata other than 'off'?)"
@@ -378,7 +356,7 @@ def test_the_sources_colour_profile_reaches_the_tiles_and_the_mosaic(fmt: str) -
     from PIL import ImageCms
 
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
-    data = _encode(_rgb(40, 20), "JPEG", icc_profile=icc)
+    data = encoded(noise_rgb(40, 20), "JPEG", icc_profile=icc)
     chunks = run_partitioner("tile", {"photo.jpg": data}, {"tile_width": 16})
     assert all(_decode(c.data).info.get("icc_profile") == icc for c in chunks)
     out = run_assembler("mosaic", _identity(chunks, "jpg"), {"format": fmt})
@@ -389,7 +367,7 @@ def test_the_sources_colour_profile_reaches_the_tiles_and_the_mosaic(fmt: str) -
 def test_decoding_tiles_on_threads_leaves_pillows_own_limit_alone() -> None:
     """Tiles are opened on several threads; Pillow's global MAX_IMAGE_PIXELS, which each
     open lifts for our own limit, is the same afterwards (no thread restores another's)."""
-    results = _identity(_tiles(_rgb(96, 96), tile_width=6))
+    results = _identity(_tiles(noise_rgb(96, 96), tile_width=6))
     before = Image.MAX_IMAGE_PIXELS
     try:
         for _ in range(3):
@@ -402,12 +380,12 @@ def test_decoding_tiles_on_threads_leaves_pillows_own_limit_alone() -> None:
 def test_a_source_named_by_an_absolute_or_windows_path_still_gets_a_plain_output_name() -> None:
     """Metadata written by another tool may name its source '/data/photo.png' or
     'C:\\\\in\\\\photo.png'; the output is still one plain file name, not a settings error."""
-    chunks = _tiles(_rgb(8, 8), tile_width=8)
+    chunks = _tiles(noise_rgb(8, 8), tile_width=8)
     names = []
     for source in ("/data/photo.png", "C:\\in\\photo.png"):
         meta = chunks[0].meta
         assert meta is not None
         claimed = ChunkMeta(0, 1, source, meta.fields)
-        result = codec.encode(_rgb(8, 8), "png", quality=95, lossless=False, meta=claimed)
+        result = codec.encode(noise_rgb(8, 8), "png", quality=95, lossless=False, meta=claimed)
         names += list(run_assembler("mosaic", {"chunk-000000.tile.png": result}))
     assert names == ["data_photo.png", "C:_in_photo.png"]

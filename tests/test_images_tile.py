@@ -10,25 +10,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _failing import failing_partition
+from _pictures import encoded, noise_rgb
 from PIL import Image
 
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import read_slot
 from bytenite_runtime.errors import SettingsError
-from bytenite_runtime.settings import partitioner_environment
-from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import PartitionedChunk, run_partitioner
-
-
-def _png(image: Image.Image, fmt: str = "PNG", **options: Any) -> bytes:
-    out = io.BytesIO()
-    image.save(out, fmt, **options)
-    return out.getvalue()
-
-
-def _rgb(width: int, height: int, seed: int = 0) -> Image.Image:
-    pixels = np.random.default_rng(seed).integers(0, 256, (height, width, 3), dtype=np.uint8)
-    return Image.fromarray(pixels)
 
 
 def _tiles(files: Mapping[str, bytes], **params: Any) -> list[PartitionedChunk]:
@@ -43,7 +32,7 @@ def _open(chunk: PartitionedChunk) -> Image.Image:
 
 def test_tile_size_plans_cells_row_by_row_with_smaller_edge_tiles() -> None:
     """100x70 in 40x30 tiles gives 3x3 tiles, row by row, the last column and row shrunk."""
-    chunks = _tiles({"a.png": _png(_rgb(100, 70))}, tile_width=40, tile_height=30)
+    chunks = _tiles({"a.png": encoded(noise_rgb(100, 70))}, tile_width=40, tile_height=30)
     assert len(chunks) == 9
     metas = [c.meta for c in chunks]
     assert all(m is not None for m in metas)
@@ -57,8 +46,8 @@ def test_tile_size_plans_cells_row_by_row_with_smaller_edge_tiles() -> None:
 
 def test_every_tile_is_a_plain_image_whose_slot_names_its_box() -> None:
     """The slot metadata (box, full size, overlap, edge policy, source) matches the pixels."""
-    source = _rgb(64, 48)
-    chunks = _tiles({"photo.png": _png(source)}, tile_width=32, overlap=4)
+    source = noise_rgb(64, 48)
+    chunks = _tiles({"photo.png": encoded(source)}, tile_width=32, overlap=4)
     for chunk in chunks:
         assert chunk.meta is not None and chunk.meta.source == "photo.png"
         fields = chunk.meta.fields
@@ -71,25 +60,25 @@ def test_every_tile_is_a_plain_image_whose_slot_names_its_box() -> None:
 
 def test_grid_splits_as_evenly_as_integers_allow() -> None:
     """rows/cols give cells differing by at most a pixel, however the size divides."""
-    chunks = _tiles({"a.png": _png(_rgb(10, 7))}, rows=2, cols=3)
+    chunks = _tiles({"a.png": encoded(noise_rgb(10, 7))}, rows=2, cols=3)
     widths = sorted({_open(c).size[0] for c in chunks})
     assert len(chunks) == 6 and widths == [3, 4]
 
 
 def test_tile_larger_than_the_image_gives_one_tile() -> None:
     """A tile size beyond the image is one tile: the whole image (padded with 'pad')."""
-    source = _rgb(30, 20)
-    (chunk,) = _tiles({"a.png": _png(source)}, tile_width=512)
+    source = noise_rgb(30, 20)
+    (chunk,) = _tiles({"a.png": encoded(source)}, tile_width=512)
     assert np.array_equal(np.asarray(_open(chunk)), np.asarray(source))
-    (padded,) = _tiles({"a.png": _png(source)}, tile_width=64, edge="pad")
+    (padded,) = _tiles({"a.png": encoded(source)}, tile_width=64, edge="pad")
     assert _open(padded).size == (64, 64)
 
 
 @pytest.mark.parametrize("fill", ["zero", "edge"])
 def test_pad_tiles_all_have_the_full_size_and_the_stated_fill(fill: str) -> None:
     """With 'pad' every tile is tile + 2 x overlap; outside the image it holds the fill."""
-    source = _rgb(50, 30)
-    chunks = _tiles({"a.png": _png(source)}, tile_width=32, overlap=2, edge="pad", fill=fill)
+    source = noise_rgb(50, 30)
+    chunks = _tiles({"a.png": encoded(source)}, tile_width=32, overlap=2, edge="pad", fill=fill)
     assert {_open(c).size for c in chunks} == {(36, 36)}
     first = np.asarray(_open(chunks[0]))
     assert chunks[0].meta and chunks[0].meta.fields["offset"] == [2, 2]
@@ -105,7 +94,7 @@ def test_pad_tiles_all_have_the_full_size_and_the_stated_fill(fill: str) -> None
 )
 def test_each_output_format_carries_the_metadata_in_its_own_slot(fmt: str, magic: bytes) -> None:
     """PNG text, JPEG comment, WebP XMP and TIFF ImageDescription all give the metadata back."""
-    chunks = _tiles({"a.png": _png(_rgb(40, 20))}, tile_width=20, format=fmt)
+    chunks = _tiles({"a.png": encoded(noise_rgb(40, 20))}, tile_width=20, format=fmt)
     assert all(c.data.startswith(magic) for c in chunks)
     assert [c.meta.fields["box"] for c in chunks if c.meta] == [[0, 0, 20, 20], [20, 0, 40, 20]]
     assert {_open(c).size for c in chunks} == {(20, 20)}
@@ -113,10 +102,10 @@ def test_each_output_format_carries_the_metadata_in_its_own_slot(fmt: str, magic
 
 def test_same_format_keeps_the_source_format() -> None:
     """By default a JPEG source gives JPEG tiles and a TIFF source TIFF tiles."""
-    jpeg = _tiles({"a.jpg": _png(_rgb(40, 20), "JPEG")}, tile_width=20)
-    tiff = _tiles({"a.tif": _png(_rgb(40, 20), "TIFF")}, tile_width=20)
+    jpeg = _tiles({"a.jpg": encoded(noise_rgb(40, 20), "JPEG")}, tile_width=20)
+    tiff = _tiles({"a.tif": encoded(noise_rgb(40, 20), "TIFF")}, tile_width=20)
     assert jpeg[0].data.startswith(b"\xff\xd8") and tiff[0].data[:2] in (b"II", b"MM")
-    gif = _tiles({"a.gif": _png(_rgb(40, 20).quantize(8), "GIF")}, tile_width=20)
+    gif = _tiles({"a.gif": encoded(noise_rgb(40, 20).quantize(8), "GIF")}, tile_width=20)
     assert gif[0].data.startswith(b"\x89PNG")
 
 
@@ -124,7 +113,7 @@ def test_exif_orientation_is_applied_or_kept_by_option() -> None:
     """Orientation 6 (rotate 90°) swaps the size when applied; 'keep' tiles the stored pixels."""
     exif = Image.Exif()
     exif[0x0112] = 6
-    data = _png(_rgb(40, 20), "JPEG", exif=exif.tobytes())
+    data = encoded(noise_rgb(40, 20), "JPEG", exif=exif.tobytes())
     (applied,) = _tiles({"a.jpg": data}, tile_width=64)
     (kept,) = _tiles({"a.jpg": data}, tile_width=64, orientation="keep")
     assert _open(applied).size == (20, 40)
@@ -146,8 +135,8 @@ def test_tiff_orientation_is_applied_or_kept_like_any_other_format(orientation: 
     and 'keep' the stored ones with the orientation recorded, as for JPEG or PNG."""
     exif = Image.Exif()
     exif[0x0112] = orientation
-    source = _rgb(37, 23)
-    data = _png(source, "TIFF", exif=exif.tobytes())
+    source = noise_rgb(37, 23)
+    data = encoded(source, "TIFF", exif=exif.tobytes())
     (applied,) = _tiles({"a.tif": data}, tile_width=64, format="png")
     (kept,) = _tiles({"a.tif": data}, tile_width=64, format="png", orientation="keep")
     upright = source.transpose(_TURN[orientation])
@@ -159,14 +148,16 @@ def test_tiff_orientation_is_applied_or_kept_like_any_other_format(orientation: 
 
 def test_several_sources_are_tiled_one_after_another() -> None:
     """Sources are tiled in name order, indices continuing across files."""
-    chunks = _tiles({"b.png": _png(_rgb(20, 20)), "a.png": _png(_rgb(40, 20))}, tile_width=20)
+    chunks = _tiles(
+        {"b.png": encoded(noise_rgb(20, 20)), "a.png": encoded(noise_rgb(40, 20))}, tile_width=20
+    )
     assert [c.meta.source for c in chunks if c.meta] == ["a.png", "a.png", "b.png"]
     assert [c.meta.index for c in chunks if c.meta] == [0, 1, 2]
 
 
 def test_metadata_off_writes_plain_tiles_without_a_slot() -> None:
     """chunk_metadata='off' leaves the slot out entirely."""
-    chunks = _tiles({"a.png": _png(_rgb(40, 20))}, tile_width=20, chunk_metadata="off")
+    chunks = _tiles({"a.png": encoded(noise_rgb(40, 20))}, tile_width=20, chunk_metadata="off")
     assert [c.meta for c in chunks] == [None, None]
 
 
@@ -181,23 +172,13 @@ def test_slot_reader_ignores_a_damaged_image(tmp_path: Path) -> None:
 
 
 def _failing(tmp_path: Path, files: Mapping[str, bytes], **params: Any) -> str:
-    """Run the partitioner, expect an error, check no chunk is left; return its message."""
-    source, chunks = tmp_path / "src", tmp_path / "chunks"
-    source.mkdir()
-    chunks.mkdir()
-    for name, data in files.items():
-        (source / name).write_bytes(data)
-    with pytest.raises((DataError, SettingsError)) as caught:
-        entrypoint_for("partitioner", "tile").invoke(
-            partitioner_environment(source, chunks, params, None)
-        )
-    assert list(chunks.iterdir()) == []
-    return str(caught.value)
+    """The tile partitioner's bad-input message (a data or a settings error)."""
+    return failing_partition(tmp_path, "tile", files, errors=(DataError, SettingsError), **params)
 
 
 def test_decompression_bomb_is_rejected_from_the_header(tmp_path: Path) -> None:
     """An image over max_pixels fails before decoding, naming the file, size and param."""
-    message = _failing(tmp_path, {"big.png": _png(_rgb(200, 100))}, max_pixels=10_000)
+    message = _failing(tmp_path, {"big.png": encoded(noise_rgb(200, 100))}, max_pixels=10_000)
     assert message == (
         "big.png: 200x100 = 20000 pixels exceeds max_pixels (10000); a decompression bomb? "
         "raise max_pixels if the image is genuine"
@@ -206,8 +187,8 @@ def test_decompression_bomb_is_rejected_from_the_header(tmp_path: Path) -> None:
 
 def test_truncated_image_names_the_file(tmp_path: Path) -> None:
     """A truncated PNG fails with a DataError naming it, and no tile is left behind."""
-    good = _png(_rgb(20, 20))
-    data = _png(_rgb(64, 64))
+    good = encoded(noise_rgb(20, 20))
+    data = encoded(noise_rgb(64, 64))
     message = _failing(tmp_path, {"a.png": good, "photo.png": data[: len(data) // 2]})
     assert message.startswith("photo.png: corrupt or truncated image (")
 
@@ -219,7 +200,7 @@ def test_file_that_is_not_an_image_names_the_file(tmp_path: Path) -> None:
 
 def test_zero_tile_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
     """A tile size of 0 or less is a settings error naming the field."""
-    message = _failing(tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=0)
+    message = _failing(tmp_path, {"a.png": encoded(noise_rgb(4, 4))}, tile_width=0)
     assert message == (
         "invalid settings (1 problem): PARTITIONER_PARAMS.tile_width: Input should be greater "
         "than or equal to 1 (got 0)"
@@ -228,13 +209,13 @@ def test_zero_tile_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
 
 def test_tile_size_and_grid_together_are_rejected(tmp_path: Path) -> None:
     """Giving both a tile size and a grid is a settings error, not a guess."""
-    message = _failing(tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=2, rows=2)
+    message = _failing(tmp_path, {"a.png": encoded(noise_rgb(4, 4))}, tile_width=2, rows=2)
     assert "give a tile size (tile_width/tile_height) or a grid (rows/cols)" in message
 
 
 def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
     """RGBA tiles asked as JPEG fail, naming the mode and the formats that hold it."""
-    data = _png(_rgb(8, 8).convert("RGBA"))
+    data = encoded(noise_rgb(8, 8).convert("RGBA"))
     message = _failing(tmp_path, {"a.png": data}, format="jpeg")
     assert message == "a.png: mode RGBA cannot be written as jpeg (use png, tiff, webp)"
 
@@ -242,13 +223,13 @@ def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
 def test_palette_with_transparency_is_not_flattened_into_jpeg(tmp_path: Path) -> None:
     """A palette image with a transparent index asked as JPEG fails like RGBA does, instead
     of losing its transparency silently."""
-    image = _rgb(8, 8).quantize(4)
-    data = _png(image, transparency=1)
+    image = noise_rgb(8, 8).quantize(4)
+    data = encoded(image, transparency=1)
     message = _failing(tmp_path, {"a.png": data}, format="jpeg")
     assert (
         message == "a.png: mode P with transparency cannot be written as jpeg (use png, tiff, webp)"
     )
-    assert len(_tiles({"a.png": _png(image)}, format="jpeg")) == 1
+    assert len(_tiles({"a.png": encoded(image)}, format="jpeg")) == 1
 
 
 def test_big_endian_16_bit_grey_keeps_every_value() -> None:
@@ -256,7 +237,7 @@ def test_big_endian_16_bit_grey_keeps_every_value() -> None:
     values clamped to 255 as Pillow's direct conversion does."""
     values = np.random.default_rng(0).integers(0, 65536, (9, 11), dtype=np.uint16)
     image = Image.frombytes("I;16B", (11, 9), values.astype(">u2").tobytes())
-    (chunk,) = _tiles({"g.tif": _png(image, "TIFF")}, tile_width=64, format="png")
+    (chunk,) = _tiles({"g.tif": encoded(image, "TIFF")}, tile_width=64, format="png")
     tile = _open(chunk)
     assert tile.mode == "I;16" and np.array_equal(np.asarray(tile), values)
 
@@ -265,7 +246,7 @@ def test_padded_tiles_larger_than_max_pixels_are_rejected_before_decoding(tmp_pa
     """'pad' makes every tile tile + 2 x overlap even on a tiny image, so that size is held
     to max_pixels too instead of allocating a huge tile."""
     message = _failing(
-        tmp_path, {"a.png": _png(_rgb(4, 4))}, tile_width=200, overlap=10, edge="pad",
+        tmp_path, {"a.png": encoded(noise_rgb(4, 4))}, tile_width=200, overlap=10, edge="pad",
         max_pixels=10_000,
     )  # fmt: skip
     assert message == (

@@ -22,6 +22,7 @@ from unittest import mock
 
 import pytest
 import zstandard
+from _failing import failing_partition
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -29,10 +30,8 @@ from bytenite_runtime import DataError
 from bytenite_runtime import _copy as copy_module
 from bytenite_runtime._copy import copy_range
 from bytenite_runtime.chunks import ChunkMeta
-from bytenite_runtime.settings import partitioner_environment
 from bytenite_runtime.tables import _records, delimited
 from bytenite_runtime.tables.source import Sizing
-from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import PartitionedChunk, run_partitioner
 
 BOM = b"\xef\xbb\xbf"
@@ -417,27 +416,12 @@ def test_property_jsonl_chunks_are_whole_records(
 # -- bad input -------------------------------------------------------------------------
 
 
-def _failing(tmp_path: Path, files: Mapping[str, bytes], **params: Any) -> str:
-    """Run the partitioner, expect a DataError, check no chunk is left; return its message."""
-    source, chunks = tmp_path / "src", tmp_path / "chunks"
-    source.mkdir()
-    chunks.mkdir()
-    for name, data in files.items():
-        (source / name).write_bytes(data)
-    with pytest.raises(DataError) as caught:
-        entrypoint_for("partitioner", "row").invoke(
-            partitioner_environment(source, chunks, params, None)
-        )
-    assert sorted(p.name for p in chunks.iterdir()) == []
-    return str(caught.value)
-
-
 def test_unterminated_quoted_field_names_where_it_opened(tmp_path: Path) -> None:
     """An unterminated quote fails at the end of the file, naming the opening quote's byte,
     and the good file planned before it leaves no chunk."""
     bad = b'a,b\n1,2\n3,"open\n4,5\n'
     good = b"a\n" + b"x\n" * 100
-    message = _failing(tmp_path, {"a.csv": good, "b.csv": bad}, rows_per_chunk=1)
+    message = failing_partition(tmp_path, "row", {"a.csv": good, "b.csv": bad}, rows_per_chunk=1)
     opened = bad.index(b'"')
     assert message == f"b.csv byte {len(bad)}: unterminated quoted field (opened at byte {opened})"
 
@@ -446,7 +430,7 @@ def test_unterminated_quote_opened_in_an_earlier_block_is_found(tmp_path: Path) 
     """The opening quote is found even when blocks without quotes follow it."""
     bad = b'a\n"' + b"x" * 200
     with _blocks_of(16):
-        message = _failing(tmp_path, {"t.csv": bad})
+        message = failing_partition(tmp_path, "row", {"t.csv": bad})
     assert message.endswith("(opened at byte 2)")
 
 
@@ -462,7 +446,7 @@ def test_unterminated_quote_opened_in_an_earlier_block_is_found(tmp_path: Path) 
 def test_invalid_utf8_names_the_byte(tmp_path: Path, data: bytes, where: int, reason: str) -> None:
     """Invalid UTF-8 fails with the byte offset of the first bad sequence, across blocks too."""
     with _blocks_of(24):
-        message = _failing(tmp_path, {"t.csv": data})
+        message = failing_partition(tmp_path, "row", {"t.csv": data})
     assert message == f"t.csv byte {where}: not valid UTF-8 ({reason})"
 
 
@@ -477,13 +461,13 @@ def test_invalid_utf8_names_the_byte(tmp_path: Path, data: bytes, where: int, re
 )
 def test_empty_source_is_an_error(tmp_path: Path, data: bytes, expected: str) -> None:
     """A source without data rows fails with a one-line message naming it."""
-    assert _failing(tmp_path, {"t.csv": data}) == expected
+    assert failing_partition(tmp_path, "row", {"t.csv": data}) == expected
 
 
 def test_ragged_row_in_strict_mode_names_the_row(tmp_path: Path) -> None:
     """strict=true rejects a row whose field count differs from the header's, naming it."""
     data = b'a,b\n1,2\n"x\ny",2\n3\n4,5\n'
-    message = _failing(tmp_path, {"t.csv": data}, strict=True)
+    message = failing_partition(tmp_path, "row", {"t.csv": data}, strict=True)
     assert message == "t.csv row 2 (line 5): 1 field where the header has 2"
     assert len(_chunks({"t.csv": data}, num_chunks=2)) == 2
 
@@ -491,7 +475,7 @@ def test_ragged_row_in_strict_mode_names_the_row(tmp_path: Path) -> None:
 def test_zero_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
     """A zero or negative size never reaches planning: it is a settings error."""
     with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.rows_per_chunk"):
-        _failing(tmp_path, {"t.csv": b"a\n1\n"}, rows_per_chunk=0)
+        failing_partition(tmp_path, "row", {"t.csv": b"a\n1\n"}, rows_per_chunk=0)
 
 
 def test_quoting_off_splits_a_tsv_with_bare_quotes_at_every_newline() -> None:
