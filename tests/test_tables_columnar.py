@@ -24,7 +24,7 @@ from bytenite_runtime.chunks import META_KEY, ChunkMeta, chunk_file_name, read_f
 from bytenite_runtime.errors import DataError
 from bytenite_runtime.settings import partitioner_environment
 from bytenite_runtime.tables import columnar, convert, npy, slots
-from bytenite_runtime.tables.source import Sizing
+from bytenite_runtime.tables.source import Sizing, has_slot
 from bytenite_runtime.tables.spans import Unit, plan_cuts
 from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import PartitionedChunk, run_app, run_partitioner
@@ -444,7 +444,7 @@ def test_csv_converts_to_parquet_with_metadata_in_the_slot() -> None:
         {"id": 2, "text": "ü"},
     ]
     assert slot_meta(data) == ChunkMeta(4, 9, "t.csv", {"rows": [0, 2]})
-    assert convert.embeds("parquet") and convert.embeds("arrow") and not convert.embeds("csv")
+    assert has_slot("parquet") and has_slot("arrow") and not has_slot("csv")
 
 
 def test_headerless_tsv_gets_generated_names_and_stays_headerless() -> None:

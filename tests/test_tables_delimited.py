@@ -14,6 +14,9 @@ import csv
 import gzip
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -30,6 +33,7 @@ from bytenite_runtime import DataError
 from bytenite_runtime import _copy as copy_module
 from bytenite_runtime._copy import copy_range
 from bytenite_runtime.chunks import ChunkMeta
+from bytenite_runtime.settings import partitioner_environment
 from bytenite_runtime.tables import _records, delimited
 from bytenite_runtime.tables.source import Sizing
 from bytenite_runtime.testing import PartitionedChunk, run_partitioner
@@ -189,6 +193,28 @@ def test_blocks_analysed_on_worker_threads_give_the_same_cuts(tmp_path: Path, wo
         bad = data[:-40] + b"\xff" + data[-39:]
         with pytest.raises(DataError, match=f"byte {len(data) - 40}: not valid UTF-8"):
             _plan(tmp_path, bad, Sizing(chunks=7))
+
+
+def test_a_csv_split_never_imports_pyarrow(tmp_path: Path) -> None:
+    """Splitting a CSV into CSV chunks loads numpy only: pyarrow would add its import time
+    to every run."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "chunks").mkdir()
+    (tmp_path / "src" / "t.csv").write_bytes(b"a,b\n1,2\n3,4\n")
+    env = partitioner_environment(
+        tmp_path / "src", tmp_path / "chunks", {"rows_per_chunk": 1}, None
+    )
+    code = (
+        "import sys\n"
+        "from bytenite_runtime.task import entrypoint_for\n"
+        "entrypoint_for('partitioner', 'row').invoke(dict(__import__('os').environ))\n"
+        "print(sorted(m for m in ('pyarrow', 'zstandard') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, check=True
+    )
+    assert done.stdout.decode().strip() == "[]"
+    assert len(list((tmp_path / "chunks").iterdir())) == 2
 
 
 def test_pieces_are_given_while_the_scan_goes_on(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError
 from .columnar import short_reason, with_meta
 
-__all__ = ["converter", "embeds"]
+__all__ = ["converter"]
 
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _JSON_BATCH = 4096
@@ -35,11 +35,6 @@ class _Piece(Protocol):
     def rows(self) -> tuple[int, int]: ...
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None: ...
-
-
-def embeds(dst_fmt: str) -> bool:
-    """True when chunks converted to ``dst_fmt`` carry their metadata in the format's slot."""
-    return dst_fmt in ("parquet", "arrow")
 
 
 def converter(

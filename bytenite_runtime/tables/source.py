@@ -54,6 +54,12 @@ def _inner_name(path: Path) -> str:
     return name
 
 
+def has_slot(fmt: str) -> bool:
+    """True for the table formats whose chunks carry their metadata in the file's own
+    key/value slot (Parquet, Arrow IPC); the others need ``chunk_metadata: footer``."""
+    return fmt in ("parquet", "arrow")
+
+
 def format_of_name(name: str) -> Format | None:
     """The table format a file name's own extension says (``.csv.gz`` says nothing)."""
     return _EXTENSIONS.get(Path(name).suffix.lower())
