@@ -24,6 +24,9 @@ success, otherwise the error's exit code after one ``error: …`` line on stderr
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NoReturn, TypeVar, overload
@@ -150,4 +153,15 @@ def serve(name: str, kind: Literal["partitioner", "assembler"] | None = None) ->
     except ByteniteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    entry.run()
+    _exit_now(entry.main())
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit without tearing the interpreter down. A built-in runs no user code, and by now
+    its files are closed and renamed into place; unloading numpy, pyarrow and pydantic
+    would only add ~30 ms to every run (a tenth of a 1 GiB CSV split)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

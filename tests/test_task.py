@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -802,3 +805,28 @@ def test_chunk_read_text_names_the_bad_byte(tmp_path: Path) -> None:
     with pytest.raises(DataError):
         read.invoke(_app_env(tmp_path, b"abc\xc3", chunk_number=2))
     assert seen == ["chunk 2 byte 3: not valid utf-8 (unexpected end of data)"]
+
+
+@pytest.mark.parametrize(("data", "code"), [(b"a\n1\n2\n", 0), (b"", 3)])
+def test_serve_exits_with_the_components_code_and_flushes_its_lines(
+    tmp_path: Path, data: bytes, code: int
+) -> None:
+    """``serve`` skips interpreter teardown, but its exit code and every log or error line
+    still reach the pipes it was given."""
+    source, chunks = tmp_path / "src", tmp_path / "chunks"
+    source.mkdir()
+    chunks.mkdir()
+    (source / "t.csv").write_bytes(data)
+    env = {
+        **os.environ,
+        **partitioner_environment(source, chunks, {"rows_per_chunk": 1}, None),
+    }
+    command = [sys.executable, "-m", "bytenite_runtime", "serve", "partitioner", "row"]
+    done = subprocess.run(command, env=env, capture_output=True, check=False)
+    lines = done.stderr.decode().splitlines()
+    assert done.returncode == code
+    if code:
+        assert lines[-1] == "error: t.csv: no records"
+    else:
+        assert lines[-1] == "INFO bytenite.partitioner: wrote 2 chunks"
+        assert sorted(p.name for p in chunks.iterdir()) == ["data_0.bin", "data_1.bin"]
