@@ -183,8 +183,14 @@ def test_damaged_page_header_is_not_copied(tmp_path: Path) -> None:
     assert parquet_copy.copy_row_groups(source, [(0, 0, GROUP)], out, dict, "s")
 
 
-def test_page_checksums_are_checked_while_copying(tmp_path: Path) -> None:
-    """With page CRCs in the source, a damaged page body is a DataError naming the group."""
+@pytest.mark.parametrize("block", [None, 7], ids=["default-reads", "pages-across-reads"])
+def test_page_checksums_are_checked_while_copying(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int | None
+) -> None:
+    """With page CRCs in the source, a damaged page body is a DataError naming the group,
+    also when a page's body arrives over several reads."""
+    if block is not None:
+        monkeypatch.setattr(parquet_copy, "_BLOCK", block)
     table = sample()
     source = write(tmp_path / "s.parquet", table, write_page_checksum=True, compression="none")
     assert pq.read_table(io.BytesIO(copied(source, [0, 1], None))).equals(table.slice(0, 2 * GROUP))

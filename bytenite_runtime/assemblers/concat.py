@@ -25,8 +25,8 @@ from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
 from ..media import is_media_name
-from ..tables.join import TableFormat, label
-from ..tables.source import format_of_name
+from ..tables.join import label
+from ..tables.source import Format, format_of_name
 from ..task import AssemblerContext
 
 __all__ = ["Concat", "check_rows", "group_results"]
@@ -62,8 +62,10 @@ def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[
 def _row_range(result: Result) -> tuple[str | None, int, int] | None:
     """``(source, start, stop)`` from the result's chunk metadata, when it carries a range."""
     meta = read_slot(result.path)
-    rows = meta.fields.get("rows") if meta is not None else None
-    if meta is None or not isinstance(rows, list | tuple) or len(rows) != 2:
+    if meta is None:
+        return None
+    rows = meta.fields.get("rows")
+    if not isinstance(rows, list | tuple) or len(rows) != 2:
         return None
     start, stop = rows
     if not (isinstance(start, int) and isinstance(stop, int)):
@@ -156,7 +158,7 @@ class Concat(Assembler):
             raise ValueError("must be a plain file name, without folders")
         return value
 
-    def format_of(self, original: str) -> TableFormat | Literal["bytes", "media"]:
+    def format_of(self, original: str) -> Format | Literal["bytes", "media"]:
         """How the group of results named ``original`` is joined."""
         if self.format != "auto":
             return self.format

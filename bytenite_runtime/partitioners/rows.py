@@ -113,23 +113,17 @@ class Row(Partitioner):
                 fmt = table_source.detect_format(original, head, declared)
                 name = original.relative_to(ctx.source_dir).as_posix()
                 files.append((name, fmt, plain, sizing))
+            pieces: Iterable[tuple[str, Format, Piece]] = (
+                (name, fmt, piece)
+                for name, fmt, plain, sizing in files
+                for piece in self._plan(plain, name, fmt, sizing)
+            )
+            count: int | None = None
             if self._needs_count({fmt for _, fmt, _, _ in files}):
-                planned = [
-                    (name, fmt, piece)
-                    for name, fmt, plain, sizing in files
-                    for piece in self._plan(plain, name, fmt, sizing)
-                ]
-                count: int | None = len(planned)
-                pieces: Iterable[tuple[str, Format, Piece]] = planned
-            else:
-                # Nothing embeds the count, so each chunk is written as soon as its cut is
-                # settled, while the scan goes on (see tables.delimited.plan).
-                count = None
-                pieces = (
-                    (name, fmt, piece)
-                    for name, fmt, plain, sizing in files
-                    for piece in self._plan(plain, name, fmt, sizing)
-                )
+                pieces = list(pieces)
+                count = len(pieces)
+            # Otherwise nothing embeds the count, so each chunk is written as soon as its
+            # cut is settled, while the scan goes on (see tables.delimited.plan).
             index = -1
             for index, (name, fmt, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
@@ -166,10 +160,10 @@ class Row(Partitioner):
         if fmt in ("parquet", "arrow"):
             from ..tables import columnar
 
-            return list(columnar.plan(path, name, fmt, sizing))
+            return columnar.plan(path, name, fmt, sizing)
         from ..tables import npy
 
-        return list(npy.plan(path, name, sizing))
+        return npy.plan(path, name, sizing)
 
     def _chunk(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> NewChunk:
         embed = self.chunk_metadata != "off"

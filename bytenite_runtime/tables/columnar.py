@@ -27,7 +27,15 @@ from .parquet_copy import copy_row_groups
 from .source import Sizing
 from .spans import Cut, Span, Unit, plan_cuts
 
-__all__ = ["ArrowPiece", "ParquetPiece", "plan", "short_reason", "storage_options", "with_meta"]
+__all__ = [
+    "ArrowPiece",
+    "ParquetPiece",
+    "plan",
+    "short_reason",
+    "storage_options",
+    "with_meta",
+    "without_meta",
+]
 
 # A row group whose decoded size exceeds this is read in batches (each becoming a row
 # group of its own in the chunk) so that one huge row group cannot blow the memory bound.
@@ -47,6 +55,12 @@ def with_meta(schema: Any, meta: ChunkMeta | None) -> Any:
     return schema.with_metadata({**(schema.metadata or {}), META_KEY: meta.to_json()})
 
 
+def without_meta(schema: Any) -> Any:
+    """``schema`` without the chunk metadata key (and without metadata when none is left)."""
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != META_KEY.encode()}
+    return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
+
+
 def short_reason(exc: BaseException) -> str:
     """The first line of a pyarrow error, which says what went wrong."""
     # pyarrow messages can run on with C++ file/line context on the lines after.
@@ -61,14 +75,18 @@ def _no_rows(name: str, cuts: list[Cut]) -> list[Cut]:
 
 
 @dataclass(frozen=True)
-class ParquetPiece:
-    """Rows of one Parquet file, read row group by row group and written as Parquet."""
+class _ColumnarPiece:
+    """Rows ``rows`` of one source file, held by ``spans`` of its row groups or batches."""
 
     path: Path
     name: str
     rows: tuple[int, int]
     spans: tuple[Span, ...]
     embeds: bool = True
+
+
+class ParquetPiece(_ColumnarPiece):
+    """Rows of one Parquet file, read row group by row group and written as Parquet."""
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
         # Whole row groups are copied page for page (no decoding); anything else, or a
@@ -80,13 +98,14 @@ class ParquetPiece:
         with _open_parquet(self.path, self.name) as probe:
             dictionary = _dictionary_columns(probe)
             schema = probe.schema_arrow
-            options = _writer_options(probe.metadata, dictionary)
+            footer = probe.metadata
+        options = _writer_options(footer, dictionary)
         # String columns dictionary-encoded in the source are read as dictionary arrays:
         # no expanding every value only for the writer to hash it back, and a fraction of
         # the memory. The chunk's Arrow schema is still the source's (stored by hand,
         # since the writer would otherwise record the dictionary types).
         columns = [field.name for field in schema if field.name in dictionary]
-        with _open_parquet(self.path, self.name, columns) as source:
+        with _open_parquet(self.path, self.name, columns, footer) as source:
             schema = with_meta(schema, meta)
             metadata = {**(schema.metadata or {}), _ARROW_SCHEMA: _serialized(schema)}
             pool = pa.default_memory_pool()
@@ -139,9 +158,14 @@ def _dictionary_columns(source: Any) -> set[str]:
     return names
 
 
-def _open_parquet(path: Path, name: str, dictionary: list[str] | None = None) -> Any:
+def _open_parquet(
+    path: Path, name: str, dictionary: list[str] | None = None, footer: Any = None
+) -> Any:
+    # ``footer``: the metadata an earlier open parsed, so the footer is not read again.
     try:
-        source = pq.ParquetFile(path, memory_map=True, pre_buffer=False, read_dictionary=dictionary)
+        source = pq.ParquetFile(
+            path, memory_map=True, pre_buffer=False, read_dictionary=dictionary, metadata=footer
+        )
         source.schema_arrow  # noqa: B018 - a schema pyarrow cannot map fails here, not mid-write
         return source
     except (pa.ArrowException, OSError) as exc:
@@ -208,15 +232,8 @@ def _plan_parquet(path: Path, name: str, sizing: Sizing) -> list[ParquetPiece]:
     return [ParquetPiece(path, name, cut.rows, cut.spans) for cut in cuts]
 
 
-@dataclass(frozen=True)
-class ArrowPiece:
+class ArrowPiece(_ColumnarPiece):
     """Rows of one Arrow IPC file or stream, written as an Arrow IPC file."""
-
-    path: Path
-    name: str
-    rows: tuple[int, int]
-    spans: tuple[Span, ...]
-    embeds: bool = True
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None:
         wanted = {span.unit: span for span in self.spans}

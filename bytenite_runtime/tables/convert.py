@@ -20,9 +20,9 @@ from typing import Any, BinaryIO, Protocol
 import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from ..chunks import META_KEY, ChunkMeta
+from ..chunks import ChunkMeta
 from ..errors import DataError
-from .columnar import short_reason, with_meta
+from .columnar import short_reason, with_meta, without_meta
 
 __all__ = ["converter"]
 
@@ -62,10 +62,7 @@ def converter(
             try:
                 table = _read(staged, src_fmt, header=header)
                 # The staged piece's own slot is not the converted chunk's metadata.
-                kept = {
-                    k: v for k, v in (table.schema.metadata or {}).items() if k != META_KEY.encode()
-                }
-                table = table.replace_schema_metadata(kept or None)
+                table = table.replace_schema_metadata(without_meta(table.schema).metadata)
                 keep_header = header if src_fmt in _DELIMITERS else True
                 _write(table, out, dst_fmt, meta if embed else None, header=keep_header)
             except (pa.ArrowException, OSError, TypeError, ValueError) as exc:

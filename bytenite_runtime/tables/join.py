@@ -25,9 +25,7 @@ from .._io import Result
 from ..errors import DataError
 from .source import Format
 
-__all__ = ["Join", "TableFormat", "label", "plan"]
-
-TableFormat = Format  # one list of table formats, kept in source.py
+__all__ = ["Join", "label", "plan"]
 
 _SCAN = 64 << 10
 _BOM = b"\xef\xbb\xbf"
@@ -42,7 +40,7 @@ class Join(Protocol):
     def write(self, out: Path) -> None: ...
 
 
-def plan(fmt: TableFormat, results: Sequence[Result], *, header: bool, unify: bool) -> Join:
+def plan(fmt: Format, results: Sequence[Result], *, header: bool, unify: bool) -> Join:
     """Check that ``results`` (in chunk order) can be joined as ``fmt``; nothing is written."""
     if fmt in ("parquet", "arrow"):
         from . import join_columnar

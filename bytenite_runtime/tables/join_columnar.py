@@ -17,10 +17,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from .._io import Result
-from ..chunks import META_KEY
 from ..errors import DataError
-from .columnar import storage_options
+from .columnar import storage_options, without_meta
 from .join import label
+from .slots import open_ipc
 
 __all__ = ["ColumnarJoin"]
 
@@ -28,20 +28,7 @@ _ARROW_ERRORS = (pa.ArrowException, OSError, ValueError)
 _KIND = {"parquet": "Parquet", "arrow": "Arrow IPC"}
 
 
-def _without_our_key(schema: Any) -> Any:
-    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != META_KEY.encode()}
-    return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
-
-
-def _open_ipc(source: Any) -> Any:
-    # An IPC stream (no footer) is accepted too: apps write either.
-    is_file = source.read(6) == b"ARROW1"
-    source.seek(0)
-    return pa.ipc.open_file(source) if is_file else pa.ipc.open_stream(source)
-
-
-def _batches(source: Any) -> Iterator[Any]:
-    reader = _open_ipc(source)
+def _batches(reader: Any) -> Iterator[Any]:
     if isinstance(reader, pa.ipc.RecordBatchFileReader):
         for i in range(reader.num_record_batches):
             yield reader.get_batch(i)
@@ -96,7 +83,7 @@ class ColumnarJoin:
                 raise DataError(
                     f"{label(result)}: not a readable {_KIND[fmt]} file ({exc})"
                 ) from None
-            schemas.append(_without_our_key(schema))
+            schemas.append(without_meta(schema))
             self.rows.append(rows)
         self.target = self._target(schemas, unify)
 
@@ -109,8 +96,8 @@ class ColumnarJoin:
         # Batches come from a memory map without copying their buffers, so counting
         # rows reads only message headers.
         with pa.memory_map(str(path)) as source:
-            schema = _open_ipc(source).schema
-            return schema, sum(batch.num_rows for batch in _batches(source))
+            reader = open_ipc(source)
+            return reader.schema, sum(batch.num_rows for batch in _batches(reader))
 
     def _target(self, schemas: list[Any], unify: bool) -> Any:
         first = label(self.results[0])
@@ -140,7 +127,7 @@ class ColumnarJoin:
                     yield parquet.read_row_group(i)
             return
         with pa.memory_map(str(path)) as source:
-            yield from _batches(source)
+            yield from _batches(open_ipc(source))
 
     def _conform(self, data: Any) -> Any:
         if data.schema.equals(self.target, check_metadata=False):

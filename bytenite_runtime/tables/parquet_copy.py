@@ -271,15 +271,27 @@ def _write(
 
 
 def _copy(source: BinaryIO, out: BinaryIO, column: _Column, buffer: bytearray, where: str) -> None:
+    # Page CRCs are computed on the bytes as they pass, not on a second read of the pages.
     view = memoryview(buffer)
-    source.seek(column.start)
-    left = column.length
-    while left:
-        n = source.readinto(view[: min(left, len(view))])  # type: ignore[attr-defined]
+    pos, end = column.start, column.start + column.length
+    pages = iter(column.crcs)
+    page = next(pages, None)
+    running = 0
+    source.seek(pos)
+    while pos < end:
+        n = source.readinto(view[: min(end - pos, len(view))])  # type: ignore[attr-defined]
         if not n:
             raise DataError(f"{where}: cannot be copied (the source file shrank)")
         out.write(view[:n])
-        left -= n
-    for body, body_size, crc in column.crcs:
-        if zlib.crc32(_read_at(source, body, body_size)) != crc:
-            raise DataError(f"{where}: cannot be decoded (page checksum mismatch)")
+        while page is not None:
+            body, body_size, crc = page
+            low, high = max(body, pos), min(body + body_size, pos + n)
+            if low < high:
+                running = zlib.crc32(view[low - pos : high - pos], running)
+            if body + body_size > pos + n:
+                break  # the page goes on in the next read
+            if running != crc:
+                raise DataError(f"{where}: cannot be decoded (page checksum mismatch)")
+            running = 0
+            page = next(pages, None)
+        pos += n

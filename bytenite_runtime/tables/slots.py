@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
@@ -19,9 +20,10 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError
 
-__all__ = ["read_arrow_meta", "read_parquet_meta"]
+__all__ = ["open_ipc", "read_arrow_meta", "read_parquet_meta"]
 
 _KEY = META_KEY.encode()
+_ARROW_MAGIC = b"ARROW1"
 
 
 def _decode(path: Path, metadata: Mapping[bytes, bytes] | None) -> ChunkMeta | None:
@@ -43,14 +45,19 @@ def read_parquet_meta(path: Path) -> ChunkMeta | None:
     return _decode(path, metadata)
 
 
+def open_ipc(source: Any) -> Any:
+    """A reader for the Arrow IPC file, or else stream, at the start of ``source``."""
+    # Here rather than in ``columnar``, which would add its imports to every slot read.
+    is_file = source.read(len(_ARROW_MAGIC)) == _ARROW_MAGIC
+    source.seek(0)
+    return pa.ipc.open_file(source) if is_file else pa.ipc.open_stream(source)
+
+
 def read_arrow_meta(path: Path) -> ChunkMeta | None:
     """The chunk metadata in an Arrow IPC file's (or stream's) schema, or None."""
     try:
         with pa.memory_map(str(path)) as mapped:
-            is_file = mapped.read(6) == b"ARROW1"
-            mapped.seek(0)
-            reader = pa.ipc.open_file(mapped) if is_file else pa.ipc.open_stream(mapped)
-            metadata = reader.schema.metadata
+            metadata = open_ipc(mapped).schema.metadata
     except (pa.ArrowException, OSError):
         return None
     return _decode(path, metadata)

@@ -18,6 +18,7 @@ __all__ = [
     "decompressed",
     "detect_format",
     "format_of_name",
+    "has_slot",
     "plan_sizing",
 ]
 
