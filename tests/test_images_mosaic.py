@@ -3,7 +3,6 @@ feather, output formats, coverage checks and the README's bad-input rows for mos
 
 from __future__ import annotations
 
-import io
 import random
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _failing import failing_assembly
-from _pictures import encoded, noise_rgb
+from _pictures import decoded, encoded, noise_rgb
 from PIL import Image
 
 from bytenite_runtime import DataError, task
@@ -28,12 +27,6 @@ def _tiles(image: Image.Image, name: str = "photo.png", **params: Any) -> list[P
 def _identity(chunks: list[PartitionedChunk], ext: str = "png") -> dict[str, bytes]:
     """What an identity app returns: each chunk's bytes as its result."""
     return {f"chunk-{i:06d}.tile.{ext}": c.data for i, c in enumerate(chunks)}
-
-
-def _decode(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 @task.app
@@ -68,7 +61,7 @@ def test_tiles_in_any_order_and_with_platform_prefixes_give_the_source_back() ->
     prefixed = {f"{i:04x}_{name}": data for i, (name, data) in enumerate(results)}
     out = run_assembler("mosaic", prefixed)
     assert list(out) == ["photo.png"]
-    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(source))
+    assert np.array_equal(np.asarray(decoded(out["photo.png"])), np.asarray(source))
 
 
 def test_a_2x_app_is_detected_and_the_mosaic_is_twice_the_size(tmp_path: Path) -> None:
@@ -78,16 +71,16 @@ def test_a_2x_app_is_detected_and_the_mosaic_is_twice_the_size(tmp_path: Path) -
     chunks = _tiles(source, tile_width=16, overlap=3, edge="pad", fill="edge")
     out = run_assembler("mosaic", _through(_double, chunks, tmp_path))
     expected = source.resize((90, 62), Image.Resampling.NEAREST)
-    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(expected))
+    assert np.array_equal(np.asarray(decoded(out["photo.png"])), np.asarray(expected))
 
 
 def test_feather_blends_overlaps_where_crop_leaves_a_step(tmp_path: Path) -> None:
     """Two flat tiles (0 and 200): 'crop' gives a hard edge, 'feather' a monotone ramp."""
     chunks = _tiles(Image.new("L", (40, 4)), tile_width=20, overlap=4)
     results = _through(_flat, chunks, tmp_path)
-    cropped = np.asarray(_decode(run_assembler("mosaic", results)["photo.png"]))[0]
+    cropped = np.asarray(decoded(run_assembler("mosaic", results)["photo.png"]))[0]
     feathered = np.asarray(
-        _decode(run_assembler("mosaic", results, {"blend": "feather"})["photo.png"])
+        decoded(run_assembler("mosaic", results, {"blend": "feather"})["photo.png"])
     )[0]
     assert list(cropped[18:22]) == [0, 0, 200, 200]
     assert np.all(np.diff(feathered.astype(int)) >= 0)
@@ -99,7 +92,7 @@ def test_feather_with_an_identity_app_is_exact() -> None:
     source = noise_rgb(70, 50)
     results = _identity(_tiles(source, tile_width=24, overlap=6))
     out = run_assembler("mosaic", results, {"blend": "feather"})
-    assert np.array_equal(np.asarray(_decode(out["photo.png"])), np.asarray(source))
+    assert np.array_equal(np.asarray(decoded(out["photo.png"])), np.asarray(source))
 
 
 def test_a_rational_scale_gives_the_scaled_size() -> None:
@@ -109,12 +102,12 @@ def test_a_rational_scale_gives_the_scaled_size() -> None:
     results = {}
     for i, chunk in enumerate(chunks):
         assert chunk.meta is not None
-        tile = _decode(chunk.data)
+        tile = decoded(chunk.data)
         scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
         results[f"chunk-{i:06d}.tile.png"] = codec.encode(
             scaled, "png", quality=95, lossless=False, meta=chunk.meta
         )
-    assert _decode(run_assembler("mosaic", results)["photo.png"]).size == (75, 45)
+    assert decoded(run_assembler("mosaic", results)["photo.png"]).size == (75, 45)
 
 
 def test_output_format_changes_the_extension() -> None:
@@ -130,7 +123,7 @@ def test_kept_orientation_goes_back_into_the_output() -> None:
     exif[0x0112] = 6
     data = encoded(noise_rgb(40, 20), "PNG", exif=exif.tobytes())
     chunks = run_partitioner("tile", {"p.png": data}, {"tile_width": 16, "orientation": "keep"})
-    out = _decode(run_assembler("mosaic", _identity(chunks))["p.png"])
+    out = decoded(run_assembler("mosaic", _identity(chunks))["p.png"])
     assert out.size == (40, 20) and out.getexif().get(0x0112) == 6
 
 
@@ -181,7 +174,7 @@ def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
     """A tile whose size fits no common scale (the app cropped it) is named."""
     chunks = _tiles(noise_rgb(64, 32), tile_width=32)
     results = _identity(chunks)
-    small = _decode(chunks[1].data).crop((0, 0, 30, 32))
+    small = decoded(chunks[1].data).crop((0, 0, 30, 32))
     assert chunks[1].meta is not None
     results["chunk-000001.tile.png"] = codec.encode(
         small, "png", quality=95, lossless=False, meta=chunks[1].meta
@@ -227,8 +220,8 @@ def test_webp_tiles_that_lost_an_opaque_alpha_still_join() -> None:
     pixels[:, 16:, 3] = 100
     source = Image.fromarray(pixels)
     chunks = _tiles(source, tile_width=16, format="webp", lossless=True)
-    assert [_decode(c.data).mode for c in chunks] == ["RGB", "RGBA"]
-    out = _decode(
+    assert [decoded(c.data).mode for c in chunks] == ["RGB", "RGBA"]
+    out = decoded(
         run_assembler("mosaic", _identity(chunks, "webp"), {"format": "png"})["photo.png"]
     )
     assert out.mode == "RGBA" and np.array_equal(np.asarray(out), pixels)
@@ -243,7 +236,7 @@ def test_sources_whose_output_names_collide_keep_their_extension() -> None:
     }
     chunks = run_partitioner("tile", files, {"tile_width": 16, "format": "png"})
     out = run_assembler("mosaic", _identity(chunks), {"format": "png"})
-    assert {name: _decode(data).size for name, data in out.items()} == {
+    assert {name: decoded(data).size for name, data in out.items()} == {
         "photo.jpg.png": (30, 12), "photo.png.png": (20, 10),
     }  # fmt: skip
 
@@ -265,7 +258,7 @@ def _rewritten(chunks: list[PartitionedChunk], index: int, **fields: Any) -> dic
     assert meta is not None
     claimed = ChunkMeta(meta.index, meta.count, meta.source, {**meta.fields, **fields})
     results[f"chunk-{index:06d}.tile.png"] = codec.encode(
-        _decode(chunks[index].data), "png", quality=95, lossless=False, meta=claimed
+        decoded(chunks[index].data), "png", quality=95, lossless=False, meta=claimed
     )
     return results
 
@@ -307,12 +300,12 @@ def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
     source = Image.new("RGB", (29, 17), (200, 100, 50))
     results = {}
     for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=3)):
-        tile = _decode(chunk.data)
+        tile = decoded(chunk.data)
         scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
         results[f"chunk-{i:06d}.tile.png"] = codec.encode(
             scaled, "png", quality=95, lossless=False, meta=chunk.meta
         )
-    out = _decode(run_assembler("mosaic", results)["photo.png"])
+    out = decoded(run_assembler("mosaic", results)["photo.png"])
     assert out.size == (44, 26)
     assert np.all(np.asarray(out) == (200, 100, 50))
 
@@ -358,9 +351,9 @@ def test_the_sources_colour_profile_reaches_the_tiles_and_the_mosaic(fmt: str) -
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = encoded(noise_rgb(40, 20), "JPEG", icc_profile=icc)
     chunks = run_partitioner("tile", {"photo.jpg": data}, {"tile_width": 16})
-    assert all(_decode(c.data).info.get("icc_profile") == icc for c in chunks)
+    assert all(decoded(c.data).info.get("icc_profile") == icc for c in chunks)
     out = run_assembler("mosaic", _identity(chunks, "jpg"), {"format": fmt})
-    (image,) = (_decode(v) for v in out.values())
+    (image,) = (decoded(v) for v in out.values())
     assert image.info.get("icc_profile") == icc
 
 

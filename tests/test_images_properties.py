@@ -4,12 +4,12 @@ tiles' cores cover the image exactly once; JPEG round trips stay above a stated 
 
 from __future__ import annotations
 
-import io
 import random
 from typing import Any
 
 import numpy as np
 import pytest
+from _pictures import decoded, encoded
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -31,16 +31,10 @@ def _image(mode: str, width: int, height: int, seed: int) -> Image.Image:
     return rgba.convert(mode)
 
 
-def _png(image: Image.Image) -> bytes:
-    out = io.BytesIO()
-    image.save(out, "PNG")
-    return out.getvalue()
-
-
 def _round_trip(
     source: Image.Image, fmt: str, seed: int, blend: str = "crop", **params: Any
 ) -> Image.Image:
-    chunks = run_partitioner("tile", {"img.png": _png(source)}, {**params, "format": fmt})
+    chunks = run_partitioner("tile", {"img.png": encoded(source)}, {**params, "format": fmt})
     cores = [c.meta.fields["core"] for c in chunks if c.meta]
     covered = np.zeros((source.height, source.width), dtype=np.int32)
     for x0, y0, x1, y1 in cores:
@@ -49,9 +43,7 @@ def _round_trip(
     results = [(f"chunk-{i:06d}.tile.{fmt}", c.data) for i, c in enumerate(chunks)]
     random.Random(seed).shuffle(results)
     out = run_assembler("mosaic", dict(results), {"format": "png", "blend": blend})
-    image = Image.open(io.BytesIO(out["img.png"]))
-    image.load()
-    return image
+    return decoded(out["img.png"])
 
 
 sizes = st.one_of(st.integers(1, 90), st.sampled_from([127, 128, 129, 255]))
@@ -128,12 +120,12 @@ def test_lossless_webp_round_trip_is_pixel_exact(
         source = Image.fromarray(pixels)
     chunks = run_partitioner(
         "tile",
-        {"img.png": _png(source)},
+        {"img.png": encoded(source)},
         {"tile_width": 24, "overlap": overlap, "format": "webp", "lossless": True},
     )
     results = {f"chunk-{i:06d}.tile.webp": c.data for i, c in enumerate(chunks)}
     out = run_assembler("mosaic", results, {"format": "png"})
-    back = Image.open(io.BytesIO(out["img.png"]))
+    back = decoded(out["img.png"])
     assert np.array_equal(np.asarray(back.convert(mode)), np.asarray(source))
 
 

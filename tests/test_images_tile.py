@@ -3,7 +3,6 @@ slot of every format, and each bad-input row of the README's table for images.""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 from _failing import failing_partition
-from _pictures import encoded, noise_rgb
+from _pictures import decoded, encoded, noise_rgb
 from PIL import Image
 
 from bytenite_runtime import DataError
@@ -24,12 +23,6 @@ def _tiles(files: Mapping[str, bytes], **params: Any) -> list[PartitionedChunk]:
     return run_partitioner("tile", files, params)
 
 
-def _open(chunk: PartitionedChunk) -> Image.Image:
-    image = Image.open(io.BytesIO(chunk.data))
-    image.load()
-    return image
-
-
 def test_tile_size_plans_cells_row_by_row_with_smaller_edge_tiles() -> None:
     """100x70 in 40x30 tiles gives 3x3 tiles, row by row, the last column and row shrunk."""
     chunks = _tiles({"a.png": encoded(noise_rgb(100, 70))}, tile_width=40, tile_height=30)
@@ -39,7 +32,7 @@ def test_tile_size_plans_cells_row_by_row_with_smaller_edge_tiles() -> None:
     assert [m.fields["core"] for m in metas if m][:4] == [
         [0, 0, 40, 30], [40, 0, 80, 30], [80, 0, 100, 30], [0, 30, 40, 60],
     ]  # fmt: skip
-    assert [_open(c).size for c in chunks][-3:] == [(40, 10), (40, 10), (20, 10)]
+    assert [decoded(c.data).size for c in chunks][-3:] == [(40, 10), (40, 10), (20, 10)]
     assert [m.index for m in metas if m] == list(range(9))
     assert {m.count for m in metas if m} == {9}
 
@@ -54,14 +47,14 @@ def test_every_tile_is_a_plain_image_whose_slot_names_its_box() -> None:
         assert fields["size"] == [64, 48]
         assert (fields["overlap"], fields["edge"]) == (4, "shrink")
         box = tuple(fields["box"])
-        assert np.array_equal(np.asarray(_open(chunk)), np.asarray(source.crop(box)))
+        assert np.array_equal(np.asarray(decoded(chunk.data)), np.asarray(source.crop(box)))
     assert chunks[0].meta and chunks[0].meta.fields["box"] == [0, 0, 36, 36]
 
 
 def test_grid_splits_as_evenly_as_integers_allow() -> None:
     """rows/cols give cells differing by at most a pixel, however the size divides."""
     chunks = _tiles({"a.png": encoded(noise_rgb(10, 7))}, rows=2, cols=3)
-    widths = sorted({_open(c).size[0] for c in chunks})
+    widths = sorted({decoded(c.data).size[0] for c in chunks})
     assert len(chunks) == 6 and widths == [3, 4]
 
 
@@ -69,9 +62,9 @@ def test_tile_larger_than_the_image_gives_one_tile() -> None:
     """A tile size beyond the image is one tile: the whole image (padded with 'pad')."""
     source = noise_rgb(30, 20)
     (chunk,) = _tiles({"a.png": encoded(source)}, tile_width=512)
-    assert np.array_equal(np.asarray(_open(chunk)), np.asarray(source))
+    assert np.array_equal(np.asarray(decoded(chunk.data)), np.asarray(source))
     (padded,) = _tiles({"a.png": encoded(source)}, tile_width=64, edge="pad")
-    assert _open(padded).size == (64, 64)
+    assert decoded(padded.data).size == (64, 64)
 
 
 @pytest.mark.parametrize("fill", ["zero", "edge"])
@@ -79,8 +72,8 @@ def test_pad_tiles_all_have_the_full_size_and_the_stated_fill(fill: str) -> None
     """With 'pad' every tile is tile + 2 x overlap; outside the image it holds the fill."""
     source = noise_rgb(50, 30)
     chunks = _tiles({"a.png": encoded(source)}, tile_width=32, overlap=2, edge="pad", fill=fill)
-    assert {_open(c).size for c in chunks} == {(36, 36)}
-    first = np.asarray(_open(chunks[0]))
+    assert {decoded(c.data).size for c in chunks} == {(36, 36)}
+    first = np.asarray(decoded(chunks[0].data))
     assert chunks[0].meta and chunks[0].meta.fields["offset"] == [2, 2]
     src = np.asarray(source)
     assert np.array_equal(first[2:32, 2:], src[:, :34])
@@ -97,7 +90,7 @@ def test_each_output_format_carries_the_metadata_in_its_own_slot(fmt: str, magic
     chunks = _tiles({"a.png": encoded(noise_rgb(40, 20))}, tile_width=20, format=fmt)
     assert all(c.data.startswith(magic) for c in chunks)
     assert [c.meta.fields["box"] for c in chunks if c.meta] == [[0, 0, 20, 20], [20, 0, 40, 20]]
-    assert {_open(c).size for c in chunks} == {(20, 20)}
+    assert {decoded(c.data).size for c in chunks} == {(20, 20)}
 
 
 def test_same_format_keeps_the_source_format() -> None:
@@ -116,8 +109,8 @@ def test_exif_orientation_is_applied_or_kept_by_option() -> None:
     data = encoded(noise_rgb(40, 20), "JPEG", exif=exif.tobytes())
     (applied,) = _tiles({"a.jpg": data}, tile_width=64)
     (kept,) = _tiles({"a.jpg": data}, tile_width=64, orientation="keep")
-    assert _open(applied).size == (20, 40)
-    assert _open(kept).size == (40, 20)
+    assert decoded(applied.data).size == (20, 40)
+    assert decoded(kept.data).size == (40, 20)
     assert kept.meta and kept.meta.fields["orientation"] == 6
 
 
@@ -141,9 +134,9 @@ def test_tiff_orientation_is_applied_or_kept_like_any_other_format(orientation: 
     (kept,) = _tiles({"a.tif": data}, tile_width=64, format="png", orientation="keep")
     upright = source.transpose(_TURN[orientation])
     assert applied.meta and applied.meta.fields["size"] == list(upright.size)
-    assert np.array_equal(np.asarray(_open(applied)), np.asarray(upright))
+    assert np.array_equal(np.asarray(decoded(applied.data)), np.asarray(upright))
     assert kept.meta and kept.meta.fields["orientation"] == orientation
-    assert np.array_equal(np.asarray(_open(kept)), np.asarray(source))
+    assert np.array_equal(np.asarray(decoded(kept.data)), np.asarray(source))
 
 
 def test_several_sources_are_tiled_one_after_another() -> None:
@@ -238,7 +231,7 @@ def test_big_endian_16_bit_grey_keeps_every_value() -> None:
     values = np.random.default_rng(0).integers(0, 65536, (9, 11), dtype=np.uint16)
     image = Image.frombytes("I;16B", (11, 9), values.astype(">u2").tobytes())
     (chunk,) = _tiles({"g.tif": encoded(image, "TIFF")}, tile_width=64, format="png")
-    tile = _open(chunk)
+    tile = decoded(chunk.data)
     assert tile.mode == "I;16" and np.array_equal(np.asarray(tile), values)
 
 

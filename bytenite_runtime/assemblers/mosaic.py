@@ -34,6 +34,7 @@ from pydantic import Field
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
+from ..images import DEFAULT_MAX_PIXELS
 from ..images.grid import axis_edges
 from ..images.placement import PlacedTile, check_cover, common_mode, scale_of, tile_of, to_out
 from ..task import AssemblerContext
@@ -43,9 +44,6 @@ if TYPE_CHECKING:
     from ..images.codec import ImageFormat
 
 __all__ = ["Mosaic"]
-
-
-DEFAULT_MAX_PIXELS = 16384 * 16384
 
 
 class Mosaic(Assembler):
@@ -169,9 +167,17 @@ class Mosaic(Assembler):
         xs = axis_edges(width, cols, int(cell[0]) if cell else None)
         ys = axis_edges(height, rows, int(cell[1]) if cell else None)
         grid = check_cover(where, tiles, xs, ys)
+        first = grid[0][0]
+        icc_profile: bytes | None = None
+        palette: Image.Image | None = None
         for tile in tiles:
             with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
                 tile.pixels, tile.mode = image.size, image.mode
+                if tile is first:
+                    icc_profile = image.info.get("icc_profile")
+                    if image.mode == "P":  # tiles of mixed modes fail in common_mode below
+                        palette = Image.new("P", (1, 1))
+                        copy_palette(image, palette)
         sx, sy = scale_of(where, tiles)
         out_w, out_h = to_out(width, sx), to_out(height, sy)
         if out_w * out_h > self.max_pixels:
@@ -186,13 +192,7 @@ class Mosaic(Assembler):
         workers = self.workers or os.cpu_count() or 1
         fmt = self._output_format(tiles)
         orientation = int(fields.get("orientation") or 1)
-        palette = Image.new("P", (1, 1)) if mode == "P" else None
-        first = grid[0][0]
-        with codec.open_image(first.result.path, first.result.name, 1 << 62) as image:
-            icc_profile = image.info.get("icc_profile")
-            if palette is not None:
-                copy_palette(image, palette)
-        # Before any tile is decoded, so a format that cannot hold the mode fails at once.
+        # Before the tiles are decoded, so a format that cannot hold the mode fails at once.
         transparent = palette is not None and "transparency" in palette.info
         out_mode = codec.output_mode(mode, fmt, name, transparent=transparent)
         icc_profile = codec.profile_for(icc_profile, mode, out_mode)

@@ -8,3 +8,6 @@ them import those.
 For app authors, :mod:`bytenite_runtime.images.tiles` opens a tile chunk and saves the
 processed tile with its metadata carried over, so the ``mosaic`` assembler can place it.
 """
+
+DEFAULT_MAX_PIXELS = 16384 * 16384
+"""The largest image (width x height) ``tile``, ``mosaic`` and ``open_tile`` accept by default."""

@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from PIL import Image
 
+from . import codec
 from .placement import PlacedTile, to_out
 
 __all__ = ["Sink", "copy_palette", "crop_bands", "cut", "feather_bands"]
@@ -24,7 +25,6 @@ def decoded(
 ) -> Iterator[Image.Image]:
     """The tiles decoded on ``pool``, in order and in ``mode``; damage is a DataError naming
     the result and its chunk."""
-    from . import codec
 
     def decode(tile: PlacedTile) -> Image.Image:
         # Every tile's size was held to max_pixels from its header before placement.
@@ -73,14 +73,7 @@ def cut(image: Image.Image, left: int, top: int, width: int, height: int) -> Ima
     )
     if inside.size == (width, height):
         return inside
-    pixels = np.asarray(inside)
-    before_x, before_y = max(-left, 0), max(-top, 0)
-    pad = (
-        (before_y, height - inside.height - before_y),
-        (before_x, width - inside.width - before_x),
-    ) + ((0, 0),) * (pixels.ndim - 2)
-    padded = np.ascontiguousarray(np.pad(pixels, pad, mode="edge"))
-    return Image.frombytes(image.mode, (width, height), padded.tobytes())
+    return codec.pad(inside, (max(-left, 0), max(-top, 0)), (width, height), edge=True)
 
 
 def copy_palette(source: Image.Image, target: Image.Image) -> None:

@@ -30,11 +30,17 @@ __all__ = [
     "MODES",
     "ImageFormat",
     "encode",
+    "exif_bytes",
     "format_of_name",
+    "load",
     "open_image",
+    "orientation_of",
     "oriented",
     "output_mode",
+    "pad",
+    "pil_format",
     "profile_for",
+    "save",
     "stored_size",
     "supported_mode",
 ]
@@ -229,13 +235,11 @@ def encode(
     quality: int,
     lossless: bool,
     meta: ChunkMeta | None = None,
-    orientation: int = 1,
     icc_profile: bytes | None = None,
 ) -> bytes:
     """``image`` as ``fmt`` bytes, with ``meta`` in the format's metadata slot."""
     out = io.BytesIO()
-    save(image, out, fmt, quality=quality, lossless=lossless, meta=meta,
-         orientation=orientation, icc_profile=icc_profile)  # fmt: skip
+    save(image, out, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile)
     return out.getvalue()
 
 
@@ -289,3 +293,26 @@ def exif_bytes(orientation: int) -> bytes:
     exif = Image.Exif()
     exif[_ORIENTATION] = orientation
     return exif.tobytes()
+
+
+def pad(
+    image: Image.Image, offset: tuple[int, int], size: tuple[int, int], *, edge: bool
+) -> Image.Image:
+    """``image`` at ``offset`` in a ``size`` image, the rest filled with ``image``'s edge
+    pixels repeated (``edge``) or zeros; a palette image keeps its palette and info."""
+    import numpy as np
+
+    (left, top), (width, height) = offset, size
+    pixels = np.asarray(image)
+    widths = (
+        (top, height - image.height - top),
+        (left, width - image.width - left),
+    ) + ((0, 0),) * (pixels.ndim - 2)
+    padded = np.pad(pixels, widths, mode="edge" if edge else "constant")
+    out = Image.frombytes(image.mode, size, np.ascontiguousarray(padded).tobytes())
+    if image.mode == "P":
+        palette = image.getpalette()
+        if palette is not None:
+            out.putpalette(palette, image.palette.mode if image.palette else "RGB")
+        out.info = dict(image.info)
+    return out

@@ -27,16 +27,14 @@ from PIL import Image
 from .._context import AppContext
 from .._io import Chunk
 from ..errors import DataError
-from . import codec
+from . import DEFAULT_MAX_PIXELS, codec
 
 __all__ = ["open_tile", "save_tile"]
-
-DEFAULT_MAX_PIXELS = 16384 * 16384
 
 
 def open_tile(chunk: Chunk, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
     """The chunk's image, decoded (a DataError names the chunk if it is damaged)."""
-    name = f"chunk {chunk.index}" if chunk.index is not None else "chunk"
+    name = _label(chunk)
     image = codec.open_image(chunk.path, name, max_pixels)
     codec.load(image, name)
     return image
@@ -57,10 +55,9 @@ def save_tile(
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
-        where = f"chunk {ctx.chunk.index}" if ctx.chunk.index is not None else "chunk"
         raise DataError(
-            f"{where}: carries no tile metadata (was it written by the 'tile' partitioner "
-            "with chunk_metadata other than 'off'?)"
+            f"{_label(ctx.chunk)}: carries no tile metadata (was it written by the 'tile' "
+            "partitioner with chunk_metadata other than 'off'?)"
         )
     if name is None:
         chunk_format = meta.fields.get("format")
@@ -80,3 +77,7 @@ def save_tile(
         image, path, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile
     )
     return path
+
+
+def _label(chunk: Chunk) -> str:
+    return f"chunk {chunk.index}" if chunk.index is not None else "chunk"

@@ -31,6 +31,7 @@ from .._io import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError
+from ..images import DEFAULT_MAX_PIXELS
 from ..images.grid import EdgePolicy, TilePlan, plan_tiles
 from ..task import PartitionerContext
 
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 __all__ = ["Tile"]
 
 _DEFAULT_TILE = 512
-DEFAULT_MAX_PIXELS = 16384 * 16384
 # Orientations 5-8 swap width and height once applied.
 _SWAPS = {5, 6, 7, 8}
 
@@ -190,16 +190,11 @@ class Tile(Partitioner):
                         source.name,
                         self._fields(source, plan, cell, mode, fmt, source_format),
                     )
-                    job = (
-                        plan,
-                        fmt,
-                        meta if embed else None,
-                        self.fill,
-                        self.quality,
-                        self.lossless,
-                        icc_profile,
-                    )
-                    pending.append((meta, pool.submit(_encode, image, *job)))
+                    job = pool.submit(
+                        _encode, image, plan, fmt, meta if embed else None, self.fill,
+                        self.quality, self.lossless, icc_profile,
+                    )  # fmt: skip
+                    pending.append((meta, job))
                     while len(pending) > 2 * workers:
                         yield self._chunk(*pending.popleft(), embed)
                 while pending:
@@ -261,23 +256,9 @@ def _encode(
 
 def cut(image: Image.Image, plan: TilePlan, fill: Literal["zero", "edge"]) -> Image.Image:
     """The tile ``plan`` describes, cut from ``image`` (padded when its size asks for it)."""
-    from PIL import Image as PILImage
+    from ..images import codec
 
     tile = image.crop((plan.box.x0, plan.box.y0, plan.box.x1, plan.box.y1))
-    if plan.size == (plan.box.width, plan.box.height):
+    if plan.size == tile.size:
         return tile
-    import numpy as np
-
-    left, top = plan.offset
-    right = plan.size[0] - plan.box.width - left
-    bottom = plan.size[1] - plan.box.height - top
-    pixels = np.asarray(tile)
-    widths = ((top, bottom), (left, right)) + ((0, 0),) * (pixels.ndim - 2)
-    padded = np.pad(pixels, widths, mode="edge" if fill == "edge" else "constant")
-    out = PILImage.frombytes(tile.mode, plan.size, np.ascontiguousarray(padded).tobytes())
-    if tile.mode == "P":
-        palette = tile.getpalette()
-        if palette is not None:
-            out.putpalette(palette, tile.palette.mode if tile.palette else "RGB")
-        out.info = dict(tile.info)
-    return out
+    return codec.pad(tile, plan.offset, plan.size, edge=fill == "edge")
