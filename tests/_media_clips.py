@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import av
 
-from bytenite_runtime.media import find_ffmpeg
+from bytenite_runtime.media import run_ffmpeg
 
 # H.264 with B-frames and a keyframe every 25 frames (0.833 s at 30 fps: it divides no
 # segment length the tests ask for), AAC; VP9 every 20 frames at 25 fps, Opus.
@@ -30,10 +29,7 @@ AUDIO_RECIPES = {
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    run_ffmpeg(args, what="making a test clip")
 
 
 def make_video(path: Path, seconds: float = 4.0) -> Path:

@@ -12,6 +12,7 @@ import pytest
 from _media_clips import decoded_counts, ffmpeg, make_audio, make_video
 
 from bytenite_runtime import DataError
+from bytenite_runtime.chunks import result_name
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -22,7 +23,7 @@ def chunks(tmp_path_factory: pytest.TempPathFactory) -> list[PartitionedChunk]:
 
 
 def _results(parts: list[bytes], name: str = "out.mp4") -> dict[str, bytes]:
-    return {f"chunk-{i:06d}.{name}": part for i, part in enumerate(parts)}
+    return {result_name(name, i): part for i, part in enumerate(parts)}
 
 
 def test_a_chunk_that_lost_frames_is_named(chunks: list[PartitionedChunk], tmp_path: Path) -> None:
@@ -133,7 +134,7 @@ def test_a_chunk_missing_from_the_results_is_named(
 ) -> None:
     """A result missing at the start, middle or end is an error naming that chunk, not a
     join that silently skips its stretch of the source; verify_frames=false joins the rest."""
-    results = {f"chunk-{i:06d}.out.mp4": c.data for i, c in enumerate(chunks) if i != left_out}
+    results = {result_name("out.mp4", i): c.data for i, c in enumerate(chunks) if i != left_out}
     with pytest.raises(DataError, match=rf"^out.mp4: {detail}"):
         run_assembler("concat", results)
     assert run_assembler("concat", results, {"verify_frames": False})["out.mp4"]

@@ -17,6 +17,7 @@ from _media_clips import (
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bytenite_runtime.chunks import result_name
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -35,7 +36,7 @@ def _cut(clip: Path, params: dict[str, object]) -> list[PartitionedChunk]:
 
 
 def _join(chunks: list[PartitionedChunk], name: str, tmp_path: Path) -> Path:
-    results = {f"chunk-{i:06d}.{name}": c.data for i, c in enumerate(chunks)}
+    results = {result_name(name, i): c.data for i, c in enumerate(chunks)}
     out = tmp_path / name
     out.write_bytes(run_assembler("concat", results)[name])
     return out

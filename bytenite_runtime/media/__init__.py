@@ -18,11 +18,24 @@ from pathlib import PurePath
 
 from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
 
-__all__ = ["MEDIA_EXTENSIONS", "FfmpegError", "find_ffmpeg", "is_media_name", "run_ffmpeg"]
+__all__ = [
+    "MEDIA_EXTENSIONS",
+    "MUXERS",
+    "FfmpegError",
+    "find_ffmpeg",
+    "is_media_name",
+    "run_ffmpeg",
+]
 
-MEDIA_EXTENSIONS = frozenset(
-    "mp4 m4v mov mkv webm ts mts m2ts mka wav flac mp3 aac m4a opus ogg oga".split()
-)
+MUXERS = {
+    "mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm",
+    "ts": "mpegts", "mts": "mpegts", "m2ts": "mpegts", "mka": "matroska", "wav": "wav",
+    "flac": "flac", "mp3": "mp3", "aac": "adts", "m4a": "ipod", "opus": "ogg", "ogg": "ogg",
+    "oga": "ogg",
+}  # fmt: skip
+"""The ffmpeg muxer for each video or audio extension."""
+
+MEDIA_EXTENSIONS = frozenset(MUXERS)
 """Extensions the ``concat`` assembler joins as media when its format is ``auto``."""
 
 

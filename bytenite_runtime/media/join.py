@@ -22,23 +22,14 @@ from typing import Any
 from .._io import Result
 from ..chunks import ChunkMeta
 from ..errors import DataError
+from ..tables.join import label
+from . import MUXERS
 from ._ffmpeg import run_ffmpeg
 from .gpu import pick_encoder
 from .probe import MediaInfo, probe
 from .slots import meta_from_tags
 
 __all__ = ["join_media"]
-
-_MUXERS = {
-    "mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm",
-    "ts": "mpegts", "mts": "mpegts", "m2ts": "mpegts", "mka": "matroska", "wav": "wav",
-    "flac": "flac", "mp3": "mp3", "aac": "adts", "m4a": "ipod", "opus": "ogg", "ogg": "ogg",
-    "oga": "ogg",
-}  # fmt: skip
-
-
-def _where(result: Result) -> str:
-    return f"chunk {result.index}" if result.index is not None else f"result {result.name!r}"
 
 
 def _signature(info: MediaInfo) -> tuple[Any, ...]:
@@ -63,19 +54,19 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
     if meta is None:
         return
     fields = meta.fields
-    frames, duration = fields.get("frames"), fields.get("duration")
+    frames, duration = fields.get("frames"), _seconds(meta, "duration")
     video = info.video
     if video is not None and isinstance(frames, int) and frames and video.frames != frames:
         raise DataError(
-            f"{_where(result)}: {video.frames} video frames, but its chunk metadata says "
+            f"{label(result)}: {video.frames} video frames, but its chunk metadata says "
             f"{frames} ({fields.get('start')} s + {duration} s of {meta.source!r}); set "
             "verify_frames=false for apps that change the frame count"
         )
-    if video is not None and isinstance(duration, int | float):
+    if video is not None and duration is not None:
         span = video.end - video.start
         if abs(span - duration) > video.frame_seconds * 1.01:
             raise DataError(
-                f"{_where(result)}: lasts {span:.3f} s, but its chunk metadata says "
+                f"{label(result)}: lasts {span:.3f} s, but its chunk metadata says "
                 f"{duration:.3f} s (more than a frame apart)"
             )
 
@@ -149,26 +140,23 @@ def join_media(
         _check_none_missing(target, metas)
     differ = _streams_differ(infos)
     ext = target.suffix.lower().lstrip(".")
-    muxer = _MUXERS.get(ext, "matroska")
+    muxer = MUXERS.get(ext, "matroska")
     misfit = None if differ else _misfit(infos[0], muxer)
-    if reencode or differ or misfit is not None:
+    decoded = reencode or differ or misfit is not None
+    if decoded:
         if misfit is not None and not reencode:
             log.warning("%s: %s: re-encoding", target.name, misfit)
         elif not reencode:
             first = _signature(infos[0])
             odd = next(m for m, i in zip(members, infos, strict=True) if _signature(i) != first)
-            log.warning("%s: streams differ from chunk %s's %s: re-encoding", _where(odd),
+            log.warning("%s: streams differ from chunk %s's %s: re-encoding", label(odd),
                         members[0].index, first)  # fmt: skip
         _reencode(members, infos, target, muxer)
     else:
         _copy(members, infos, target, muxer)
     if verify:
-        audio = infos[0].audio
-        pcm_encoded = (
-            audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
-        )
-        decoded = reencode or differ or misfit is not None
-        _check_output(target, infos, reencoded=decoded or pcm_encoded, decoded=decoded)
+        reencoded = decoded or _encodes_pcm(infos[0], muxer)
+        _check_output(target, infos, reencoded=reencoded, decoded=decoded)
 
 
 # What WebM holds (ffmpeg's muxer refuses the rest); PCM is encoded by the copy path.
@@ -193,6 +181,12 @@ _AUDIO_ENCODERS = {
     "mp4": "aac", "ipod": "aac", "adts": "aac", "mpegts": "aac", "webm": "libopus",
     "ogg": "libopus", "mp3": "libmp3lame", "flac": "flac",
 }  # fmt: skip
+
+
+def _encodes_pcm(info: MediaInfo, muxer: str) -> bool:
+    """Whether the copy path encodes the results' PCM audio (``audio='pcm'`` chunks)."""
+    audio = info.audio
+    return audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
 
 
 def _is_placed_by_inpoint(info: MediaInfo) -> bool:
@@ -231,7 +225,7 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
         listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
         codecs = ["-c", "copy"]
         audio = infos[0].audio
-        if audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS:
+        if _encodes_pcm(infos[0], muxer):
             # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
             codecs += ["-c:a", _AUDIO_ENCODERS[muxer]]
         # Every file's first Vorbis packet carries its comment header anew, on which the Ogg
@@ -289,13 +283,9 @@ def _reencode(
                 pad = ":async=1:first_pts=0" if late > _LATE_AUDIO else ""
                 chains.append(f"[{source}:a:0]aresample={first_audio.sample_rate}{pad}[a{n}]")
             labels.append(f"[a{n}]")
-    graph = ";".join(
-        [*chains, f"{''.join(labels)}concat=n={len(members)}:v={int(has_v)}:a={int(has_a)}[v][a]"]
-    )
-    if not has_a:
-        graph = graph.replace("[v][a]", "[v]")
-    if not has_v:
-        graph = graph.replace("[v][a]", "[a]")
+    outputs = ("[v]" if has_v else "") + ("[a]" if has_a else "")
+    joined = f"{''.join(labels)}concat=n={len(members)}:v={int(has_v)}:a={int(has_a)}{outputs}"
+    graph = ";".join([*chains, joined])
     args += ["-filter_complex", graph]
     webm = muxer == "webm"
     if has_v:

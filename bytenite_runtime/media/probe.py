@@ -261,9 +261,9 @@ def probe(path: Path) -> MediaInfo:
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
     # muxers write the end time as the duration (Matroska after -output_ts_offset 10 says
     # 14 s for 4 s from 10 s): short of both the span and the end time is truncated.
-    ends = [t.end for t in (video, audio) if t is not None]
-    length = max(ends) - info.start
-    if declared is not None and declared - max(length, max(ends)) > _TRUNCATED_SLACK:
+    length = info.duration
+    end = max(t.end for t in (video, audio) if t is not None)
+    if declared is not None and declared - max(length, end) > _TRUNCATED_SLACK:
         raise DataError(
             f"{path.name}: truncated: streams stop at {length:.3f} s but the "
             f"header says {declared:.3f} s"

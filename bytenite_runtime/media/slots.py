@@ -32,14 +32,12 @@ def encode_comment(meta: ChunkMeta) -> str:
 def read_media_meta(path: Path) -> ChunkMeta | None:
     """The chunk metadata in a media file's comment tag, or None (also for a damaged file:
     the app that reads it will meet the damage)."""
-    import av
-
-    from .probe import container_tags
+    from .probe import container_tags, open_media
 
     try:
-        with av.open(str(path), metadata_errors="ignore") as container:
+        with open_media(path) as container:
             tags = container_tags(container)
-    except (av.FFmpegError, OSError, UnicodeDecodeError):
+    except (DataError, OSError):
         return None
     return meta_from_tags(tags, path)
 

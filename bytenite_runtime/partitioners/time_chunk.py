@@ -23,6 +23,7 @@ from .._io import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError
+from ..media import MUXERS
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
@@ -35,12 +36,7 @@ __all__ = ["TimeChunk", "chunk_container"]
 _DEFAULT_SECONDS = 10.0
 # Chunk container by source extension. MPEG-TS chunks become Matroska: TS has no
 # metadata slot and its muxer shifts every file by 1.4 s, which a join would carry over.
-_COPY_FORMATS = {
-    "mp4": "mp4", "m4v": "mp4", "mov": "mov", "mkv": "matroska", "webm": "webm",
-    "ts": "matroska", "mts": "matroska", "m2ts": "matroska", "mka": "matroska",
-    "wav": "wav", "flac": "flac", "mp3": "mp3", "aac": "adts", "m4a": "ipod",
-    "opus": "ogg", "ogg": "ogg", "oga": "ogg",
-}  # fmt: skip
+_COPY_FORMATS = {ext: "matroska" if muxer == "mpegts" else muxer for ext, muxer in MUXERS.items()}
 _NO_SLOT = {"adts"}
 _MAX_CHUNKS = 100_000
 
@@ -108,6 +104,9 @@ class TimeChunk(Partitioner):
 
         if not ctx.sources:
             raise DataError("SOURCE_DIR: no media file to cut")
+        seconds = self.segment_seconds
+        if seconds is None and self.num_chunks is None:
+            seconds = _DEFAULT_SECONDS
         planned = []
         for path in ctx.sources:
             info = probe.probe(path)
@@ -118,9 +117,6 @@ class TimeChunk(Partitioner):
                     "%s: chunks carry the first video and audio stream only; left out: %s",
                     path.name, ", ".join(info.left_out),
                 )  # fmt: skip
-            seconds = self.segment_seconds
-            if seconds is None and self.num_chunks is None:
-                seconds = _DEFAULT_SECONDS
             # Video files are cut along the video's own span, audio-only ones along theirs.
             track = info.video or info.audio
             assert track is not None  # probe() guarantees one of them
@@ -154,6 +150,7 @@ class TimeChunk(Partitioner):
         scratch: Path, first_index: int,
     ) -> Iterator[NewChunk]:  # fmt: skip
         from ..media import cut, gpu, plan
+        from ..media.slots import encode_comment
 
         if self.audio == "drop":
             info = dataclasses.replace(info, audio=None)
@@ -164,9 +161,7 @@ class TimeChunk(Partitioner):
         if info.video is not None:
             bounds, pieces = plan.plan_video(info, cuts, self.mode)
         elif self.mode == "exact" or self.audio == "pcm":
-            assert info.audio is not None
-            raw, width = _decode_pcm(info, scratch)
-            total = raw.stat().st_size // (width * info.audio.channels)
+            raw, width, total = _decode_pcm(info, scratch)
             bounds, pieces = plan.plan_audio(info, cuts, "exact", total)
         else:
             bounds, pieces = plan.plan_audio(info, cuts, self.mode)
@@ -186,8 +181,6 @@ class TimeChunk(Partitioner):
         ]
         # 'footer' appends the metadata instead (the runtime does it); 'auto' uses the tag.
         embed = self.chunk_metadata == "auto" and fmt not in _NO_SLOT
-        from ..media.slots import encode_comment
-
         comments = [encode_comment(m) if embed else None for m in metas]
         if raw is not None and info.video is None:
             files = cut.write_exact_audio(info, raw, width, pieces, scratch, comments)
@@ -206,9 +199,10 @@ class TimeChunk(Partitioner):
         ctx.log.info("%s: %d chunk(s), %s mode, %s", name, len(pieces), self.mode, fmt)
 
 
-def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int]:
+def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int, int]:
     """The whole audio stream decoded once to raw interleaved samples: s16 for 16-bit
-    PCM sources (kept bit-exact), f32 for everything else (exact for up to 24 bits)."""
+    PCM sources (kept bit-exact), f32 for everything else (exact for up to 24 bits).
+    Returns the file, bytes per sample and the number of samples (per channel)."""
     from ..media import run_ffmpeg
 
     assert info.audio is not None
@@ -220,7 +214,7 @@ def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int]:
          "-c:a", f"pcm_{sample_fmt}", str(raw)],
         what=f"{info.path.name}: decoding audio",
     )  # fmt: skip
-    return raw, width
+    return raw, width, raw.stat().st_size // (width * info.audio.channels)
 
 
 def _pcm_pieces(
@@ -233,8 +227,7 @@ def _pcm_pieces(
 
     video, audio = info.video, info.audio
     assert video is not None and audio is not None
-    raw, width = _decode_pcm(info, scratch)
-    total = raw.stat().st_size // (width * audio.channels)
+    raw, width, total = _decode_pcm(info, scratch)
     first = first_sample_time(info.path, audio.index)
     edges = [0]
     for bound in bounds[1:]:

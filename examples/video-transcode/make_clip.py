@@ -4,21 +4,19 @@
     python examples/video-transcode/make_clip.py
 """
 
-import subprocess
 import sys
 from pathlib import Path
 
-from bytenite_runtime.media import find_ffmpeg
+from bytenite_runtime.media import run_ffmpeg
 
 
 def make(target: Path, seconds: float = 6.0) -> Path:
-    subprocess.run(
-        [find_ffmpeg(), "-hide_banner", "-loglevel", "error", "-y",
-         "-f", "lavfi", "-i", f"testsrc=size=320x240:rate=30:duration={seconds}",
+    run_ffmpeg(
+        ["-f", "lavfi", "-i", f"testsrc=size=320x240:rate=30:duration={seconds}",
          "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
          "-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-bf", "2",
          "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-shortest", str(target)],
-        check=True,
+        what=f"writing {target.name}",
     )  # fmt: skip
     return target
 

@@ -7,13 +7,12 @@ the chunk's global metadata (its ``comment`` tag) to the output, which is how th
 concat assembler learns each chunk's expected frame count.
 """
 
-import subprocess
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from bytenite_runtime import task
-from bytenite_runtime.media import FfmpegError, find_ffmpeg
+from bytenite_runtime.media import run_ffmpeg
 
 
 class Params(BaseModel):
@@ -24,15 +23,13 @@ class Params(BaseModel):
 @task.app(params=Params)
 def main(ctx: task.AppContext[Params]) -> None:
     out = ctx.results.path("transcoded.mp4")
-    command = [
-        find_ffmpeg(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-        "-i", str(ctx.chunk.path), "-map", "0", "-c:v", "libx264",
-        "-crf", str(ctx.params.crf), "-preset", ctx.params.preset, "-pix_fmt", "yuv420p",
-        "-fps_mode", "passthrough", "-c:a", "copy", "-f", "mp4", str(out),
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise FfmpegError(f"chunk {ctx.chunk.index}", command, done.returncode, done.stderr)
+    # A failure raises FfmpegError: the command and the last lines of ffmpeg's stderr.
+    run_ffmpeg(
+        ["-i", str(ctx.chunk.path), "-map", "0", "-c:v", "libx264",
+         "-crf", str(ctx.params.crf), "-preset", ctx.params.preset, "-pix_fmt", "yuv420p",
+         "-fps_mode", "passthrough", "-c:a", "copy", "-f", "mp4", str(out)],
+        what=f"chunk {ctx.chunk.index}",
+    )  # fmt: skip
     fields = ctx.chunk.fields
     ctx.log.info(
         "chunk %s: %s frames from %s s re-encoded", ctx.chunk.index, fields.get("frames"),
