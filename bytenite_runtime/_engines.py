@@ -199,10 +199,14 @@ def _present(folder: Path) -> set[str]:
     }
 
 
+def _expected() -> dict[str, dict[str, str]]:
+    return {folder_name(k, n): engine_files(k, n) for k, n in engines()}
+
+
 def stale_engines(root: Path) -> list[str]:
     """One line per engine folder under ``root`` that differs from generation (or is extra)."""
     problems: list[str] = []
-    expected = {folder_name(k, n): engine_files(k, n) for k, n in engines()}
+    expected = _expected()
     for folder, files in expected.items():
         where = root / folder
         if not where.is_dir():
@@ -230,8 +234,7 @@ def stale_engines(root: Path) -> list[str]:
 def write_engines(root: Path) -> list[Path]:
     """Write every engine folder under ``root``, replacing what was there; return the folders."""
     written = []
-    expected = {folder_name(k, n): engine_files(k, n) for k, n in engines()}
-    for folder, files in expected.items():
+    for folder, files in _expected().items():
         where = root / folder
         if where.is_dir():
             shutil.rmtree(where)

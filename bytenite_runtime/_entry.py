@@ -41,6 +41,7 @@ from .settings import (
 __all__ = ["Entrypoint", "Kind", "SchemaOption"]
 
 P = TypeVar("P")
+T = TypeVar("T")
 Kind = Literal["partitioner", "app", "assembler"]
 SchemaOption = Path | str | Mapping[str, Any] | None
 
@@ -158,14 +159,6 @@ class Entrypoint(Generic[P]):
         else:
             self._assemble(settings, params, secrets, log)
 
-    def _call(self, ctx: Any, chunk: int | None = None) -> Any:
-        try:
-            return self.fn(ctx)
-        except ByteniteError:
-            raise
-        except Exception as exc:
-            raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
-
     def _partition(
         self,
         settings: PartitionerSettings,
@@ -180,27 +173,13 @@ class Entrypoint(Generic[P]):
         writer = ChunkWriter(settings.chunks_dir, mode)
         ctx = PartitionerContext(params, log, secrets, settings, sources)
         try:
-            produced = self._call(ctx)
+            produced = _guarded(None, self.fn, ctx)
             if produced is None:
                 raise ConfigError("the partitioner function returned None; it must yield chunks")
             iterator = iter(produced)
-            while True:
-                try:
-                    item = next(iterator)
-                except StopIteration:
-                    break
-                except ByteniteError:
-                    raise
-                except Exception as exc:
-                    raise ComponentError(f"{type(exc).__name__}: {exc}", writer.count) from exc
-                index = writer.count
-                try:
-                    writer.add(item)
-                except ByteniteError:
-                    raise
-                except Exception as exc:
-                    # What was yielded is not a chunk, or its write callable raised.
-                    raise ComponentError(f"{type(exc).__name__}: {exc}", index) from exc
+            while (item := _guarded(writer.count, next, iterator, _END)) is not _END:
+                # What was yielded may not be a chunk, or its write callable may raise.
+                _guarded(writer.count, writer.add, item)
             count = writer.finish()
         except BaseException:
             writer.abort()
@@ -227,7 +206,8 @@ class Entrypoint(Generic[P]):
                 )
             results = Results(settings.task_results_dir, chunk.index)
             try:
-                self._call(AppContext(params, log, secrets, settings, chunk, results), chunk.index)
+                ctx = AppContext(params, log, secrets, settings, chunk, results)
+                _guarded(chunk.index, self.fn, ctx)
                 results.commit()
             except BaseException:
                 results.discard()
@@ -243,7 +223,9 @@ class Entrypoint(Generic[P]):
         results = list_results(settings.task_results_dir)
         output = Output(settings.output_dir)
         try:
-            self._call(AssemblerContext(params, log, secrets, settings, results, output))
+            _guarded(
+                None, self.fn, AssemblerContext(params, log, secrets, settings, results, output)
+            )
             output.commit()
         except BaseException:
             output.discard()
@@ -278,6 +260,19 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+
+_END = object()
+
+
+def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)``, a failure of the component's own code becoming a ComponentError."""
+    try:
+        return fn(*args)
+    except ByteniteError:
+        raise
+    except Exception as exc:
+        raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
 
 
 def _is_main_thread() -> bool:

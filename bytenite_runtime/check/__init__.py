@@ -66,11 +66,15 @@ def _check_folder(folder: Path, report: Report, extra: Sequence[Path]) -> None:
     report.counts["engines" if kind in ("partitioner", "assembler") else "apps"] += 1
     for schema in (folder / "schema.json", folder / "app" / "schema.json"):
         if schema.is_file():
-            report.findings += check_schema_file(schema, _shown(schema))
-            report.counts["schemas"] += 1
+            _check_schema(schema, report)
     template = folder / "template.json"
     if template.is_file():
         _check_template_file(template, report, extra)
+
+
+def _check_schema(path: Path, report: Report) -> None:
+    report.findings += check_schema_file(path, _shown(path))
+    report.counts["schemas"] += 1
 
 
 def _check_template_file(path: Path, report: Report, extra: Sequence[Path]) -> None:
@@ -84,8 +88,7 @@ def _check_one(path: Path, report: Report, extra: Sequence[Path]) -> None:
         if path.name == "manifest.json":
             _check_folder(path.parent, report, extra)
         elif path.name == "schema.json":
-            report.findings += check_schema_file(path, _shown(path))
-            report.counts["schemas"] += 1
+            _check_schema(path, report)
         else:
             _check_template_file(path, report, extra)
     elif (path / "manifest.json").is_file():

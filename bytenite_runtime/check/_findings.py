@@ -25,11 +25,8 @@ class Finding:
     problem: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.path}: {self.field}: {self.problem}"
-            if self.field
-            else (f"{self.path}: {self.problem}")
-        )
+        where = f"{self.path}: {self.field}" if self.field else self.path
+        return f"{where}: {self.problem}"
 
 
 def describe(value: object) -> str:

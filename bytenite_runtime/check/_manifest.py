@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeGuard
 
 from ..settings import _SECRET_ID
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
@@ -23,7 +24,7 @@ _CONFIG = frozenset({"container", "private_image", "username", "token", "secrets
 _DEVICE = frozenset({"min_cpu", "min_memory", "gpu"})
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
@@ -31,32 +32,50 @@ def _non_empty_string(value: object) -> bool:
     return isinstance(value, str) and bool(value.strip())
 
 
+def _is_image(value: object) -> bool:
+    return _non_empty_string(value) and not any(ch.isspace() for ch in str(value))
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[object], bool]:
+    return lambda value: isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+# Required fields: what a valid value passes, and what the message says it must be.
+_REQUIRED: dict[str, tuple[Callable[[object], bool], str]] = {
+    "name": (_matches(NAME), "must be 1 to 64 letters, digits, '-' or '_'"),
+    "version": (_matches(_VERSION), 'must be a string "major.minor" such as "1.0"'),
+    "description": (lambda value: isinstance(value, str), "must be a string"),
+    "platform_config.container": (_is_image, "must name a container image"),
+    "device_requirements.min_cpu": (
+        lambda cpu: isinstance(cpu, int) and not isinstance(cpu, bool) and cpu >= 1,
+        "must be a whole number of cores, at least 1",
+    ),
+    "device_requirements.min_memory": (
+        lambda memory: _is_number(memory) and memory > 0,
+        "must be a number of GiB greater than 0",
+    ),
+}
+
+
+def _required(shown: str, field: str, value: object) -> list[Finding]:
+    """``is missing`` when ``value`` is None, else the rule's reason when it is not valid."""
+    if value is None:
+        return [Finding(shown, field, "is missing")]
+    is_valid, reason = _REQUIRED[field]
+    if not is_valid(value):
+        return [Finding(shown, field, f"{reason} (got {describe(value)})")]
+    return []
+
+
 def _identity(shown: str, manifest: dict[str, Any]) -> list[Finding]:
-    found = []
-    name = manifest.get("name")
-    if name is None:
-        found.append(Finding(shown, "name", "is missing"))
-    elif not isinstance(name, str) or not NAME.fullmatch(name):
-        reason = "must be 1 to 64 letters, digits, '-' or '_'"
-        found.append(Finding(shown, "name", f"{reason} (got {describe(name)})"))
-    version = manifest.get("version")
-    if version is None:
-        found.append(Finding(shown, "version", "is missing"))
-    elif not isinstance(version, str) or not _VERSION.fullmatch(version):
-        reason = 'must be a string "major.minor" such as "1.0"'
-        found.append(Finding(shown, "version", f"{reason} (got {describe(version)})"))
+    found = _required(shown, "name", manifest.get("name"))
+    found += _required(shown, "version", manifest.get("version"))
     kind = manifest.get("type")
     if kind is not None and kind not in _TYPES:
         found.append(
             Finding(shown, "type", f"must be one of {', '.join(_TYPES)} (got {describe(kind)})")
         )
-    description = manifest.get("description")
-    if description is None:
-        found.append(Finding(shown, "description", "is missing"))
-    elif not isinstance(description, str):
-        found.append(
-            Finding(shown, "description", f"must be a string (got {describe(description)})")
-        )
+    found += _required(shown, "description", manifest.get("description"))
     if manifest.get("platform") != "docker":
         got = describe(manifest["platform"]) if "platform" in manifest else "nothing"
         found.append(Finding(shown, "platform", f'must be "docker" (got {got})'))
@@ -81,12 +100,7 @@ def _platform_config(shown: str, config: object) -> list[Finding]:
     if not isinstance(config, dict):
         return [Finding(shown, "platform_config", f"must be an object (got {describe(config)})")]
     found = unknown_keys(shown, "platform_config.", config, _CONFIG)
-    container = config.get("container")
-    if container is None:
-        found.append(Finding(shown, "platform_config.container", "is missing"))
-    elif not _non_empty_string(container) or any(ch.isspace() for ch in container):
-        reason = f"must name a container image (got {describe(container)})"
-        found.append(Finding(shown, "platform_config.container", reason))
+    found += _required(shown, "platform_config.container", config.get("container"))
     private = config.get("private_image", False)
     if not isinstance(private, bool):
         reason = f"must be true or false (got {describe(private)})"
@@ -127,18 +141,8 @@ def _device(shown: str, device: object) -> list[Finding]:
     if not isinstance(device, dict):
         return [Finding(shown, field, f"must be an object (got {describe(device)})")]
     found = unknown_keys(shown, f"{field}.", device, _DEVICE)
-    cpu = device.get("min_cpu")
-    if cpu is None:
-        found.append(Finding(shown, f"{field}.min_cpu", "is missing"))
-    elif not isinstance(cpu, int) or isinstance(cpu, bool) or cpu < 1:
-        reason = f"must be a whole number of cores, at least 1 (got {describe(cpu)})"
-        found.append(Finding(shown, f"{field}.min_cpu", reason))
-    memory = device.get("min_memory")
-    if memory is None:
-        found.append(Finding(shown, f"{field}.min_memory", "is missing"))
-    elif not _is_number(memory) or memory <= 0:
-        reason = f"must be a number of GiB greater than 0 (got {describe(memory)})"
-        found.append(Finding(shown, f"{field}.min_memory", reason))
+    found += _required(shown, f"{field}.min_cpu", device.get("min_cpu"))
+    found += _required(shown, f"{field}.min_memory", device.get("min_memory"))
     gpu = device.get("gpu", [])
     if not isinstance(gpu, list) or not all(_non_empty_string(g) for g in gpu):
         example = '"NVIDIA A100-SXM4-40GB"'

@@ -228,6 +228,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         request = parse(JobRequest, load_json(args.request, "job request"), "request")
     # Relative folder tags are relative to the file holding them.
     template_dir = base
+    template_file: Path | None = None
     if args.template is not None:
         path = Path(args.template)
         template_file = (
@@ -235,14 +236,13 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
             if path.suffix == ".json" and path.is_file()
             else find_template(args.template, search)
         )
+    elif request.template is None and request.template_id is not None:
+        template_file = find_template(request.template_id, search)
+    if template_file is not None:
         template = parse(Template, load_json(template_file, "template"), "template")
         template_dir = template_file.resolve().parent
     elif request.template is not None:
         template = request.template
-    elif request.template_id is not None:
-        template_file = find_template(request.template_id, search)
-        template = parse(Template, load_json(template_file, "template"), "template")
-        template_dir = template_file.resolve().parent
     else:
         raise TemplateError(
             "no template: give templateId or template in the request, or --template"
@@ -274,6 +274,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     )
     if destination is not None and destination.name != "{job}":
         check_destination(destination, args.overwrite)
+        destination = destination.resolve()
     return JobPlan(
         name=request.name if args.request else (template.id or "simulated-job"),
         template=template,
@@ -281,9 +282,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         app=components["app"],
         assembler=components["assembler"],
         base_dir=base,
-        destination=destination.resolve()
-        if destination is not None and destination.name != "{job}"
-        else destination,
+        destination=destination,
     )
 
 

@@ -52,13 +52,16 @@ def _manifest(folder: Path) -> dict[str, Any]:
     return load_json(folder / "manifest.json", "manifest")
 
 
-def _from_folder(role: Role, tag: str, folder: Path) -> Component:
+def _from_folder(
+    role: Role, tag: str, folder: Path, manifest: dict[str, Any] | None = None
+) -> Component:
     # The process starts in app/ and is given its script by path: a relative folder
     # would be taken relative to app/ itself.
     folder = folder.resolve()
-    if not (folder / "manifest.json").is_file():
-        raise TemplateError(f"{role} {tag!r}: {str(folder)!r} holds no manifest.json")
-    manifest = _manifest(folder)
+    if manifest is None:
+        if not (folder / "manifest.json").is_file():
+            raise TemplateError(f"{role} {tag!r}: {str(folder)!r} holds no manifest.json")
+        manifest = _manifest(folder)
     declared = manifest.get("type")
     if declared is not None and role != "app" and declared != role:
         raise TemplateError(f"{role} {tag!r}: manifest.json says type {declared!r}")
@@ -103,15 +106,15 @@ def _fits(role: Role, manifest: dict[str, Any]) -> bool:
 
 
 def _candidates(
-    role: Role, name: str, search: Iterable[Path]
-) -> list[tuple[tuple[int, int], Path]]:
-    found: dict[Path, tuple[int, int]] = {}
-    for folder, manifest in _manifests(search):
-        if manifest.get("name") == name and _fits(role, manifest):
+    name: str, fitting: Iterable[tuple[Path, dict[str, Any]]]
+) -> list[tuple[tuple[int, int], Path, dict[str, Any]]]:
+    found: dict[Path, tuple[tuple[int, int], dict[str, Any]]] = {}
+    for folder, manifest in fitting:
+        if manifest.get("name") == name:
             match = _VERSION.fullmatch(str(manifest.get("version", "0.0")))
             version = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
-            found.setdefault(folder.resolve(), version)
-    return [(v, p) for p, v in found.items()]
+            found.setdefault(folder.resolve(), (version, manifest))
+    return [(v, p, manifest) for p, (v, manifest) in found.items()]
 
 
 def resolve(
@@ -131,19 +134,23 @@ def resolve(
     name = match.group("name")
     major = int(match.group("major")) if match.group("major") else None
     minor = int(match.group("minor")) if match.group("minor") else None
+    # One scan of the search folders serves both the match and the suggestions.
+    fitting = [(folder, m) for folder, m in _manifests(search) if _fits(role, m)]
     candidates = [
-        (v, p)
-        for v, p in _candidates(role, name, search)
+        (v, p, manifest)
+        for v, p, manifest in _candidates(name, fitting)
         if (major is None or v[0] == major) and (minor is None or v[1] == minor)
     ]
     if candidates:
-        return _from_folder(role, tag, max(candidates)[1])
+        # The newest version wins; the folder path only breaks a tie.
+        _, folder, manifest = max(candidates, key=lambda c: (c[0], c[1]))
+        return _from_folder(role, tag, folder, manifest)
     if role != "app" and name in registry.names(role):
         # Built-ins follow the package version; any 1.x tag names them.
         if major is not None and major != 1:
             raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
         return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
-    known = {str(m.get("name", "")) for _, m in _manifests(search) if _fits(role, m)}
+    known = {str(m.get("name", "")) for _, m in fitting}
     if role != "app":
         known |= set(registry.names(role))
     where = ", ".join(str(s) for s in search) or "no folders"
