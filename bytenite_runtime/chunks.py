@@ -49,6 +49,7 @@ from .errors import DataError
 __all__ = [
     "FOOTER_MAGIC",
     "META_KEY",
+    "META_TEXT_PREFIX",
     "ChunkMeta",
     "MetadataMode",
     "ResultName",
@@ -176,6 +177,9 @@ _SLOT_READERS_AT: tuple[tuple[int, bytes, str], ...] = (
 )
 META_KEY = "bytenite.chunk"
 """The key under which formats with a key/value metadata slot carry ``ChunkMeta`` JSON."""
+META_TEXT_PREFIX = f"{META_KEY}="
+"""What leads ``ChunkMeta`` JSON in a free-text slot (a PNG text chunk, a JPEG comment, a
+container's ``comment`` tag), so the library's text is told apart from anyone else's."""
 
 
 def read_slot(path: Path) -> ChunkMeta | None:

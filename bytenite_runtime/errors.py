@@ -67,9 +67,13 @@ class Problem:
     field: str
     reason: str
 
+    @property
+    def where(self) -> str:
+        """``VARIABLE.field``, or the variable alone when the whole value is at fault."""
+        return f"{self.variable}.{self.field}" if self.field else self.variable
+
     def __str__(self) -> str:
-        where = f"{self.variable}.{self.field}" if self.field else self.variable
-        return f"{where}: {self.reason}"
+        return f"{self.where}: {self.reason}"
 
 
 class SettingsError(ConfigError):

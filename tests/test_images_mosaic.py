@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _failing import failing_assembly
 from _pictures import decoded, encoded, noise_rgb
-from PIL import Image
+from PIL import Image, ImageFile
 
 from bytenite_runtime import DataError, task
 from bytenite_runtime.chunks import ChunkMeta
@@ -368,6 +368,23 @@ def test_decoding_tiles_on_threads_leaves_pillows_own_limit_alone() -> None:
             assert before == Image.MAX_IMAGE_PIXELS
     finally:
         Image.MAX_IMAGE_PIXELS = before
+
+
+def test_a_truncated_tile_fails_on_threads_even_when_pillow_is_lenient(tmp_path: Path) -> None:
+    """With Pillow's process-wide LOAD_TRUNCATED_IMAGES turned on by someone else, a cut
+    tile still fails on the decoding threads, and the setting is on again afterwards."""
+    results = _identity(_tiles(noise_rgb(96, 96), tile_width=6))
+    name = sorted(results)[5]
+    results[name] = results[name][:-60]  # into the pixel data; the slot comes before it
+    try:
+        ImageFile.LOAD_TRUNCATED_IMAGES = True
+        for attempt in range(3):
+            (folder := tmp_path / str(attempt)).mkdir()
+            message = failing_assembly(folder, "mosaic", results, workers=8)
+            assert "corrupt or truncated" in message
+            assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
 
 
 def test_a_source_named_by_an_absolute_or_windows_path_still_gets_a_plain_output_name() -> None:

@@ -111,8 +111,9 @@ def test_results_probed_together_fail_on_the_first_bad_one_in_order(tmp_path: Pa
 def test_chunk_metadata_in_tags_is_read_and_bad_json_is_named() -> None:
     """The comment tag yields the chunk metadata whatever its key's case; a damaged one is a
     DataError naming the file; a foreign comment is no metadata."""
+    from bytenite_runtime.chunks import META_TEXT_PREFIX as PREFIX
     from bytenite_runtime.chunks import ChunkMeta
-    from bytenite_runtime.media.slots import PREFIX, encode_comment, meta_from_tags
+    from bytenite_runtime.media.slots import encode_comment, meta_from_tags
 
     meta = ChunkMeta(2, 6, "clip.mp4", {"frames": 30})
     assert meta_from_tags({"COMMENT": encode_comment(meta)}, Path("a.mkv")) == meta

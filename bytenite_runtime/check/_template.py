@@ -88,10 +88,7 @@ def _params_of(
     if model is None and schema is None:
         return []
     _, problems = validate_params(variable, params, model, schema, schema_name)
-    return [
-        Finding(shown, f"{p.variable}.{p.field}" if p.field else p.variable, p.reason)
-        for p in problems
-    ]
+    return [Finding(shown, p.where, p.reason) for p in problems]
 
 
 def _data(shown: str, doc: dict[str, Any]) -> list[Finding]:

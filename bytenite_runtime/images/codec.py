@@ -21,9 +21,9 @@ from typing import Literal
 
 from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin, UnidentifiedImageError
 
-from ..chunks import META_KEY, ChunkMeta
+from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
-from .slots import PREFIX, meta_text, xmp_packet
+from .slots import meta_text, xmp_packet
 
 __all__ = [
     "EXTENSIONS",
@@ -73,7 +73,9 @@ _WRITABLE: dict[ImageFormat, dict[str, str]] = {
     "webp": {"RGB": "RGB", "RGBA": "RGBA", "L": "RGB", "LA": "RGBA", "P": "RGBA"},
 }
 _ORIENTATION = 0x0112
-_OPEN_LOCK = threading.Lock()
+_PILLOW_GLOBALS = threading.Lock()
+"""Held while Pillow's process-wide settings are changed and in effect: tiles decode on
+several threads."""
 _UPRIGHT = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -119,7 +121,7 @@ def open_image(path: Path, name: str, max_pixels: int) -> Image.Image:
     # that names neither the file nor the parameter to change. The global and the warning
     # filters are process-wide and tiles are opened on several threads, so one lock covers
     # the lift and the restore (opening reads the header only).
-    with _damage_is_data_error(name), _OPEN_LOCK, warnings.catch_warnings():
+    with _damage_is_data_error(name), _PILLOW_GLOBALS, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
@@ -144,12 +146,14 @@ def load(image: Image.Image, name: str) -> None:
             image.load()
             return
         # Someone turned Pillow's (process-wide) leniency on; a truncated tile must still
-        # fail here rather than come back with grey rows.
-        ImageFile.LOAD_TRUNCATED_IMAGES = False
-        try:
-            image.load()
-        finally:
-            ImageFile.LOAD_TRUNCATED_IMAGES = True
+        # fail here rather than come back with grey rows. The lock keeps one decoding
+        # thread from switching it back on while another decodes.
+        with _PILLOW_GLOBALS:
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+            try:
+                image.load()
+            finally:
+                ImageFile.LOAD_TRUNCATED_IMAGES = True
 
 
 def orientation_of(image: Image.Image) -> int:
@@ -266,7 +270,7 @@ def save(
     elif fmt == "jpeg":
         options["quality"] = quality
         if text is not None:
-            options["comment"] = (PREFIX + text).encode("ascii")
+            options["comment"] = (META_TEXT_PREFIX + text).encode("ascii")
     elif fmt == "webp":
         options.update(quality=quality, lossless=lossless)
         if meta is not None:
@@ -274,7 +278,7 @@ def save(
     else:
         options["compression"] = "tiff_adobe_deflate"
         if text is not None:
-            options["description"] = PREFIX + text
+            options["description"] = META_TEXT_PREFIX + text
     if orientation != 1:
         options["exif"] = exif_bytes(orientation)
     image.save(target, _PIL_NAMES[fmt], **options)

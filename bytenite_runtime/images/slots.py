@@ -31,11 +31,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from ..chunks import META_KEY, ChunkMeta
+from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 
 __all__ = [
-    "PREFIX",
     "meta_text",
     "read_jpeg_meta",
     "read_png_meta",
@@ -44,9 +43,7 @@ __all__ = [
     "xmp_packet",
 ]
 
-PREFIX = f"{META_KEY}="
-"""What precedes the JSON in a JPEG comment or a TIFF ImageDescription."""
-_PREFIX_BYTES = PREFIX.encode()
+_PREFIX_BYTES = META_TEXT_PREFIX.encode()
 
 _MAX_SLOT = 1 << 20
 _MAX_STEPS = 4096

@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from ..chunks import META_KEY, ChunkMeta
+from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 
-__all__ = ["PREFIX", "encode_comment", "meta_from_tags", "read_media_meta"]
-
-PREFIX = META_KEY + "="
+__all__ = ["encode_comment", "meta_from_tags", "read_media_meta"]
 
 
 def encode_comment(meta: ChunkMeta) -> str:
     """The comment value carrying ``meta``."""
-    return PREFIX + meta.to_json().decode()
+    return META_TEXT_PREFIX + meta.to_json().decode()
 
 
 def read_media_meta(path: Path) -> ChunkMeta | None:
@@ -46,9 +44,9 @@ def meta_from_tags(tags: Mapping[str, str], path: Path) -> ChunkMeta | None:
     """The chunk metadata in ``tags`` (a file's tags, as :func:`.probe.container_tags`
     reads them), or None when its comment carries none."""
     raw = next((v for k, v in tags.items() if k.lower() == "comment"), None)
-    if not isinstance(raw, str) or not raw.startswith(PREFIX):
+    if not isinstance(raw, str) or not raw.startswith(META_TEXT_PREFIX):
         return None
     try:
-        return ChunkMeta.from_json(raw[len(PREFIX) :].encode())
+        return ChunkMeta.from_json(raw[len(META_TEXT_PREFIX) :].encode())
     except (ValueError, TypeError) as exc:
         raise DataError(f"{path.name}: metadata under {META_KEY!r} is not valid ({exc})") from None
