@@ -452,6 +452,21 @@ def test_unterminated_quoted_field_names_where_it_opened(tmp_path: Path) -> None
     assert message == f"b.csv byte {len(bad)}: unterminated quoted field (opened at byte {opened})"
 
 
+def test_utf8_checks_run_off_the_scan_yet_in_file_order(tmp_path: Path) -> None:
+    """The UTF-8 checks run on the caller's thread, behind the scan: an invalid byte early
+    in the file is still the error, not a broken quote the scan met later, and no piece
+    past the bad byte is given."""
+    path = tmp_path / "data.csv"
+    path.write_bytes(b"h\n" + b"row\n" * 50 + b"\xff\n" + b"row\n" * 150 + b'"open')
+    given = []
+    with _blocks_of(64), pytest.raises(DataError, match=r"byte 202: not valid UTF-8"):
+        for piece in delimited.plan(
+            path, "data.csv", "csv", Sizing(rows=10), header=True, strict=False
+        ):
+            given.append(piece)
+    assert given and all(piece.records[1] <= 202 for piece in given)
+
+
 def test_unterminated_quote_opened_in_an_earlier_block_is_found(tmp_path: Path) -> None:
     """The opening quote is found even when blocks without quotes follow it."""
     bad = b'a\n"' + b"x" * 200
