@@ -294,7 +294,9 @@ def _reencode(
             if webm
             else list(pick_encoder("h264", crf=18).output_args)
         )
-        args += ["-map", "[v]", *codec]
+        # The filter's frames, one for one: with its default frame-rate mode, ffmpeg 5.1
+        # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).
+        args += ["-map", "[v]", *codec, "-fps_mode", "passthrough"]
     if has_a:
         audio_codec = _AUDIO_ENCODERS.get(muxer, "pcm_s16le" if muxer == "wav" else "aac")
         args += ["-map", "[a]", "-c:a", audio_codec]
