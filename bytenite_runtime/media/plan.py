@@ -118,14 +118,19 @@ def _samples_per_piece(info: MediaInfo, cuts_seconds: Sequence[float]) -> list[i
 
 
 _MIN_PACKETS = 2
+_MIN_MP3_PACKETS = 7
 
 
 def plan_audio(
-    info: MediaInfo, cuts: Sequence[float], mode: Mode, total_samples: int | None = None
+    info: MediaInfo,
+    cuts: Sequence[float],
+    mode: Mode,
+    total_samples: int | None = None,
+    fmt: str = "",
 ) -> tuple[list[float], list[Piece]]:
     """Audio-only: ``copy`` cuts at the packet start nearest each request, ``exact`` at
     the nearest sample of the decoded stream (``total_samples``); bounds are absolute
-    seconds, the first being the start."""
+    seconds, the first being the start. ``fmt`` is the container of ``copy`` chunks."""
     audio = info.audio
     assert audio is not None
     rate = audio.sample_rate
@@ -148,13 +153,17 @@ def plan_audio(
     bounds, asked = [first], [0.0]
     # Every piece gets at least two packets: ffmpeg cannot tell a one-frame MP3 from noise
     # ("Invalid data found when processing input"), so such a chunk would be unreadable.
+    # An MP3 chunk gets seven: libavformat's probe is sure of a raw MP3 only from seven
+    # frames on (scoring 1 below), so a shorter chunk whose audio bytes happen to look
+    # like another format (H.263 start codes, for one) opens as that, tags unread.
+    least = _MIN_MP3_PACKETS if fmt == "mp3" else _MIN_PACKETS
     taken = 0
     for cut in cuts:
         pick = _nearest(starts, first + Fraction(cut) / audio.time_base)
         if pick is None:
             continue
         at = bisect.bisect_left(starts, pick)
-        if at - taken >= _MIN_PACKETS and len(starts) - at >= _MIN_PACKETS:
+        if at - taken >= least and len(starts) - at >= least:
             bounds.append(pick)
             asked.append(cut)
             taken = at

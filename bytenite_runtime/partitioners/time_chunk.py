@@ -164,7 +164,7 @@ class TimeChunk(Partitioner):
             raw, width, total = _decode_pcm(info, scratch)
             bounds, pieces = plan.plan_audio(info, cuts, "exact", total)
         else:
-            bounds, pieces = plan.plan_audio(info, cuts, self.mode)
+            bounds, pieces = plan.plan_audio(info, cuts, self.mode, fmt=fmt)
         pcm = None
         if self.audio == "pcm" and info.video is not None and info.audio is not None:
             pcm, pieces = _pcm_pieces(info, [int(b) for b in bounds], pieces, scratch)
