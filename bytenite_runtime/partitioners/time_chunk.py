@@ -202,19 +202,31 @@ class TimeChunk(Partitioner):
 def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int, int]:
     """The whole audio stream decoded once to raw interleaved samples: s16 for 16-bit
     PCM sources (kept bit-exact), f32 for everything else (exact for up to 24 bits).
-    Returns the file, bytes per sample and the number of samples (per channel)."""
+    Returns the file, bytes per sample and the number of samples (per channel) up to the
+    end of the last packet: samples past it in the file are the encoder's padding."""
     from ..media import run_ffmpeg
+    from ..media.probe import first_sample_time
 
-    assert info.audio is not None
+    audio = info.audio
+    assert audio is not None
     raw = scratch / "audio.raw"
-    s16 = info.audio.codec in {"pcm_s16le", "pcm_s16be"}
+    s16 = audio.codec in {"pcm_s16le", "pcm_s16be"}
     sample_fmt, width = ("s16le", 2) if s16 else ("f32le", 4)
     run_ffmpeg(
-        ["-i", str(info.path), "-map", f"0:{info.audio.index}", "-f", sample_fmt,
+        ["-i", str(info.path), "-map", f"0:{audio.index}", "-f", sample_fmt,
          "-c:a", f"pcm_{sample_fmt}", str(raw)],
         what=f"{info.path.name}: decoding audio",
     )  # fmt: skip
-    return raw, width, raw.stat().st_size // (width * info.audio.channels)
+    decoded = raw.stat().st_size // (width * audio.channels)
+    # An MP4's last AAC packet lasts only the samples it has left (512 of 1024): ffmpeg 9
+    # drops the rest, the encoder's padding, but ffmpeg 5.1 (Debian bookworm) decodes it.
+    # That end is exact only in a time base of whole samples (not Matroska's milliseconds).
+    last_pts, last_duration = max(audio.packets)
+    if not last_duration or (Fraction(1, audio.sample_rate) / audio.time_base).denominator != 1:
+        return raw, width, decoded
+    end = (last_pts + last_duration) * audio.time_base
+    kept = round((end - first_sample_time(info.path, audio.index)) * audio.sample_rate)
+    return raw, width, min(decoded, kept)
 
 
 def _pcm_pieces(
