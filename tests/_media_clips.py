@@ -72,10 +72,24 @@ def frame_times(path: Path) -> list[float]:
 
 def make_variable_rate(path: Path) -> Path:
     """1 s at 30 fps then 1 s at 10 fps, H.264 with B-frames, and AAC: frame durations vary."""
+    encoded = path.with_name(f"encoded-{path.name}")
     ffmpeg(
         "-filter_complex", "testsrc=size=160x120:rate=30:d=1[a];"
         "testsrc=size=160x120:rate=10:d=1[b];[a][b]concat=n=2:v=1:a=0[v]",
         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2",
-        "-map", "[v]", "-map", "0:a", *VIDEO_RECIPES["mp4"], "-fps_mode", "vfr", str(path),
+        "-map", "[v]", "-map", "0:a", *VIDEO_RECIPES["mp4"], "-fps_mode", "vfr", str(encoded),
     )  # fmt: skip
+    # ffmpeg 5.1 (unlike 9.x) passes a vfr encode no frame durations: the last packet's is 0,
+    # the MP4 edit list then ends before the last frame shown, and readers drop that frame
+    # (39 frames, not 40). Remuxed with the 0.1 s it lasts, the clip is the same on both.
+    with av.open(str(encoded)) as source, av.open(str(path), "w") as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in source.streams}
+        packets = [p for p in source.demux() if p.size]
+        last = [p for p in packets if p.stream.type == "video"][-1]
+        if not last.duration:
+            last.duration = round(0.1 / last.time_base)
+        for packet in packets:
+            packet.stream = streams[packet.stream_index]
+            out.mux(packet)
+    encoded.unlink()
     return path
