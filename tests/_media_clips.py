@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import av
@@ -41,6 +42,40 @@ def make_video(path: Path, seconds: float = 4.0) -> Path:
         *VIDEO_RECIPES[ext], "-shortest", str(path),
     )  # fmt: skip
     return path
+
+
+def hide_last_frame(path: Path, rate: int) -> Path:
+    """Shorten the video track's MP4 edit list by one frame, as ffmpeg 5.1 leaves a
+    variable-rate encode: the last frame is still stored, but players never show it."""
+    data = bytearray(path.read_bytes())
+
+    def children(start: int, end: int) -> list[tuple[str, int, int]]:
+        found = []
+        while start < end:
+            size, kind = struct.unpack(">I4s", data[start : start + 8])
+            found.append((kind.decode("latin-1"), start, start + size))
+            start += size
+        return found
+
+    (moov,) = [(s, e) for kind, s, e in children(0, len(data)) if kind == "moov"]
+    boxes = {kind: (s, e) for kind, s, e in children(moov[0] + 8, moov[1])}
+    timescale = struct.unpack(">I", data[boxes["mvhd"][0] + 20 : boxes["mvhd"][0] + 24])[0]
+    for kind, start, end in children(moov[0] + 8, moov[1]):
+        inside = {k: (s, e) for k, s, e in children(start + 8, end)} if kind == "trak" else {}
+        mdia = inside.get("mdia")
+        if "edts" not in inside or mdia is None:
+            continue
+        hdlr = {k: s for k, s, _ in children(mdia[0] + 8, mdia[1])}["hdlr"]
+        if data[hdlr + 16 : hdlr + 20] != b"vide":
+            continue
+        (elst,) = [s for k, s, _ in children(inside["edts"][0] + 8, inside["edts"][1])]
+        assert data[elst + 8] == 0, "a version 0 edit list"
+        at = elst + 16  # the first entry's segment duration, in the movie's time scale
+        length = struct.unpack(">I", data[at : at + 4])[0]
+        data[at : at + 4] = struct.pack(">I", length - -(-timescale // rate))  # ceiling
+        path.write_bytes(data)
+        return path
+    raise AssertionError(f"{path.name}: no video edit list")
 
 
 def make_audio(path: Path, seconds: float = 3.0) -> Path:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 from _media_clips import (
+    RATES,
     decoded_counts,
     ffmpeg,
     frame_times,
+    hide_last_frame,
     make_audio,
     make_variable_rate,
     make_video,
@@ -274,6 +276,22 @@ def test_exact_mode_keeps_the_last_frame_duration_of_a_variable_rate_source(
     assert [c.meta.fields["frames"] for c in chunks if c.meta] == [21, 13, 6]
     joined = _join(chunks, "out.mp4", tmp_path)
     assert frame_times(joined) == pytest.approx(frame_times(clip), abs=1e-3)
+
+
+@pytest.mark.parametrize("mode", ["exact", "copy"])
+def test_a_last_frame_the_container_hides_is_left_out_where_it_is_never_shown(
+    tmp_path: Path, mode: str
+) -> None:
+    """An MP4 whose edit list ends a frame early (as ffmpeg 5.1 leaves variable-rate
+    encodes) still cuts: exact chunks hold only the frames a player shows, and copy chunks
+    keep the hidden one, which later frames may refer to, and say so in their counts."""
+    clip = hide_last_frame(make_video(tmp_path / "clip.mp4", seconds=2.0), RATES["mp4"])
+    shown = decoded_counts(clip)[0]
+    assert shown == 2 * RATES["mp4"] - 1
+    chunks = _cut(clip, {"segment_seconds": 0.7, "mode": mode})
+    frames = sum(c.meta.fields["frames"] for c in chunks if c.meta)
+    assert frames == (shown if mode == "exact" else shown + 1)
+    assert decoded_counts(_join(chunks, "out.mp4", tmp_path))[0] == frames
 
 
 def test_pcm_audio_keeps_a_four_channel_layout(clips: dict[str, Path], tmp_path: Path) -> None:

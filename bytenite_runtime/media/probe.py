@@ -8,6 +8,7 @@ is why joins are checked to within one audio frame).
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import statistics
 from collections.abc import Mapping
@@ -47,6 +48,24 @@ class VideoTrack:
     key_pts: tuple[int, ...]
     """Presentation times of keyframes (where a stream copy may cut), sorted."""
     last_duration: int
+    hidden_pts: tuple[int, ...] = ()
+    """Presentation times of frames the container hides after the last one it shows (an
+    MP4 edit list ending before the last packet, as ffmpeg 5.1's variable-rate encodes
+    leave it): demuxed, but never decoded out. Frames hidden before the first one shown
+    (a stream-copy cut's lead-in) are not listed: ffmpeg decodes them out when it seeks."""
+
+    def shown(self) -> VideoTrack:
+        """The frames a decoder gives out. A stream copy keeps hidden frames (frames shown
+        may refer to them); a re-encode never gets them, so it plans on these."""
+        if not self.hidden_pts:
+            return self
+        hidden = set(self.hidden_pts)
+        return dataclasses.replace(
+            self,
+            frame_pts=tuple(p for p in self.frame_pts if p not in hidden),
+            decode_pts=tuple(p for p in self.decode_pts if p not in hidden),
+            hidden_pts=(),
+        )
 
     @property
     def frames(self) -> int:
@@ -185,6 +204,7 @@ def probe(path: Path) -> MediaInfo:
         acodec = _known_codec(path, astream) if astream is not None else ""
         frame_pts: list[int] = []
         key_pts: list[int] = []
+        hidden: list[int] = []
         last_duration = 0
         last_audio = -(1 << 62)
         first_audio: int | None = None
@@ -214,6 +234,8 @@ def probe(path: Path) -> MediaInfo:
                     frame_pts.append(pts)
                     if packet.is_keyframe:
                         key_pts.append(pts)
+                    if packet.is_discard:
+                        hidden.append(pts)
                     last_duration = duration
                 else:
                     if pcm_bytes:
@@ -242,6 +264,7 @@ def probe(path: Path) -> MediaInfo:
                 vstream.index, vcodec, int(vstream.codec_context.width or 0),
                 int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
                 tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
+                _trailing(hidden, frame_pts),
             )  # fmt: skip
         if astream is not None:
             rate = int(astream.codec_context.sample_rate or 0)
@@ -272,6 +295,15 @@ def probe(path: Path) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
+
+
+def _trailing(hidden: list[int], frame_pts: list[int]) -> tuple[int, ...]:
+    """The hidden frames after the last one shown."""
+    if not hidden:
+        return ()
+    flagged = set(hidden)
+    last = max((p for p in frame_pts if p not in flagged), default=None)
+    return tuple(sorted(p for p in flagged if last is None or p > last))
 
 
 def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:

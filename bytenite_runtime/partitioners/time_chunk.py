@@ -154,6 +154,12 @@ class TimeChunk(Partitioner):
 
         if self.audio == "drop":
             info = dataclasses.replace(info, audio=None)
+        if self.mode == "exact" and info.video is not None:
+            # Re-encoded chunks hold the frames a decoder gives out, hidden ones left out.
+            shown = info.video.shown()
+            if not shown.frames:
+                raise DataError(f"{path.name}: the container hides every video frame")
+            info = dataclasses.replace(info, video=shown)
         fmt = chunk_container(path, self.mode, info.video is not None, self.audio)
         name = path.relative_to(ctx.source_dir).as_posix()
         raw, width = None, 0
