@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -238,4 +239,10 @@ def run(config: Config) -> Report:
         "media ratios (best runs, goal <= 1.25): " + ", ".join(ratios) + "; the small clip's "
         "gap is mostly the fixed start of a Python process (the 'python + imports' row)"
     )
+    report.notes.append(f"media: both sides ran {_version()}")
     return report
+
+
+def _version() -> str:
+    done = subprocess.run([_ffmpeg(), "-version"], capture_output=True, check=True, text=True)
+    return done.stdout.split(" Copyright")[0].strip()
