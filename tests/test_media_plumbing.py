@@ -48,6 +48,35 @@ def test_ffmpeg_falls_back_to_the_bundled_binary(monkeypatch: pytest.MonkeyPatch
     assert Path(find_ffmpeg()).is_file()
 
 
+@pytest.mark.parametrize(
+    ("version", "too_old"),
+    [("4.4.2-0ubuntu0.22.04.1", True), ("n4.2.2", True), ("6.1.1-3ubuntu5", False)],
+)
+def test_an_ffmpeg_too_old_for_an_option_says_its_version(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, version: str, too_old: bool
+) -> None:
+    """An ffmpeg older than 5.1 (Ubuntu 22.04's is 4.4) rejecting an option gets its version
+    and the way out in the one-line error; a recent one's rejection is shown as it is."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f'if [ "$1" = -version ]; then echo "ffmpeg version {version} Copyright"; exit 0; fi\n'
+        "echo \"Unrecognized option 'fps_mode'.\" >&2\n"
+        "echo 'Error splitting the argument list: Option not found' >&2\n"
+        "exit 1\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("BYTENITE_FFMPEG", str(fake))
+    with pytest.raises(FfmpegError) as caught:
+        run_ffmpeg(["-fps_mode", "passthrough"], what="encoding")
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("encoding: ffmpeg exited with 1: Unrecognized option 'fps_mode'.")
+    shown = version.lstrip("n")[:3]
+    hint = f"this ffmpeg is {shown}, older than the 5.1 these commands need: set BYTENITE_FFMPEG"
+    assert (hint in message) is too_old
+
+
 def test_ffmpeg_error_carries_the_command_and_the_end_of_stderr() -> None:
     """A failed run is one line naming what failed, the exit code, stderr's tail and the command."""
     with pytest.raises(FfmpegError) as caught:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import shlex
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from ..settings import FFMPEG, ffmpeg_override
 __all__ = ["FfmpegError", "encoders", "find_ffmpeg", "run_ffmpeg"]
 
 _TAIL_LINES = 3
+_OLDEST = (5, 1)
+"""The oldest ffmpeg the commands here are written for (``-fps_mode`` came in 5.1)."""
 
 
 class FfmpegError(DataError):
@@ -24,13 +27,17 @@ class FfmpegError(DataError):
     almost always the input (a damaged file, a stream it cannot decode).
     """
 
-    def __init__(self, what: str, command: Sequence[str], returncode: int, stderr: str) -> None:
+    def __init__(
+        self, what: str, command: Sequence[str], returncode: int, stderr: str, hint: str = ""
+    ) -> None:
         self.command = tuple(command)
         lines = [line.strip() for line in stderr.strip().splitlines() if line.strip()]
         self.stderr_tail = tuple(lines[-_TAIL_LINES:])
         tail = " | ".join(self.stderr_tail) or "no output"
         shown = shlex.join([Path(self.command[0]).name, *self.command[1:]])
-        super().__init__(f"{what}: ffmpeg exited with {returncode}: {tail} (command: {shown})")
+        super().__init__(
+            f"{what}: ffmpeg exited with {returncode}: {tail}{hint} (command: {shown})"
+        )
 
 
 def find_ffmpeg(explicit: str | None = None) -> str:
@@ -74,8 +81,28 @@ def run_ffmpeg(
     command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if done.returncode != 0:
-        raise FfmpegError(what, command, done.returncode, done.stderr.decode(errors="replace"))
+        stderr = done.stderr.decode(errors="replace")
+        hint = _too_old(command[0]) if "Unrecognized option" in stderr else ""
+        raise FfmpegError(what, command, done.returncode, stderr, hint)
     return done
+
+
+def _too_old(ffmpeg: str) -> str:
+    """What to say when ``ffmpeg`` rejected an option: its version, when older than the
+    oldest these commands are written for (Ubuntu 22.04's PATH ffmpeg is 4.4, for one)."""
+    try:
+        done = subprocess.run([ffmpeg, "-version"], capture_output=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    found = re.match(rb"ffmpeg version n?(\d+)\.(\d+)", done.stdout)
+    if found is None or (int(found[1]), int(found[2])) >= _OLDEST:
+        return ""
+    version = f"{int(found[1])}.{int(found[2])}"
+    return (
+        f"; this ffmpeg is {version}, older than the {'.'.join(map(str, _OLDEST))} these "
+        f"commands need: set {FFMPEG} to a newer one (the media extra's imageio-ffmpeg "
+        "bundles one)"
+    )
 
 
 @functools.cache
