@@ -21,6 +21,7 @@ VIDEO_RECIPES = {
 RATES = {"mp4": 30, "webm": 25}
 AUDIO_RECIPES = {
     "m4a": ["-c:a", "aac", "-b:a", "64k"],
+    "aac": ["-c:a", "aac", "-b:a", "64k"],
     "wav": ["-c:a", "pcm_s16le"],
     "flac": ["-c:a", "flac"],
     "mp3": ["-c:a", "libmp3lame", "-b:a", "64k"],

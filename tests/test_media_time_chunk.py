@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+import av
 import pytest
 from _media_clips import (
     RATES,
@@ -238,6 +239,28 @@ def test_audio_copy_chunks_hold_at_least_two_packets(
     assert all(f["samples"] >= 2 * 1152 for f in fields)
     joined = _join(chunks, "out.mp3", tmp_path)
     assert abs(decoded_counts(joined)[1] - decoded_counts(clips["mp3"])[1]) <= 1152
+
+
+@pytest.mark.parametrize(
+    ("ext", "muxer", "least", "frame"), [("mp3", "mp3", 7, 1152), ("aac", "aac", 3, 1024)]
+)
+def test_raw_audio_chunks_hold_enough_frames_to_be_known_for_what_they_are(
+    tmp_path: Path, ext: str, muxer: str, least: int, frame: int
+) -> None:
+    """Cuts finer than a few packets give raw MP3 chunks of seven frames or more and ADTS
+    AAC ones of three: with fewer, ffmpeg's probe is unsure of the format, and a chunk whose
+    bytes look like another one (ffmpeg 5.1's LAME made a three-frame H.263) opens as that."""
+    tone = make_audio(tmp_path / f"tone.{ext}")
+    chunks = _cut(tone, {"num_chunks": 200})
+    assert len(chunks) > 5
+    for chunk in chunks:
+        path = tmp_path / "chunk.bin"
+        path.write_bytes(chunk.data)
+        with av.open(str(path)) as opened:
+            assert opened.format.name == muxer
+            assert sum(1 for p in opened.demux(audio=0) if p.size) >= least
+    joined = _join(chunks, f"out.{ext}", tmp_path)
+    assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= frame
 
 
 def test_matroska_starting_at_ten_seconds_is_not_taken_for_truncated(

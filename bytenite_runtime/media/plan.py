@@ -118,7 +118,9 @@ def _samples_per_piece(info: MediaInfo, cuts_seconds: Sequence[float]) -> list[i
 
 
 _MIN_PACKETS = 2
-_MIN_MP3_PACKETS = 7
+_MIN_RAW_PACKETS = {"mp3": 7, "adts": 3}
+"""Frames from which libavformat is sure of a raw stream without a container (its probe
+scores MP3 1 below seven frames, ADTS AAC 1 below three, against 51 from there)."""
 
 
 def plan_audio(
@@ -153,10 +155,9 @@ def plan_audio(
     bounds, asked = [first], [0.0]
     # Every piece gets at least two packets: ffmpeg cannot tell a one-frame MP3 from noise
     # ("Invalid data found when processing input"), so such a chunk would be unreadable.
-    # An MP3 chunk gets seven: libavformat's probe is sure of a raw MP3 only from seven
-    # frames on (scoring 1 below), so a shorter chunk whose audio bytes happen to look
-    # like another format (H.263 start codes, for one) opens as that, tags unread.
-    least = _MIN_MP3_PACKETS if fmt == "mp3" else _MIN_PACKETS
+    # Raw MP3 and ADTS chunks get more: below _MIN_RAW_PACKETS a chunk whose audio bytes
+    # happen to look like another format (H.263 start codes, for one) opens as that.
+    least = _MIN_RAW_PACKETS.get(fmt, _MIN_PACKETS)
     taken = 0
     for cut in cuts:
         pick = _nearest(starts, first + Fraction(cut) / audio.time_base)
