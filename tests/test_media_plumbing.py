@@ -12,6 +12,7 @@ from _media_clips import ffmpeg, make_video
 from bytenite_runtime import DataError, SettingsError
 from bytenite_runtime.media import FfmpegError, find_ffmpeg, gpu, run_ffmpeg
 from bytenite_runtime.media._ffmpeg import encoders
+from bytenite_runtime.media.probe import probe
 from bytenite_runtime.testing import run_partitioner
 
 
@@ -75,6 +76,16 @@ def test_an_ffmpeg_too_old_for_an_option_says_its_version(
     shown = version.lstrip("n")[:3]
     hint = f"this ffmpeg is {shown}, older than the 5.1 these commands need: set BYTENITE_FFMPEG"
     assert (hint in message) is too_old
+
+
+def test_tags_that_are_not_utf8_are_read_without_the_bad_bytes(tmp_path: Path) -> None:
+    """A tag holding bytes that are not UTF-8 is read with those bytes left out, whichever
+    PyAV reads it (before 19 told to ignore them, from 19 on given them as surrogates)."""
+    clip = make_video(tmp_path / "clip.mp4", seconds=1.0)
+    tagged = tmp_path / "tagged.mp4"
+    # A surrogate-escaped argument reaches ffmpeg as the raw byte 0xE9 (Latin-1 "é").
+    ffmpeg("-i", str(clip), "-c", "copy", "-metadata", "comment=caf\udce9 ok", str(tagged))
+    assert probe(tagged).tags["comment"] == "caf ok"
 
 
 def test_ffmpeg_error_carries_the_command_and_the_end_of_stderr() -> None:

@@ -147,10 +147,17 @@ class MediaInfo:
         return max(ends) - self.start if ends else 0.0
 
 
+# PyAV < 19 decodes tags strictly unless told to ignore bytes that are not UTF-8; PyAV 19
+# dropped the option and decodes them with "surrogateescape" (dropped in container_tags).
+_OPEN_OPTIONS: dict[str, Any] = (
+    {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
+)
+
+
 def open_media(path: Path) -> Any:
     """``av.open`` with its errors turned into a one-line DataError naming the file."""
     try:
-        return av.open(str(path), metadata_errors="ignore")
+        return av.open(str(path), **_OPEN_OPTIONS)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: not a readable media file ({_reason(exc)})") from None
 
@@ -163,7 +170,12 @@ def container_tags(container: Any) -> dict[str, str]:
     for stream in list(container.streams)[::-1]:
         tags.update(stream.metadata)
     tags.update(container.metadata)
-    return tags
+    return {_utf8(k): _utf8(v) for k, v in tags.items()}
+
+
+def _utf8(text: str) -> str:
+    """``text`` without the bytes that were not UTF-8 (PyAV 19 keeps them as surrogates)."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "ignore")
 
 
 def _reason(exc: BaseException) -> str:
