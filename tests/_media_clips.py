@@ -87,10 +87,15 @@ def make_audio(path: Path, seconds: float = 3.0) -> Path:
     return path
 
 
-def decoded_counts(path: Path) -> tuple[int, int]:
-    """(video frames, audio samples) a player would get from ``path``."""
+def decoded_counts(path: Path, *, untrimmed: bool = False) -> tuple[int, int]:
+    """(video frames, audio samples) a player would get from ``path``; ``untrimmed``:
+    every decoded sample, the priming and padding the container trims included (PyAV 19
+    trims both ends by the MP4 edit list, older PyAV only the start)."""
     frames = samples = 0
     with av.open(str(path)) as container:
+        if untrimmed:
+            for stream in container.streams.audio:
+                stream.codec_context.options = {"flags2": "+skip_manual"}
         for frame in container.decode(*container.streams):
             if isinstance(frame, av.VideoFrame):
                 frames += 1

@@ -24,7 +24,8 @@ def _make_clip(target: Path) -> Path:
 
 def test_video_transcode_example_keeps_every_frame_and_sample(tmp_path: Path) -> None:
     """time-chunk → libx264 per chunk → concat gives back all 180 frames in order and the
-    source's audio sample for sample (audio is passed through, never re-encoded)."""
+    source's audio packets (passed through, never re-encoded): every decoded sample, and
+    as played, trimmed by the edit list, to within one AAC frame."""
     clip = _make_clip(tmp_path / "clip.mp4")
     out = tmp_path / "out"
     run = subprocess.run(
@@ -34,6 +35,10 @@ def test_video_transcode_example_keeps_every_frame_and_sample(tmp_path: Path) ->
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     joined = out / "transcoded.mp4"
-    assert decoded_counts(joined) == decoded_counts(clip)
+    assert decoded_counts(joined, untrimmed=True) == decoded_counts(clip, untrimmed=True)
+    # The joined MP4's end trim comes from its own last packet's duration: PyAV 19, which
+    # applies it, plays 80 samples (1.7 ms) of the encoder's end padding more.
+    (frames, samples), (clip_frames, clip_samples) = decoded_counts(joined), decoded_counts(clip)
+    assert frames == clip_frames and abs(samples - clip_samples) < 1024
     times = frame_times(joined)
     assert all(b > a for a, b in itertools.pairwise(times))
