@@ -203,10 +203,16 @@ def test_page_checksums_are_checked_while_copying(
         copied(source, [1], None)
 
 
+# pyarrow writes bloom filters from 24 on.
+BLOOM = int(pa.__version__.split(".")[0]) >= 24
+
+
 def test_page_index_and_bloom_filters_are_dropped(tmp_path: Path) -> None:
     """Offsets of page indexes and bloom filters, which are not copied, leave the footer."""
     table = sample()
-    options = {"write_page_index": True, "bloom_filter_options": {"id": {}}}
+    options: dict[str, Any] = {"write_page_index": True}
+    if BLOOM:
+        options["bloom_filter_options"] = {"id": {}}
     source = write(tmp_path / "s.parquet", table, **options)
     data = copied(source, [3], None)
     chunk = pq.ParquetFile(io.BytesIO(data))
@@ -215,7 +221,7 @@ def test_page_index_and_bloom_filters_are_dropped(tmp_path: Path) -> None:
     assert chunk.read().equals(table.slice(3 * GROUP, GROUP))
     before, after = first_column(source.read_bytes(), 3), first_column(data, 0)
     assert {4, 5, 6, 7} <= before.fields.keys()
-    assert {14, 15} <= meta_of(before).fields.keys()
+    assert not BLOOM or {14, 15} <= meta_of(before).fields.keys()
     assert not {4, 5, 6, 7} & after.fields.keys()
     assert not {14, 15} & meta_of(after).fields.keys()
 
