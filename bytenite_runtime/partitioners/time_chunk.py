@@ -149,7 +149,7 @@ class TimeChunk(Partitioner):
         self, ctx: PartitionerContext[Any], path: Path, info: MediaInfo, cuts: list[float],
         scratch: Path, first_index: int,
     ) -> Iterator[NewChunk]:  # fmt: skip
-        from ..media import cut, gpu, plan
+        from ..media import cut, gpu, plan, probe
         from ..media.slots import encode_comment
 
         if self.audio == "drop":
@@ -167,7 +167,9 @@ class TimeChunk(Partitioner):
         if info.video is not None:
             bounds, pieces = plan.plan_video(info, cuts, self.mode)
         elif self.mode == "exact" or self.audio == "pcm":
-            raw, width, total = _decode_pcm(info, scratch)
+            assert info.audio is not None
+            first = probe.first_sample_time(info.path, info.audio.index)
+            raw, width, total = _decode_pcm(info, scratch, first)
             bounds, pieces = plan.plan_audio(info, cuts, "exact", total)
         else:
             bounds, pieces = plan.plan_audio(info, cuts, self.mode, fmt=fmt)
@@ -205,13 +207,13 @@ class TimeChunk(Partitioner):
         ctx.log.info("%s: %d chunk(s), %s mode, %s", name, len(pieces), self.mode, fmt)
 
 
-def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int, int]:
+def _decode_pcm(info: MediaInfo, scratch: Path, first: Fraction) -> tuple[Path, int, int]:
     """The whole audio stream decoded once to raw interleaved samples: s16 for 16-bit
-    PCM sources (kept bit-exact), f32 for everything else (exact for up to 24 bits).
-    Returns the file, bytes per sample and the number of samples (per channel) up to the
-    end of the last packet: samples past it in the file are the encoder's padding."""
+    PCM sources (kept bit-exact), f32 for everything else (exact for up to 24 bits), the
+    first at source time ``first``. Returns the file, bytes per sample and the number of
+    samples (per channel) up to the end of the last packet: samples past it in the file
+    are the encoder's padding."""
     from ..media import run_ffmpeg
-    from ..media.probe import first_sample_time
 
     audio = info.audio
     assert audio is not None
@@ -231,7 +233,7 @@ def _decode_pcm(info: MediaInfo, scratch: Path) -> tuple[Path, int, int]:
     if not last_duration or (Fraction(1, audio.sample_rate) / audio.time_base).denominator != 1:
         return raw, width, decoded
     end = (last_pts + last_duration) * audio.time_base
-    kept = round((end - first_sample_time(info.path, audio.index)) * audio.sample_rate)
+    kept = round((end - first) * audio.sample_rate)
     return raw, width, min(decoded, kept)
 
 
@@ -245,8 +247,8 @@ def _pcm_pieces(
 
     video, audio = info.video, info.audio
     assert video is not None and audio is not None
-    raw, width, total = _decode_pcm(info, scratch)
     first = first_sample_time(info.path, audio.index)
+    raw, width, total = _decode_pcm(info, scratch, first)
     edges = [0]
     for bound in bounds[1:]:
         at = round((Fraction(bound) * video.time_base - first) * audio.sample_rate)
