@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -229,6 +228,8 @@ def _bench_clip(
 
 
 def run(config: Config) -> Report:
+    from bytenite_runtime.media import version
+
     repeat = 3 if config.quick else 5
     report = Report()
     ratios = []
@@ -239,10 +240,5 @@ def run(config: Config) -> Report:
         "media ratios (best runs, goal <= 1.25): " + ", ".join(ratios) + "; the small clip's "
         "gap is mostly the fixed start of a Python process (the 'python + imports' row)"
     )
-    report.notes.append(f"media: both sides ran {_version()}")
+    report.notes.append(f"media: both sides ran {version()}")
     return report
-
-
-def _version() -> str:
-    done = subprocess.run([_ffmpeg(), "-version"], capture_output=True, check=True, text=True)
-    return done.stdout.split(" Copyright")[0].strip()

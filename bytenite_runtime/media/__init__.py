@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
+from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg, version
 
 __all__ = [
     "MEDIA_EXTENSIONS",
@@ -25,6 +25,7 @@ __all__ = [
     "find_ffmpeg",
     "is_media_name",
     "run_ffmpeg",
+    "version",
 ]
 
 MUXERS = {

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..errors import DataError
 from ..settings import FFMPEG, ffmpeg_override
 
-__all__ = ["FfmpegError", "encoders", "find_ffmpeg", "run_ffmpeg"]
+__all__ = ["FfmpegError", "encoders", "find_ffmpeg", "run_ffmpeg", "version"]
 
 _TAIL_LINES = 3
 _OLDEST = (5, 1)
@@ -87,20 +87,29 @@ def run_ffmpeg(
     return done
 
 
+def version(ffmpeg: str | None = None) -> str:
+    """What ``ffmpeg -version`` says of itself ("ffmpeg version 5.1.9-0+deb12u1"), or ""
+    when it cannot say."""
+    try:
+        done = subprocess.run(
+            [find_ffmpeg(ffmpeg), "-version"], capture_output=True, check=False, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    first = done.stdout.decode(errors="replace").partition("\n")[0]
+    return first.split(" Copyright")[0].strip()
+
+
 def _too_old(ffmpeg: str) -> str:
     """What to say when ``ffmpeg`` rejected an option: its version, when older than the
     oldest these commands are written for (Ubuntu 22.04's PATH ffmpeg is 4.4, for one)."""
-    try:
-        done = subprocess.run([ffmpeg, "-version"], capture_output=True, check=False, timeout=10)
-    except (OSError, subprocess.TimeoutExpired):
-        return ""
-    found = re.match(rb"ffmpeg version n?(\d+)\.(\d+)", done.stdout)
+    found = re.match(r"ffmpeg version n?(\d+)\.(\d+)", version(ffmpeg))
     if found is None or (int(found[1]), int(found[2])) >= _OLDEST:
         return ""
-    version = f"{int(found[1])}.{int(found[2])}"
+    oldest = ".".join(map(str, _OLDEST))
     return (
-        f"; this ffmpeg is {version}, older than the {'.'.join(map(str, _OLDEST))} these "
-        f"commands need: set {FFMPEG} to a newer one (the media extra's imageio-ffmpeg "
+        f"; this ffmpeg is {found[1]}.{found[2]}, older than the {oldest} these commands "
+        f"need: set {FFMPEG} to a newer one (the media extra's imageio-ffmpeg "
         "bundles one)"
     )
 
