@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -79,6 +80,13 @@ def hide_last_frame(path: Path, rate: int) -> Path:
     raise AssertionError(f"{path.name}: no video edit list")
 
 
+def cut_with_lead_in(source: Path, path: Path, at: float) -> Path:
+    """``source`` from ``at`` seconds, stream-copied as users cut MP4s: the packets from the
+    keyframe before ``at`` are kept (the decoder needs them), and the edit list hides them."""
+    ffmpeg("-ss", f"{at}", "-i", str(source), "-c", "copy", str(path))
+    return path
+
+
 def make_audio(path: Path, seconds: float = 3.0) -> Path:
     ffmpeg(
         "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds}",
@@ -102,6 +110,13 @@ def decoded_counts(path: Path, *, untrimmed: bool = False) -> tuple[int, int]:
             else:
                 samples += frame.samples
     return frames, samples
+
+
+def grey_frames(path: Path) -> list[Any]:
+    """Every video frame a player shows, as a grey numpy array."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [f.to_ndarray(format="gray").astype("int16") for f in container.decode(stream)]
 
 
 def frame_times(path: Path) -> list[float]:

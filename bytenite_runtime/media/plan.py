@@ -62,10 +62,13 @@ def _nearest(candidates: Sequence[int], target: Fraction) -> int | None:
 
 def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list[int], list[Piece]]:
     """Boundaries (video pts) and pieces: ``copy`` snaps each cut to the nearest keyframe,
-    ``exact`` to the nearest frame; a cut that lands on an earlier one is dropped."""
+    ``exact`` to the nearest frame; a cut that lands on an earlier one is dropped.
+
+    Times run from the first frame shown. Frames hidden before it (a stream-copy cut's
+    lead-in) go to the first piece, which keeps them hidden, and are not counted."""
     video = info.video
     assert video is not None
-    first = video.frame_pts[0]
+    first = video.first_shown
     candidates = video.key_pts if mode == "copy" else video.frame_pts
     candidates = candidates[bisect.bisect_right(candidates, first) :]
     bounds, asked = [first], [0.0]
@@ -75,6 +78,7 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
             bounds.append(pick)
             asked.append(cut)
     frames = _frames_per_piece(video.frame_pts, video.decode_pts, bounds, mode)
+    frames[0] -= sum(1 for p in video.hidden_pts if p < first)
     seconds = [video.seconds(b - first) for b in bounds] + [video.end - video.start]
     samples = _samples_per_piece(info, [video.seconds(b) for b in bounds[1:]])
     pieces = [

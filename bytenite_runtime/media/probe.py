@@ -1,9 +1,11 @@
 """Streams, durations, frame times and keyframes of a media file, read with PyAV.
 
 Packets are demuxed, never decoded: a 60 s 720p clip probes in tens of milliseconds,
-and no ffprobe is needed. Counts follow what a stream copy preserves: one video packet
-is one frame; audio samples are the sum of packet durations (priming included, which
-is why joins are checked to within one audio frame).
+and no ffprobe is needed. Counts follow what a decoder gives out, as far as packets
+tell: one video packet is one frame, and audio samples are the span of the packets;
+packets an MP4/MOV edit list hides (a stream-copy cut's lead-in, AAC priming) count for
+neither. Other containers trim priming and padding inside a packet, which packets do
+not show: joins are checked to within one audio frame.
 """
 
 from __future__ import annotations
@@ -49,14 +51,16 @@ class VideoTrack:
     """Presentation times of keyframes (where a stream copy may cut), sorted."""
     last_duration: int
     hidden_pts: tuple[int, ...] = ()
-    """Presentation times of frames the container hides after the last one it shows (an
-    MP4 edit list ending before the last packet, as ffmpeg 5.1's variable-rate encodes
-    leave it): demuxed, but never decoded out. Frames hidden before the first one shown
-    (a stream-copy cut's lead-in) are not listed: ffmpeg decodes them out when it seeks."""
+    """Presentation times of the frames an MP4/MOV edit list hides, sorted: demuxed, but
+    never decoded out. Before the first frame shown, the lead-in of a stream-copy cut
+    (``ffmpeg -ss 1.5 -i in.mp4 -c copy``: frames from the keyframe before 1.5 s); after
+    the last, what ffmpeg 5.1's variable-rate encodes leave (an edit list ending before
+    the last packet)."""
 
     def shown(self) -> VideoTrack:
         """The frames a decoder gives out. A stream copy keeps hidden frames (frames shown
-        may refer to them); a re-encode never gets them, so it plans on these."""
+        may refer to them); a re-encode never gets them, so it plans on these. Keyframes
+        stay, hidden ones included: they are where a decoder can start."""
         if not self.hidden_pts:
             return self
         hidden = set(self.hidden_pts)
@@ -69,7 +73,16 @@ class VideoTrack:
 
     @property
     def frames(self) -> int:
-        return len(self.frame_pts)
+        """Frames a decoder gives out: the hidden ones are not counted."""
+        return len(self.frame_pts) - len(self.hidden_pts)
+
+    @property
+    def first_shown(self) -> int:
+        """Presentation time of the first frame shown: where the track's time starts."""
+        if not self.hidden_pts or self.hidden_pts[0] != self.frame_pts[0]:
+            return self.frame_pts[0]
+        hidden = set(self.hidden_pts)
+        return next((p for p in self.frame_pts if p not in hidden), self.frame_pts[0])
 
     @property
     def frame_seconds(self) -> float:
@@ -80,7 +93,7 @@ class VideoTrack:
 
     @property
     def start(self) -> float:
-        return float(self.frame_pts[0] * self.time_base) if self.frame_pts else 0.0
+        return float(self.first_shown * self.time_base) if self.frame_pts else 0.0
 
     @property
     def end(self) -> float:
@@ -106,7 +119,8 @@ class AudioTrack:
     frame_samples: int
     """Samples in a typical packet (1024 for AAC, 960 for Opus…): the join tolerance."""
     packets: tuple[tuple[int, int], ...]
-    """``(pts, duration)`` of every packet in demux order, in ``time_base`` units."""
+    """``(pts, duration)`` of every packet in demux order, in ``time_base`` units, but for
+    those an MP4/MOV edit list hides (its AAC priming, a stream-copy cut's lead-in)."""
     layout: str = ""
     """The channel layout's name ("stereo", "quad", "5.1(side)"…)."""
 
@@ -249,6 +263,10 @@ def probe(path: Path) -> MediaInfo:
                     if packet.is_discard:
                         hidden.append(pts)
                     last_duration = duration
+                elif packet.is_discard:
+                    # Hidden by the edit list (AAC priming, a cut's lead-in): no decoder gives
+                    # these samples out, so neither the counts nor the start include them.
+                    continue
                 else:
                     if pcm_bytes:
                         # MOV gives a chunk's last PCM packet the duration its track header
@@ -276,7 +294,7 @@ def probe(path: Path) -> MediaInfo:
                 vstream.index, vcodec, int(vstream.codec_context.width or 0),
                 int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
                 tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
-                _trailing(hidden, frame_pts),
+                tuple(sorted(hidden)),
             )  # fmt: skip
         if astream is not None:
             rate = int(astream.codec_context.sample_rate or 0)
@@ -307,15 +325,6 @@ def probe(path: Path) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
-
-
-def _trailing(hidden: list[int], frame_pts: list[int]) -> tuple[int, ...]:
-    """The hidden frames after the last one shown."""
-    if not hidden:
-        return ()
-    flagged = set(hidden)
-    last = max((p for p in frame_pts if p not in flagged), default=None)
-    return tuple(sorted(p for p in flagged if last is None or p > last))
 
 
 def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
