@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import struct
+import sys
 import tempfile
 from pathlib import Path
 
@@ -10,7 +12,7 @@ import pytest
 from _media_clips import ffmpeg, make_video
 
 from bytenite_runtime import DataError, SettingsError
-from bytenite_runtime.media import FfmpegError, find_ffmpeg, gpu, run_ffmpeg
+from bytenite_runtime.media import FfmpegError, _ffmpeg, find_ffmpeg, gpu, run_ffmpeg
 from bytenite_runtime.media._ffmpeg import encoders
 from bytenite_runtime.media.probe import probe
 from bytenite_runtime.testing import run_partitioner
@@ -76,6 +78,57 @@ def test_an_ffmpeg_too_old_for_an_option_says_its_version(
     shown = version.lstrip("n")[:3]
     hint = f"this ffmpeg is {shown}, older than the 5.1 these commands need: set BYTENITE_FFMPEG"
     assert (hint in message) is too_old
+
+
+@pytest.mark.parametrize("static", [True, False])
+def test_an_ffmpeg_that_crashes_says_so_and_why_when_it_is_static(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, static: bool
+) -> None:
+    """An ffmpeg killed by SIGSEGV is reported as such, not as "exited with -11"; when it is
+    a static glibc build (which crash reading MPEG-TS), the error names that and the fix."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1" = -version ]; then echo "ffmpeg version 7.0.2-static Copyright"; exit 0; fi\n'
+        "kill -SEGV $$\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("BYTENITE_FFMPEG", str(fake))
+    monkeypatch.setattr(_ffmpeg, "_statically_linked", lambda path: static)
+    with pytest.raises(FfmpegError) as caught:
+        run_ffmpeg(["-i", "x.ts"], what="chunk 0: encoding")
+    message = str(caught.value)
+    assert message.startswith("chunk 0: encoding: ffmpeg was killed by SIGSEGV: no output")
+    hint = "this ffmpeg (7.0.2-static) is linked statically"
+    assert (hint in message) is static
+    assert ("set BYTENITE_FFMPEG to a dynamically linked one" in message) is static
+
+
+def _elf(tmp_path: Path, name: str, kinds: list[int]) -> Path:
+    """A 64-bit little-endian ELF header with program headers of the given types."""
+    header = bytearray(64)
+    header[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<Q", header, 32, 64)  # program headers right after this header
+    struct.pack_into("<HH", header, 54, 56, len(kinds))
+    table = b"".join(struct.pack("<I", kind) + bytes(52) for kind in kinds)
+    path = tmp_path / name
+    path.write_bytes(bytes(header) + table)
+    return path
+
+
+def test_static_builds_are_told_from_dynamic_ones_by_their_elf_headers(tmp_path: Path) -> None:
+    """An ELF executable without a program interpreter (PT_INTERP) is static; one with it,
+    a script and a missing file are not."""
+    assert _ffmpeg._statically_linked(str(_elf(tmp_path, "static", [6, 1, 1, 4])))
+    assert not _ffmpeg._statically_linked(str(_elf(tmp_path, "dynamic", [6, 3, 1, 1, 2])))
+    assert not _ffmpeg._statically_linked(sys.executable)
+    script = tmp_path / "script"
+    script.write_text("#!/bin/sh\n")
+    assert not _ffmpeg._statically_linked(str(script))
+    assert not _ffmpeg._statically_linked(str(tmp_path / "missing"))
+    truncated = _elf(tmp_path, "cut", [1, 1])
+    truncated.write_bytes(truncated.read_bytes()[:80])
+    assert not _ffmpeg._statically_linked(str(truncated))
 
 
 def test_tags_that_are_not_utf8_are_read_without_the_bad_bytes(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bytenite_runtime.chunks import result_name
+from bytenite_runtime.media._ffmpeg import encoders
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -366,6 +367,8 @@ def test_pcm_audio_keeps_a_four_channel_layout(clips: dict[str, Path], tmp_path:
 def test_ogg_vorbis_chunks_join_into_one_ogg_stream(tmp_path: Path) -> None:
     """Vorbis chunks joined as .ogg make one Ogg stream, not a chain of one link per chunk
     whose restarting granules read back as three times the length."""
+    if "libvorbis" not in encoders():
+        pytest.skip("this ffmpeg has no libvorbis encoder to make the clip")
     tone = make_audio(tmp_path / "tone.ogg")
     chunks = _cut(tone, {"num_chunks": 5})
     joined = _join(chunks, "out.ogg", tmp_path)

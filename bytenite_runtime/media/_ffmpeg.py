@@ -6,6 +6,8 @@ import functools
 import re
 import shlex
 import shutil
+import signal
+import struct
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,9 +37,17 @@ class FfmpegError(DataError):
         self.stderr_tail = tuple(lines[-_TAIL_LINES:])
         tail = " | ".join(self.stderr_tail) or "no output"
         shown = shlex.join([Path(self.command[0]).name, *self.command[1:]])
-        super().__init__(
-            f"{what}: ffmpeg exited with {returncode}: {tail}{hint} (command: {shown})"
-        )
+        super().__init__(f"{what}: ffmpeg {_ended(returncode)}: {tail}{hint} (command: {shown})")
+
+
+def _ended(returncode: int) -> str:
+    """How ffmpeg ended: ``subprocess`` gives a kill by signal N as -N."""
+    if returncode >= 0:
+        return f"exited with {returncode}"
+    try:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    except ValueError:
+        return f"was killed by signal {-returncode}"
 
 
 def find_ffmpeg(explicit: str | None = None) -> str:
@@ -82,7 +92,12 @@ def run_ffmpeg(
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
     if done.returncode != 0:
         stderr = done.stderr.decode(errors="replace")
-        hint = _too_old(command[0]) if "Unrecognized option" in stderr else ""
+        if done.returncode == -signal.SIGSEGV:
+            hint = _crashed(command[0])
+        elif "Unrecognized option" in stderr:
+            hint = _too_old(command[0])
+        else:
+            hint = ""
         raise FfmpegError(what, command, done.returncode, stderr, hint)
     return done
 
@@ -112,6 +127,45 @@ def _too_old(ffmpeg: str) -> str:
         f"need: set {FFMPEG} to a newer one (the media extra's imageio-ffmpeg "
         "bundles one)"
     )
+
+
+def _crashed(ffmpeg: str) -> str:
+    """What to say when ``ffmpeg`` crashed (SIGSEGV): the likely cause when it is linked
+    statically, nothing otherwise."""
+    if not _statically_linked(ffmpeg):
+        return ""
+    return (
+        f"; this ffmpeg ({version(ffmpeg).removeprefix('ffmpeg version ') or 'version unknown'})"
+        " is linked statically, and "
+        "static glibc builds (johnvansickle.com's, those imageio-ffmpeg 0.6 and 0.7 bundle) "
+        "crash in the host's iconv modules, which ffmpeg loads to read MPEG-TS service "
+        f"names: set {FFMPEG} to a dynamically linked one (a distribution's, or the one "
+        "imageio-ffmpeg 0.8 bundles)"
+    )
+
+
+_PT_INTERP = 3
+
+
+@functools.cache
+def _statically_linked(path: str) -> bool:
+    """Whether ``path`` is a 64-bit ELF executable without a program interpreter."""
+    try:
+        with Path(path).open("rb") as file:
+            head = file.read(64)
+            if len(head) < 64 or head[:5] != b"\x7fELF\x02":
+                return False
+            order = "<" if head[5] == 1 else ">"
+            (table_at,) = struct.unpack_from(order + "Q", head, 32)
+            size, count = struct.unpack_from(order + "HH", head, 54)
+            file.seek(table_at)
+            table = file.read(size * count)
+    except OSError:
+        return False
+    if not size or len(table) < size * count:
+        return False
+    kinds = {struct.unpack_from(order + "I", table, at)[0] for at in range(0, len(table), size)}
+    return _PT_INTERP not in kinds
 
 
 @functools.cache
