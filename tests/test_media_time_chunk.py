@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from bytenite_runtime.chunks import result_name
 from bytenite_runtime.media._ffmpeg import encoders
+from bytenite_runtime.media.probe import probe
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -350,6 +351,35 @@ def test_a_lead_in_the_container_hides_stays_hidden(
     # source moves ~0.4 a frame and ~7 over the 20 frames of the lead-in).
     for ours, theirs in zip(grey_frames(joined), grey_frames(clip), strict=True):
         assert abs(ours - theirs).mean() < 2.0
+
+
+def test_copy_mode_never_cuts_where_a_gop_is_open(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A keyframe that opens a GOP (B-frames after it in decode order shown before it,
+    here x264's open-gop at 2.5 s) is no cut point: every copy chunk decoded on its own
+    gives all the frames its metadata counts, and the partitioner says why it cut less."""
+    clip = tmp_path / "open.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=160x120:rate=30:duration=4",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
+        "-c:v", "libx264", "-preset", "ultrafast", "-bf", "2", "-g", "25", "-keyint_min", "25",
+        "-sc_threshold", "0", "-x264-params", "open-gop=1", "-force_key_frames", "2",
+        "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-shortest", str(clip),
+    )  # fmt: skip
+    video = probe(clip).video
+    assert video is not None
+    assert [round(video.seconds(k), 3) for k in video.open_key_pts] == [2.5]
+    chunks = _cut(clip, {"segment_seconds": 1.25})
+    starts = [c.meta.fields["start"] for c in chunks if c.meta]
+    # Asked for 1.25, 2.5 and 3.75 s: the keyframe at 2.5 s is passed over.
+    assert starts == pytest.approx([0.0, 25 / 30, 50 / 30, 100 / 30], abs=1e-6)
+    for chunk in chunks:
+        assert chunk.meta is not None
+        assert decoded_counts_of(chunk, tmp_path)[0] == chunk.meta.fields["frames"]
+    _check_round_trip(clip, _join(chunks, "out.mp4", tmp_path), 1024)
+    assert "open.mp4: 1 of 5 keyframes open a GOP" in capsys.readouterr().err
 
 
 def test_pcm_audio_keeps_a_four_channel_layout(clips: dict[str, Path], tmp_path: Path) -> None:

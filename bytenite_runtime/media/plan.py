@@ -69,7 +69,7 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
     video = info.video
     assert video is not None
     first = video.first_shown
-    candidates = video.key_pts if mode == "copy" else video.frame_pts
+    candidates = video.cut_pts if mode == "copy" else video.frame_pts
     candidates = candidates[bisect.bisect_right(candidates, first) :]
     bounds, asked = [first], [0.0]
     for cut in cuts:

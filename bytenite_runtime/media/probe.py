@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import statistics
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -48,7 +48,7 @@ class VideoTrack:
     decode_pts: tuple[int, ...]
     """The same times in decode (packet) order: what a stream copy cuts along."""
     key_pts: tuple[int, ...]
-    """Presentation times of keyframes (where a stream copy may cut), sorted."""
+    """Presentation times of keyframes (where a decoder can start), sorted."""
     last_duration: int
     hidden_pts: tuple[int, ...] = ()
     """Presentation times of the frames an MP4/MOV edit list hides, sorted: demuxed, but
@@ -56,6 +56,19 @@ class VideoTrack:
     (``ffmpeg -ss 1.5 -i in.mp4 -c copy``: frames from the keyframe before 1.5 s); after
     the last, what ffmpeg 5.1's variable-rate encodes leave (an edit list ending before
     the last packet)."""
+    open_key_pts: tuple[int, ...] = ()
+    """Keyframes that open a GOP: frames after them in decode order are shown before them
+    (HEVC's CRA with leading pictures, as x265 writes by default; an open-GOP H.264 I
+    frame). A decoder can start there, but drops or misplaces those leading frames, so a
+    stream copy does not cut there."""
+
+    @property
+    def cut_pts(self) -> tuple[int, ...]:
+        """Keyframes a stream copy may cut at: the others open a GOP."""
+        if not self.open_key_pts:
+            return self.key_pts
+        opened = set(self.open_key_pts)
+        return tuple(p for p in self.key_pts if p not in opened)
 
     def shown(self) -> VideoTrack:
         """The frames a decoder gives out. A stream copy keeps hidden frames (frames shown
@@ -294,7 +307,7 @@ def probe(path: Path) -> MediaInfo:
                 vstream.index, vcodec, int(vstream.codec_context.width or 0),
                 int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
                 tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
-                tuple(sorted(hidden)),
+                tuple(sorted(hidden)), _opening(decode_pts, key_pts),
             )  # fmt: skip
         if astream is not None:
             rate = int(astream.codec_context.sample_rate or 0)
@@ -325,6 +338,18 @@ def probe(path: Path) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
+
+
+def _opening(decode_pts: Sequence[int], key_pts: Sequence[int]) -> tuple[int, ...]:
+    """The keyframes after which, in decode order, a frame comes that is shown earlier."""
+    keys = set(key_pts)
+    opened = []
+    later = None  # the earliest time shown among the frames decoded after this one
+    for pts in reversed(decode_pts):
+        if pts in keys and later is not None and later < pts:
+            opened.append(pts)
+        later = pts if later is None else min(later, pts)
+    return tuple(sorted(opened))
 
 
 def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
