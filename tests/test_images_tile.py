@@ -3,6 +3,9 @@ slot of every format, and each bad-input row of the README's table for images.""
 
 from __future__ import annotations
 
+import io
+import struct
+import zlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -246,3 +249,42 @@ def test_padded_tiles_larger_than_max_pixels_are_rejected_before_decoding(tmp_pa
         "a.png: padded tiles of 220x220 = 48400 pixels exceed max_pixels (10000); "
         "use a smaller tile_width/tile_height or overlap, or edge='shrink'"
     )
+
+
+def _png_rgb48(width: int, height: int) -> bytes:
+    """A 16-bit-a-channel RGB PNG, written by hand: Pillow cannot write one."""
+    pixels = np.arange(width * height * 3, dtype=">u2").reshape(height, width * 3) * 257
+    rows = b"".join(b"\0" + row.tobytes() for row in pixels)
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_what_pillow_reads_short_of_the_source_is_said_in_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """16-bit RGB (Pillow reads 8 bits of it) and CMYK (converted by formula) still tile,
+    with a warning that the tiles are not the source's exact pixels; RGB says nothing."""
+    cmyk = Image.new("CMYK", (40, 30), (10, 200, 30, 5))
+    files = {
+        "deep.png": _png_rgb48(40, 30),
+        "print.jpg": encoded(cmyk, "JPEG"),
+        "plain.png": encoded(noise_rgb(40, 30)),
+    }
+    assert Image.open(io.BytesIO(files["deep.png"])).mode == "RGB"
+    chunks = _tiles(files, tile_width=20)
+    assert len(chunks) == 12
+    err = capsys.readouterr().err
+    assert "deep.png: RGB at 16 bits a channel is read as 8 (Pillow has no 16-bit RGB): its " \
+        "tiles are not the source's exact pixels" in err  # fmt: skip
+    assert "print.jpg: CMYK is converted to RGB by formula, without colour management" in err
+    assert not [line for line in err.splitlines() if "WARNING" in line and "plain.png" in line]

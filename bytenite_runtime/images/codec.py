@@ -203,6 +203,23 @@ def oriented(image: Image.Image, orientation: int, *, upright: bool) -> Image.Im
     return image.transpose((_UPRIGHT if upright else _STORED)[orientation])
 
 
+_CONVERTED = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
+
+
+def precision_lost(image: Image.Image) -> str | None:
+    """What reading ``image`` (opened, not yet loaded) and bringing it to one of ``MODES``
+    loses, or None: Pillow reads 16-bit RGB(A) as 8 bits, and converts CMYK and the other
+    colour spaces to RGB by formula, without a colour profile."""
+    tiles = getattr(image, "tile", None)
+    raw = tiles[0][3] if tiles else None
+    rawmode = raw[0] if isinstance(raw, tuple) else raw
+    if image.mode in {"RGB", "RGBA"} and isinstance(rawmode, str) and ";16" in rawmode:
+        return f"{image.mode} at 16 bits a channel is read as 8 (Pillow has no 16-bit RGB)"
+    if image.mode in _CONVERTED:
+        return f"{image.mode} is converted to RGB by formula, without colour management"
+    return None
+
+
 def supported_mode(image: Image.Image, name: str) -> Image.Image:
     """``image`` in one of ``MODES`` (converted as ``_NORMALIZE`` says), or a DataError."""
     if image.mode in MODES:

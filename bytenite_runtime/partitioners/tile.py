@@ -17,6 +17,7 @@ rows], ``cell`` (the tile size asked for, or null for a grid), ``overlap``, ``ed
 
 from __future__ import annotations
 
+import logging
 import os
 from collections import deque
 from collections.abc import Iterator
@@ -143,7 +144,7 @@ class Tile(Partitioner):
         ctx.log.info("planned %d tile(s) from %d image(s)", count, len(sources))
         index = 0
         for source in sources:
-            yield from self._tile_source(source, index, count, cell)
+            yield from self._tile_source(source, index, count, cell, ctx.log)
             index += len(source.tiles)
 
     def _check_tile_size(self, name: str, size: tuple[int, int]) -> None:
@@ -163,11 +164,15 @@ class Tile(Partitioner):
         first: int,
         count: int,
         cell: tuple[int, int] | None,
+        log: logging.Logger,
     ) -> Iterator[NewChunk]:
         from ..images import codec
 
         image = codec.open_image(source.path, source.name, self.max_pixels)
         source_format = codec.pil_format(image)
+        lost = codec.precision_lost(image)
+        if lost is not None:
+            log.warning("%s: %s: its tiles are not the source's exact pixels", source.name, lost)
         codec.load(image, source.name)
         stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
         image = codec.oriented(image, source.orientation, upright=self.orientation == "apply")
