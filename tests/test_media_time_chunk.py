@@ -382,6 +382,39 @@ def test_copy_mode_never_cuts_where_a_gop_is_open(
     assert "open.mp4: 1 of 5 keyframes open a GOP" in capsys.readouterr().err
 
 
+def _starting_mid_gop(clip: Path, path: Path) -> Path:
+    """``clip`` as MPEG-TS with its first part cut off at a 188-byte packet boundary that
+    lands inside a GOP, as a recording that starts mid-stream does."""
+    whole = path.with_name(f"whole-{path.name}")
+    ffmpeg("-i", str(clip), "-c", "copy", str(whole))
+    data = whole.read_bytes()
+    for packets in range(len(data) // 188 // 3, len(data) // 188, 7):
+        path.write_bytes(data[packets * 188 :])
+        video = probe(path).video
+        if video is not None and len(video.orphan_pts) >= 3:
+            return path
+    raise AssertionError("no cut lands inside a GOP")
+
+
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_frames_before_the_first_keyframe_are_left_out(
+    clips: dict[str, Path], tmp_path: Path, mode: str
+) -> None:
+    """A TS that starts mid-GOP begins with frames no decoder can rebuild: the chunks leave
+    them out, each chunk decodes to the frames its metadata counts, and the join gives the
+    frames and samples a player gets from the source."""
+    clip = _starting_mid_gop(clips["mp4"], tmp_path / "recording.ts")
+    frames, samples = decoded_counts(clip)
+    chunks = _cut(clip, {"segment_seconds": 1.0, "mode": mode})
+    assert sum(c.meta.fields["frames"] for c in chunks if c.meta) == frames
+    for chunk in chunks:
+        assert chunk.meta is not None
+        assert decoded_counts_of(chunk, tmp_path)[0] == chunk.meta.fields["frames"]
+    got_frames, got_samples = decoded_counts(_join(chunks, "out.mkv", tmp_path))
+    assert got_frames == frames
+    assert abs(got_samples - samples) <= 1024
+
+
 def test_pcm_audio_keeps_a_four_channel_layout(clips: dict[str, Path], tmp_path: Path) -> None:
     """audio='pcm' carries a quad (4-channel) track into the chunks in its own layout, where
     only mono, stereo and 5.1 were accepted, and the join gives every sample back."""

@@ -132,6 +132,8 @@ def write_copy(
     audio_at = 0 if audio is not None else count
     yielded = 0
     video_index = video.index if video is not None else -1
+    # Video packets before the first keyframe (orphans) refer to frames the file lacks.
+    keyless = video is not None and bool(video.orphan_pts)
     # Per-packet Fraction arithmetic was a third of this loop's time: time bases are kept
     # as integer pairs (int / int is correctly rounded, the same float as the Fraction's)
     # and each chunk's origin is converted once per stream.
@@ -149,6 +151,10 @@ def write_copy(
                     continue
                 index = packet.stream_index
                 if index == video_index:
+                    if keyless:
+                        if not packet.is_keyframe:
+                            continue
+                        keyless = False
                     if video_at + 1 < count and pts == bounds[video_at + 1]:
                         video_at += 1
                     target = video_at

@@ -65,7 +65,8 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
     ``exact`` to the nearest frame; a cut that lands on an earlier one is dropped.
 
     Times run from the first frame shown. Frames hidden before it (a stream-copy cut's
-    lead-in) go to the first piece, which keeps them hidden, and are not counted."""
+    lead-in) go to the first piece, which keeps them hidden, and are not counted; frames
+    before the first keyframe (orphans) are left out of the pieces."""
     video = info.video
     assert video is not None
     first = video.first_shown
@@ -78,7 +79,7 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
             bounds.append(pick)
             asked.append(cut)
     frames = _frames_per_piece(video.frame_pts, video.decode_pts, bounds, mode)
-    frames[0] -= sum(1 for p in video.hidden_pts if p < first)
+    frames[0] -= sum(1 for p in video.hidden_pts if p < first) + len(video.orphan_pts)
     seconds = [video.seconds(b - first) for b in bounds] + [video.end - video.start]
     samples = _samples_per_piece(info, [video.seconds(b) for b in bounds[1:]])
     pieces = [

@@ -62,6 +62,11 @@ class VideoTrack:
     frame). A decoder can start there, but drops or misplaces those leading frames, so a
     stream copy does not cut there."""
 
+    orphan_pts: tuple[int, ...] = ()
+    """Frames before the first keyframe in decode order (a recording or a byte cut that
+    starts mid-GOP), sorted: they refer to frames the file does not hold, so no decoder
+    rebuilds them. Chunks leave them out, and no count includes them."""
+
     @property
     def cut_pts(self) -> tuple[int, ...]:
         """Keyframes a stream copy may cut at: the others open a GOP."""
@@ -74,28 +79,32 @@ class VideoTrack:
         """The frames a decoder gives out. A stream copy keeps hidden frames (frames shown
         may refer to them); a re-encode never gets them, so it plans on these. Keyframes
         stay, hidden ones included: they are where a decoder can start."""
-        if not self.hidden_pts:
+        unseen = self._unseen()
+        if not unseen:
             return self
-        hidden = set(self.hidden_pts)
         return dataclasses.replace(
             self,
-            frame_pts=tuple(p for p in self.frame_pts if p not in hidden),
-            decode_pts=tuple(p for p in self.decode_pts if p not in hidden),
+            frame_pts=tuple(p for p in self.frame_pts if p not in unseen),
+            decode_pts=tuple(p for p in self.decode_pts if p not in unseen),
             hidden_pts=(),
+            orphan_pts=(),
         )
+
+    def _unseen(self) -> set[int]:
+        return {*self.hidden_pts, *self.orphan_pts}
 
     @property
     def frames(self) -> int:
-        """Frames a decoder gives out: the hidden ones are not counted."""
-        return len(self.frame_pts) - len(self.hidden_pts)
+        """Frames a decoder gives out: hidden and orphan frames are not counted."""
+        return len(self.frame_pts) - len(self._unseen())
 
     @property
     def first_shown(self) -> int:
         """Presentation time of the first frame shown: where the track's time starts."""
-        if not self.hidden_pts or self.hidden_pts[0] != self.frame_pts[0]:
+        unseen = self._unseen()
+        if self.frame_pts[0] not in unseen:
             return self.frame_pts[0]
-        hidden = set(self.hidden_pts)
-        return next((p for p in self.frame_pts if p not in hidden), self.frame_pts[0])
+        return next((p for p in self.frame_pts if p not in unseen), self.frame_pts[0])
 
     @property
     def frame_seconds(self) -> float:
@@ -244,6 +253,8 @@ def probe(path: Path) -> MediaInfo:
         frame_pts: list[int] = []
         key_pts: list[int] = []
         hidden: list[int] = []
+        orphans: list[int] = []
+        keyed = False
         last_duration = 0
         last_audio = -(1 << 62)
         first_audio: int | None = None
@@ -273,6 +284,9 @@ def probe(path: Path) -> MediaInfo:
                     frame_pts.append(pts)
                     if packet.is_keyframe:
                         key_pts.append(pts)
+                        keyed = True
+                    elif not keyed:
+                        orphans.append(pts)
                     if packet.is_discard:
                         hidden.append(pts)
                     last_duration = duration
@@ -308,6 +322,8 @@ def probe(path: Path) -> MediaInfo:
                 int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
                 tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
                 tuple(sorted(hidden)), _opening(decode_pts, key_pts),
+                # Without any keyframe flag (some raw streams) no frame can be told an orphan.
+                tuple(sorted(orphans)) if keyed else (),
             )  # fmt: skip
         if astream is not None:
             rate = int(astream.codec_context.sample_rate or 0)
