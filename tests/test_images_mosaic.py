@@ -399,3 +399,43 @@ def test_a_source_named_by_an_absolute_or_windows_path_still_gets_a_plain_output
         result = codec.encode(noise_rgb(8, 8), "png", quality=95, lossless=False, meta=claimed)
         names += list(run_assembler("mosaic", {"chunk-000000.tile.png": result}))
     assert names == ["data_photo.png", "C:_in_photo.png"]
+
+
+@task.app
+def _requantize(ctx: task.AppContext[Any]) -> None:
+    """A palette app: each tile quantised to 16 colours of its own palette."""
+    save_tile(ctx, open_tile(ctx.chunk).convert("RGB").quantize(16))
+
+
+def test_palette_tiles_each_with_its_own_palette_keep_their_colours(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Tiles whose palettes differ (an app quantised each one) are joined in RGB, each
+    tile's pixels through its own palette, with a warning; not as indices of the first's."""
+    rng = np.random.default_rng(10)
+    pixels = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    source = Image.fromarray(pixels).convert("P", palette=Image.Palette.ADAPTIVE, colors=64)
+    results = _through(_requantize, _tiles(source, tile_width=20), tmp_path)
+    joined = decoded(run_assembler("mosaic", results)["photo.png"])
+    assert joined.mode == "RGB"
+    expected = np.zeros((40, 40, 3), dtype=np.uint8)
+    for i, name in enumerate(sorted(results)):
+        row, col = divmod(i, 2)
+        tile = np.asarray(decoded(results[name]).convert("RGB"))
+        expected[row * 20 : (row + 1) * 20, col * 20 : (col + 1) * 20] = tile
+    assert np.array_equal(np.asarray(joined), expected)
+    assert "the tiles' palettes differ: joined as RGB" in capsys.readouterr().err
+
+
+def test_lossless_webp_keeps_the_colour_under_transparent_pixels() -> None:
+    """WebP tiles and mosaic with lossless=true are pixel-exact even where alpha is 0
+    (libwebp rewrites those colours unless told to keep them exact)."""
+    pixels = np.asarray(noise_rgb(40, 30).convert("RGBA")).copy()
+    pixels[:10, :, 3] = 0
+    chunks = _tiles(Image.fromarray(pixels), tile_width=16, format="webp", lossless=True)
+    for chunk in chunks:
+        assert decoded(chunk.data).format == "WEBP"
+    joined = run_assembler(
+        "mosaic", _identity(chunks, "webp"), {"format": "webp", "lossless": True}
+    )
+    assert np.array_equal(np.asarray(decoded(joined["photo.webp"])), pixels)

@@ -19,7 +19,7 @@ from PIL import Image
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import read_slot
 from bytenite_runtime.errors import SettingsError
-from bytenite_runtime.testing import PartitionedChunk, run_partitioner
+from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
 def _tiles(files: Mapping[str, bytes], **params: Any) -> list[PartitionedChunk]:
@@ -284,7 +284,55 @@ def test_what_pillow_reads_short_of_the_source_is_said_in_a_warning(
     chunks = _tiles(files, tile_width=20)
     assert len(chunks) == 12
     err = capsys.readouterr().err
-    assert "deep.png: RGB at 16 bits a channel is read as 8 (Pillow has no 16-bit RGB): its " \
-        "tiles are not the source's exact pixels" in err  # fmt: skip
+    assert "deep.png: RGB at 16 bits a channel is read as 8-bit RGB (Pillow has no 16-bit " \
+        "RGB): its tiles are not the source's exact pixels" in err  # fmt: skip
     assert "print.jpg: CMYK is converted to RGB by formula, without colour management" in err
     assert not [line for line in err.splitlines() if "WARNING" in line and "plain.png" in line]
+
+
+def test_a_camera_jpeg_that_pillow_reads_as_mpo_stays_jpeg() -> None:
+    """A JPEG with extra pictures after it (Pillow names it MPO, as many cameras write it)
+    is tiled as JPEG with format='same', and its mosaic keeps its name."""
+    image = noise_rgb(40, 30)
+    data = encoded(image, "MPO", save_all=True, append_images=[image.resize((20, 15))])
+    assert Image.open(io.BytesIO(data)).format == "MPO"
+    chunks = _tiles({"IMG_0001.JPG": data}, tile_width=16)
+    for chunk in chunks:
+        assert chunk.meta is not None
+        assert chunk.meta.fields["format"] == chunk.meta.fields["source_format"] == "jpeg"
+        assert decoded(chunk.data).format == "JPEG"
+    results = {f"chunk-{i:06d}.tile.jpg": c.data for i, c in enumerate(chunks)}
+    assert list(run_assembler("mosaic", results)) == ["IMG_0001.JPG"]
+
+
+@pytest.mark.parametrize(("mode", "key"), [("RGB", (80, 80, 80)), ("L", 80)])
+def test_a_png_transparent_colour_becomes_alpha_and_survives_the_mosaic(
+    mode: str, key: Any
+) -> None:
+    """A PNG whose tRNS chunk makes one colour transparent is tiled with that colour as
+    alpha (LA or RGBA), so the mosaic is the source's pixels and transparency exactly."""
+    levels = np.random.default_rng(0).integers(0, 4, (30, 40, 3)) * 80
+    source = Image.fromarray(levels.astype(np.uint8)).convert(mode)
+    data = encoded(source, transparency=key)
+    chunks = _tiles({"k.png": data}, tile_width=16)
+    assert {c.meta.fields["mode"] for c in chunks if c.meta} == {
+        mode[0] + "A" if mode == "L" else "RGBA"
+    }
+    results = {f"chunk-{i:06d}.tile.png": c.data for i, c in enumerate(chunks)}
+    joined = decoded(run_assembler("mosaic", results)["k.png"])
+    expected = decoded(data).convert("LA" if mode == "L" else "RGBA")
+    assert joined.mode == expected.mode
+    assert np.array_equal(np.asarray(joined), np.asarray(expected))
+
+
+def test_only_the_first_frame_of_an_animation_is_tiled_and_a_warning_says_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An animated GIF gives tiles of its first frame only, with a warning naming the file
+    and its frame count (a camera JPEG's preview pictures are not frames)."""
+    frames = [Image.new("RGB", (32, 16), (80 * i, 0, 0)).convert("P") for i in range(3)]
+    out = io.BytesIO()
+    frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
+    chunks = _tiles({"anim.gif": out.getvalue()}, tile_width=16)
+    assert len(chunks) == 2
+    assert "anim.gif: only the first of its 3 frames/pages is tiled" in capsys.readouterr().err

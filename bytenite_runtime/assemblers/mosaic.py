@@ -170,14 +170,26 @@ class Mosaic(Assembler):
         first = grid[0][0]
         icc_profile: bytes | None = None
         palette: Image.Image | None = None
+        palettes: set[tuple[bytes, str]] = set()
         for tile in tiles:
             with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
                 tile.pixels, tile.mode = image.size, image.mode
+                if image.mode == "P":
+                    transparency = image.info.get("transparency")
+                    palettes.add((bytes(image.getpalette() or []), repr(transparency)))
                 if tile is first:
                     icc_profile = image.info.get("icc_profile")
                     if image.mode == "P":  # tiles of mixed modes fail in common_mode below
                         palette = Image.new("P", (1, 1))
                         copy_palette(image, palette)
+        if palette is not None and len(palettes) > 1:
+            # Each tile has its own palette (an app quantised it): pasting the indices under
+            # the first tile's palette would give the others wrong colours.
+            joined = "RGB" if all(t == "None" for _, t in palettes) else "RGBA"
+            ctx.log.warning("%s: the tiles' palettes differ: joined as %s", where, joined)
+            palette = None
+            for tile in tiles:
+                tile.mode = joined
         sx, sy = scale_of(where, tiles)
         out_w, out_h = to_out(width, sx), to_out(height, sy)
         if out_w * out_h > self.max_pixels:

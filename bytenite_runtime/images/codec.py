@@ -32,6 +32,7 @@ __all__ = [
     "encode",
     "exif_bytes",
     "format_of_name",
+    "keyed_alpha",
     "load",
     "open_image",
     "orientation_of",
@@ -58,7 +59,8 @@ _BY_SUFFIX: dict[str, ImageFormat] = {
     ".tif": "tiff", ".tiff": "tiff",
 }  # fmt: skip
 _PIL_NAMES: dict[ImageFormat, str] = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP", "tiff": "TIFF"}
-_BY_PIL = {pil: ours for ours, pil in _PIL_NAMES.items()}
+# MPO: a camera JPEG with extra pictures (previews, depth) after it, which Pillow names MPO.
+_BY_PIL = {**{pil: ours for ours, pil in _PIL_NAMES.items()}, "MPO": "jpeg"}
 # Modes Pillow may open, onto the six we tile: 16-bit layouts, alpha kinds and 1-bit
 # without loss; CMYK, YCbCr, LAB and HSV by Pillow's conversion (no colour profile).
 _NORMALIZE = {
@@ -214,7 +216,10 @@ def precision_lost(image: Image.Image) -> str | None:
     raw = tiles[0][3] if tiles else None
     rawmode = raw[0] if isinstance(raw, tuple) else raw
     if image.mode in {"RGB", "RGBA"} and isinstance(rawmode, str) and ";16" in rawmode:
-        return f"{image.mode} at 16 bits a channel is read as 8 (Pillow has no 16-bit RGB)"
+        # The raw mode names the file's layout: RGB;16B, RGBA;16B, LA;16B (read as RGBA).
+        kind = rawmode.split(";")[0]
+        read = f"read as 8-bit {image.mode}"
+        return f"{kind} at 16 bits a channel is {read} (Pillow has no 16-bit {kind})"
     if image.mode in _CONVERTED:
         return f"{image.mode} is converted to RGB by formula, without colour management"
     return None
@@ -234,6 +239,14 @@ def supported_mode(image: Image.Image, name: str) -> Image.Image:
         # through 32-bit I every value survives.
         return image.convert("I").convert("I;16")
     return image.convert(target)
+
+
+def keyed_alpha(image: Image.Image) -> Image.Image:
+    """An L or RGB ``image`` with a transparent colour (a PNG ``tRNS`` key) as LA or RGBA:
+    the key lives in ``image.info``, which the mosaic, WebP and JPEG do not carry."""
+    if image.mode in ("L", "RGB") and image.info.get("transparency") is not None:
+        return image.convert(image.mode[0] + "A" if image.mode == "L" else "RGBA")
+    return image
 
 
 def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = False) -> str:
@@ -289,7 +302,8 @@ def save(
         if text is not None:
             options["comment"] = (META_TEXT_PREFIX + text).encode("ascii")
     elif fmt == "webp":
-        options.update(quality=quality, lossless=lossless)
+        # exact: libwebp's lossless mode otherwise rewrites the colour under alpha 0.
+        options.update(quality=quality, lossless=lossless, exact=lossless)
         if meta is not None:
             options["xmp"] = xmp_packet(meta)
     else:

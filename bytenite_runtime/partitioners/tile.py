@@ -173,10 +173,14 @@ class Tile(Partitioner):
         lost = codec.precision_lost(image)
         if lost is not None:
             log.warning("%s: %s: its tiles are not the source's exact pixels", source.name, lost)
+        frames = getattr(image, "n_frames", 1)
+        if isinstance(frames, int) and frames > 1 and image.format != "MPO":
+            log.warning("%s: only the first of its %d frames/pages is tiled", source.name, frames)
         codec.load(image, source.name)
         stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
         image = codec.oriented(image, source.orientation, upright=self.orientation == "apply")
         image = codec.supported_mode(image, source.name)
+        image = codec.keyed_alpha(image)
         fmt: ImageFormat = (source_format or "png") if self.format == "same" else self.format
         transparent = "transparency" in image.info
         mode = codec.output_mode(image.mode, fmt, source.name, transparent=transparent)
