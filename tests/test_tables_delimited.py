@@ -326,6 +326,74 @@ def test_compressed_sources_are_read_transparently() -> None:
     assert [c.meta.source for c in chunks if c.meta] == ["g.csv.gz"] * 2 + ["z.csv.zst"] * 2
 
 
+@pytest.mark.parametrize("compress", [gzip.compress, zstandard.compress])
+def test_a_truncated_compressed_source_is_an_error_not_a_shorter_table(
+    tmp_path: Path, compress: Any
+) -> None:
+    """A .gz or .zst cut short fails naming the file, and leaves no chunk: zstd's stream
+    copy stops quietly inside a frame, which would cut half the table as if it were all."""
+    data = b"a,b\n" + b"".join(b"%d,%d\n" % (i, i * 7) for i in range(20000))
+    packed = compress(data)
+    ext = "gz" if compress is gzip.compress else "zst"
+    message = failing_partition(
+        tmp_path, "row", {f"t.csv.{ext}": packed[: len(packed) // 2]}, num_chunks=2
+    )
+    kind = "gzip" if ext == "gz" else "zstd"
+    assert message.startswith(f"t.csv.{ext}: not a valid {kind} stream (")
+
+
+def test_a_zstd_source_of_several_frames_is_read_whole() -> None:
+    """Frames one after another (as zstd -c a b or a streaming writer leaves them) all count."""
+    first = b"a,b\n" + b"".join(b"%d,x\n" % i for i in range(50))
+    second = b"".join(b"%d,y\n" % i for i in range(50, 100))
+    packed = zstandard.compress(first) + zstandard.compress(second)
+    chunks = _chunks({"t.csv.zst": packed}, rows_per_chunk=40)
+    assert [c.meta.fields["rows"] for c in chunks if c.meta] == [[0, 40], [40, 80], [80, 100]]
+
+
+@pytest.mark.parametrize("tail", [b"\n", b"\n\n\n", b"\r\n\r\n"])
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_blank_lines_at_the_end_are_kept_but_are_not_rows(
+    tmp_path: Path, tail: bytes, fmt: str
+) -> None:
+    """A file ending in blank lines gives no chunk of blank lines alone and no row for
+    them: the last chunk keeps them (the join is byte for byte), and converted to Parquet
+    the chunks join with every row."""
+    line = (lambda i: b"%d,%d" % (i, i)) if fmt == "csv" else (lambda i: b'{"a": %d}' % i)
+    newline = b"\r\n" if tail.startswith(b"\r") else b"\n"
+    head = b"a,b" + newline if fmt == "csv" else b""
+    data = head + b"".join(line(i) + newline for i in range(100)) + tail
+    for sizing in ({"rows_per_chunk": 50}, {"num_chunks": 3}, {"bytes_per_chunk": 200}):
+        chunks = _chunks({f"t.{fmt}": data}, **sizing)
+        rows = [c.meta.fields["rows"] for c in chunks if c.meta]
+        assert rows[-1][1] == 100
+        assert all(stop > start for start, stop in rows)
+        assert b"".join(c.data[len(head) :] if i else c.data for i, c in enumerate(chunks)) == data
+    converted = _chunks({f"t.{fmt}": data}, rows_per_chunk=50, output_format="parquet")
+    assert len(converted) == 2
+    strict = _chunks({f"t.{fmt}": data}, rows_per_chunk=50, strict=True)
+    assert len(strict) == 2
+
+
+def test_a_file_of_blank_lines_or_a_header_and_blank_lines_has_no_records(tmp_path: Path) -> None:
+    """Blank lines alone are no table, and a header followed by them has no data rows."""
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+    assert failing_partition(tmp_path / "a", "row", {"t.csv": b"\n\n\n"}) == (
+        "t.csv: no records (only blank lines)"
+    )
+    assert failing_partition(tmp_path / "b", "row", {"t.csv": b"a,b\n\n"}) == (
+        "t.csv: no data rows (only a header and blank lines)"
+    )
+
+
+def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> None:
+    """Classic Mac OS line endings (CR alone) are not taken for one long record or a lone
+    header: the error says what they are and how to convert them."""
+    message = failing_partition(tmp_path, "row", {"t.csv": b"a,b\r1,2\r3,4\r"}, num_chunks=2)
+    assert message.startswith("t.csv: lines end in a bare CR (classic Mac OS); only LF and CRLF")
+
+
 # -- properties ------------------------------------------------------------------------
 
 _TEXT = st.text(st.sampled_from([",", "\t", '"', "\n", "\r", " ", "a", "Z", "é", "東", "😀"]))

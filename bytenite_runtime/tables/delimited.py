@@ -24,6 +24,7 @@ import contextlib
 import csv
 import itertools
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ __all__ = ["DelimitedPiece", "plan"]
 Delimited = Literal["csv", "tsv", "jsonl"]
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BOM = b"\xef\xbb\xbf"
+_LONE_CR = re.compile(rb"\r(?!\n|$)")
 _T = TypeVar("_T")
 
 
@@ -85,11 +87,12 @@ def plan(
     has_header = header and fmt != "jsonl"
     quoted = quoting and fmt != "jsonl"
     scan = RecordScan(path, name, quoted=quoted)
-    cutter = _Cutter(sizing, has_header, scan.size, path)
+    tail = _BlankTail.of(path, scan.size, name)
+    cutter = _Cutter(sizing, has_header, scan.size, path, extent=tail.start)
     if strict and fmt != "jsonl":
         for block in scan.blocks():
             cutter.feed(block)
-        rows = _data_rows(scan, has_header, path, name)
+        rows = _real_rows(_data_rows(scan, has_header, path, name), tail, name)
         _check_fields(path, name, _DELIMITERS[fmt], has_header, quoted)
         yield from cutter.finish(rows, scan)
         return
@@ -97,18 +100,74 @@ def plan(
     def produce(give: Callable[[DelimitedPiece], None], checks: Callable[[Check], None]) -> None:
         for block in scan.blocks(checks):
             cutter.feed(block)
-            for piece in cutter.settled(block.first + block.count - has_header):
+            seen = block.first + block.count - has_header - tail.lines_before(block.end)
+            for piece in cutter.settled(seen):
                 give(piece)
-        for piece in cutter.finish(_data_rows(scan, has_header, path, name), scan):
+        rows = _real_rows(_data_rows(scan, has_header, path, name), tail, name)
+        for piece in cutter.finish(rows, scan):
             give(piece)
 
     yield from _in_background(produce, name)
+
+
+@dataclass(frozen=True, slots=True)
+class _BlankTail:
+    """Blank lines at the very end of a file (``a,b\\n1,2\\n\\n``): they stay in the last
+    chunk's bytes, so the chunks still join back byte for byte, but are not records, so
+    no chunk is made of them alone and row counts match what CSV readers count."""
+
+    start: int
+    """Just past the last record's own terminator; blank lines follow."""
+    data: bytes
+    """The bytes from ``start`` to the end of the file."""
+
+    @property
+    def lines(self) -> int:
+        return self.data.count(b"\n")
+
+    def lines_before(self, end: int) -> int:
+        """Blank lines ending at or before ``end``."""
+        return self.data[: max(0, end - self.start)].count(b"\n")
+
+    @classmethod
+    def of(cls, path: Path, size: int, name: str) -> _BlankTail:
+        run = b""
+        with path.open("rb") as stream:
+            while len(run) < size:
+                step = min(1 << 16, size - len(run))
+                stream.seek(size - len(run) - step)
+                block = stream.read(step)
+                kept = len(block.rstrip(b"\r\n"))
+                run = block[kept:] + run
+                if kept:
+                    break
+        if len(run) == size and size:
+            raise DataError(f"{name}: no records (only blank lines)")
+        own = 2 if run.startswith(b"\r\n") else 1 if run.startswith((b"\n", b"\r")) else 0
+        return cls(size - len(run) + own, run[own:])
+
+
+def _real_rows(rows: int, tail: _BlankTail, name: str) -> int:
+    """Data rows less the blank lines at the end of the file."""
+    if rows - tail.lines <= 0:
+        raise DataError(f"{name}: no data rows (only a header and blank lines)")
+    return rows - tail.lines
 
 
 def _data_rows(scan: RecordScan, header: bool, path: Path, name: str) -> int:
     """Data rows of a scanned file; an empty file or a lone header is an error."""
     if scan.size <= len(_BOM) and path.read_bytes() in (b"", _BOM):
         raise DataError(f"{name}: no records")
+    if scan.records <= 1:
+        # No LF anywhere: a file whose lines end in a bare CR would otherwise be one
+        # record, "only a header" or a single chunk whatever the sizing.
+        with path.open("rb") as stream:
+            head = stream.read(1 << 20)
+        if b"\n" not in head and _LONE_CR.search(head):
+            raise DataError(
+                f"{name}: lines end in a bare CR (classic Mac OS); only LF and CRLF end "
+                "records: convert the line endings first (e.g. tr '\\r' '\\n')"
+            )
     rows = scan.records - header
     if rows <= 0:
         raise DataError(f"{name}: no data rows (only a header)")
@@ -179,10 +238,14 @@ class _Cutter:
     """Places cuts while the scan passes, as ``(position, data rows before it)``, and
     turns them into pieces once they are settled."""
 
-    def __init__(self, sizing: Sizing, header: bool, size: int, path: Path) -> None:
+    def __init__(
+        self, sizing: Sizing, header: bool, size: int, path: Path, *, extent: int | None = None
+    ) -> None:
         self.sizing = sizing
         self.skip = int(header)
         self.size = size
+        self.extent = size if extent is None else extent
+        """Where the records end (blank lines may follow): what ``chunks`` shares out."""
         self.path = path
         self.data_start: int | None = None if header else 0
         self.cuts: list[tuple[int, int]] = []
@@ -219,7 +282,7 @@ class _Cutter:
         k = len(self.cuts) + 1
         if k >= count:
             return None
-        return max(self.data_start + k * (self.size - self.data_start) // count, last + 1)
+        return max(self.data_start + k * (self.extent - self.data_start) // count, last + 1)
 
     def settled(self, rows_seen: int) -> list[DelimitedPiece]:
         """Pieces whose end cut no later record can move, given ``rows_seen`` data rows
@@ -277,11 +340,21 @@ def _check_fields(path: Path, name: str, delimiter: str, header: bool, quoted: b
             reader = csv.reader(text, delimiter=delimiter, strict=True)
         else:
             reader = csv.reader(text, delimiter=delimiter, quoting=csv.QUOTE_NONE)
+        blank: DataError | None = None
         try:
             for number, row in enumerate(reader):
+                if blank is not None and row:
+                    raise blank
                 if expected is None:
                     expected = len(row)
-                elif len(row) != expected:
+                elif not row and blank is None:
+                    # A blank line is an error only if a record follows it: blank lines
+                    # at the end of a file are not records.
+                    blank = DataError(
+                        f"{name} row {number - header} (line {reader.line_num}): "
+                        f"0 fields where {'the header' if header else 'row 0'} has {expected}"
+                    )
+                elif row and len(row) != expected:
                     first = "the header" if header else "row 0"
                     fields = f"{len(row)} field{'' if len(row) == 1 else 's'}"
                     raise DataError(

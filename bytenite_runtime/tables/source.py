@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from ..errors import ConfigError, DataError
 
@@ -108,15 +108,33 @@ def decompressed(path: Path) -> Iterator[Path]:
                     with gzip.GzipFile(fileobj=raw) as unzipped:
                         shutil.copyfileobj(unzipped, out, _COPY_BLOCK)
                 else:
-                    import zstandard
-
-                    zstandard.ZstdDecompressor().copy_stream(raw, out, write_size=_COPY_BLOCK)
+                    _unzstd(raw, out)
         except (OSError, EOFError, ValueError) as exc:
             kind = "gzip" if magic.startswith(_GZIP) else "zstd"
             raise DataError(f"{path.name}: not a valid {kind} stream ({exc})") from None
         except Exception as exc:  # zstandard.ZstdError does not derive from the above
             raise DataError(f"{path.name}: not a valid zstd stream ({exc})") from None
         yield plain
+
+
+def _unzstd(raw: BinaryIO, out: BinaryIO) -> None:
+    """Every zstd frame of ``raw`` into ``out``. ``ZstdDecompressor.copy_stream`` stops
+    quietly where a stream ends inside a frame, so a truncated file would be cut as if it
+    were whole; frame by frame, a frame left unfinished is an error."""
+    import zstandard
+
+    dctx = zstandard.ZstdDecompressor()
+    frame, fed = dctx.decompressobj(), False
+    while data := raw.read(_COPY_BLOCK):
+        while data:
+            out.write(frame.decompress(data))
+            fed = True
+            if not frame.eof:
+                break
+            data = frame.unused_data
+            frame, fed = dctx.decompressobj(), False
+    if fed and not frame.eof:
+        raise EOFError("compressed file ended before the end of a zstd frame")
 
 
 @dataclass(frozen=True)
