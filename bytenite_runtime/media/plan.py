@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
-from .probe import MediaInfo
+from .probe import MediaInfo, VideoTrack
 
 __all__ = ["Piece", "plan_audio", "plan_video", "requested_cuts"]
 
@@ -78,8 +78,7 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
         if pick is not None and pick > bounds[-1]:
             bounds.append(pick)
             asked.append(cut)
-    frames = _frames_per_piece(video.frame_pts, video.decode_pts, bounds, mode)
-    frames[0] -= sum(1 for p in video.hidden_pts if p < first) + len(video.orphan_pts)
+    frames = _frames_per_piece(video, bounds, mode)
     seconds = [video.seconds(b - first) for b in bounds] + [video.end - video.start]
     samples = _samples_per_piece(info, [video.seconds(b) for b in bounds[1:]])
     pieces = [
@@ -89,18 +88,21 @@ def plan_video(info: MediaInfo, cuts: Sequence[float], mode: Mode) -> tuple[list
     return bounds, pieces
 
 
-def _frames_per_piece(
-    sorted_pts: Sequence[int], decode_pts: Sequence[int], bounds: Sequence[int], mode: Mode
-) -> list[int]:
+def _frames_per_piece(video: VideoTrack, bounds: Sequence[int], mode: Mode) -> list[int]:
+    """Frames each piece shows: ``exact`` plans on the frames shown alone."""
     if mode == "exact":
-        edges = [bisect.bisect_left(sorted_pts, b) for b in bounds] + [len(sorted_pts)]
+        shown = video.frame_pts
+        edges = [bisect.bisect_left(shown, b) for b in bounds] + [len(shown)]
         return [b - a for a, b in itertools.pairwise(edges)]
-    # A stream copy cuts the packet sequence (decode order) at each boundary keyframe.
+    # A stream copy cuts the packet sequence (decode order) at each boundary keyframe. The
+    # first piece holds frames it never shows: the hidden lead-in and the orphans.
+    unseen = {p for p in video.hidden_pts if p < bounds[0]}.union(video.orphan_pts)
     counts, current = [0] * len(bounds), 0
-    for pts in decode_pts:
+    for pts in video.decode_pts:
         if current + 1 < len(bounds) and pts == bounds[current + 1]:
             current += 1
-        counts[current] += 1
+        if not unseen or pts not in unseen:
+            counts[current] += 1
     return counts
 
 

@@ -176,12 +176,12 @@ class TimeChunk(Partitioner):
         pcm = None
         if self.audio == "pcm" and info.video is not None and info.audio is not None:
             pcm, pieces = _pcm_pieces(info, [int(b) for b in bounds], pieces, scratch)
-        opened = info.video.open_key_pts if info.video is not None else ()
-        if self.mode == "copy" and opened:
+        video = info.video
+        if self.mode == "copy" and video is not None and video.open_key_pts:
             ctx.log.warning(
                 "%s: %d of %d keyframes open a GOP (frames after them are shown before them): "
                 "copy mode does not cut there; mode='exact' cuts at any frame",
-                name, len(opened), len(info.video.key_pts) if info.video else 0,
+                name, len(video.open_key_pts), len(video.key_pts),
             )  # fmt: skip
         if len(pieces) < len(cuts) + 1:
             ctx.log.info(
