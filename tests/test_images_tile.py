@@ -19,6 +19,7 @@ from PIL import Image
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import read_slot
 from bytenite_runtime.errors import SettingsError
+from bytenite_runtime.images.pngstream import _chunk as png_chunk
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -255,17 +256,12 @@ def _png_rgb48(width: int, height: int) -> bytes:
     """A 16-bit-a-channel RGB PNG, written by hand: Pillow cannot write one."""
     pixels = np.arange(width * height * 3, dtype=">u2").reshape(height, width * 3) * 257
     rows = b"".join(b"\0" + row.tobytes() for row in pixels)
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body)
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
-
     header = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(rows))
-        + chunk(b"IEND", b"")
+        + png_chunk(b"IHDR", header)
+        + png_chunk(b"IDAT", zlib.compress(rows))
+        + png_chunk(b"IEND", b"")
     )
 
 

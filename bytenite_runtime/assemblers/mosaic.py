@@ -171,11 +171,13 @@ class Mosaic(Assembler):
         icc_profile: bytes | None = None
         palette: Image.Image | None = None
         palettes: set[tuple[bytes, str]] = set()
+        keyed = False  # a palette tile has a transparent index
         for tile in tiles:
             with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
                 tile.pixels, tile.mode = image.size, image.mode
                 if image.mode == "P":
                     transparency = image.info.get("transparency")
+                    keyed |= transparency is not None
                     palettes.add((bytes(image.getpalette() or []), repr(transparency)))
                 if tile is first:
                     icc_profile = image.info.get("icc_profile")
@@ -185,7 +187,7 @@ class Mosaic(Assembler):
         if palette is not None and len(palettes) > 1:
             # Each tile has its own palette (an app quantised it): pasting the indices under
             # the first tile's palette would give the others wrong colours.
-            joined = "RGB" if all(t == "None" for _, t in palettes) else "RGBA"
+            joined = "RGBA" if keyed else "RGB"
             ctx.log.warning("%s: the tiles' palettes differ: joined as %s", where, joined)
             palette = None
             for tile in tiles:
