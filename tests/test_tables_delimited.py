@@ -389,9 +389,13 @@ def test_a_file_of_blank_lines_or_a_header_and_blank_lines_has_no_records(tmp_pa
 
 def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> None:
     """Classic Mac OS line endings (CR alone) are not taken for one long record or a lone
-    header: the error says what they are and how to convert them."""
+    header: the error says what they are and how to convert them; a quoted CR is data."""
     message = failing_partition(tmp_path, "row", {"t.csv": b"a,b\r1,2\r3,4\r"}, num_chunks=2)
     assert message.startswith("t.csv: lines end in a bare CR (classic Mac OS); only LF and CRLF")
+    # A CR inside a quoted field is data: one record, no error (hypothesis found this one).
+    for data in (b',"\r"', b'a,"x\r""y"\r\n'):
+        chunks = _chunks({"q.csv": data}, rows_per_chunk=1, header=False)
+        assert [c.data for c in chunks] == [data]
 
 
 # -- properties ------------------------------------------------------------------------

@@ -43,6 +43,7 @@ Delimited = Literal["csv", "tsv", "jsonl"]
 _DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BOM = b"\xef\xbb\xbf"
 _LONE_CR = re.compile(rb"\r(?!\n|$)")
+_QUOTED_FIELD = re.compile(rb'"[^"]*"')
 _T = TypeVar("_T")
 
 
@@ -163,7 +164,9 @@ def _data_rows(scan: RecordScan, header: bool, path: Path, name: str) -> int:
         # record, "only a header" or a single chunk whatever the sizing.
         with path.open("rb") as stream:
             head = stream.read(1 << 20)
-        if b"\n" not in head and _LONE_CR.search(head):
+        # A CR inside a quoted field is data, not a line end (""-escapes are two fields).
+        unquoted = _QUOTED_FIELD.sub(b"", head) if scan.quoted else head
+        if b"\n" not in head and _LONE_CR.search(unquoted):
             raise DataError(
                 f"{name}: lines end in a bare CR (classic Mac OS); only LF and CRLF end "
                 "records: convert the line endings first (e.g. tr '\\r' '\\n')"
