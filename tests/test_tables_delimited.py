@@ -521,7 +521,10 @@ def test_unterminated_quoted_field_names_where_it_opened(tmp_path: Path) -> None
     good = b"a\n" + b"x\n" * 100
     message = failing_partition(tmp_path, "row", {"a.csv": good, "b.csv": bad}, rows_per_chunk=1)
     opened = bad.index(b'"')
-    assert message == f"b.csv byte {len(bad)}: unterminated quoted field (opened at byte {opened})"
+    assert message == (
+        f"b.csv byte {len(bad)}: unterminated quoted field (opened at byte {opened}); "
+        "if its quotes are plain characters, set quoting=false"
+    )
 
 
 def test_utf8_checks_run_off_the_scan_yet_in_file_order(tmp_path: Path) -> None:
@@ -544,7 +547,7 @@ def test_unterminated_quote_opened_in_an_earlier_block_is_found(tmp_path: Path) 
     bad = b'a\n"' + b"x" * 200
     with _blocks_of(16):
         message = failing_partition(tmp_path, "row", {"t.csv": bad})
-    assert message.endswith("(opened at byte 2)")
+    assert "(opened at byte 2);" in message
 
 
 @pytest.mark.parametrize(
@@ -589,6 +592,85 @@ def test_zero_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
     """A zero or negative size never reaches planning: it is a settings error."""
     with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.rows_per_chunk"):
         failing_partition(tmp_path, "row", {"t.csv": b"a\n1\n"}, rows_per_chunk=0)
+
+
+def test_a_bare_quote_in_a_tsv_fails_with_the_quoting_hint(tmp_path: Path) -> None:
+    """A TSV whose unquoted field holds a bare quote fails at the end, saying how to read it."""
+    body = b"name\theight\n" + b"".join(b"p%d\t5'%d\"\n" % (i, i) for i in range(3))
+    message = failing_partition(tmp_path, "row", {"people.tsv": body})
+    assert message.endswith("; if its quotes are plain characters, set quoting=false")
+
+
+def test_quoting_off_conversion_reads_bare_quotes_as_characters() -> None:
+    """With quoting false a conversion reads each bare quote as part of its field."""
+    body = b"name\theight\n" + b"".join(b"p%d\t5'%d\"\n" % (i, i) for i in range(4))
+    chunks = run_partitioner(
+        "row",
+        {"people.tsv": body},
+        {"rows_per_chunk": 2, "quoting": False, "output_format": "jsonl"},
+    )
+    rows = [json.loads(line) for c in chunks for line in c.data.decode().splitlines()]
+    assert rows == [{"name": f"p{i}", "height": f"5'{i}\""} for i in range(4)]
+
+
+def test_delimiter_option_separates_fields_for_strict_and_conversion(tmp_path: Path) -> None:
+    """A semicolon CSV: strict counts fields by ';' (a ragged row is named), and conversion
+    reads its columns, a quoted ';' staying inside its field."""
+    data = b'id;name;amount\n1;"Smith; Anna";2,50\n2;Ben;3,00\n'
+    strict = _chunks({"t.csv": data}, rows_per_chunk=1, strict=True, delimiter=";")
+    assert b"".join(c.data[len(b"id;name;amount\n") :] for c in strict) == data[15:]
+    converted = _chunks({"t.csv": data}, num_chunks=1, delimiter=";", output_format="jsonl")
+    assert [json.loads(line) for line in converted[0].data.decode().splitlines()] == [
+        {"id": 1, "name": "Smith; Anna", "amount": "2,50"},
+        {"id": 2, "name": "Ben", "amount": "3,00"},
+    ]
+    ragged = data + b"3;Cleo\n"
+    message = failing_partition(tmp_path, "row", {"t.csv": ragged}, strict=True, delimiter=";")
+    assert message == "t.csv row 2 (line 4): 2 fields where the header has 3"
+
+
+@pytest.mark.parametrize(
+    ("delimiter", "reason"),
+    [
+        ('"', "'\"' cannot separate fields (it is a quote or a newline)"),
+        ("\n", "'\\n' cannot separate fields (it is a quote or a newline)"),
+        ("\r", "'\\r' cannot separate fields (it is a quote or a newline)"),
+        (";;", "String should have at most 1 character (got ';;')"),
+        ("", "String should have at least 1 character (got '')"),
+    ],
+)
+def test_a_delimiter_that_cannot_separate_fields_is_a_settings_error(
+    tmp_path: Path, delimiter: str, reason: str
+) -> None:
+    """A quote, a newline, or anything but one character is refused before any planning."""
+    with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.delimiter: ") as caught:
+        failing_partition(tmp_path, "row", {"t.csv": b"a\n1\n"}, delimiter=delimiter)
+    assert str(caught.value).endswith(f"PARTITIONER_PARAMS.delimiter: {reason}")
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"a": 1}\n{"a": 2,}\n{"a": 3}\n', "t.jsonl row 1 (line 2): not one JSON value"),
+        (b'{"a": 1}\n{"a": 2} {"a": 3}\n', "t.jsonl row 1 (line 2): not one JSON value"),
+        (b'{"a": 1}\n\n{"a": 3}\n', "t.jsonl row 1 (line 2): blank line"),
+    ],
+    ids=["trailing-comma", "two-values", "blank-between"],
+)
+def test_strict_json_lines_names_the_bad_line(tmp_path: Path, body: bytes, expected: str) -> None:
+    """strict=true parses each JSON Lines line and names the first that is not one value;
+    without strict the same file is cut line by line."""
+    message = failing_partition(tmp_path, "row", {"t.jsonl": body}, strict=True)
+    assert message.startswith(expected)
+    assert len(_chunks({"t.jsonl": body}, rows_per_chunk=1)) == body.count(b"\n")
+
+
+def test_strict_json_lines_accepts_a_bom_crlf_and_blank_lines_at_the_end() -> None:
+    """A BOM before the first line, CRLF endings and trailing blank lines are valid."""
+    body = BOM + b'{"a": 1}\r\n[2, 3]\r\n"four"\r\n\r\n\n'
+    chunks = _chunks({"t.jsonl": body}, rows_per_chunk=2, strict=True)
+    assert [_rows(c) for c in chunks] == [(0, 2), (2, 3)]
+    assert b"".join(c.data for c in chunks) == body
 
 
 def test_quoting_off_splits_a_tsv_with_bare_quotes_at_every_newline() -> None:

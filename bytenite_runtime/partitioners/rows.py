@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .._io import NewChunk
 from ..chunks import ChunkMeta
@@ -72,12 +72,28 @@ class Row(Partitioner):
         description="CSV/TSV: fields may be quoted (RFC 4180); false makes every newline a "
         "record end, for files with bare quotes in unquoted fields.",
     )
+    delimiter: str | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="CSV/TSV: the field separator, one character (default ',' for CSV, tab "
+        "for TSV), e.g. ';'; used by strict and by output_format.",
+    )
     strict: bool = Field(
-        False, description="CSV/TSV: reject rows whose field count differs from the first row's."
+        False,
+        description="Reject bad records: CSV/TSV rows whose field count differs from the "
+        "first row's; JSON Lines lines that are not one JSON value.",
     )
     output_format: Literal["same", "csv", "tsv", "jsonl", "parquet", "arrow"] = Field(
         "same", description="Convert chunks to another table format ('same': keep the source's)."
     )
+
+    @field_validator("delimiter")
+    @classmethod
+    def _plain_delimiter(cls, value: str | None) -> str | None:
+        if value is not None and value in '"\r\n':
+            raise ValueError(f"{value!r} cannot separate fields (it is a quote or a newline)")
+        return value
 
     @model_validator(mode="after")
     def _one_sizing(self) -> Row:
@@ -156,6 +172,7 @@ class Row(Partitioner):
                 header=self.header,
                 strict=self.strict,
                 quoting=self.quoting,
+                delimiter=self.delimiter,
             )
         if fmt in ("parquet", "arrow"):
             from ..tables import columnar
@@ -179,7 +196,16 @@ class Row(Partitioner):
         from ..tables.source import has_slot
 
         return NewChunk(
-            write=convert.converter(piece, meta, fmt, out_fmt, header=self.header, embed=embed),
+            write=convert.converter(
+                piece,
+                meta,
+                fmt,
+                out_fmt,
+                header=self.header,
+                embed=embed,
+                delimiter=self.delimiter,
+                quoting=self.quoting,
+            ),
             source=meta.source,
             fields=meta.fields,
             embedded=has_slot(out_fmt) and embed,

@@ -167,10 +167,12 @@ class RecordScan:
     file size.
     """
 
-    def __init__(self, path: Path, name: str, *, quoted: bool) -> None:
+    def __init__(self, path: Path, name: str, *, quoted: bool, unterminated_hint: str = "") -> None:
         self.path = path
         self.name = name
         self.quoted = quoted
+        self.unterminated_hint = unterminated_hint
+        """Appended to the unterminated-quote error: what to do about it."""
         self.size = path.stat().st_size
         self.records = 0
         """Records in the file, once scanned: record ends, plus one unterminated last line."""
@@ -201,7 +203,7 @@ class RecordScan:
             assert opened is not None
             raise DataError(
                 f"{self.name} byte {self.size}: unterminated quoted field "
-                f"(opened at byte {self._last_quote(opened)})"
+                f"(opened at byte {self._last_quote(opened)}){self.unterminated_hint}"
             )
         # Parity 0 at the end makes a final newline a record end, so anything else
         # there is a last record without its newline.

@@ -45,12 +45,17 @@ def converter(
     *,
     header: bool,
     embed: bool = True,
+    delimiter: str | None = None,
+    quoting: bool = True,
 ) -> Callable[[BinaryIO], None]:
     """A ``NewChunk.write`` callable writing ``piece`` converted from ``src_fmt`` to ``dst_fmt``.
 
     ``header`` says whether a CSV/TSV source has a header row; without one, columns are
     named ``f0``, ``f1``… and a CSV/TSV target is written without a header too.
     ``embed=False`` (``chunk_metadata: off``) leaves the target's metadata slot empty.
+    ``delimiter`` separates a CSV/TSV source's fields (default: its format's); a CSV or
+    TSV target always gets its format's own. ``quoting=False`` reads a CSV/TSV source's
+    quotes as plain characters.
     """
 
     def write(out: BinaryIO) -> None:
@@ -60,7 +65,7 @@ def converter(
             with staged.open("wb") as stream:
                 piece.write(stream, meta)
             try:
-                table = _read(staged, src_fmt, header=header)
+                table = _read(staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting)
                 # The staged piece's own slot is not the converted chunk's metadata.
                 table = table.replace_schema_metadata(without_meta(table.schema).metadata)
                 keep_header = header if src_fmt in _DELIMITERS else True
@@ -74,14 +79,20 @@ def converter(
     return write
 
 
-def _read(path: Path, fmt: str, *, header: bool) -> Any:
+def _read(
+    path: Path, fmt: str, *, header: bool, delimiter: str | None = None, quoting: bool = True
+) -> Any:
     if fmt in _DELIMITERS:
         from pyarrow import csv
 
         return csv.read_csv(
             path,
             read_options=csv.ReadOptions(autogenerate_column_names=not header),
-            parse_options=csv.ParseOptions(delimiter=_DELIMITERS[fmt], newlines_in_values=True),
+            parse_options=csv.ParseOptions(
+                delimiter=delimiter or _DELIMITERS[fmt],
+                quote_char='"' if quoting else False,
+                newlines_in_values=quoting,
+            ),
         )
     if fmt == "jsonl":
         from pyarrow import json

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal, TypeVar, cast
 
+import orjson
+
 from .._copy import copy_range
 from ..chunks import ChunkMeta
 from ..errors import DataError
@@ -73,6 +75,7 @@ def plan(
     header: bool,
     strict: bool,
     quoting: bool = True,
+    delimiter: str | None = None,
 ) -> Iterator[DelimitedPiece]:
     """The chunks of ``path`` (named ``name`` in messages), in order.
 
@@ -81,20 +84,28 @@ def plan(
     0.32 s + 0.24 s one after the other). A piece is given only once no later record
     can move its cut; a bad file still raises, at the byte that is bad, after some
     pieces may have been given (the runtime stages chunks and removes them then).
-    ``strict`` parses every row first, so it scans the whole file before the first piece.
+    ``strict`` parses every record first (field counts of CSV/TSV rows, each JSON Lines
+    line as JSON), so it scans the whole file before the first piece.
     ``quoting=False`` makes every newline a record end: for TSV-style files whose
-    fields are never quoted but may hold a bare ``"`` (``5'11"``).
+    fields are never quoted but may hold a bare ``"`` (``5'11"``). ``delimiter``
+    (default: the format's) only matters to ``strict``: cuts fall between records.
     """
     has_header = header and fmt != "jsonl"
     quoted = quoting and fmt != "jsonl"
-    scan = RecordScan(path, name, quoted=quoted)
+    # A bare quote in an unquoted field opens a "quoted field" that never ends: say
+    # how to read such a file.
+    hint = "; if its quotes are plain characters, set quoting=false" if quoted else ""
+    scan = RecordScan(path, name, quoted=quoted, unterminated_hint=hint)
     tail = _BlankTail.of(path, scan.size, name)
     cutter = _Cutter(sizing, has_header, scan.size, path, extent=tail.start)
-    if strict and fmt != "jsonl":
+    if strict:
         for block in scan.blocks():
             cutter.feed(block)
         rows = _real_rows(_data_rows(scan, has_header, path, name), tail, name)
-        _check_fields(path, name, _DELIMITERS[fmt], has_header, quoted)
+        if fmt == "jsonl":
+            _check_json_lines(path, name)
+        else:
+            _check_fields(path, name, delimiter or _DELIMITERS[fmt], has_header, quoted)
         yield from cutter.finish(rows, scan)
         return
 
@@ -366,6 +377,28 @@ def _check_fields(path: Path, name: str, delimiter: str, header: bool, quoted: b
                     )
         except csv.Error as exc:
             raise DataError(f"{name} line {reader.line_num}: {exc}") from None
+
+
+def _check_json_lines(path: Path, name: str) -> None:
+    """Every line is one JSON value (rows and lines counted as in :func:`_check_fields`);
+    blank lines are errors only when a record follows them."""
+    blank: DataError | None = None
+    with path.open("rb") as stream:
+        for number, line in enumerate(stream):
+            text = line[len(_BOM) :] if number == 0 and line.startswith(_BOM) else line
+            text = text.rstrip(b"\r\n")  # so that an error's column is on this line
+            if not text.strip():
+                blank = blank or DataError(f"{name} row {number} (line {number + 1}): blank line")
+                continue
+            if blank is not None:
+                raise blank
+            try:
+                orjson.loads(text)
+            except orjson.JSONDecodeError as exc:
+                raise DataError(
+                    f"{name} row {number} (line {number + 1}): not one JSON value "
+                    f"({exc.msg} at column {exc.colno})"
+                ) from None
 
 
 @contextlib.contextmanager
