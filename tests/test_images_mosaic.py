@@ -357,6 +357,59 @@ def test_the_sources_colour_profile_reaches_the_tiles_and_the_mosaic(fmt: str) -
     assert image.info.get("icc_profile") == icc
 
 
+@pytest.mark.parametrize(
+    ("name", "pil", "fmt", "dpi"),
+    [
+        ("scan.png", "PNG", "png", (300.0, 300.0)),
+        ("scan.tif", "TIFF", "tiff", (300.0, 150.0)),
+        ("photo.jpg", "JPEG", "jpeg", (72.0, 96.0)),
+        ("scan.png", "PNG", "jpeg", (300.0, 300.0)),
+    ],
+    ids=["png-streamed", "tiff", "jpeg", "png-to-jpeg"],
+)
+def test_the_sources_dpi_reaches_the_tiles_and_the_mosaic(
+    name: str, pil: str, fmt: str, dpi: tuple[float, float]
+) -> None:
+    """A scan's density is carried by its tiles (file and metadata) and written into the
+    mosaic, so it prints at the source's size."""
+    chunks = run_partitioner(
+        "tile", {name: encoded(noise_rgb(40, 20), pil, dpi=dpi)}, {"tile_width": 16}
+    )
+    assert all(c.meta is not None and c.meta.fields["dpi"] == list(dpi) for c in chunks)
+    assert all(decoded(c.data).info["dpi"] == pytest.approx(dpi, abs=0.01) for c in chunks)
+    out = run_assembler("mosaic", _identity(chunks, name.rsplit(".")[-1]), {"format": fmt})
+    (image,) = (decoded(v) for v in out.values())
+    assert image.info["dpi"] == pytest.approx(dpi, abs=0.01)
+
+
+def test_a_2x_app_doubles_the_dpi_so_the_mosaic_prints_at_the_sources_size(
+    tmp_path: Path,
+) -> None:
+    """Twice the pixels over the same paper: the mosaic of a 2x app states twice the density,
+    and a source that states none gives a mosaic that states none."""
+    chunks = run_partitioner(
+        "tile", {"scan.png": encoded(noise_rgb(40, 20), "PNG", dpi=(150, 100))}, {"tile_width": 16}
+    )
+    out = run_assembler("mosaic", _through(_double, chunks, tmp_path))
+    assert decoded(out["scan.png"]).info["dpi"] == pytest.approx((300, 200), abs=0.01)
+    plain = _tiles(noise_rgb(40, 20), tile_width=16)
+    assert all(c.meta is not None and c.meta.fields["dpi"] is None for c in plain)
+    assert "dpi" not in decoded(run_assembler("mosaic", _identity(plain))["photo.png"]).info
+
+
+def test_a_quarter_turn_swaps_the_dpi_when_orientation_is_applied() -> None:
+    """EXIF orientation 6 (a quarter turn) applied to the pixels swaps the density across and
+    down; kept, the stored density stays."""
+    exif = codec.exif_bytes(6)
+    data = encoded(noise_rgb(40, 20), "JPEG", dpi=(72, 96), exif=exif)
+    applied = run_partitioner("tile", {"p.jpg": data}, {"tile_width": 16})
+    assert applied[0].meta is not None and applied[0].meta.fields["dpi"] == [96.0, 72.0]
+    kept = run_partitioner("tile", {"p.jpg": data}, {"tile_width": 16, "orientation": "keep"})
+    assert kept[0].meta is not None and kept[0].meta.fields["dpi"] == [72.0, 96.0]
+    out = run_assembler("mosaic", _identity(applied, "jpg"))
+    assert decoded(out["p.jpg"]).info["dpi"] == pytest.approx((96, 72), abs=0.01)
+
+
 def test_decoding_tiles_on_threads_leaves_pillows_own_limit_alone() -> None:
     """Tiles are opened on several threads; Pillow's global MAX_IMAGE_PIXELS, which each
     open lifts for our own limit, is the same afterwards (no thread restores another's)."""

@@ -22,10 +22,12 @@ whose output names would collide keep their extension in the name. Per group:
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter, defaultdict
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -210,6 +212,7 @@ class Mosaic(Assembler):
         transparent = palette is not None and "transparency" in palette.info
         out_mode = codec.output_mode(mode, fmt, name, transparent=transparent)
         icc_profile = codec.profile_for(icc_profile, mode, out_mode)
+        dpi = _output_dpi(fields.get("dpi"), sx, sy)
         target = ctx.output.path(name)
 
         def fill(sink: Sink) -> None:
@@ -223,8 +226,9 @@ class Mosaic(Assembler):
             exif = codec.exif_bytes(orientation) if orientation != 1 else None
             with target.open("wb") as stream:
                 writer = pngstream.PngWriter(
-                    stream, out_w, out_h, mode, workers=workers, exif=exif, icc_profile=icc_profile
-                )
+                    stream, out_w, out_h, mode, workers=workers, exif=exif,
+                    icc_profile=icc_profile, dpi=dpi,
+                )  # fmt: skip
                 fill(lambda band, _y: writer.write_image(band))
                 writer.close()
         else:
@@ -236,12 +240,22 @@ class Mosaic(Assembler):
                 output = output.convert(out_mode)
             codec.save(
                 output, target, fmt, quality=self.quality, lossless=self.lossless,
-                orientation=orientation, icc_profile=icc_profile,
+                orientation=orientation, icc_profile=icc_profile, dpi=dpi,
             )  # fmt: skip
         ctx.log.info(
             "%s: %d tile(s) → %s (%dx%d, scale %s x %s)", where, len(tiles), name, out_w, out_h,
             sx, sy,
         )  # fmt: skip
+
+
+def _output_dpi(stated: object, sx: Fraction, sy: Fraction) -> tuple[float, float] | None:
+    """The source's density (its tiles' ``dpi`` field) times the app's scale, so that the
+    output prints at the source's size; None when the source stated none."""
+    if not isinstance(stated, list) or len(stated) != 2:
+        return None
+    if not all(type(v) in (int, float) and 0 < v < math.inf for v in stated):
+        return None
+    return round(float(stated[0] * sx), 4), round(float(stated[1] * sy), 4)
 
 
 def _check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:

@@ -10,6 +10,7 @@ format's own slot (see :mod:`bytenite_runtime.images.slots`).
 from __future__ import annotations
 
 import io
+import math
 import struct
 import threading
 import warnings
@@ -205,6 +206,36 @@ def oriented(image: Image.Image, orientation: int, *, upright: bool) -> Image.Im
     return image.transpose((_UPRIGHT if upright else _STORED)[orientation])
 
 
+Dpi = tuple[float, float]
+
+
+def resolution(image: Image.Image, orientation: int = 1, *, upright: bool = False) -> Dpi | None:
+    """The pixel density the file states, in dots per inch across and down (None when it
+    states none), for the pixels as stored, or turned upright by ``orientation``: a
+    quarter turn swaps the two."""
+    try:
+        x, y = (float(v) for v in image.info["dpi"])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not (0 < x < math.inf and 0 < y < math.inf):
+        return None
+    if upright and orientation in _QUARTER_TURNS:
+        x, y = y, x
+    return _whole(x), _whole(y)
+
+
+def _whole(dpi: float) -> float:
+    # PNG stores whole dots per metre: 300 dpi reads back as 299.9994. Within that
+    # rounding of a whole number, the file meant the whole number.
+    near = round(dpi)
+    return float(near) if abs(dpi - near) <= _PER_METRE_STEP else round(dpi, 4)
+
+
+_PER_METRE_STEP = 0.0254 / 2
+
+
+# EXIF orientations 5-8 turn the image a quarter (transposed, rotated 90 or 270 degrees).
+_QUARTER_TURNS = frozenset({5, 6, 7, 8})
 _CONVERTED = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
 
 
@@ -270,10 +301,14 @@ def encode(
     lossless: bool,
     meta: ChunkMeta | None = None,
     icc_profile: bytes | None = None,
+    dpi: Dpi | None = None,
 ) -> bytes:
     """``image`` as ``fmt`` bytes, with ``meta`` in the format's metadata slot."""
     out = io.BytesIO()
-    save(image, out, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile)
+    save(
+        image, out, fmt, quality=quality, lossless=lossless, meta=meta,
+        icc_profile=icc_profile, dpi=dpi,
+    )  # fmt: skip
     return out.getvalue()
 
 
@@ -287,10 +322,15 @@ def save(
     meta: ChunkMeta | None = None,
     orientation: int = 1,
     icc_profile: bytes | None = None,
+    dpi: Dpi | None = None,
 ) -> None:
     """Write ``image`` as ``fmt`` to ``target`` (see :func:`encode`), with ``icc_profile``
-    (Pillow's encoders write one only when asked, and some take it from ``image.info``)."""
+    (Pillow's encoders write one only when asked, and some take it from ``image.info``)
+    and ``dpi`` (PNG pHYs, JPEG JFIF density in whole dots, TIFF resolution; WebP has no
+    place for it)."""
     options: dict[str, object] = {"icc_profile": icc_profile or None}
+    if dpi is not None and fmt != "webp":
+        options["dpi"] = dpi
     text = meta_text(meta) if meta is not None else None
     if fmt == "png":
         info = PngImagePlugin.PngInfo()

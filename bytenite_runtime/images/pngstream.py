@@ -33,6 +33,7 @@ _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _WINDOW = 32 * 1024
 _ROWS_PER_FILTER = 32
 _SLICE_ROWS = 128
+_INCH_IN_METRES = 0.0254
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
@@ -85,6 +86,7 @@ class PngWriter:
         workers: int = 1,
         exif: bytes | None = None,
         icc_profile: bytes | None = None,
+        dpi: tuple[float, float] | None = None,
     ) -> None:
         colour, depth, channels = MODES[mode]
         self.stream, self.mode, self.level = stream, mode, level
@@ -102,6 +104,10 @@ class PngWriter:
             stream.write(_chunk(b"iCCP", b"ICC Profile\0\0" + zlib.compress(icc_profile)))
         if exif:
             stream.write(_chunk(b"eXIf", exif.removeprefix(b"Exif\x00\x00")))
+        if dpi:
+            # Pixels per metre, as Pillow writes them (unit 1: the metre).
+            density = (round(d / _INCH_IN_METRES) for d in dpi)
+            stream.write(_chunk(b"pHYs", struct.pack(">IIB", *density, 1)))
         stream.write(_chunk(b"IDAT", b"\x78\x9c"))
 
     def write(self, pixels: np.ndarray[Any, Any]) -> None:

@@ -39,7 +39,7 @@ from ..task import PartitionerContext
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..images.codec import ImageFormat
+    from ..images.codec import Dpi, ImageFormat
 
 __all__ = ["Tile"]
 
@@ -178,7 +178,9 @@ class Tile(Partitioner):
             log.warning("%s: only the first of its %d frames/pages is tiled", source.name, frames)
         codec.load(image, source.name)
         stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
-        image = codec.oriented(image, source.orientation, upright=self.orientation == "apply")
+        upright = self.orientation == "apply"
+        dpi = codec.resolution(image, source.orientation, upright=upright)
+        image = codec.oriented(image, source.orientation, upright=upright)
         image = codec.supported_mode(image, source.name)
         image = codec.keyed_alpha(image)
         fmt: ImageFormat = (source_format or "png") if self.format == "same" else self.format
@@ -197,11 +199,11 @@ class Tile(Partitioner):
                         first + n,
                         count,
                         source.name,
-                        self._fields(source, plan, cell, mode, fmt, source_format),
+                        self._fields(source, plan, cell, mode, fmt, source_format, dpi),
                     )
                     job = pool.submit(
                         _encode, image, plan, fmt, meta if embed else None, self.fill,
-                        self.quality, self.lossless, icc_profile,
+                        self.quality, self.lossless, icc_profile, dpi,
                     )  # fmt: skip
                     pending.append((meta, job))
                     while len(pending) > 2 * workers:
@@ -219,6 +221,7 @@ class Tile(Partitioner):
         mode: str,
         fmt: str,
         source_format: str | None,
+        dpi: Dpi | None,
     ) -> dict[str, Any]:
         last = source.tiles[-1]
         return {
@@ -236,6 +239,7 @@ class Tile(Partitioner):
             "format": fmt,
             "source_format": source_format,
             "orientation": source.orientation if self.orientation == "keep" else 1,
+            "dpi": list(dpi) if dpi is not None else None,
         }
 
     @staticmethod
@@ -254,12 +258,13 @@ def _encode(
     quality: int,
     lossless: bool,
     icc_profile: bytes | None,
+    dpi: Dpi | None,
 ) -> bytes:
     from ..images import codec
 
     tile = cut(image, plan, fill)
     return codec.encode(
-        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile
+        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile, dpi=dpi
     )
 
 
