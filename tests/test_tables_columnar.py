@@ -587,3 +587,37 @@ def test_chunk_metadata_off_leaves_the_slot_empty(output_format: str) -> None:
     assert len(chunks) == 2
     assert all(slot_meta(c.data) is None and c.meta is None for c in chunks)
     assert pa.concat_tables(read_chunk(c.data) for c in chunks).equals(table)
+
+
+# -- real-world files ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("compression", ["none", {"id": "snappy", "name": "none"}])
+def test_uncompressed_parquet_is_cut_inside_row_groups(compression: Any) -> None:
+    """An uncompressed Parquet file (polars' 'uncompressed', or one column so) is cut
+    inside its row groups, re-encoded with the same codecs."""
+    table = numbered(10)
+    sink = io.BytesIO()
+    pq.write_table(table, sink, row_group_size=5, compression=compression)
+    chunks = row({"t.parquet": sink.getvalue()}, {"num_chunks": 3})
+    assert pa.concat_tables([read_chunk(c.data) for c in chunks]).equals(table)
+    codecs = {
+        pq.read_metadata(io.BytesIO(c.data)).row_group(0).column(1).compression for c in chunks
+    }
+    assert codecs == {"UNCOMPRESSED"}
+
+
+def test_a_stream_that_replaces_its_dictionary_is_cut_into_arrow_files() -> None:
+    """An IPC stream may replace a column's dictionary between batches, which a file cannot
+    hold: a chunk spanning the replacement gets one growing dictionary, values intact."""
+    first = pa.table({"c": pa.array(["x", "y"]).dictionary_encode()})
+    second = pa.table({"c": pa.array(["z", "x", None]).dictionary_encode()})
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, first.schema) as writer:
+        writer.write_table(first)
+        writer.write_table(second)
+    for params in ({"num_chunks": 1}, {"num_chunks": 1, "output_format": "parquet"}):
+        (chunk,) = row({"t.arrow": sink.getvalue()}, params)
+        column = read_chunk(chunk.data).column("c")
+        assert column.to_pylist() == ["x", "y", "z", "x", None]
+        assert pa.types.is_dictionary(column.type)

@@ -407,3 +407,45 @@ def test_importing_the_assembler_loads_no_table_library() -> None:
         "assert not {'numpy', 'pyarrow'} & set(sys.modules), sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_uncompressed_parquet_results_join() -> None:
+    """Results written without compression join, and the output stays uncompressed."""
+    table = pa.table({"i": list(range(10))})
+    out = run_assembler("concat", _names([_parquet(table, compression="none")] * 2, "t.parquet"))
+    joined = io.BytesIO(out["t.parquet"])
+    assert pq.read_table(joined).num_rows == 20
+    assert pq.read_metadata(joined).row_group(0).column(0).compression == "UNCOMPRESSED"
+
+
+def test_arrow_results_with_their_own_dictionaries_join_onto_one() -> None:
+    """Each task dictionary-encodes its own categories; the joined Arrow file holds one
+    dictionary per column that grows by deltas, and every value reads back."""
+    parts = [["x", "y"], ["z", "x"], ["y", None, "w"]]
+    results = [_arrow(pa.table({"c": pa.array(p).dictionary_encode()})) for p in parts]
+    out = run_assembler("concat", _names(results, "t.arrow"))
+    column = pa.ipc.open_file(pa.py_buffer(out["t.arrow"])).read_all().column("c")
+    assert column.to_pylist() == [v for p in parts for v in p]
+    assert pa.types.is_dictionary(column.type)
+
+
+def test_dictionaries_outgrowing_their_index_type_name_the_column(tmp_path: Path) -> None:
+    """int8 indices address 128 values: results whose dictionaries add up to more fail,
+    naming the column, instead of wrapping around."""
+    kind = pa.dictionary(pa.int8(), pa.string())
+    parts = [[f"v{i}" for i in range(k, k + 100)] for k in (0, 100)]
+    results = [_arrow(pa.table({"c": pa.array(p).dictionary_encode().cast(kind)})) for p in parts]
+    folder, output = tmp_path / "results", tmp_path / "output"
+    folder.mkdir()
+    output.mkdir()
+    for name, data in _names(results, "t.arrow").items():
+        (folder / name).write_bytes(data)
+    with pytest.raises(DataError) as caught:
+        entrypoint_for("assembler", "concat").invoke(
+            assembler_environment(folder, output, {}, None)
+        )
+    assert str(caught.value) == (
+        "t.arrow: column 'c': the dictionaries hold 200 distinct values together, more than "
+        "its int8 indices can address"
+    )
+    assert list(output.iterdir()) == []

@@ -29,7 +29,9 @@ from .spans import Cut, Span, Unit, plan_cuts
 
 __all__ = [
     "ArrowPiece",
+    "Dictionaries",
     "ParquetPiece",
+    "new_ipc_file",
     "plan",
     "short_reason",
     "storage_options",
@@ -188,12 +190,20 @@ def storage_options(metadata: Any) -> dict[str, Any]:
             codec = _CODECS.get(column.compression, column.compression.lower())
             codecs[column.path_in_schema] = codec
     options: dict[str, Any] = {}
-    if codecs and all(pa.Codec.is_available(c) or c == "none" for c in codecs.values()):
+    if codecs and all(c == "none" or _available(c) for c in codecs.values()):
         distinct = set(codecs.values())
         options["compression"] = distinct.pop() if len(distinct) == 1 else codecs
     if metadata.format_version in ("1.0", "2.4", "2.6"):
         options["version"] = metadata.format_version
     return options
+
+
+def _available(codec: str) -> bool:
+    # is_available raises on a name it does not know ("none" among them).
+    try:
+        return bool(pa.Codec.is_available(codec))
+    except (pa.ArrowException, ValueError):
+        return False
 
 
 def _read_span(source: Any, span: Span, name: str) -> Iterator[Any]:
@@ -240,11 +250,70 @@ class ArrowPiece(_ColumnarPiece):
         last = self.spans[-1].unit
         with pa.memory_map(str(self.path)) as mapped:
             schema, batches = _open_arrow(mapped, self.name, self.spans[0].unit, last)
-            with pa.ipc.new_file(out, with_meta(schema, meta)) as writer:
+            # A stream may replace a dictionary between batches; a file cannot.
+            dictionaries = Dictionaries(schema, self.name)
+            with new_ipc_file(out, with_meta(schema, meta)) as writer:
                 for index, batch in batches:
                     span = wanted.get(index)
                     if span is not None:
-                        writer.write_batch(batch.slice(span.start, span.stop - span.start))
+                        part = batch.slice(span.start, span.stop - span.start)
+                        writer.write_batch(dictionaries.conform(part))
+
+
+def new_ipc_file(sink: Any, schema: Any) -> Any:
+    """An Arrow IPC file writer that extends a dictionary by deltas (see :class:`Dictionaries`)."""
+    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    return pa.ipc.new_file(sink, schema, options=options)
+
+
+class Dictionaries:
+    """Top-level dictionary columns brought onto one growing dictionary per column.
+
+    An Arrow IPC file holds one dictionary per field, which later batches may only
+    extend (a delta), never replace; yet batches from several tasks each come with their
+    own dictionary, and a stream may replace one between batches. Each batch is remapped
+    onto the union of the values seen so far, in first-seen order, so every dictionary
+    written extends the last one.
+    """
+
+    def __init__(self, schema: Any, where: str) -> None:
+        self.where = where
+        self.fields = [i for i, f in enumerate(schema) if pa.types.is_dictionary(f.type)]
+        self.seen: dict[int, Any] = {}
+
+    def conform(self, batch: Any) -> Any:
+        """``batch`` (a record batch) with its dictionary columns on the shared dictionaries."""
+        if not self.fields:
+            return batch
+        columns = list(batch.columns)
+        for i in self.fields:
+            columns[i] = self._onto(i, columns[i], batch.schema.field(i).name)
+        return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+    def _onto(self, i: int, array: Any, name: str) -> Any:
+        import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+        values, known = array.dictionary, self.seen.get(i)
+        if known is None:
+            self.seen[i] = values
+            return array
+        if len(values) <= len(known) and values.equals(known.slice(0, len(values))):
+            indices = array.indices
+        else:
+            fresh = values.filter(pc.invert(pc.is_in(values, value_set=known)))
+            if len(fresh):
+                known = self.seen[i] = pa.concat_arrays([known, fresh])
+            indices = pc.take(pc.index_in(values, value_set=known), array.indices)
+        index_type = array.type.index_type
+        bits = index_type.bit_width - pa.types.is_signed_integer(index_type)
+        if len(known) > 1 << bits:
+            raise DataError(
+                f"{self.where}: column {name!r}: the dictionaries hold {len(known)} distinct "
+                f"values together, more than its {index_type} indices can address"
+            )
+        return pa.DictionaryArray.from_arrays(
+            indices.cast(index_type), known, ordered=array.type.ordered
+        )
 
 
 def _open_arrow(

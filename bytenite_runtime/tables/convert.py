@@ -142,7 +142,9 @@ def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, heade
 
         pq.write_table(table.replace_schema_metadata(with_meta(table.schema, meta).metadata), out)
     elif fmt == "arrow":
-        with pa.ipc.new_file(out, with_meta(table.schema, meta)) as writer:
+        # A Parquet source's row groups each have their own dictionaries; a file one.
+        options = pa.ipc.IpcWriteOptions(unify_dictionaries=True)
+        with pa.ipc.new_file(out, with_meta(table.schema, meta), options=options) as writer:
             writer.write_table(table)
     else:
         raise ValueError(f"unknown target format {fmt!r}")

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from .._io import Result
 from ..errors import DataError
-from .columnar import storage_options, without_meta
+from .columnar import Dictionaries, new_ipc_file, storage_options, without_meta
 from .join import label
 from .slots import open_ipc
 
@@ -147,8 +147,10 @@ class ColumnarJoin:
             with pq.ParquetWriter(out, self.target, **options) as writer:
                 self._copy(writer.write)
             return
-        with pa.OSFile(str(out), "wb") as sink, pa.ipc.new_file(sink, self.target) as writer:
-            self._copy(writer.write)
+        # Each task encoded its own dictionaries: one growing dictionary per column.
+        dictionaries = Dictionaries(self.target, out.name)
+        with pa.OSFile(str(out), "wb") as sink, new_ipc_file(sink, self.target) as writer:
+            self._copy(lambda batch: writer.write(dictionaries.conform(batch)))
 
     def _copy(self, write: Any) -> None:
         for result in self.results:
