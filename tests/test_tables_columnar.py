@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
+from _failing import failing_partition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -621,3 +622,43 @@ def test_a_stream_that_replaces_its_dictionary_is_cut_into_arrow_files() -> None
         column = read_chunk(chunk.data).column("c")
         assert column.to_pylist() == ["x", "y", "z", "x", None]
         assert pa.types.is_dictionary(column.type)
+
+
+def test_nanosecond_times_convert_to_json_lines_with_every_digit() -> None:
+    """Nanosecond timestamps (pandas writes them), times and durations become ISO 8601
+    text with all nine digits and seconds, never a failure or a silent truncation."""
+    table = pa.table(
+        {
+            "ts": pa.array([1704110400123456789, None], pa.timestamp("ns")),
+            "tz": pa.array([1704110400123456789, 0], pa.timestamp("ns", tz="Europe/Berlin")),
+            "t": pa.array([45296123456789, 0], pa.time64("ns")),
+            "d": pa.array([1500000000, 1], pa.duration("ns")),
+        }
+    )
+    (chunk,) = row({"t.parquet": parquet_bytes(table, 10)}, {"output_format": "jsonl"})
+    assert [orjson.loads(line) for line in chunk.data.splitlines()] == [
+        {
+            "ts": "2024-01-01T12:00:00.123456789",
+            "tz": "2024-01-01T13:00:00.123456789+01:00",
+            "t": "12:34:56.123456789",
+            "d": 1.5,
+        },
+        {
+            "ts": None,
+            "tz": "1970-01-01T01:00:00.000000000+01:00",
+            "t": "00:00:00.000000000",
+            "d": 1e-9,
+        },
+    ]
+
+
+def test_a_duplicate_column_name_is_refused_by_json_lines(tmp_path: Path) -> None:
+    """A CSV whose header names a column twice cannot become JSON objects without losing
+    one of the two: the conversion fails, naming the rows and the column."""
+    message = failing_partition(
+        tmp_path, "row", {"t.csv": b"a,a,b\n1,2,3\n"}, output_format="jsonl"
+    )
+    assert message == (
+        "t.csv rows 0-1: cannot convert csv to jsonl (column 'a' appears twice; a JSON "
+        "object holds each key once)"
+    )

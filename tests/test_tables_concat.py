@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
+from _failing import failing_assembly
 
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import META_KEY, ChunkMeta
@@ -435,17 +436,17 @@ def test_dictionaries_outgrowing_their_index_type_name_the_column(tmp_path: Path
     kind = pa.dictionary(pa.int8(), pa.string())
     parts = [[f"v{i}" for i in range(k, k + 100)] for k in (0, 100)]
     results = [_arrow(pa.table({"c": pa.array(p).dictionary_encode().cast(kind)})) for p in parts]
-    folder, output = tmp_path / "results", tmp_path / "output"
-    folder.mkdir()
-    output.mkdir()
-    for name, data in _names(results, "t.arrow").items():
-        (folder / name).write_bytes(data)
-    with pytest.raises(DataError) as caught:
-        entrypoint_for("assembler", "concat").invoke(
-            assembler_environment(folder, output, {}, None)
-        )
-    assert str(caught.value) == (
+    assert failing_assembly(tmp_path, "concat", _names(results, "t.arrow")) == (
         "t.arrow: column 'c': the dictionaries hold 200 distinct values together, more than "
         "its int8 indices can address"
     )
-    assert list(output.iterdir()) == []
+
+
+def test_a_result_with_a_duplicate_column_name_is_named(tmp_path: Path) -> None:
+    """Columns are matched by name, so a result with two columns of one name fails naming
+    the chunk and the column, not with a KeyError."""
+    table = pa.table([pa.array([1, 2]), pa.array([3, 4])], names=["a", "a"])
+    results = _names([_parquet(table.slice(0, 1)), _parquet(table.slice(1))], "t.parquet")
+    assert failing_assembly(tmp_path, "concat", results) == (
+        "chunk 0: column 'a' appears twice; results are joined by column name"
+    )

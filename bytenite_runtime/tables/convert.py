@@ -131,12 +131,12 @@ def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, heade
         options = csv.WriteOptions(include_header=header, delimiter=_DELIMITERS[fmt])
         csv.write_csv(table, out, write_options=options)
     elif fmt == "jsonl":
-        for batch in table.to_batches(max_chunksize=_JSON_BATCH):
-            out.write(
-                b"".join(
-                    orjson.dumps(row, default=_json_value) + b"\n" for row in batch.to_pylist()
-                )
-            )
+        for batch in _json_ready(table).to_batches(max_chunksize=_JSON_BATCH):
+            try:
+                lines = [orjson.dumps(r, default=_json_value) for r in batch.to_pylist()]
+            except (TypeError, ValueError, pa.ArrowException) as exc:
+                raise ValueError(f"{_json_culprit(batch)}: {short_reason(exc)}") from None
+            out.write(b"\n".join(lines) + b"\n")
     elif fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -148,6 +148,41 @@ def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, heade
             writer.write_table(table)
     else:
         raise ValueError(f"unknown target format {fmt!r}")
+
+
+def _json_ready(table: Any) -> Any:
+    """``table`` with what JSON objects cannot hold as is made plain: nanosecond times
+    become ISO 8601 text with every digit (Python's datetime stops at microseconds, and
+    with pandas installed they come out as pandas Timestamps), nanosecond durations
+    seconds. Duplicate column names are an error: a JSON object keeps one of each."""
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+
+    names = table.column_names
+    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    if twice is not None:
+        raise ValueError(f"column {twice!r} appears twice; a JSON object holds each key once")
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        kind = field.type
+        if pa.types.is_timestamp(kind) and kind.unit == "ns":
+            form = "%Y-%m-%dT%H:%M:%S" + ("%Ez" if kind.tz else "")
+            column = pc.strftime(column, format=form)
+        elif pa.types.is_time64(kind) and kind.unit == "ns":
+            column = column.cast(pa.string())
+        elif pa.types.is_duration(kind) and kind.unit == "ns":
+            column = pc.divide(column.cast(pa.int64()).cast(pa.float64()), 1e9)
+        columns.append(column)
+    return pa.table(columns, names=names)
+
+
+def _json_culprit(batch: Any) -> str:
+    """The first column of ``batch`` whose values JSON cannot hold, in words."""
+    for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        try:
+            orjson.dumps(column.to_pylist(), default=_json_value)
+        except (TypeError, ValueError, pa.ArrowException):
+            return f"column {name!r}"
+    return "a row"
 
 
 def _json_value(value: Any) -> Any:

@@ -83,6 +83,13 @@ class ColumnarJoin:
                 raise DataError(
                     f"{label(result)}: not a readable {_KIND[fmt]} file ({exc})"
                 ) from None
+            names = schema.names
+            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            if twice is not None:
+                raise DataError(
+                    f"{label(result)}: column {twice!r} appears twice; results are joined "
+                    "by column name"
+                )
             schemas.append(without_meta(schema))
             self.rows.append(rows)
         self.target = self._target(schemas, unify)
