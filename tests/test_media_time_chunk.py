@@ -7,6 +7,7 @@ from pathlib import Path
 
 import av
 import pytest
+from _failing import failing_partition
 from _media_clips import (
     RATES,
     cut_with_lead_in,
@@ -449,3 +450,50 @@ def test_pcm_in_mov_source_round_trips(clips: dict[str, Path], tmp_path: Path) -
     assert len(chunks) == 4
     joined = _join(chunks, "out.mov", tmp_path)
     assert decoded_counts(joined) == decoded_counts(master)
+
+
+@pytest.mark.skipif("libsvtav1" not in encoders(), reason="this ffmpeg has no AV1 encoder")
+def test_av1_is_stream_copied(tmp_path: Path) -> None:
+    """AV1, which PyAV reads with the libdav1d decoder (no encoder of that name), is
+    stream-copied into chunks that join back to every frame."""
+    clip = tmp_path / "av1.mkv"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=3",
+        "-c:v", "libsvtav1", "-preset", "12", "-g", "30", str(clip),
+    )  # fmt: skip
+    chunks = _cut(clip, {"segment_seconds": 1})
+    assert len(chunks) == 3
+    assert decoded_counts(_join(chunks, "out.mkv", tmp_path))[0] == 90
+
+
+@pytest.mark.skipif("libx265" not in encoders(), reason="this ffmpeg has no HEVC encoder")
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_hevc_tagged_hvc1_keeps_its_tag_for_apple_players(tmp_path: Path, mode: str) -> None:
+    """An iPhone-style MOV's HEVC is tagged hvc1 (Apple's players refuse the muxer's default
+    hev1): its chunks and the joined file keep the tag, copied or re-encoded as HEVC."""
+    clip = tmp_path / "iphone.mov"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=2",
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "keyint=15:log-level=error",
+        "-tag:v", "hvc1", str(clip),
+    )  # fmt: skip
+    params = {"segment_seconds": 1, "mode": mode}
+    if mode == "exact":
+        params["video_codec"] = "hevc"
+    chunks = _cut(clip, params)
+    joined = _join(chunks, "out.mov", tmp_path)
+    for data in [c.data for c in chunks] + [joined.read_bytes()]:
+        path = tmp_path / "check.mov"
+        path.write_bytes(data)
+        with av.open(str(path)) as container:
+            assert container.streams.video[0].codec_context.codec_tag == "hvc1"
+
+
+def test_an_animated_gif_is_refused_naming_the_file(tmp_path: Path) -> None:
+    """A GIF demuxes as video, but no chunk container holds it: a one-line error names the
+    file and the stream, leaving no chunk."""
+    clip = tmp_path / "anim.gif"
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=64x48:rate=10:duration=2", str(clip))
+    (tmp_path / "run").mkdir()
+    message = failing_partition(tmp_path / "run", "time-chunk", {"anim.gif": clip.read_bytes()})
+    assert message.startswith("anim.gif: its gif stream cannot go into matroska chunks (")

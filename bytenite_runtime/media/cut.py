@@ -38,6 +38,32 @@ def _open_out(path: Path, fmt: str, comment: str | None) -> Any:
     return out
 
 
+# Sample-entry tags MP4/MOV players tell apart: Apple's players refuse HEVC tagged hev1
+# (parameter sets in-band), the muxer's default, and want the source's hvc1.
+_ISO_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3", "dvh1", "dvhe", "dva1", "dvav"})
+_ISO_MUXERS = frozenset({"mp4", "mov", "ipod"})
+
+
+def _copied_stream(out: Any, template: Any, path: Path, tag: str = "") -> Any:
+    """A stream of ``out`` for packets copied from ``template``, keeping the codec tag of
+    an MP4/MOV source (``tag``: the source's, for a stream re-encoded in its codec).
+
+    ``opaque`` copies the template's codec itself: by default PyAV looks the codec up as
+    an encoder by its decoder's name, which fails for AV1 read by libdav1d.
+    """
+    try:
+        stream = out.add_stream_from_template(template, opaque=True)
+    except (ValueError, av.FFmpegError) as exc:
+        kind = template.codec_context.name if template.codec_context else template.type
+        raise DataError(
+            f"{path.name}: its {kind} stream cannot go into {out.format.name} chunks ({exc})"
+        ) from None
+    tag = tag or (template.codec_context.codec_tag if template.codec_context else "")
+    if tag in _ISO_TAGS and out.format.name.split(",")[0] in _ISO_MUXERS:
+        stream.codec_context.codec_tag = tag
+    return stream
+
+
 def _shift(packet: Any, offset: int) -> None:
     if packet.pts is not None:
         packet.pts -= offset
@@ -166,7 +192,7 @@ def write_copy(
                     out = _open_out(paths[target], fmt, comments[target])
                     outs[target] = (
                         out,
-                        {s.index: out.add_stream_from_template(s) for s in streams},
+                        {s.index: _copied_stream(out, s, info.path) for s in streams},
                     )
                     if pcm is not None and raw is not None:
                         stream = _add_pcm(out, pcm)
@@ -270,8 +296,8 @@ def write_exact_video(
                 last_duration = round(Fraction(piece.duration) / vin.time_base) - (
                     span[1] - span[0]
                 )
-                vout = out.add_stream_from_template(vin)
-                aout = out.add_stream_from_template(audio_in) if audio_in is not None else None
+                vout = _copied_stream(out, vin, info.path, _same_codec_tag(vin, source, video))
+                aout = _copied_stream(out, audio_in, info.path) if audio_in is not None else None
                 pout = _add_pcm(out, pcm) if pcm is not None else None
                 frames, first = 0, None
                 for packet in coded.demux(vin):
@@ -308,6 +334,15 @@ def write_exact_video(
                     _mux_pcm(out, pout, pcm, piece.index, origin, raw)
             encoded.unlink()
             yield path
+
+
+def _same_codec_tag(encoded: Any, source: Any, video: Any) -> str:
+    """The source video's codec tag when the re-encode kept its codec (else none)."""
+    original = source.streams[video.index].codec_context
+    if original is None or encoded.codec_context is None:
+        return ""
+    same = encoded.codec_context.codec.id == original.codec.id
+    return str(original.codec_tag) if same else ""
 
 
 def _pts_span(path: Path) -> tuple[int, int]:
