@@ -12,7 +12,7 @@ import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Generic, Literal, NoReturn, TypeVar
+from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
@@ -266,11 +266,20 @@ _END = object()
 
 
 def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)``, a failure of the component's own code becoming a ComponentError."""
+    """``fn(*args)``, a failure of the component's own code becoming a ComponentError.
+
+    ``sys.exit()`` in the component's code is a return when its code is 0 or None (what
+    it wrote is kept; a partitioner's generator ends there), else a failure: it must not
+    skip the commit of results, or the one error line.
+    """
     try:
         return fn(*args)
     except ByteniteError:
         raise
+    except SystemExit as exc:
+        if exc.code is None or exc.code == 0:
+            return cast(T, args[-1]) if fn is next else cast(T, None)
+        raise ComponentError(f"called sys.exit({exc.code!r})", chunk) from None
     except Exception as exc:
         raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
 

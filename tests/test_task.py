@@ -214,6 +214,47 @@ def test_failing_app_leaves_results_empty(tmp_path: Path) -> None:
     assert _listing(tmp_path / "results") == []
 
 
+@pytest.mark.parametrize("code", [None, 0])
+def test_an_app_that_exits_with_success_keeps_its_results(tmp_path: Path, code: Any) -> None:
+    """sys.exit(0) (or sys.exit()) in an app is a return: what it wrote is committed."""
+
+    @task.app
+    def done(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("a.txt", "data")
+        sys.exit(code)
+
+    done.invoke(_app_env(tmp_path, chunk_number=0))
+    assert _listing(tmp_path / "results") == ["chunk-000000.a.txt"]
+
+
+def test_an_app_that_exits_with_a_failure_is_one_error_without_results(tmp_path: Path) -> None:
+    """sys.exit(3) in an app fails the task like an exception: no results, and the main
+    entry point prints one error line and exits non-zero."""
+
+    @task.app
+    def quits(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("a.txt", "data")
+        sys.exit(3)
+
+    with pytest.raises(ComponentError) as exc:
+        quits.invoke(_app_env(tmp_path, chunk_number=2))
+    assert str(exc.value) == "chunk 2: called sys.exit(3)"
+    assert _listing(tmp_path / "results") == []
+
+
+def test_a_partitioner_that_exits_with_success_keeps_the_chunks_so_far(tmp_path: Path) -> None:
+    """sys.exit(0) inside a partitioner's generator ends it: the chunks before it stay."""
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield b"a"
+        yield b"b"
+        sys.exit(0)
+
+    split.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert len(_listing(tmp_path / "chunks")) == 2
+
+
 def test_result_name_clash_commits_nothing(tmp_path: Path) -> None:
     """Two results that would share a final name fail the task and commit neither."""
 
