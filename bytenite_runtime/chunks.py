@@ -73,8 +73,9 @@ _MAX_FOOTER_JSON = 1 << 20
 
 _CHUNK_FILE = re.compile(r"data_(\d+)\.bin")
 # Leading, not infix: a per-task prefix the platform may add lands before the marker,
-# so everything after it is still exactly the name the app wrote.
-_MARKER = re.compile(r"(?:chunk-(?P<index>\d{6,})|task-[0-9a-f]{8})\.(?=.)")
+# so everything after it is still exactly the name the app wrote. A marker starts the
+# name or follows a separator ("0003_chunk-…"), never the inside of a word ("mytask-…").
+_MARKER = re.compile(r"(?<![A-Za-z0-9])(?:chunk-(?P<index>\d{6,})|task-[0-9a-f]{8})\.(?=.)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +218,16 @@ def result_name(name: str, index: int | None) -> str:
     """``out.png`` → ``chunk-000007.out.png``; with no index, a unique unordered name."""
     if "/" in name or "\\" in name or name in {"", ".", ".."}:
         raise ValueError(f"result name {name!r} must be a plain file name")
-    if _MARKER.search(name):
-        return name
+    marked = _MARKER.match(name)
+    own = marked is not None and (
+        marked.group("index") is None
+        if index is None
+        else marked.group("index") is not None and int(marked.group("index")) == index
+    )
+    if own:
+        return name  # already this chunk's (committed twice, or named by hand)
+    # Anything else is the app's own name, even one that looks like a marker
+    # ("task-20261124.log", another chunk's "chunk-000009.x"): ours goes in front.
     marker = f"chunk-{index:06d}" if index is not None else f"task-{secrets.token_hex(4)}"
     return f"{marker}.{name}"
 

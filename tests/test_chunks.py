@@ -193,10 +193,19 @@ def test_result_name_is_idempotent(index: int | None) -> None:
         assert result_name(once, index) == once
 
 
-def test_result_name_keeps_an_existing_marker_whatever_the_index() -> None:
-    """A name that already carries a marker keeps it, even under another index."""
-    assert result_name("chunk-000001.out.png", 9) == "chunk-000001.out.png"
-    assert result_name("chunk-000001.out.png", None) == "chunk-000001.out.png"
+def test_result_name_prefixes_a_name_that_only_looks_like_another_marker() -> None:
+    """Only this chunk's own marker is kept: another chunk's, a task marker under a chunk
+    index, or a marker inside a word is part of the app's name, given back whole."""
+    assert result_name("chunk-000001.out.png", 1) == "chunk-000001.out.png"
+    for name, index in [
+        ("chunk-000001.out.png", 9),
+        ("chunk-000001.out.png", None),
+        ("task-20261124.log", 5),
+        ("mytask-12345678.csv", 5),
+    ]:
+        named = result_name(name, index)
+        assert parse_result_name(named) == ResultName(index, name)
+        assert parse_result_name(f"0003_{named}") == ResultName(index, name)
 
 
 @pytest.mark.parametrize("name", ["a/b.txt", "/abs.txt", "dir\\file.txt", "", ".", ".."])
