@@ -3,6 +3,7 @@ one open per file."""
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -207,3 +208,24 @@ def test_audio_starting_after_the_first_chunk_stays_in_sync(tmp_path: Path) -> N
     out = tmp_path / "out.mp4"
     out.write_bytes(run_assembler("concat", _results([c.data for c in chunks]))["out.mp4"])
     assert _first_sound(out) == pytest.approx(_first_sound(late), abs=0.025)
+
+
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_matroska_audio_ending_before_the_video_is_kept(tmp_path: Path, mode: str) -> None:
+    """A Matroska whose audio stops after 1 s of 3 s gives the last chunk no audio stream (not an
+    empty one, which Matroska would keep) and no samples, and the join keeps the track."""
+    clip = make_video(tmp_path / "clip.mp4", 3.0)
+    short = tmp_path / "short.mkv"
+    ffmpeg("-i", str(clip), "-c:v", "copy", "-af", "atrim=end=1", "-c:a", "aac", str(short))
+    params = {"num_chunks": 3, "mode": mode, "gpu": "off"}
+    chunks = run_partitioner("time-chunk", {"short.mkv": short.read_bytes()}, params)
+    last = chunks[-1]
+    assert last.meta is not None and last.meta.fields["samples"] == 0
+    with av.open(BytesIO(last.data)) as container:
+        assert not container.streams.audio
+    out = tmp_path / "out.mkv"
+    out.write_bytes(
+        run_assembler("concat", _results([c.data for c in chunks], "out.mkv"))["out.mkv"]
+    )
+    assert decoded_counts(out)[0] == 90
+    assert abs(decoded_counts(out)[1] - decoded_counts(short)[1]) <= 1024

@@ -281,3 +281,14 @@ def test_a_segment_too_small_for_the_file_fails_before_planning(clip: Path, tmp_
         DataError,
         r"^clip.mp4: segment_seconds=1e-09 would cut its 2.000 s into more than 100000 chunks$",
     )
+
+
+def test_an_empty_audio_track_beside_a_video_is_no_audio(clip: Path, tmp_path: Path) -> None:
+    """A Matroska whose audio track holds no packet (as a chunk cut after the audio ended
+    kept it) probes as video alone."""
+    silent = tmp_path / "silent.mkv"
+    ffmpeg("-i", str(clip), "-map", "0:v", "-map", "0:a", "-c:v", "copy", "-c:a", "aac",
+           "-frames:a", "0", str(silent))  # fmt: skip
+    info = probe(silent)
+    assert info.video is not None and info.video.frames == 60
+    assert info.audio is None

@@ -497,3 +497,22 @@ def test_an_animated_gif_is_refused_naming_the_file(tmp_path: Path) -> None:
     (tmp_path / "run").mkdir()
     message = failing_partition(tmp_path / "run", "time-chunk", {"anim.gif": clip.read_bytes()})
     assert message.startswith("anim.gif: its gif stream cannot go into matroska chunks (")
+
+
+@pytest.mark.parametrize(
+    ("ext", "audio_codec"),
+    [("mp4", "aac"), ("mkv", "aac"), ("ts", "aac"), ("flv", "aac"), ("mkv", "libmp3lame")],
+)
+def test_chunk_samples_match_the_decoded_audio_in_millisecond_containers(
+    clips: dict[str, Path], tmp_path: Path, ext: str, audio_codec: str
+) -> None:
+    """Each chunk's ``samples`` is what its audio decodes to, within one frame, also where the
+    container rounds packet durations to the millisecond (Matroska, FLV)."""
+    source = tmp_path / f"clip.{ext}"
+    ffmpeg("-i", str(clips["mp4"]), "-c:v", "copy", "-c:a", audio_codec, str(source))
+    chunks = _cut(source, {"segment_seconds": 1.5})
+    frame = 1152 if audio_codec == "libmp3lame" else 1024
+    for chunk in chunks:
+        assert chunk.meta is not None
+        decoded = decoded_counts_of(chunk, tmp_path)[1]
+        assert abs(chunk.meta.fields["samples"] - decoded) <= frame

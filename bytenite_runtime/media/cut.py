@@ -75,6 +75,17 @@ def _in_base(seconds: float | Fraction, time_base: Fraction) -> int:
     return round(Fraction(seconds) / time_base)
 
 
+def _pieces_with_audio(info: MediaInfo, cut_seconds: Sequence[float]) -> set[int]:
+    """The pieces at least one audio packet a decoder gives out starts in. The others get
+    no audio stream: Matroska keeps an empty track (MP4 drops it), which no reader of the
+    chunk, nor the join's probe, takes for audio."""
+    audio = info.audio
+    if audio is None:
+        return set()
+    num, den = audio.time_base.numerator, audio.time_base.denominator
+    return {audio_piece_of(cut_seconds, pts * num / den) for pts, _ in audio.packets}
+
+
 @dataclass(frozen=True)
 class Pcm:
     """The source's audio decoded once to raw interleaved samples (``audio: pcm``)."""
@@ -160,6 +171,8 @@ def write_copy(
     video_index = video.index if video is not None else -1
     # Video packets before the first keyframe (orphans) refer to frames the file lacks.
     keyless = video is not None and bool(video.orphan_pts)
+    audio_index = audio.index if audio is not None and video is not None else -1
+    with_audio = _pieces_with_audio(info, cut_seconds)
     # Per-packet Fraction arithmetic was a third of this loop's time: time bases are kept
     # as integer pairs (int / int is correctly rounded, the same float as the Fraction's)
     # and each chunk's origin is converted once per stream.
@@ -192,12 +205,19 @@ def write_copy(
                     out = _open_out(paths[target], fmt, comments[target])
                     outs[target] = (
                         out,
-                        {s.index: _copied_stream(out, s, info.path) for s in streams},
+                        {
+                            s.index: _copied_stream(out, s, info.path)
+                            for s in streams
+                            if s.index != audio_index or target in with_audio
+                        },
                     )
                     if pcm is not None and raw is not None:
                         stream = _add_pcm(out, pcm)
                         _mux_pcm(out, stream, pcm, target, origin[target], raw)
                 out, mapped = outs[target]
+                if index not in mapped:
+                    # An edit list's hidden audio (a cut's lead-in) in a piece without audio.
+                    continue
                 offset = offsets.get((target, index))
                 if offset is None:
                     offset = _in_base(origin[target], Fraction(*scales[index]))
@@ -266,6 +286,7 @@ def write_exact_video(
         audio_in = source.streams[copied.index] if copied is not None else None
         audio_packets = _packets(source, audio_in) if audio_in is not None else iter(())
         pending: Any = None
+        with_audio = _pieces_with_audio(info, cut_seconds)
         for piece, start_pts, comment in zip(pieces, bounds, comments, strict=True):
             encoded = folder / f"video-{piece.index:06d}.nut"
             # Seek (input -ss) to a second before the keyframe ahead of the cut: formats
@@ -297,7 +318,11 @@ def write_exact_video(
                     span[1] - span[0]
                 )
                 vout = _copied_stream(out, vin, info.path, _same_codec_tag(vin, source, video))
-                aout = _copied_stream(out, audio_in, info.path) if audio_in is not None else None
+                aout = (
+                    _copied_stream(out, audio_in, info.path)
+                    if audio_in is not None and piece.index in with_audio
+                    else None
+                )
                 pout = _add_pcm(out, pcm) if pcm is not None else None
                 frames, first = 0, None
                 for packet in coded.demux(vin):
@@ -318,7 +343,7 @@ def write_exact_video(
                         f"chunk {piece.index}: the encoder gave {frames} frames, expected "
                         f"{piece.frames} ({piece.start:.3f}-{piece.end:.3f} s)"
                     )
-                while aout is not None:
+                while audio_in is not None:
                     packet = pending if pending is not None else next(audio_packets, None)
                     pending = None
                     if packet is None:
@@ -327,6 +352,10 @@ def write_exact_video(
                     if audio_piece_of(cut_seconds, at) > piece.index:
                         pending = packet
                         break
+                    if aout is None:
+                        # An edit list's hidden audio (a cut's lead-in) in a piece without
+                        # audio: it belongs to no later piece either.
+                        continue
                     _shift(packet, _in_base(origin, Fraction(packet.time_base)))
                     packet.stream = aout
                     out.mux(packet)

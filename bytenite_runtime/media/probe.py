@@ -231,7 +231,9 @@ def probe(path: Path) -> MediaInfo:
     """Demux ``path`` once and describe its first video and first audio stream.
 
     A file ffmpeg cannot open, with neither stream, with an unknown codec or with a
-    stream that yields no packet is a DataError naming the file.
+    stream that yields no packet is a DataError naming the file; but an audio stream
+    without a packet beside a video is no audio (Matroska keeps the empty track of a
+    chunk cut after its source's audio ended, which an app's output may carry on).
     """
     with open_media(path) as container:
         videos = [s for s in container.streams if s.type == "video" and not _is_cover(s)]
@@ -325,6 +327,8 @@ def probe(path: Path) -> MediaInfo:
                 # Without any keyframe flag (some raw streams) no frame can be told an orphan.
                 tuple(sorted(orphans)) if keyed else (),
             )  # fmt: skip
+        if astream is not None and first_audio is None and video is not None:
+            astream = None
         if astream is not None:
             rate = int(astream.codec_context.sample_rate or 0)
             if first_audio is None or not rate:
