@@ -768,6 +768,24 @@ def test_non_empty_output_folder_is_refused_without_overwrite(
     assert sorted(p.name for p in output.iterdir()) == ["out.txt"]
 
 
+@pytest.mark.parametrize("case", ["cwd", "source", "workdir"])
+def test_overwrite_never_replaces_a_folder_holding_what_the_job_needs(
+    simulate: Simulate, tmp_path: Path, source: Path, case: str
+) -> None:
+    """--overwrite replaces the output folder whole, so an output that is, or holds, the
+    current folder, the source or the job records is refused before the job runs."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = {"cwd": tmp_path, "source": source.parent, "workdir": tmp_path / "wd"}[case]
+    output.mkdir(exist_ok=True)
+    (output / "precious.txt").write_text("keep me")
+    run = simulate(request, "--overwrite", output=output)
+    assert run.returncode == 2
+    what = {"cwd": "the current folder", "source": "the source", "workdir": "the job records"}
+    assert f"holds {what[case]}" in run.last_error_line
+    assert (output / "precious.txt").read_text() == "keep me"
+    assert source.read_text() == LINES
+
+
 # -- overrides and look-ups ---------------------------------------------------------------
 
 

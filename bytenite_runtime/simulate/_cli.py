@@ -27,7 +27,7 @@ from ._request import (
     parse,
 )
 from ._resolve import find_template, resolve, search_folders
-from ._sources import check_destination, check_source, destination_folder
+from ._sources import check_destination, check_source, destination_folder, local_source
 
 __all__ = ["build_parser", "main", "plan_job"]
 
@@ -273,7 +273,11 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         template.data_destination, args.output, Path("bytenite-output") / "{job}"
     )
     if destination is not None and destination.name != "{job}":
-        check_destination(destination, args.overwrite)
+        keep = [("the current folder", Path.cwd()), ("the job records", args.workdir)]
+        source = local_source(template.data_source, base)
+        if source is not None:
+            keep.append(("the source", source))
+        check_destination(destination, args.overwrite, keep)
         destination = destination.resolve()
     return JobPlan(
         name=request.name if args.request else (template.id or "simulated-job"),

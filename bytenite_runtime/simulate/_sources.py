@@ -7,6 +7,7 @@ import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import DataError, TemplateError
@@ -116,16 +117,35 @@ def destination_folder(
     return Path(raw).expanduser() if isinstance(raw, str) and raw else default
 
 
-def check_destination(folder: Path | None, overwrite: bool) -> None:
-    """Refuse, before the job runs, to write into a non-empty folder unless told to."""
+def check_destination(
+    folder: Path | None, overwrite: bool, keep: Sequence[tuple[str, Path]] = ()
+) -> None:
+    """Refuse, before the job runs, to write into a non-empty folder unless told to, and
+    ever to replace a folder that is or holds one of ``keep`` (what it is, where): the
+    current folder, the source, the job records."""
     if folder is None or not folder.exists():
         return
     if not folder.is_dir():
         raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
+    target = folder.resolve()
+    for what, path in keep:
+        where = path.resolve()
+        if where == target or where.is_relative_to(target):
+            raise TemplateError(
+                f"output folder {str(folder)!r} holds {what} ({str(path)!r}); the output "
+                "replaces its folder whole: choose another"
+            )
     if any(folder.iterdir()) and not overwrite:
         raise TemplateError(
             f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)"
         )
+
+
+def local_source(source: DataSource | None, base: Path) -> Path | None:
+    """The path of a ``file`` source (None for the others)."""
+    if source is None or source.descriptor != "file":
+        return None
+    return _source_path(source, base)
 
 
 def deliver(output: Path, folder: Path | None) -> list[Path]:
