@@ -884,6 +884,42 @@ def test_unknown_template_id_suggests_the_nearest(
     assert run.job_dirs == []
 
 
+def test_a_template_file_is_found_by_its_file_name_whatever_its_id(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """--template ID finds templates/ID.json even when its id differs or is missing."""
+    import shutil
+
+    shutil.copytree(RAW_APP, tmp_path / "lib" / "apps" / "raw")
+    templates = tmp_path / "lib" / "templates"
+    write_json(templates / "foo.json", {"id": "bar", "app": "../apps/raw"})
+    write_json(templates / "plain.json", {"app": "../apps/raw"})
+    for name in ("foo", "plain"):
+        run = simulate("--template", name, "--search", templates, "--source", source)
+        assert run.returncode == 0, run.stderr
+        assert (run.output / "out.txt").read_text() == LINES.upper()
+
+
+def test_a_broken_manifest_in_an_engine_folder_is_an_error_not_the_built_in(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An engine folder named like a built-in overrides it; when its manifest.json cannot
+    be read, the job fails naming the file instead of quietly running the built-in."""
+    import shutil
+
+    engines = tmp_path / "engines"
+    shutil.copytree(RAW_ASSEMBLER, engines / "passthrough")
+    manifest = engines / "passthrough" / "manifest.json"
+    manifest.write_text(manifest.read_text().rstrip().rstrip("}") + ",\n}")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, "--search", engines)
+    assert run.returncode == 2
+    # Its type unread, the folder may be meant for either role: the first to look fails.
+    assert run.last_error_line.startswith("error: partitioner 'passthrough': manifest ")
+    assert "manifest.json': not valid JSON" in run.last_error_line
+    assert run.job_dirs == []
+
+
 @pytest.mark.parametrize(
     ("role", "tag", "expected"),
     [

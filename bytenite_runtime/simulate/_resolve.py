@@ -7,7 +7,6 @@ over built-ins of the same name, so a user's own engine replaces ours.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import sys
@@ -88,15 +87,21 @@ def _from_folder(
     return Component(role, tag, command, entry.parent, folder, tuple(secret_ids), manifest)
 
 
-def _manifests(search: Iterable[Path]) -> Iterator[tuple[Path, dict[str, Any]]]:
-    """Every readable manifest in the search folders and their immediate subfolders."""
+def _manifests(
+    search: Iterable[Path], broken: list[tuple[Path, TemplateError]] | None = None
+) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Every readable manifest in the search folders and their immediate subfolders; the
+    unreadable ones go to ``broken``, with their error."""
     for root in search:
         if not root.is_dir():
             continue
         for folder in [root, *sorted(p for p in root.iterdir() if p.is_dir())]:
             if (folder / "manifest.json").is_file():
-                with contextlib.suppress(TemplateError):
+                try:
                     yield folder, _manifest(folder)
+                except TemplateError as exc:
+                    if broken is not None:
+                        broken.append((folder, exc))
 
 
 def _fits(role: Role, manifest: dict[str, Any]) -> bool:
@@ -135,7 +140,8 @@ def resolve(
     major = int(match.group("major")) if match.group("major") else None
     minor = int(match.group("minor")) if match.group("minor") else None
     # One scan of the search folders serves both the match and the suggestions.
-    fitting = [(folder, m) for folder, m in _manifests(search) if _fits(role, m)]
+    broken: list[tuple[Path, TemplateError]] = []
+    fitting = [(folder, m) for folder, m in _manifests(search, broken) if _fits(role, m)]
     candidates = [
         (v, p, manifest)
         for v, p, manifest in _candidates(name, fitting)
@@ -145,6 +151,10 @@ def resolve(
         # The newest version wins; the folder path only breaks a tie.
         _, folder, manifest = max(candidates, key=lambda c: (c[0], c[1]))
         return _from_folder(role, tag, folder, manifest)
+    for folder, error in broken:
+        if folder.name == name:
+            # Most likely the engine meant: never run something else in its place.
+            raise TemplateError(f"{role} {tag!r}: {error}")
     if role != "app" and name in registry.names(role):
         # Built-ins follow the package version; any 1.x tag names them.
         if major is not None and major != 1:
@@ -171,21 +181,24 @@ def search_folders(extra: Sequence[Path], base: Path) -> list[Path]:
 
 
 def find_template(template_id: str, search: Sequence[Path]) -> Path:
-    """The template file whose ``id`` is ``template_id`` (``<id>.json`` first)."""
-    seen = []
+    """The template file ``<template_id>.json`` in the first search folder holding one
+    (whatever ``id`` it gives, if any), else the first whose ``id`` is ``template_id``."""
+    for root in search:
+        direct = root / f"{template_id}.json"
+        if direct.is_file():
+            load_json(direct, "template")  # a broken file named so is the error, not "unknown"
+            return direct
+    seen: list[str] = []
     for root in search:
         if not root.is_dir():
             continue
-        direct = root / f"{template_id}.json"
-        files = [direct] if direct.is_file() else []
-        files += sorted(root.glob("*.json")) + sorted(root.glob("*/template.json"))
-        for path in files:
+        for path in sorted(root.glob("*.json")) + sorted(root.glob("*/template.json")):
             try:
                 doc = load_json(path, "template")
             except TemplateError:
                 continue
             if doc.get("id") == template_id:
                 return path
-            if isinstance(doc.get("id"), str):
+            if isinstance(doc.get("id"), str) and doc["id"] not in seen:
                 seen.append(doc["id"])
     raise UnknownNameError("template", template_id, seen)
