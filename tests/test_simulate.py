@@ -370,6 +370,23 @@ def test_job_timeout_stops_every_running_task(
     assert not run.output.exists()
 
 
+def test_no_retry_starts_after_the_job_timeout(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A task stopped by jobTimeout is not retried: the job is over, one attempt counted."""
+    app = write_component(tmp_path / "hanging-app", HANGING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        source=source,
+        config={"jobTimeout": 2, "maxTaskRetries": 3},
+    )
+    run = simulate(request, timeout=60)
+    assert run.returncode == 5
+    assert "task 0: jobTimeout of 2s exceeded (after 1 attempt)" in run.last_error_line
+    assert [len(t["attempts"]) for t in run.report["tasks"]] == [1]
+
+
 CRASH_OR_HANG_APP = """
     import os, time
 

@@ -118,6 +118,9 @@ class _Job:
         env.update(contract)
         return env
 
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
+
     def _timeout(self, limit: float | None) -> float | None:
         remaining = None if self.deadline is None else max(0.0, self.deadline - time.time())
         if limit is None:
@@ -150,7 +153,7 @@ class _Job:
 
     def _reason(self, outcome: Outcome, name: str) -> str:
         if outcome.timed_out:
-            if self.deadline is not None and time.time() >= self.deadline:
+            if self._past_deadline():
                 return f"{name}: jobTimeout of {self.config.job_timeout:g}s exceeded"
             return f"{name}: taskTimeout of {self.config.task_timeout:g}s exceeded"
         if outcome.cancelled:
@@ -211,8 +214,8 @@ class _Job:
                     task.state, task.results_dir = "Completed", results_dir
                     return
                 attempt.reason = self._reason(outcome, f"task {task.chunk}")
-                if outcome.cancelled:
-                    break
+                if outcome.cancelled or self._past_deadline():
+                    break  # jobTimeout stops the job: no retry starts after it
             last = task.attempts[-1].outcome if task.attempts else None
             if self.cancel.is_set() and (last is None or last.cancelled):
                 # Stopped (or never started) because another task failed the job: not a
