@@ -438,11 +438,11 @@ def convert_piece(piece: Any, src: str, dst: str, *, header: bool = True) -> byt
 
 
 def test_csv_converts_to_parquet_with_metadata_in_the_slot() -> None:
-    """CSV (quoted newline, header) becomes Parquet with typed columns and the chunk's metadata."""
+    """CSV (quoted newline, header) becomes Parquet with text columns and the chunk's metadata."""
     data = convert_piece(TextPiece(b'id,text\n1,"a\nb"\n2,\xc3\xbc\n', (0, 2)), "csv", "parquet")
     assert pq.read_table(io.BytesIO(data)).to_pylist() == [
-        {"id": 1, "text": "a\nb"},
-        {"id": 2, "text": "ü"},
+        {"id": "1", "text": "a\nb"},
+        {"id": "2", "text": "ü"},
     ]
     assert slot_meta(data) == ChunkMeta(4, 9, "t.csv", {"rows": [0, 2]})
     assert has_slot("parquet") and has_slot("arrow") and not has_slot("csv")
@@ -454,7 +454,7 @@ def test_headerless_tsv_gets_generated_names_and_stays_headerless() -> None:
     assert pq.read_table(
         io.BytesIO(convert_piece(piece, "tsv", "parquet", header=False))
     ).column_names == ["f0", "f1"]
-    assert convert_piece(piece, "tsv", "csv", header=False) == b'1,"x"\n2,"y"\n'
+    assert convert_piece(piece, "tsv", "csv", header=False) == b'"1","x"\n"2","y"\n'
 
 
 def test_parquet_converts_to_csv_and_jsonl() -> None:
@@ -481,13 +481,32 @@ def test_npy_converts_to_parquet_columns() -> None:
 
 
 def test_csv_source_converts_end_to_end() -> None:
-    """A CSV source partitioned with output_format=parquet gives Parquet chunks."""
-    pytest.importorskip("bytenite_runtime.tables.delimited")
-    chunks = row({"t.csv": b"a,b\n1,x\n2,y\n3,z\n"}, {"num_chunks": 2, "output_format": "parquet"})
+    """A CSV source partitioned with output_format=parquet gives Parquet chunks of text
+    columns, or of the types pyarrow guesses with infer_types."""
+    data = b"a,b\n1,x\n2,y\n3,z\n"
+    chunks = row({"t.csv": data}, {"num_chunks": 2, "output_format": "parquet"})
     assert pa.concat_tables(read_chunk(c.data) for c in chunks).to_pydict() == {
-        "a": [1, 2, 3],
+        "a": ["1", "2", "3"],
         "b": ["x", "y", "z"],
     }
+    guessed = row(
+        {"t.csv": data}, {"num_chunks": 2, "output_format": "parquet", "infer_types": True}
+    )
+    assert pa.concat_tables(read_chunk(c.data) for c in guessed).to_pydict()["a"] == [1, 2, 3]
+
+
+def test_converted_csv_chunks_keep_every_field_as_written_and_join() -> None:
+    """Zip codes with leading zeros, 'NA' (Namibia) and empty fields survive conversion as
+    written, and every chunk has the same schema, so the Parquet chunks join back."""
+    data = b"zip,country,note\n01234,NA,\nSW1A 1AA,DE,x\n+4915,NA,\n"
+    chunks = row({"t.csv": data}, {"rows_per_chunk": 1, "output_format": "parquet"})
+    tables = [read_chunk(c.data) for c in chunks]
+    assert all(t.schema.equals(tables[0].schema, check_metadata=False) for t in tables)
+    assert pa.concat_tables(t.replace_schema_metadata() for t in tables).to_pylist() == [
+        {"zip": "01234", "country": "NA", "note": ""},
+        {"zip": "SW1A 1AA", "country": "DE", "note": "x"},
+        {"zip": "+4915", "country": "NA", "note": ""},
+    ]
 
 
 def test_unconvertible_chunk_is_a_data_error_naming_rows(tmp_path: Path) -> None:

@@ -621,8 +621,8 @@ def test_delimiter_option_separates_fields_for_strict_and_conversion(tmp_path: P
     assert b"".join(c.data[len(b"id;name;amount\n") :] for c in strict) == data[15:]
     converted = _chunks({"t.csv": data}, num_chunks=1, delimiter=";", output_format="jsonl")
     assert [json.loads(line) for line in converted[0].data.decode().splitlines()] == [
-        {"id": 1, "name": "Smith; Anna", "amount": "2,50"},
-        {"id": 2, "name": "Ben", "amount": "3,00"},
+        {"id": "1", "name": "Smith; Anna", "amount": "2,50"},
+        {"id": "2", "name": "Ben", "amount": "3,00"},
     ]
     ragged = data + b"3;Cleo\n"
     message = failing_partition(tmp_path, "row", {"t.csv": ragged}, strict=True, delimiter=";")

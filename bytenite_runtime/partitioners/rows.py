@@ -87,6 +87,13 @@ class Row(Partitioner):
     output_format: Literal["same", "csv", "tsv", "jsonl", "parquet", "arrow"] = Field(
         "same", description="Convert chunks to another table format ('same': keep the source's)."
     )
+    infer_types: bool = Field(
+        False,
+        description="CSV/TSV converted by output_format: false reads every field as text, "
+        "exactly as written (the same schema in every chunk); true lets pyarrow guess each "
+        "chunk's column types (numbers, dates, nulls), which may differ between chunks and "
+        "lose leading zeros or a literal 'NA'.",
+    )
 
     @field_validator("delimiter")
     @classmethod
@@ -205,6 +212,7 @@ class Row(Partitioner):
                 embed=embed,
                 delimiter=self.delimiter,
                 quoting=self.quoting,
+                infer_types=self.infer_types,
             ),
             source=meta.source,
             fields=meta.fields,

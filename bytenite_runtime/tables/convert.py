@@ -3,8 +3,10 @@
 The piece is written to a temporary file outside ``CHUNKS_DIR`` (so a half-done
 conversion never becomes a task), read back into one Arrow table and written in the
 target format. A chunk is bounded in size, so holding one in memory is acceptable.
-Column types are inferred per chunk when the source is text (CSV/TSV/JSONL), so two
-chunks may infer different types for a column that is, say, empty in one of them.
+A CSV/TSV source's fields stay text, exactly as written, so every chunk has the same
+schema and no value is reinterpreted ("01234", "NA"); ``infer_types`` asks pyarrow to
+guess types per chunk instead. JSON Lines carry their own types, read per chunk: a key
+that is null in every row of one chunk is typed null there (``unify_schemas`` joins it).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ def converter(
     embed: bool = True,
     delimiter: str | None = None,
     quoting: bool = True,
+    infer_types: bool = False,
 ) -> Callable[[BinaryIO], None]:
     """A ``NewChunk.write`` callable writing ``piece`` converted from ``src_fmt`` to ``dst_fmt``.
 
@@ -55,7 +58,8 @@ def converter(
     ``embed=False`` (``chunk_metadata: off``) leaves the target's metadata slot empty.
     ``delimiter`` separates a CSV/TSV source's fields (default: its format's); a CSV or
     TSV target always gets its format's own. ``quoting=False`` reads a CSV/TSV source's
-    quotes as plain characters.
+    quotes as plain characters. A CSV/TSV source's fields are read as text, exactly as
+    written, unless ``infer_types`` lets pyarrow guess each chunk's column types.
     """
 
     def write(out: BinaryIO) -> None:
@@ -65,7 +69,10 @@ def converter(
             with staged.open("wb") as stream:
                 piece.write(stream, meta)
             try:
-                table = _read(staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting)
+                table = _read(
+                    staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
+                    infer_types=infer_types,
+                )  # fmt: skip
                 # The staged piece's own slot is not the converted chunk's metadata.
                 table = table.replace_schema_metadata(without_meta(table.schema).metadata)
                 keep_header = header if src_fmt in _DELIMITERS else True
@@ -80,20 +87,32 @@ def converter(
 
 
 def _read(
-    path: Path, fmt: str, *, header: bool, delimiter: str | None = None, quoting: bool = True
+    path: Path,
+    fmt: str,
+    *,
+    header: bool,
+    delimiter: str | None = None,
+    quoting: bool = True,
+    infer_types: bool = False,
 ) -> Any:
     if fmt in _DELIMITERS:
         from pyarrow import csv
 
-        return csv.read_csv(
-            path,
-            read_options=csv.ReadOptions(autogenerate_column_names=not header),
-            parse_options=csv.ParseOptions(
-                delimiter=delimiter or _DELIMITERS[fmt],
-                quote_char='"' if quoting else False,
-                newlines_in_values=quoting,
-            ),
+        read = csv.ReadOptions(autogenerate_column_names=not header)
+        parse = csv.ParseOptions(
+            delimiter=delimiter or _DELIMITERS[fmt],
+            quote_char='"' if quoting else False,
+            newlines_in_values=quoting,
         )
+        convert = None
+        if not infer_types:
+            # Each chunk guessing its own types gives chunks that cannot be joined (a zip
+            # code column int64 in one, string in the next) and loses data ("01234" read
+            # as 1234, "NA" as null): every column is text unless asked otherwise.
+            with csv.open_csv(path, read_options=read, parse_options=parse) as reader:
+                names = reader.schema.names
+            convert = csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
+        return csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     if fmt == "jsonl":
         from pyarrow import json
 
