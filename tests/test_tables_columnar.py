@@ -681,3 +681,13 @@ def test_a_duplicate_column_name_is_refused_by_json_lines(tmp_path: Path) -> Non
         "t.csv rows 0-1: cannot convert csv to jsonl (column 'a' appears twice; a JSON "
         "object holds each key once)"
     )
+
+
+def test_a_big_endian_npy_converts_and_an_arrows_stream_is_recognised() -> None:
+    """A big-endian .npy converts to Parquet with its values, and a .arrows file (the IPC
+    stream's usual extension) is taken for Arrow without a format param."""
+    big = np.arange(4, dtype=">i4")
+    (chunk,) = row({"x.npy": npy_bytes(big)}, {"num_chunks": 1, "output_format": "parquet"})
+    assert read_chunk(chunk.data).to_pydict() == {"value": [0, 1, 2, 3]}
+    chunks = row({"t.arrows": arrow_bytes(numbered(6), 2, stream=True)}, {"num_chunks": 3})
+    assert pa.concat_tables(read_chunk(c.data) for c in chunks).equals(numbered(6))

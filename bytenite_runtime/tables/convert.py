@@ -134,6 +134,9 @@ def _npy_table(path: Path) -> Any:
     import numpy as np
 
     array = np.load(path, allow_pickle=False)
+    if not array.dtype.isnative:
+        # Arrow holds native byte order only; a big-endian file's values are the same.
+        array = array.astype(array.dtype.newbyteorder("="))
     if array.dtype.names is not None and array.ndim == 1:
         return pa.table({field: array[field] for field in array.dtype.names})
     if array.ndim == 1:
