@@ -511,7 +511,9 @@ def test_chunk_samples_match_the_decoded_audio_in_millisecond_containers(
     source = tmp_path / f"clip.{ext}"
     ffmpeg("-i", str(clips["mp4"]), "-c:v", "copy", "-c:a", audio_codec, str(source))
     chunks = _cut(source, {"segment_seconds": 1.5})
-    frame = 1152 if audio_codec == "libmp3lame" else 1024
+    # An MP3 decoder also trims the encoder's delay and the last frame's fill, which the
+    # packets do not show (ffmpeg 9's trims more of it than 5.1's): two frames.
+    frame = 2 * 1152 if audio_codec == "libmp3lame" else 1024
     for chunk in chunks:
         assert chunk.meta is not None
         decoded = decoded_counts_of(chunk, tmp_path)[1]
