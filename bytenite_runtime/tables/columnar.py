@@ -31,6 +31,7 @@ __all__ = [
     "ArrowPiece",
     "Dictionaries",
     "ParquetPiece",
+    "duplicate_name",
     "new_ipc_file",
     "plan",
     "short_reason",
@@ -261,9 +262,21 @@ class ArrowPiece(_ColumnarPiece):
 
 
 def new_ipc_file(sink: Any, schema: Any) -> Any:
-    """An Arrow IPC file writer that extends a dictionary by deltas (see :class:`Dictionaries`)."""
-    options = pa.ipc.IpcWriteOptions(emit_dictionary_deltas=True)
+    """An Arrow IPC file writer whose file holds one dictionary per column: a whole table's
+    batches are unified (``write_table``: a Parquet source's row groups each have their
+    own), and later batches extend it by deltas (``write_batch``, see :class:`Dictionaries`)."""
+    options = pa.ipc.IpcWriteOptions(unify_dictionaries=True, emit_dictionary_deltas=True)
     return pa.ipc.new_file(sink, schema, options=options)
+
+
+def duplicate_name(names: list[str]) -> str | None:
+    """The first column name that appears twice in ``names``, or None."""
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 class Dictionaries:

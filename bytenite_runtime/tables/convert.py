@@ -24,7 +24,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..chunks import ChunkMeta
 from ..errors import DataError
-from .columnar import short_reason, with_meta, without_meta
+from .columnar import duplicate_name, new_ipc_file, short_reason, with_meta, without_meta
 
 __all__ = ["converter"]
 
@@ -164,9 +164,7 @@ def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, heade
 
         pq.write_table(table.replace_schema_metadata(with_meta(table.schema, meta).metadata), out)
     elif fmt == "arrow":
-        # A Parquet source's row groups each have their own dictionaries; a file one.
-        options = pa.ipc.IpcWriteOptions(unify_dictionaries=True)
-        with pa.ipc.new_file(out, with_meta(table.schema, meta), options=options) as writer:
+        with new_ipc_file(out, with_meta(table.schema, meta)) as writer:
             writer.write_table(table)
     else:
         raise ValueError(f"unknown target format {fmt!r}")
@@ -180,7 +178,7 @@ def _json_ready(table: Any) -> Any:
     import pyarrow.compute as pc  # type: ignore[import-untyped]
 
     names = table.column_names
-    twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+    twice = duplicate_name(names)
     if twice is not None:
         raise ValueError(f"column {twice!r} appears twice; a JSON object holds each key once")
     columns = []

@@ -18,7 +18,13 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from .._io import Result
 from ..errors import DataError
-from .columnar import Dictionaries, new_ipc_file, storage_options, without_meta
+from .columnar import (
+    Dictionaries,
+    duplicate_name,
+    new_ipc_file,
+    storage_options,
+    without_meta,
+)
 from .join import label
 from .slots import open_ipc
 
@@ -83,8 +89,7 @@ class ColumnarJoin:
                 raise DataError(
                     f"{label(result)}: not a readable {_KIND[fmt]} file ({exc})"
                 ) from None
-            names = schema.names
-            twice = next((n for i, n in enumerate(names) if n in names[:i]), None)
+            twice = duplicate_name(schema.names)
             if twice is not None:
                 raise DataError(
                     f"{label(result)}: column {twice!r} appears twice; results are joined "
