@@ -29,6 +29,7 @@ from .slots import meta_text, xmp_packet
 __all__ = [
     "EXTENSIONS",
     "MODES",
+    "QUARTER_TURNS",
     "ImageFormat",
     "encode",
     "exif_bytes",
@@ -219,7 +220,7 @@ def resolution(image: Image.Image, orientation: int = 1, *, upright: bool = Fals
         return None
     if not (0 < x < math.inf and 0 < y < math.inf):
         return None
-    if upright and orientation in _QUARTER_TURNS:
+    if upright and orientation in QUARTER_TURNS:
         x, y = y, x
     return _whole(x), _whole(y)
 
@@ -234,8 +235,9 @@ def _whole(dpi: float) -> float:
 _PER_METRE_STEP = 0.0254 / 2
 
 
-# EXIF orientations 5-8 turn the image a quarter (transposed, rotated 90 or 270 degrees).
-_QUARTER_TURNS = frozenset({5, 6, 7, 8})
+QUARTER_TURNS = frozenset({5, 6, 7, 8})
+"""EXIF orientations that turn the image a quarter (transposed, rotated 90 or 270
+degrees): applied, they swap width and height."""
 _CONVERTED = frozenset({"CMYK", "YCbCr", "LAB", "HSV"})
 
 

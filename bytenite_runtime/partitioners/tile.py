@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["Tile"]
 
 _DEFAULT_TILE = 512
-# Orientations 5-8 swap width and height once applied.
-_SWAPS = {5, 6, 7, 8}
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ class Tile(Partitioner):
             with codec.open_image(path, name, self.max_pixels) as image:
                 orientation = codec.orientation_of(image)
                 width, height = codec.stored_size(image)
-            if self.orientation == "apply" and orientation in _SWAPS:
+            if self.orientation == "apply" and orientation in codec.QUARTER_TURNS:
                 width, height = height, width
             tiles = plan_tiles(
                 width, height, cell=cell, grid=grid, overlap=self.overlap, edge=self.edge

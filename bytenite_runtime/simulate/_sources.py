@@ -130,7 +130,7 @@ def check_destination(
     target = folder.resolve()
     for what, path in keep:
         where = path.resolve()
-        if where == target or where.is_relative_to(target):
+        if where.is_relative_to(target):  # the folder itself, or inside it
             raise TemplateError(
                 f"output folder {str(folder)!r} holds {what} ({str(path)!r}); the output "
                 "replaces its folder whole: choose another"

@@ -25,10 +25,10 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from .columnar import duplicate_name, new_ipc_file, short_reason, with_meta, without_meta
+from .source import DELIMITERS
 
 __all__ = ["converter"]
 
-_DELIMITERS = {"csv": ",", "tsv": "\t"}
 _JSON_BATCH = 4096
 
 
@@ -75,7 +75,7 @@ def converter(
                 )  # fmt: skip
                 # The staged piece's own slot is not the converted chunk's metadata.
                 table = table.replace_schema_metadata(without_meta(table.schema).metadata)
-                keep_header = header if src_fmt in _DELIMITERS else True
+                keep_header = header if src_fmt in DELIMITERS else True
                 _write(table, out, dst_fmt, meta if embed else None, header=keep_header)
             except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
                 reason = short_reason(exc)
@@ -95,12 +95,12 @@ def _read(
     quoting: bool = True,
     infer_types: bool = False,
 ) -> Any:
-    if fmt in _DELIMITERS:
+    if fmt in DELIMITERS:
         from pyarrow import csv
 
         read = csv.ReadOptions(autogenerate_column_names=not header)
         parse = csv.ParseOptions(
-            delimiter=delimiter or _DELIMITERS[fmt],
+            delimiter=delimiter or DELIMITERS[fmt],
             quote_char='"' if quoting else False,
             newlines_in_values=quoting,
         )
@@ -147,10 +147,10 @@ def _npy_table(path: Path) -> Any:
 
 
 def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, header: bool) -> None:
-    if fmt in _DELIMITERS:
+    if fmt in DELIMITERS:
         from pyarrow import csv
 
-        options = csv.WriteOptions(include_header=header, delimiter=_DELIMITERS[fmt])
+        options = csv.WriteOptions(include_header=header, delimiter=DELIMITERS[fmt])
         csv.write_csv(table, out, write_options=options)
     elif fmt == "jsonl":
         for batch in _json_ready(table).to_batches(max_chunksize=_JSON_BATCH):

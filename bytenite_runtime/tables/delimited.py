@@ -37,12 +37,11 @@ from .._copy import copy_range
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._records import Block, Check, RecordScan
-from .source import Sizing
+from .source import DELIMITERS, Sizing
 
 __all__ = ["DelimitedPiece", "plan"]
 
 Delimited = Literal["csv", "tsv", "jsonl"]
-_DELIMITERS = {"csv": ",", "tsv": "\t"}
 _BOM = b"\xef\xbb\xbf"
 _LONE_CR = re.compile(rb"\r(?!\n|$)")
 _QUOTED_FIELD = re.compile(rb'"[^"]*"')
@@ -105,7 +104,7 @@ def plan(
         if fmt == "jsonl":
             _check_json_lines(path, name)
         else:
-            _check_fields(path, name, delimiter or _DELIMITERS[fmt], has_header, quoted)
+            _check_fields(path, name, delimiter or DELIMITERS[fmt], has_header, quoted)
         yield from cutter.finish(rows, scan)
         return
 

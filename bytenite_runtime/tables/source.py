@@ -13,6 +13,7 @@ from typing import BinaryIO, Literal
 from ..errors import ConfigError, DataError
 
 __all__ = [
+    "DELIMITERS",
     "Format",
     "Sizing",
     "decompressed",
@@ -54,6 +55,10 @@ def _inner_name(path: Path) -> str:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+DELIMITERS = {"csv": ",", "tsv": "\t"}
+"""Each delimited table format's own field separator."""
 
 
 def has_slot(fmt: str) -> bool:
