@@ -177,7 +177,7 @@ class Entrypoint(Generic[P]):
             if produced is None:
                 raise ConfigError("the partitioner function returned None; it must yield chunks")
             iterator = iter(produced)
-            while (item := _guarded(writer.count, next, iterator, _END)) is not _END:
+            while (item := _guarded(writer.count, next, iterator, _END, on_exit=_END)) is not _END:
                 # What was yielded may not be a chunk, or its write callable may raise.
                 _guarded(writer.count, writer.add, item)
             count = writer.finish()
@@ -265,12 +265,12 @@ class Entrypoint(Generic[P]):
 _END = object()
 
 
-def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any) -> T:
+def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any, on_exit: Any = None) -> T:
     """``fn(*args)``, a failure of the component's own code becoming a ComponentError.
 
-    ``sys.exit()`` in the component's code is a return when its code is 0 or None (what
-    it wrote is kept; a partitioner's generator ends there), else a failure: it must not
-    skip the commit of results, or the one error line.
+    ``sys.exit()`` in the component's code is a return of ``on_exit`` when its code is 0
+    or None (what it wrote is kept; a partitioner's generator ends there), else a
+    failure: it must not skip the commit of results, or the one error line.
     """
     try:
         return fn(*args)
@@ -278,7 +278,7 @@ def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any) -> T:
         raise
     except SystemExit as exc:
         if exc.code is None or exc.code == 0:
-            return cast(T, args[-1]) if fn is next else cast(T, None)
+            return cast(T, on_exit)
         raise ComponentError(f"called sys.exit({exc.code!r})", chunk) from None
     except Exception as exc:
         raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
