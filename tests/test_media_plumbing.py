@@ -175,10 +175,57 @@ def test_gpu_detection_needs_a_working_test_encode(monkeypatch: pytest.MonkeyPat
     assert gpu.pick_encoder("h264", crf=20).name == "libx264"
     gpu.nvenc_works.cache_clear()
     monkeypatch.setattr(gpu, "run_ffmpeg", lambda args, **_: None)
-    choice = gpu.pick_encoder("hevc", crf=20)
+    monkeypatch.setattr(gpu, "pixel_formats", lambda name: _NVENC)
+    choice = gpu.pick_encoder("hevc", crf=20, source_format="yuv420p10le")
     assert choice.name == "hevc_nvenc" and choice.input_args == ("-hwaccel", "cuda")
+    assert choice.output_args[-2:] == ("-pix_fmt", "p010le")
     assert gpu.pick_encoder("h264", crf=20, gpu="off").name == "libx264"
     gpu.nvenc_works.cache_clear()
+
+
+# What ffmpeg 9's `-h encoder=...` lists for libx264 and h264_nvenc.
+_X264 = (
+    "yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p nv12 nv16 nv21 yuv420p10le "
+    "yuv422p10le yuv444p10le nv20le gray gray10le"
+).split()
+_NVENC = (
+    "yuv420p nv12 p010le yuv444p p012le p016le nv16 p210le p212le p216le yuv444p10msble "
+    "yuv444p12msble yuv444p16le bgr0 bgra rgb0 rgba x2rgb10le x2bgr10le gbrp gbrp10msble "
+    "gbrp16le cuda"
+).split()
+
+
+@pytest.mark.parametrize(
+    ("source", "supported", "chosen", "narrowed"),
+    [
+        ("yuv420p", _X264, "yuv420p", ""),
+        ("yuv420p10le", _X264, "yuv420p10le", ""),
+        ("yuv420p10le", _NVENC, "p010le", ""),
+        ("yuv422p12le", _X264, "yuv422p10le", "12 bits down to 10"),
+        ("yuva420p", _X264, "yuv420p", "no alpha"),
+        ("rgb24", _X264, "yuv444p", ""),
+        ("yuv444p10le", ["yuv420p", "nv12"], "yuv420p", "10 bits down to 8, coarser chroma"),
+        ("", _X264, "yuv420p", ""),
+        ("yuv420p10le", [], "yuv420p", ""),
+    ],
+)
+def test_exact_encodes_keep_the_source_pixel_format_where_the_encoder_can(
+    source: str, supported: list[str], chosen: str, narrowed: str
+) -> None:
+    """The encoder gets the source's pixel format when it lists it, else its nearest format
+    with the same chroma and enough bits, with a note of what is lost; an unknown source or
+    encoder list gives yuv420p."""
+    got, note = gpu.pixel_format(source, supported)
+    assert got == chosen
+    assert (narrowed in note) if narrowed else note == ""
+
+
+def test_pixel_formats_are_read_from_ffmpeg() -> None:
+    """`ffmpeg -h encoder=libx264` lists yuv420p and a 10-bit format (x264 builds both);
+    an encoder ffmpeg does not have lists nothing."""
+    formats = _ffmpeg.pixel_formats("libx264")
+    assert "yuv420p" in formats and "yuv420p10le" in formats
+    assert _ffmpeg.pixel_formats("no_such_encoder") == ()
 
 
 def test_real_encoder_list_is_read() -> None:

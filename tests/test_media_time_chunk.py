@@ -489,6 +489,35 @@ def test_hevc_tagged_hvc1_keeps_its_tag_for_apple_players(tmp_path: Path, mode: 
             assert container.streams.video[0].codec_context.codec_tag == "hvc1"
 
 
+@pytest.mark.skipif("libx265" not in encoders(), reason="this ffmpeg has no HEVC encoder")
+@pytest.mark.parametrize("codec", ["h264", "hevc"])
+def test_exact_mode_keeps_ten_bit_hdr_ten_bit(tmp_path: Path, codec: str) -> None:
+    """A 10-bit HLG HEVC clip (a phone's HDR video) re-encoded in exact mode stays 10-bit
+    with its colour tags, in every chunk, after the join and after a re-encoded join: not
+    squeezed into 8 bits."""
+    clip = tmp_path / "hdr.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=2",
+        # The tags in the HEVC stream itself (ffmpeg 9 drops -color_trc for this input).
+        "-c:v", "libx265", "-preset", "ultrafast", "-x265-params",
+        "keyint=15:log-level=error:colorprim=bt2020:transfer=arib-std-b67:colormatrix=bt2020nc",
+        "-pix_fmt", "yuv420p10le", str(clip),
+    )  # fmt: skip
+    chunks = _cut(clip, {"segment_seconds": 1, "mode": "exact", "video_codec": codec, "gpu": "off"})
+    assert len(chunks) == 2
+    joined = _join(chunks, "out.mp4", tmp_path)
+    results = {result_name("out.mp4", i): c.data for i, c in enumerate(chunks)}
+    reencoded = run_assembler("concat", results, {"reencode": True})["out.mp4"]
+    for n, data in enumerate([c.data for c in chunks] + [joined.read_bytes(), reencoded]):
+        path = tmp_path / f"check-{n}.mp4"
+        path.write_bytes(data)
+        with av.open(str(path)) as container:
+            context = container.streams.video[0].codec_context
+            assert context.name == (codec if n <= len(chunks) else "h264")
+            assert context.format.name == "yuv420p10le"
+            assert (context.color_primaries, context.color_trc) == (9, 18)  # BT.2020, HLG
+
+
 def test_an_animated_gif_is_refused_naming_the_file(tmp_path: Path) -> None:
     """A GIF demuxes as video, but no chunk container holds it: a one-line error names the
     file and the stream, leaving no chunk."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import DataError
 from ..settings import FFMPEG, ffmpeg_override
 
-__all__ = ["FfmpegError", "encoders", "find_ffmpeg", "run_ffmpeg", "version"]
+__all__ = ["FfmpegError", "encoders", "find_ffmpeg", "pixel_formats", "run_ffmpeg", "version"]
 
 _TAIL_LINES = 3
 _OLDEST = (5, 1)
@@ -179,3 +179,18 @@ def encoders(ffmpeg: str | None = None) -> frozenset[str]:
         if len(parts) >= 2 and len(parts[0]) == 6 and "=" not in line:
             names.add(parts[1])
     return frozenset(names)
+
+
+@functools.cache
+def pixel_formats(encoder: str, ffmpeg: str | None = None) -> tuple[str, ...]:
+    """The pixel formats ``encoder`` takes, in the order ffmpeg lists them (``ffmpeg -h
+    encoder=NAME``); empty when ffmpeg does not say."""
+    try:
+        done = run_ffmpeg(["-h", f"encoder={encoder}"], what=f"describing {encoder}", ffmpeg=ffmpeg)
+    except FfmpegError:
+        return ()
+    for line in done.stdout.decode(errors="replace").splitlines():
+        label, _, names = line.strip().partition(":")
+        if label == "Supported pixel formats":
+            return tuple(names.split())
+    return ()

@@ -4,19 +4,25 @@ NVENC is chosen only when all three hold: a GPU is visible (``nvidia-smi`` on PA
 ``/dev/nvidia0``), ffmpeg lists the encoder, and a one-frame test encode succeeds (an
 ffmpeg built with NVENC still fails on a machine whose driver is too old or whose
 encoder sessions are used up). The answer is cached for the process.
+
+The encoder keeps the source's pixel format where it takes it (10-bit HDR stays 10-bit,
+4:2:2 stays 4:2:2), else gets the nearest it takes: see :func:`pixel_format`.
 """
 
 from __future__ import annotations
 
 import functools
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ._ffmpeg import FfmpegError, encoders, run_ffmpeg
+import av
 
-__all__ = ["Encoder", "gpu_visible", "nvenc_works", "pick_encoder"]
+from ._ffmpeg import FfmpegError, encoders, pixel_formats, run_ffmpeg
+
+__all__ = ["Encoder", "gpu_visible", "nvenc_works", "pick_encoder", "pixel_format"]
 
 VideoCodec = Literal["h264", "hevc"]
 _CPU = {"h264": "libx264", "hevc": "libx265"}
@@ -31,6 +37,10 @@ class Encoder:
     input_args: tuple[str, ...]
     """Before ``-i``: hardware decoding (NVDEC) for the GPU path."""
     output_args: tuple[str, ...]
+    pixel_format: str = "yuv420p"
+    narrowed: str = ""
+    """Why the pixel format has fewer bits or coarser chroma than the source's ("" when
+    it keeps them): for a warning."""
 
     @property
     def is_gpu(self) -> bool:
@@ -58,16 +68,103 @@ def nvenc_works(name: str) -> bool:
     return True
 
 
-def pick_encoder(codec: VideoCodec, *, crf: int, gpu: Literal["auto", "off"] = "auto") -> Encoder:
-    """NVENC (with NVDEC decoding) when ``gpu`` is auto and it works here, else libx264/5."""
+def pick_encoder(
+    codec: VideoCodec,
+    *,
+    crf: int,
+    gpu: Literal["auto", "off"] = "auto",
+    source_format: str = "",
+) -> Encoder:
+    """NVENC (with NVDEC decoding) when ``gpu`` is auto and it works here, else libx264/5;
+    either gets the pixel format nearest ``source_format`` that it takes."""
     if gpu == "auto" and gpu_visible() and nvenc_works(_GPU[codec]):
+        name = _GPU[codec]
+        chosen, narrowed = pixel_format(source_format, pixel_formats(name))
         return Encoder(
-            _GPU[codec],
+            name,
             ("-hwaccel", "cuda"),
-            ("-c:v", _GPU[codec], "-preset", "p5", "-rc", "vbr", "-cq", str(crf), "-b:v", "0"),
-        )
+            ("-c:v", name, "-preset", "p5", "-rc", "vbr", "-cq", str(crf), "-b:v", "0",
+             "-pix_fmt", chosen),
+            chosen,
+            narrowed,
+        )  # fmt: skip
+    name = _CPU[codec]
+    chosen, narrowed = pixel_format(source_format, pixel_formats(name))
     return Encoder(
-        _CPU[codec],
+        name,
         (),
-        ("-c:v", _CPU[codec], "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", "yuv420p"),
+        ("-c:v", name, "-crf", str(crf), "-preset", "veryfast", "-pix_fmt", chosen),
+        chosen,
+        narrowed,
     )
+
+
+_DEFAULT_FORMAT = "yuv420p"
+
+
+def _shape(name: str) -> tuple[int, int, int, bool] | None:
+    """(chroma width and height divisors, bits per component, grey) of a pixel format;
+    RGB and palette formats count as full-resolution colour. None for an unknown name."""
+    try:
+        fmt = av.VideoFormat(name)
+    except (ValueError, av.FFmpegError):
+        return None
+    bits = max((c.bits for c in fmt.components), default=8)
+    grey = len(fmt.components) in {1, 2} and not fmt.has_palette
+    if fmt.is_rgb or fmt.has_palette:
+        return 1, 1, bits, False
+    return 16 // fmt.chroma_width(16), 16 // fmt.chroma_height(16), bits, grey
+
+
+def pixel_format(source: str, supported: Sequence[str]) -> tuple[str, str]:
+    """The pixel format to encode a ``source``-format video in, and why it narrows the
+    source's ("" when it does not).
+
+    The source's own when the encoder takes it. Else, among the encoder's YUV (or grey,
+    for grey) formats without alpha and with the source's chroma subsampling, the one with
+    the fewest bits that hold the source's, or the most bits there are; else yuv420p.
+    RGB counts as 4:4:4. An unknown source or encoder list gives yuv420p, as before any
+    of this was read.
+    """
+    if not source or not supported:
+        return _DEFAULT_FORMAT, ""
+    if source in supported:
+        return source, ""
+    want = _shape(source)
+    if want is None:
+        return _DEFAULT_FORMAT, ""
+    chroma, bits, grey = want[:2], want[2], want[3]
+    fits: list[tuple[str, int]] = []
+    for name in supported:
+        shape = _shape(name)
+        fmt = av.VideoFormat(name) if shape is not None else None
+        if shape is None or fmt is None or fmt.is_rgb or fmt.has_palette:
+            continue
+        alpha = len(fmt.components) in {2, 4}
+        if shape[:2] == chroma and shape[3] == grey and not alpha:
+            fits.append((name, shape[2]))
+    enough = [f for f in fits if f[1] >= bits]
+    if enough:
+        chosen = min(enough, key=lambda f: f[1])[0]
+    elif fits:
+        chosen = max(fits, key=lambda f: f[1])[0]
+    else:
+        chosen = _DEFAULT_FORMAT if _DEFAULT_FORMAT in supported else supported[0]
+    return chosen, _narrowing(source, chosen)
+
+
+def _narrowing(source: str, chosen: str) -> str:
+    """What encoding ``source`` frames as ``chosen`` loses: bits, chroma or alpha."""
+    was, now = _shape(source), _shape(chosen)
+    if was is None or now is None:
+        return ""
+    lost = []
+    if now[2] < was[2]:
+        lost.append(f"{was[2]} bits down to {now[2]}")
+    if not was[3] and any(n > w for n, w in zip(now[:2], was[:2], strict=True)):
+        lost.append("coarser chroma")
+    if len(av.VideoFormat(source).components) in {2, 4} and not av.VideoFormat(chosen).has_palette:
+        lost.append("no alpha")
+    if not lost:
+        return ""
+    return f"the encoder takes no {source}: encoding as {chosen} ({', '.join(lost)})"

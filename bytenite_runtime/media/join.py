@@ -25,7 +25,7 @@ from ..errors import DataError
 from ..tables.join import label
 from . import MUXERS
 from ._ffmpeg import run_ffmpeg
-from .gpu import pick_encoder
+from .gpu import Encoder, pick_encoder
 from .probe import MediaInfo, probe
 from .slots import meta_from_tags
 
@@ -151,7 +151,7 @@ def join_media(
             odd = next(m for m, i in zip(members, infos, strict=True) if _signature(i) != first)
             log.warning("%s: streams differ from chunk %s's %s: re-encoding", label(odd),
                         members[0].index, first)  # fmt: skip
-        _reencode(members, infos, target, muxer)
+        _reencode(members, infos, target, muxer, log)
     else:
         _copy(members, infos, target, muxer)
     if verify:
@@ -248,8 +248,21 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
 _LATE_AUDIO = 0.1
 
 
+def _encoder(source_format: str, target: Path, log: logging.Logger) -> Encoder:
+    """The H.264 encoder for a re-encoded join, in the first result's pixel format where
+    it can (a 10-bit result stays 10-bit)."""
+    encoder = pick_encoder("h264", crf=18, source_format=source_format)
+    if encoder.narrowed:
+        log.warning("%s: %s: %s", target.name, encoder.name, encoder.narrowed)
+    return encoder
+
+
 def _reencode(
-    members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str
+    members: Sequence[Result],
+    infos: Sequence[MediaInfo],
+    target: Path,
+    muxer: str,
+    log: logging.Logger,
 ) -> None:
     first_video = next((i.video for i in infos if i.video), None)
     first_audio = next((i.audio for i in infos if i.audio), None)
@@ -288,11 +301,11 @@ def _reencode(
     graph = ";".join([*chains, joined])
     args += ["-filter_complex", graph]
     webm = muxer == "webm"
-    if has_v:
+    if has_v and first_video is not None:
         codec = (
             ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32"]
             if webm
-            else list(pick_encoder("h264", crf=18).output_args)
+            else list(_encoder(first_video.pixel_format, target, log).output_args)
         )
         # The filter's frames, one for one: with its default frame-rate mode, ffmpeg 5.1
         # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).

@@ -66,6 +66,8 @@ class VideoTrack:
     """Frames before the first keyframe in decode order (a recording or a byte cut that
     starts mid-GOP), sorted: they refer to frames the file does not hold, so no decoder
     rebuilds them. Chunks leave them out, and no count includes them."""
+    pixel_format: str = ""
+    """The decoder's pixel format ("yuv420p10le"), "" when the file does not say."""
 
     @property
     def cut_pts(self) -> tuple[int, ...]:
@@ -325,7 +327,7 @@ def probe(path: Path) -> MediaInfo:
                 tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
                 tuple(sorted(hidden)), _opening(decode_pts, key_pts),
                 # Without any keyframe flag (some raw streams) no frame can be told an orphan.
-                tuple(sorted(orphans)) if keyed else (),
+                tuple(sorted(orphans)) if keyed else (), _format_name(vstream),
             )  # fmt: skip
         if astream is not None and first_audio is None and video is not None:
             astream = None
@@ -381,6 +383,11 @@ def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
     if bits is None or not rate or not channels:
         return 0, 0.0
     return int(bits.group(1)) // 8 * channels, float(1 / (rate * Fraction(stream.time_base)))
+
+
+def _format_name(stream: Any) -> str:
+    fmt = stream.codec_context.format
+    return str(fmt.name) if fmt is not None else ""
 
 
 def _layout_name(stream: Any) -> str:

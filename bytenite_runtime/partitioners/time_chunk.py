@@ -202,8 +202,13 @@ class TimeChunk(Partitioner):
         elif self.mode == "copy":
             files = cut.write_copy(info, bounds, scratch, fmt, comments, pcm)
         elif info.video is not None:
-            encoder = gpu.pick_encoder(self.video_codec, crf=self.crf, gpu=self.gpu)
-            ctx.log.info("%s: re-encoding with %s", name, encoder.name)
+            encoder = gpu.pick_encoder(
+                self.video_codec, crf=self.crf, gpu=self.gpu,
+                source_format=info.video.pixel_format,
+            )  # fmt: skip
+            if encoder.narrowed:
+                ctx.log.warning("%s: %s: %s", name, encoder.name, encoder.narrowed)
+            ctx.log.info("%s: re-encoding with %s (%s)", name, encoder.name, encoder.pixel_format)
             video_bounds = [int(b) for b in bounds]
             files = cut.write_exact_video(
                 info, video_bounds, pieces, scratch, fmt, comments, encoder, pcm
