@@ -518,6 +518,32 @@ def test_exact_mode_keeps_ten_bit_hdr_ten_bit(tmp_path: Path, codec: str) -> Non
             assert (context.color_primaries, context.color_trc) == (9, 18)  # BT.2020, HLG
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mov", "mkv"])
+def test_a_gap_in_frame_times_before_a_cut_stays_in_the_chunk_before_it(
+    tmp_path: Path, ext: str
+) -> None:
+    """Ten frames dropped just before the keyframe at 2 s (a recorder that skipped them):
+    chunk 0 still lasts until 2 s, as its metadata says, and the join keeps the gap where it
+    was instead of failing its duration check or pulling the later frames early."""
+    clip = tmp_path / f"gap.{ext}"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=30:duration=4",
+        "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=4",
+        "-vf", "select='not(between(n,50,59))'", "-fps_mode", "passthrough",
+        "-c:v", "libx264", "-x264-params", "keyint=50:min-keyint=50:scenecut=0",
+        "-c:a", "aac", str(clip),
+    )  # fmt: skip
+    chunks = _cut(clip, {"segment_seconds": 2})
+    assert [c.meta.fields["frames"] for c in chunks if c.meta] == [50, 60]
+    first = tmp_path / f"first.{ext}"
+    first.write_bytes(chunks[0].data)
+    video = probe(first).video
+    assert video is not None
+    assert abs(video.end - video.start - chunks[0].meta.fields["duration"]) < 1e-3
+    joined = _join(chunks, f"out.{ext}", tmp_path)
+    assert frame_times(joined) == pytest.approx(frame_times(clip), abs=2e-3)
+
+
 def test_an_animated_gif_is_refused_naming_the_file(tmp_path: Path) -> None:
     """A GIF demuxes as video, but no chunk container holds it: a one-line error names the
     file and the stream, leaving no chunk."""

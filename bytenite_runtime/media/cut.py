@@ -178,6 +178,12 @@ def write_copy(
     # and each chunk's origin is converted once per stream.
     scales: dict[int, tuple[int, int]] = {}
     offsets: dict[tuple[int, int], int] = {}
+    # Each video packet is muxed when the next arrives: the last of a piece (in decode
+    # order) then gets the duration that ends the piece where the next starts. A source
+    # with a gap in its frame times before a cut keyframe would otherwise give a chunk that
+    # ends early: shorter than its metadata says, and joined the gap is gone.
+    held: tuple[Any, Any] | None = None
+    latest = 0  # the highest pts of the current video piece
     with open_media(info.path) as source, contextlib.ExitStack() as stack:
         streams = [source.streams[t.index] for t in (video, audio) if t is not None]
         for stream in streams:
@@ -195,7 +201,11 @@ def write_copy(
                             continue
                         keyless = False
                     if video_at + 1 < count and pts == bounds[video_at + 1]:
+                        if held is not None:
+                            _end_piece(held[1], int(bounds[video_at + 1]) - latest)
                         video_at += 1
+                        latest = pts
+                    latest = max(latest, pts)
                     target = video_at
                 else:
                     num, den = scales[index]
@@ -224,11 +234,18 @@ def write_copy(
                     offsets[target, index] = offset
                 _shift(packet, offset)
                 packet.stream = mapped[index]
-                out.mux(packet)
+                if index == video_index:
+                    if held is not None:
+                        held[0].mux(held[1])
+                    held = (out, packet)
+                else:
+                    out.mux(packet)
                 vdone = video_at if video is not None else count
                 while yielded < min(vdone, audio_at):
                     yield _close(outs, yielded, paths[yielded])
                     yielded += 1
+            if held is not None:
+                held[0].mux(held[1])
         except av.FFmpegError as exc:
             raise DataError(f"{info.path.name}: damaged media ({exc})") from None
         finally:
@@ -237,6 +254,13 @@ def write_copy(
     while yielded < count:
         yield _close(outs, yielded, paths[yielded])
         yielded += 1
+
+
+def _end_piece(packet: Any, duration: int) -> None:
+    """Lengthen a piece's last video packet (in decode order) to ``duration``, the time
+    from the piece's last frame shown to the next piece's first: never shortened."""
+    if duration > (packet.duration or 0):
+        packet.duration = duration
 
 
 def _close(outs: dict[int, tuple[Any, dict[int, Any]]], index: int, path: Path) -> Path:
