@@ -44,8 +44,6 @@ from typing import Any, BinaryIO, Literal
 
 import orjson
 
-from .errors import DataError
-
 __all__ = [
     "FOOTER_MAGIC",
     "META_KEY",
@@ -130,8 +128,10 @@ def append_footer(stream: BinaryIO, meta: ChunkMeta) -> None:
 def read_footer(path: Path) -> tuple[ChunkMeta | None, int]:
     """Return ``(metadata, payload_size)``; ``(None, file size)`` when there is no footer.
 
-    A footer whose checksum or JSON is broken is a DataError naming the byte range:
-    a chunk that claims metadata but carries garbage must not be read as payload.
+    Eight bytes of ``FOOTER_MAGIC`` at the end are only a claim: any file may end in
+    them (a result, a chunk written with ``chunk_metadata: off``). A footer counts only
+    when its length is in range, its checksum matches and its JSON is chunk metadata;
+    anything else is read as plain data, whole.
     """
     size = path.stat().st_size
     if size < _TAIL_SIZE:
@@ -144,16 +144,15 @@ def read_footer(path: Path) -> tuple[ChunkMeta | None, int]:
         length, crc = _TAIL.unpack(tail[: _TAIL.size])
         start = size - _TAIL_SIZE - length
         if length > _MAX_FOOTER_JSON or start < 0:
-            raise DataError(f"{path.name}: chunk footer length {length} is out of range")
+            return None, size
         stream.seek(start)
         body = stream.read(length)
-    where = f"{path.name} bytes {start}-{size}"
     if zlib.crc32(body) != crc:
-        raise DataError(f"{where}: chunk footer checksum mismatch")
+        return None, size
     try:
         return ChunkMeta.from_json(body), start
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{where}: chunk footer is not valid metadata ({exc})") from None
+    except (ValueError, TypeError):
+        return None, size
 
 
 # Formats with a metadata slot of their own, by leading magic bytes: the reader named

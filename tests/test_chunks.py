@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bytenite_runtime import ChunkMeta, DataError
+from bytenite_runtime import ChunkMeta
 from bytenite_runtime.chunks import (
     FOOTER_MAGIC,
     ResultName,
@@ -19,6 +19,7 @@ from bytenite_runtime.chunks import (
     chunk_index_of,
     parse_result_name,
     read_footer,
+    read_meta,
     result_name,
 )
 
@@ -64,33 +65,45 @@ def test_payload_that_merely_contains_the_magic_is_not_a_footer(tmp_path: Path) 
     assert read_footer(path) == (None, path.stat().st_size)
 
 
-def test_corrupted_footer_is_a_data_error_with_a_byte_range(tmp_path: Path) -> None:
-    """A footer whose JSON was changed fails its checksum; the error names the byte range."""
+def test_file_that_merely_ends_in_the_magic_is_read_whole(tmp_path: Path) -> None:
+    """A plain file whose last 8 bytes are the magic, with no footer before it, is all payload."""
+    for payload in (FOOTER_MAGIC, b"x" * 40 + FOOTER_MAGIC, b"a,b\n1,2\n" + FOOTER_MAGIC):
+        path = tmp_path / "plain"
+        path.write_bytes(payload)
+        assert read_footer(path) == (None, len(payload))
+
+
+def test_corrupted_footer_is_read_as_plain_data(tmp_path: Path) -> None:
+    """A footer whose JSON was changed fails its checksum, so the file is read whole."""
     path = _with_footer(tmp_path / "data.bin", b"0123456789", ChunkMeta(4, 5))
     raw = bytearray(path.read_bytes())
     raw[12] ^= 0xFF  # inside the JSON body, which starts at byte 10
     path.write_bytes(bytes(raw))
-    with pytest.raises(DataError) as exc:
-        read_footer(path)
-    assert str(exc.value) == f"data.bin bytes 10-{len(raw)}: chunk footer checksum mismatch"
+    assert read_footer(path) == (None, len(raw))
 
 
-def test_footer_with_valid_checksum_but_no_index_is_a_data_error(tmp_path: Path) -> None:
-    """A well-formed footer whose JSON lacks an integer index is rejected, naming the bytes."""
-    body = b'{"v":1,"index":"seven"}'
-    tail = struct.pack("<II", len(body), zlib.crc32(body)) + FOOTER_MAGIC
+def test_footer_with_valid_checksum_but_no_index_is_read_as_plain_data(tmp_path: Path) -> None:
+    """A well-formed footer whose JSON lacks an integer index is not metadata: all payload."""
+    for body in (b'{"v":1,"index":"seven"}', b"not json at all", b"[1,2]"):
+        tail = struct.pack("<II", len(body), zlib.crc32(body)) + FOOTER_MAGIC
+        path = tmp_path / "data.bin"
+        path.write_bytes(b"abc" + body + tail)
+        assert read_footer(path) == (None, path.stat().st_size)
+
+
+def test_footer_length_beyond_the_file_is_read_as_plain_data(tmp_path: Path) -> None:
+    """A footer claiming more bytes than the file (or than a footer may) holds is payload."""
+    for length in (5000, 1 << 30):
+        path = tmp_path / "data.bin"
+        path.write_bytes(b"ab" + struct.pack("<II", length, 0) + FOOTER_MAGIC)
+        assert read_footer(path) == (None, path.stat().st_size)
+
+
+def test_read_meta_of_a_file_ending_in_the_magic_is_the_whole_file(tmp_path: Path) -> None:
+    """read_meta, which apps and run_partitioner use, keeps such a file whole with no metadata."""
     path = tmp_path / "data.bin"
-    path.write_bytes(b"abc" + body + tail)
-    with pytest.raises(DataError, match=r"^data\.bin bytes 3-\d+: chunk footer is not valid"):
-        read_footer(path)
-
-
-def test_footer_length_beyond_the_file_is_a_data_error(tmp_path: Path) -> None:
-    """A footer claiming more bytes than the file holds is rejected as out of range."""
-    path = tmp_path / "data.bin"
-    path.write_bytes(b"ab" + struct.pack("<II", 5000, 0) + FOOTER_MAGIC)
-    with pytest.raises(DataError, match="chunk footer length 5000 is out of range"):
-        read_footer(path)
+    path.write_bytes(b"some,csv\n" + struct.pack("<II", 3, 7) + FOOTER_MAGIC)
+    assert read_meta(path) == (None, path.stat().st_size)
 
 
 def test_chunk_meta_json_omits_unset_fields() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from bytenite_runtime import (
     UnknownNameError,
     task,
 )
+from bytenite_runtime.chunks import FOOTER_MAGIC
 from bytenite_runtime.testing import (
     AppRun,
     PartitionedChunk,
@@ -72,6 +74,15 @@ def test_run_app_chunk_meta_travels_as_a_footer() -> None:
     run = run_app(describe, b"\x00\x01", chunk_number=None, chunk_meta=meta)
     assert run.raw_names == ("chunk-000004.info.txt",)
     assert run.results["info.txt"] == b"4|video.mp4|{'start': 2.5}|b'\\x00\\x01'"
+
+
+def test_run_app_reads_a_chunk_that_merely_ends_in_the_footer_magic_whole() -> None:
+    """A plain chunk whose last bytes are the footer magic (or a footer failing its checks)
+    reaches the app whole, with no metadata, and the index comes from CHUNK_NUMBER."""
+    for chunk in (b"row,1\n" + FOOTER_MAGIC, b"xy" + struct.pack("<II", 2, 0) + FOOTER_MAGIC):
+        run = run_app(describe, chunk, chunk_number=6)
+        assert run.raw_names == ("chunk-000006.info.txt",)
+        assert run.results["info.txt"] == f"6|None|{{}}|{chunk!r}".encode()
 
 
 def test_run_app_validates_params() -> None:
@@ -186,6 +197,14 @@ def test_run_partitioner_returns_chunks_in_order() -> None:
         PartitionedChunk(b"two", ChunkMeta(1, 3, "a.txt", {"line": 1})),
         PartitionedChunk(b"three", ChunkMeta(2, 3, "b.txt", {"line": 0})),
     ]
+
+
+def test_passthrough_chunk_ending_in_the_footer_magic_is_read_back_whole() -> None:
+    """A source file ending in the footer magic passes through with metadata off and is
+    read back whole, not refused as a broken footer."""
+    data = b"payload" + struct.pack("<II", 1 << 30, 0) + FOOTER_MAGIC
+    chunks = run_partitioner("passthrough", {"s.bin": data}, {"chunk_metadata": "off"})
+    assert chunks == [PartitionedChunk(data, None)]
 
 
 def test_run_partitioner_by_builtin_name_and_params() -> None:
