@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from bytenite_runtime.chunks import META_KEY, ChunkMeta
 from bytenite_runtime.settings import assembler_environment
 from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import run_assembler, run_partitioner
+
+_FOOTER = {"chunk_metadata": "footer"}
 
 
 def _names(parts: list[bytes], name: str = "out.csv") -> dict[str, bytes]:
@@ -166,6 +169,55 @@ def test_row_partitioner_parquet_and_npy_chunks_join_back() -> None:
     chunks = run_partitioner("row", {"m.npy": array}, {"rows_per_chunk": 30})
     results = _names([chunk.data for chunk in chunks], "m.npy")
     assert run_assembler("concat", results) == {"m.npy": array}
+
+
+@pytest.mark.parametrize("output_format", ["parquet", "arrow"])
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_blank_lines_between_records_convert_and_join_with_every_row(
+    fmt: str, output_format: str
+) -> None:
+    """Blank lines between records, which pyarrow skips, leave a converted chunk's `rows`
+    counting the rows it holds, so the converted chunks join back, checked, with every row."""
+    sep = b"\t" if fmt == "tsv" else b","
+    if fmt == "jsonl":
+        head, line = b"", (lambda i: b'{"a":"%d","b":"x"}' % i)
+    else:
+        head, line = b"a" + sep + b"b\n", (lambda i: b"%d%sx" % (i, sep))
+    body = b"".join(line(i) + (b"\n\n" if i % 3 == 0 else b"\r\n") for i in range(20))
+    chunks = run_partitioner(
+        "row", {f"t.{fmt}": head + body}, {"rows_per_chunk": 4, "output_format": output_format}
+    )
+    ranges = [c.meta.fields["rows"] for c in chunks if c.meta]
+    assert ranges[0][0] == 0 and ranges[-1][1] == 20
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+    results = _names([chunk.data for chunk in chunks], f"t.{output_format}")
+    joined = run_assembler("concat", results)[f"t.{output_format}"]
+    if output_format == "parquet":
+        table = pq.read_table(io.BytesIO(joined))
+    else:
+        table = pa.ipc.open_file(io.BytesIO(joined)).read_all()
+    assert table.column("a").to_pylist() == [str(i) for i in range(20)]
+
+
+def test_converted_chunk_footer_counts_the_rows_it_holds() -> None:
+    """A converted chunk with no slot (JSON Lines) carries, in its footer, the range of
+    the rows it holds, not of the blank lines it was cut with."""
+    source = b"a,b\n1,x\n\n\n2,y\n3,z\n"
+    chunks = run_partitioner(
+        "row", {"t.csv": source}, {"rows_per_chunk": 2, "output_format": "jsonl", **_FOOTER}
+    )
+    assert [(c.meta.fields["rows"] if c.meta else None) for c in chunks] == [[0, 1], [1, 2], [2, 3]]
+    assert b"".join(c.data for c in chunks).count(b"\n") == 3
+
+
+def test_blank_lines_between_records_stay_in_unconverted_chunks_byte_for_byte() -> None:
+    """Unconverted, blank lines between records count as rows and the chunks join back
+    byte for byte."""
+    source = b"a,b\n" + b"".join(b"%d,x\n\n" % i for i in range(20))
+    chunks = run_partitioner("row", {"t.csv": source}, {"rows_per_chunk": 4, **_FOOTER})
+    assert [c.meta.fields["rows"] for c in chunks if c.meta][-1] == [36, 39]
+    results = _names([chunk.data for chunk in chunks])
+    assert run_assembler("concat", results)["out.csv"] == source
 
 
 # -- JSON Lines --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..components import Partitioner
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
+    from ..tables.convert import Converted
     from ..tables.source import Format
 
 __all__ = ["Piece", "Row"]
@@ -118,6 +119,7 @@ class Row(Partitioner):
 
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
         from ..tables import source as table_source
+        from ..tables.source import has_slot
 
         declared = None if self.format == "auto" else self.format
         bytes_per_chunk = self.bytes_per_chunk
@@ -148,11 +150,27 @@ class Row(Partitioner):
             # Otherwise nothing embeds the count, so each chunk is written as soon as its
             # cut is settled, while the scan goes on (see tables.delimited.plan).
             index = -1
+            converted_rows: dict[str, int] = {}
             for index, (name, fmt, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
                 fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
                 meta = ChunkMeta(index, count, name, fields)
-                yield self._chunk(piece, meta, fmt, out_fmt)
+                if out_fmt == fmt:
+                    yield self._chunk(piece, meta)
+                    continue
+                converted = self._convert(piece, meta, fmt, out_fmt)
+                # pyarrow skips blank lines the scan counts as rows, so a converted chunk's
+                # range counts the rows it holds, numbered on from the file's last chunk:
+                # what concat checks it against, with no gap between chunks.
+                start = converted_rows.get(name, 0)
+                converted_rows[name] = stop = start + converted.num_rows
+                converted.meta = ChunkMeta(index, count, name, {**fields, "rows": [start, stop]})
+                yield NewChunk(
+                    write=converted.write,
+                    source=name,
+                    fields=converted.meta.fields,
+                    embedded=has_slot(out_fmt) and self.chunk_metadata != "off",
+                )
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _needs_count(self, formats: set[Format]) -> bool:
@@ -189,32 +207,30 @@ class Row(Partitioner):
 
         return npy.plan(path, name, sizing)
 
-    def _chunk(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> NewChunk:
+    def _chunk(self, piece: Piece, meta: ChunkMeta) -> NewChunk:
         embed = self.chunk_metadata != "off"
-        if out_fmt == fmt:
-            slot_meta = meta if embed else None
-            return NewChunk(
-                write=lambda out: piece.write(out, slot_meta),
-                source=meta.source,
-                fields=meta.fields,
-                embedded=piece.embeds and embed,
-            )
-        from ..tables import convert
-        from ..tables.source import has_slot
-
+        slot_meta = meta if embed else None
         return NewChunk(
-            write=convert.converter(
-                piece,
-                meta,
-                fmt,
-                out_fmt,
-                header=self.header,
-                embed=embed,
-                delimiter=self.delimiter,
-                quoting=self.quoting,
-                infer_types=self.infer_types,
-            ),
+            write=lambda out: piece.write(out, slot_meta),
             source=meta.source,
             fields=meta.fields,
-            embedded=has_slot(out_fmt) and embed,
+            embedded=piece.embeds and embed,
+        )
+
+    def _convert(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> Converted:
+        from ..tables import convert
+
+        table = convert.read_piece(
+            piece,
+            meta,
+            fmt,
+            out_fmt,
+            header=self.header,
+            delimiter=self.delimiter,
+            quoting=self.quoting,
+            infer_types=self.infer_types,
+        )
+        embed = self.chunk_metadata != "off"
+        return convert.Converted(
+            table, piece.rows, meta, fmt, out_fmt, header=self.header, embed=embed
         )

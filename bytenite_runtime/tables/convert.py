@@ -12,10 +12,11 @@ that is null in every row of one chunk is typed null there (``unify_schemas`` jo
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import decimal
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -27,7 +28,7 @@ from ..errors import DataError
 from .columnar import duplicate_name, new_ipc_file, short_reason, with_meta, without_meta
 from .source import DELIMITERS
 
-__all__ = ["converter"]
+__all__ = ["Converted", "converter", "read_piece"]
 
 _JSON_BATCH = 4096
 
@@ -63,27 +64,93 @@ def converter(
     """
 
     def write(out: BinaryIO) -> None:
-        where = f"{meta.source or 'chunk'} rows {piece.rows[0]}-{piece.rows[1]}"
-        with tempfile.TemporaryDirectory(prefix="bytenite-convert-") as scratch:
-            staged = Path(scratch) / f"piece.{src_fmt}"
-            with staged.open("wb") as stream:
-                piece.write(stream, meta)
-            try:
-                table = _read(
-                    staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
-                    infer_types=infer_types,
-                )  # fmt: skip
-                # The staged piece's own slot is not the converted chunk's metadata.
-                table = table.replace_schema_metadata(without_meta(table.schema).metadata)
-                keep_header = header if src_fmt in DELIMITERS else True
-                _write(table, out, dst_fmt, meta if embed else None, header=keep_header)
-            except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
-                reason = short_reason(exc)
-                raise DataError(
-                    f"{where}: cannot convert {src_fmt} to {dst_fmt} ({reason})"
-                ) from None
+        table = read_piece(
+            piece, meta, src_fmt, dst_fmt, header=header, delimiter=delimiter, quoting=quoting,
+            infer_types=infer_types,
+        )  # fmt: skip
+        Converted(table, piece.rows, meta, src_fmt, dst_fmt, header=header, embed=embed).write(out)
 
     return write
+
+
+def read_piece(
+    piece: _Piece,
+    meta: ChunkMeta,
+    src_fmt: str,
+    dst_fmt: str,
+    *,
+    header: bool,
+    delimiter: str | None = None,
+    quoting: bool = True,
+    infer_types: bool = False,
+) -> Any:
+    """``piece`` read into one Arrow table, without the staged piece's own slot metadata.
+
+    Its row count is what a converted chunk holds, which may be fewer than
+    ``piece.rows`` says: pyarrow skips the blank lines of CSV, TSV and JSON Lines that
+    the scan counts as rows (as Python's ``csv`` reads them).
+    """
+    with (
+        _converting(meta, piece.rows, src_fmt, dst_fmt),
+        tempfile.TemporaryDirectory(prefix="bytenite-convert-") as scratch,
+    ):
+        staged = Path(scratch) / f"piece.{src_fmt}"
+        with staged.open("wb") as stream:
+            piece.write(stream, meta)
+        table = _read(
+            staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
+            infer_types=infer_types,
+        )  # fmt: skip
+        # The staged piece's own slot is not the converted chunk's metadata.
+        return table.replace_schema_metadata(without_meta(table.schema).metadata)
+
+
+class Converted:
+    """A piece read by :func:`read_piece`, written in the target format by ``write``.
+
+    ``write`` lets go of the table: the runtime keeps every ``NewChunk`` (and so this)
+    until the last chunk is written, and a run must not hold every chunk's table."""
+
+    def __init__(
+        self,
+        table: Any,
+        source_rows: tuple[int, int],
+        meta: ChunkMeta,
+        src_fmt: str,
+        dst_fmt: str,
+        *,
+        header: bool,
+        embed: bool = True,
+    ) -> None:
+        self._table: Any = table
+        self.num_rows: int = table.num_rows
+        self._source_rows = source_rows
+        self.meta = meta
+        self._formats = (src_fmt, dst_fmt)
+        self._header = header if src_fmt in DELIMITERS else True
+        self._embed = embed
+
+    def write(self, out: BinaryIO) -> None:
+        table, self._table = self._table, None
+        if table is None:
+            raise RuntimeError("a converted chunk is written once")
+        with _converting(self.meta, self._source_rows, *self._formats):
+            meta = self.meta if self._embed else None
+            _write(table, out, self._formats[1], meta, header=self._header)
+
+
+@contextlib.contextmanager
+def _converting(
+    meta: ChunkMeta, rows: tuple[int, int], src_fmt: str, dst_fmt: str
+) -> Iterator[None]:
+    """Errors of pyarrow and of the writers as one DataError naming the source rows."""
+    try:
+        yield
+    except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
+        where = f"{meta.source or 'chunk'} rows {rows[0]}-{rows[1]}"
+        raise DataError(
+            f"{where}: cannot convert {src_fmt} to {dst_fmt} ({short_reason(exc)})"
+        ) from None
 
 
 def _read(
