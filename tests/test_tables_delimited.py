@@ -567,6 +567,48 @@ def test_invalid_utf8_names_the_byte(tmp_path: Path, data: bytes, where: int, re
 
 
 @pytest.mark.parametrize(
+    ("encoded", "looks", "iconv"),
+    [
+        ("a,b\n1,é\n".encode("utf-16"), "UTF-16 (byte order mark FF FE)", "UTF-16"),
+        (
+            b"\xfe\xff" + "a,b\n1,é\n".encode("utf-16-be"),
+            "UTF-16 (byte order mark FE FF)",
+            "UTF-16",
+        ),
+        ("a,b\n1,é\n".encode("utf-32"), "UTF-32 (byte order mark FF FE 00 00)", "UTF-32"),
+        (
+            "a,b\n1,2\n".encode("utf-16-le"),
+            "UTF-16LE (NUL in every other byte, no byte order mark)",
+            "UTF-16LE",
+        ),
+        (
+            "a,b\n1,2\n".encode("utf-16-be"),
+            "UTF-16BE (NUL in every other byte, no byte order mark)",
+            "UTF-16BE",
+        ),
+    ],
+    ids=["utf16-le-bom", "utf16-be-bom", "utf32-bom", "utf16-le", "utf16-be"],
+)
+@pytest.mark.parametrize("name", ["t.csv", "t.tsv", "t.jsonl"])
+def test_utf16_source_is_named_as_utf16_with_how_to_convert(
+    tmp_path: Path, encoded: bytes, looks: str, iconv: str, name: str
+) -> None:
+    """A UTF-16 (or UTF-32) table, with a byte order mark or only NULs in every other byte,
+    fails on one line naming the file, byte 0, the encoding and an iconv command."""
+    message = failing_partition(tmp_path, "row", {name: encoded})
+    assert message == (
+        f"{name} byte 0: not valid UTF-8, it looks like {looks}; convert it to UTF-8 first "
+        f"(e.g. iconv -f {iconv} -t UTF-8)"
+    )
+
+
+def test_a_stray_nul_or_a_utf8_bom_is_not_taken_for_utf16() -> None:
+    """UTF-8 with a BOM, or with a NUL inside one field, is still read as UTF-8."""
+    for data in (BOM + b"a,b\n1,2\n", b"a,b\n1,\x00\n2,3\n", b"\x00,b\n1,2\n"):
+        assert [c.data for c in _chunks({"t.csv": data})] == [data]
+
+
+@pytest.mark.parametrize(
     ("data", "expected"),
     [
         (b"", "t.csv: no records"),

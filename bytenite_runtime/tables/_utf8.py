@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -22,10 +23,56 @@ import numpy.typing as npt
 
 from ..errors import DataError
 
-__all__ = ["Runs", "Utf8Check", "non_ascii_runs"]
+__all__ = ["Runs", "Utf8Check", "check_not_wide", "non_ascii_runs"]
 
 _HIGH_BITS = np.uint64(0x8080808080808080)
 _SEPARATOR = np.uint64(0x2020202020202020)  # eight spaces: any ASCII ends a sequence
+
+
+# Byte order marks of the encodings a spreadsheet's "Unicode text" export uses; the
+# 4-byte ones first, since FF FE also starts UTF-32LE's. With a mark, iconv's plain
+# UTF-16 reads the byte order from it and drops it.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_WIDE_HEAD = 512
+
+
+def check_not_wide(path: Path, name: str) -> None:
+    """Raise ``DataError`` when the file at ``path`` (``name`` in messages) looks UTF-16
+    or UTF-32 (a byte order mark, or a NUL in every other byte), saying how to convert it.
+
+    Without this, a BOM is a bare "not valid UTF-8" at byte 0, and UTF-16 text without
+    one is all ASCII and NULs, valid UTF-8, so its records would be cut between the two
+    bytes of a newline."""
+    with path.open("rb") as stream:
+        found = _wide_encoding(stream.read(_WIDE_HEAD))
+    if found is not None:
+        shown, iconv = found
+        raise DataError(
+            f"{name} byte 0: not valid UTF-8, it looks like {shown}; convert it to UTF-8 "
+            f"first (e.g. iconv -f {iconv} -t UTF-8)"
+        )
+
+
+def _wide_encoding(head: bytes) -> tuple[str, str] | None:
+    """``(what it looks, iconv's name for it)`` when ``head`` looks UTF-16/32, else None."""
+    for bom, family in _WIDE_BOMS:
+        if head.startswith(bom):
+            return f"{family} (byte order mark {bom.hex(' ').upper()})", family
+    pairs = len(head) // 2
+    if not pairs:
+        return None
+    evens, odds = head[0 : 2 * pairs : 2], head[1 : 2 * pairs : 2]
+    # Text of Latin letters in UTF-16 has NUL as the high byte of most characters; UTF-8
+    # text has no NUL at all, and a stray one in a field is far from every other byte.
+    for zeros, others, order in ((odds, evens, "LE"), (evens, odds, "BE")):
+        if 2 * zeros.count(0) >= pairs and 0 not in others:
+            return f"UTF-16{order} (NUL in every other byte, no byte order mark)", f"UTF-16{order}"
+    return None
 
 
 class Runs(NamedTuple):

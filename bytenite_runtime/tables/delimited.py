@@ -37,6 +37,7 @@ from .._copy import copy_range
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._records import Block, Check, RecordScan
+from ._utf8 import check_not_wide
 from .source import DELIMITERS, Sizing
 
 __all__ = ["DelimitedPiece", "plan"]
@@ -94,6 +95,7 @@ def plan(
     # A bare quote in an unquoted field opens a "quoted field" that never ends: say
     # how to read such a file.
     hint = "; if its quotes are plain characters, set quoting=false" if quoted else ""
+    check_not_wide(path, name)
     scan = RecordScan(path, name, quoted=quoted, unterminated_hint=hint)
     tail = _BlankTail.of(path, scan.size, name)
     cutter = _Cutter(sizing, has_header, scan.size, path, extent=tail.start)
