@@ -36,7 +36,10 @@ def _engines_command(argv: list[str]) -> int:
     stale = _engines.stale_engines(root)
     for line in stale:
         print(line, file=sys.stderr)
-    return 1 if stale else 0
+    if stale:
+        print(f"error: {len(stale)} engine folder(s) failed the checks", file=sys.stderr)
+        return 1
+    return 0
 
 
 def main(argv: list[str]) -> int:

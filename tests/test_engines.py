@@ -240,7 +240,8 @@ def test_simulate_runs_engines_from_their_folders_as_it_runs_builtins(
 
 def test_engines_command_writes_then_checks_clean(tmp_path: Path) -> None:
     """``engines --write DIR`` generates every folder; ``--check DIR`` then passes, and fails
-    with one line naming the folder once a generated file is edited."""
+    with one line naming the folder, then an ``error:`` line counting the folders, once a
+    generated file is edited."""
     command = [sys.executable, "-m", "bytenite_runtime", "engines"]
     wrote = run_component([*command, "--write", str(tmp_path)], base_env())
     assert wrote.returncode == 0, wrote.stderr
@@ -251,5 +252,6 @@ def test_engines_command_writes_then_checks_clean(tmp_path: Path) -> None:
     assert checked.returncode == 1
     assert checked.stderr.splitlines() == [
         f"{tmp_path / 'zipper'}: schema.json differs from generation; "
-        f"regenerate with `{_engines.REGENERATE}`"
+        f"regenerate with `{_engines.REGENERATE}`",
+        "error: 1 engine folder(s) failed the checks",
     ]
