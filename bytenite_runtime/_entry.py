@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
+from ._io import Chunk, ChunkWriter, Output, Results, first_hidden, list_results, list_sources
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
 from .chunks import MetadataMode
@@ -168,7 +168,14 @@ class Entrypoint(Generic[P]):
     ) -> None:
         sources = list_sources(settings.source_dir)
         if not sources:
-            raise DataError(f"SOURCE_DIR: folder {str(settings.source_dir)!r} holds no files")
+            where = str(settings.source_dir)
+            hidden = first_hidden(settings.source_dir)
+            if hidden is not None:
+                raise DataError(
+                    f"SOURCE_DIR: folder {where!r} holds only hidden files (such as "
+                    f"{hidden.as_posix()!r}), which are skipped"
+                )
+            raise DataError(f"SOURCE_DIR: folder {where!r} holds no files")
         mode = getattr(params, "chunk_metadata", None) or self.chunk_metadata or "auto"
         writer = ChunkWriter(settings.chunks_dir, mode)
         ctx = PartitionerContext(params, log, secrets, settings, sources)

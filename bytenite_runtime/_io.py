@@ -34,6 +34,7 @@ __all__ = [
     "Output",
     "Result",
     "Results",
+    "first_hidden",
     "list_results",
     "list_sources",
 ]
@@ -316,3 +317,12 @@ def list_sources(folder: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         found.extend(Path(root, f) for f in files if not f.startswith("."))
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def first_hidden(folder: Path) -> Path | None:
+    """The first file under ``folder`` that :func:`list_sources` skips as hidden (a dotfile,
+    or a file in a dot-folder), by relative path; None when there is none."""
+    hidden = sorted(
+        Path(root, f).relative_to(folder) for root, _, files in os.walk(folder) for f in files
+    )
+    return hidden[0] if hidden else None

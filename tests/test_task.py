@@ -479,6 +479,20 @@ def test_empty_source_dir_is_a_data_error(tmp_path: Path) -> None:
         entrypoint_for("partitioner", "passthrough").invoke(_partitioner_env(tmp_path, {}))
 
 
+def test_source_dir_of_only_hidden_files_says_they_are_skipped(tmp_path: Path) -> None:
+    """A SOURCE_DIR holding only dotfiles fails naming one of them and saying hidden files
+    are skipped, not that the folder is empty."""
+    env = _partitioner_env(tmp_path, {".env": b"A=1"})
+    (tmp_path / "src" / ".git").mkdir()
+    (tmp_path / "src" / ".git" / "HEAD").write_bytes(b"ref")
+    with pytest.raises(
+        DataError,
+        match=r"^SOURCE_DIR: folder .* holds only hidden files \(such as '\.env'\), which are "
+        r"skipped$",
+    ):
+        entrypoint_for("partitioner", "passthrough").invoke(env)
+
+
 def test_sources_are_sorted_and_skip_dotfiles(tmp_path: Path) -> None:
     """ctx.sources lists regular files recursively by relative path, hidden ones skipped."""
     seen: list[str] = []
