@@ -732,6 +732,26 @@ def test_file_destination_writes_to_its_path(
     assert run.report["output"]["folder"] == str(target)
 
 
+def test_relative_file_destination_is_written_beside_the_request(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A 'file' destination with a relative path is relative to the request's folder, as a
+    relative source is, not to the current folder."""
+    folder = tmp_path / "project"
+    request = write_request(
+        folder / "job.json",
+        app=RAW_APP,
+        source=source,
+        destination={"dataSourceDescriptor": "file", "params": {"path": "delivered"}},
+        params={"app": {"name": "o.txt"}},
+    )
+    run = simulate(request, output=None)
+    assert run.returncode == 0, run.stderr
+    assert (folder / "delivered" / "o.txt").read_text() == LINES.upper()
+    assert not (tmp_path / "delivered").exists()
+    assert run.report["output"]["folder"] == str(folder / "delivered")
+
+
 def test_bucket_destination_defaults_to_a_folder_per_job(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:

@@ -270,7 +270,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         for role in ("partitioner", "app", "assembler")
     }
     destination = destination_folder(
-        template.data_destination, args.output, Path("bytenite-output") / "{job}"
+        template.data_destination, args.output, Path("bytenite-output") / "{job}", base
     )
     if destination is not None and destination.name != "{job}":
         keep = [("the current folder", Path.cwd()), ("the job records", args.workdir)]

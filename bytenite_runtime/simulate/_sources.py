@@ -101,9 +101,10 @@ def _download(source: DataSource, target: Path, timeout: float) -> Path:
 
 
 def destination_folder(
-    destination: DataSource | None, override: Path | None, default: Path
+    destination: DataSource | None, override: Path | None, default: Path, base: Path
 ) -> Path | None:
-    """Where the output goes on this machine; None for a bypass destination."""
+    """Where the output goes on this machine; None for a bypass destination. A relative
+    ``params.path`` is relative to ``base`` (the request's folder), as a source's is."""
     if destination is not None and destination.descriptor not in _SUPPORTED_DESTINATIONS:
         raise TemplateError(
             f"dataDestination.dataSourceDescriptor: {destination.descriptor!r} is not simulated "
@@ -114,7 +115,10 @@ def destination_folder(
     if override is not None:
         return override
     raw = destination.params.get("path") if destination is not None else None
-    return Path(raw).expanduser() if isinstance(raw, str) and raw else default
+    if not isinstance(raw, str) or not raw:
+        return default
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else base / path
 
 
 def check_destination(
