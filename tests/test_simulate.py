@@ -576,6 +576,36 @@ def test_hello_world_example_runs(simulate: Simulate, tmp_path: Path) -> None:
 # -- data sources -----------------------------------------------------------------------
 
 
+NESTING_PARTITIONER = """
+    import os
+    from pathlib import Path
+
+    chunks = Path(os.environ["CHUNKS_DIR"])
+    (chunks / "data_0.bin").write_text("top\\n")
+    (chunks / "sub").mkdir()
+    (chunks / "sub" / "data_1.bin").write_text("nested\\n")
+"""
+
+
+def test_chunk_in_a_subfolder_of_chunks_dir_is_named_in_a_warning(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A file the partitioner writes in a subfolder of CHUNKS_DIR is not a task, and the
+    report's warnings and the partitioner's log name its path."""
+    partitioner = write_component(tmp_path / "nesting", NESTING_PARTITIONER)
+    request = write_request(
+        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert run.report["job"]["chunks"] == 1
+    [warning] = run.report["warnings"]
+    assert warning.startswith("partitioner: 'CHUNKS_DIR/sub/data_1.bin': in a subfolder")
+    [record] = [r for r in run.log("partitioner") if r["stream"] == "simulate"]
+    assert record["level"] == "warning"
+    assert "'CHUNKS_DIR/sub/data_1.bin'" in record["message"]
+
+
 def test_folder_source_gives_one_task_per_file(simulate: Simulate, tmp_path: Path) -> None:
     """A folder --source copies every file (subfolders too), and passthrough makes one task
     per file, in path order."""

@@ -118,6 +118,16 @@ class _Job:
         env.update(contract)
         return env
 
+    def _warn(self, component: str, message: str) -> None:
+        """Record a warning of the simulator's about ``component`` in the report and in the
+        component's log."""
+        self.events.setdefault("warnings", []).append(f"{component}: {message}")
+        sink = self._sink(component)
+        try:
+            sink.write("simulate", f"warning: {message}".encode(), None)
+        finally:
+            sink.close()
+
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
 
@@ -173,8 +183,25 @@ class _Job:
         )
         self._single(self.plan.partitioner, "partitioner", contract)
         chunks = [p for p in chunks_dir.iterdir() if p.is_file()]
+        # The contract names chunks data_<i>.bin in CHUNKS_DIR and is silent on subfolders:
+        # a file there is not a task here, and may not be one on the platform either, so
+        # it is named rather than dropped in silence (as a task's nested results are).
+        nested = sorted(
+            p.relative_to(chunks_dir).as_posix()
+            for p in chunks_dir.rglob("*")
+            if p.parent != chunks_dir and p.is_file()
+        )
+        if nested:
+            shown = ", ".join(repr(f"CHUNKS_DIR/{n}") for n in nested[:5])
+            more = f" and {len(nested) - 5} more" if len(nested) > 5 else ""
+            self._warn(
+                "partitioner",
+                f"{shown}{more}: in a subfolder of CHUNKS_DIR, so not a task; "
+                "only top-level files of CHUNKS_DIR are chunks",
+            )
         if not chunks:
-            raise JobFailed("partitioner: wrote no chunks into CHUNKS_DIR")
+            hint = " (only files in subfolders, which are not chunks)" if nested else ""
+            raise JobFailed(f"partitioner: wrote no chunks into CHUNKS_DIR{hint}")
         odd = [p.name for p in chunks if chunk_index_of(p.name) is None]
         if odd:
             self.events["partitioner"]["warning"] = (
