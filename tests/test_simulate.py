@@ -1123,3 +1123,59 @@ def test_missing_request_source_fails_before_the_job_starts(
         f"error: dataSource.params.path: {str(tmp_path / 'gone.txt')!r} does not exist"
     )
     assert run.job_dirs == []
+
+
+# -- request fields ---------------------------------------------------------------------
+
+
+def test_unknown_request_fields_are_warned_with_the_nearest_name(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A misspelt field of the request (top level or nested) is ignored but named in a
+    warning on stderr and in the report, with the nearest known field suggested."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    doc = json.loads(request.read_text())
+    doc["parmas"] = {"app": {"name": "x.txt"}}
+    doc["template"]["config"] = {"taskTimout": 30}
+    write_json(request, doc)
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    expected = [
+        "request.template.config.taskTimout: unknown field, ignored; did you mean 'taskTimeout'?",
+        "request.parmas: unknown field, ignored; did you mean 'params'?",
+    ]
+    assert run.stderr.splitlines() == [f"warning: {w}" for w in expected]
+    assert run.report["warnings"] == expected
+
+
+def test_unknown_template_file_fields_are_warned(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A misspelt field of a template file given by --template is named in a warning."""
+    template = write_json(tmp_path / "t.json", {"id": "t", "app": str(RAW_APP), "asembler": "x"})
+    run = simulate("--template", template, "--source", source)
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines() == [
+        "warning: template.asembler: unknown field, ignored; did you mean 'assembler'?"
+    ]
+
+
+WRONG_TYPES = [
+    ({"isTestJob": "yes"}, "request.template.config.isTestJob: Input should be a valid boolean"),
+    ({"taskTimeout": "30"}, "request.template.config.taskTimeout: Input should be a valid number"),
+    ({"maxTaskRetries": "2"}, "request.template.config.maxTaskRetries: Input should be a valid"),
+]
+
+
+@pytest.mark.parametrize(("config", "culprit"), WRONG_TYPES, ids=[str(c) for c, _ in WRONG_TYPES])
+def test_wrongly_typed_request_field_is_an_error_naming_it(
+    simulate: Simulate, tmp_path: Path, source: Path, config: dict[str, str], culprit: str
+) -> None:
+    """A known field of the request with a value of the wrong type ("isTestJob": "yes") is
+    not coerced: one error line names the field, exit code 2, no job folder."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source, config=config)
+    run = simulate(request)
+    assert run.returncode == 2, run.stderr
+    assert run.last_error_line.startswith(f"error: {culprit}")
+    assert run.stderr.strip() == run.last_error_line
+    assert run.job_dirs == []

@@ -25,6 +25,7 @@ from ._request import (
     load_json,
     merge_request,
     parse,
+    unknown_fields,
 )
 from ._resolve import find_template, resolve, search_folders
 from ._sources import check_destination, check_source, destination_folder, local_source
@@ -224,8 +225,11 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     base = args.request.resolve().parent if args.request else Path.cwd()
     search = search_folders(args.search, base)
     request = JobRequest()
+    warnings: list[str] = []
     if args.request is not None:
-        request = parse(JobRequest, load_json(args.request, "job request"), "request")
+        doc = load_json(args.request, "job request")
+        request = parse(JobRequest, doc, "request")
+        warnings += unknown_fields(JobRequest, doc, "request")
     # Relative folder tags are relative to the file holding them.
     template_dir = base
     template_file: Path | None = None
@@ -239,7 +243,9 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     elif request.template is None and request.template_id is not None:
         template_file = find_template(request.template_id, search)
     if template_file is not None:
-        template = parse(Template, load_json(template_file, "template"), "template")
+        doc = load_json(template_file, "template")
+        template = parse(Template, doc, "template")
+        warnings += unknown_fields(Template, doc, "template")
         template_dir = template_file.resolve().parent
     elif request.template is not None:
         template = request.template
@@ -287,6 +293,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         assembler=components["assembler"],
         base_dir=base,
         destination=destination,
+        warnings=tuple(warnings),
     )
 
 
@@ -297,6 +304,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.parallelism < 1:
             raise ConfigError(f"--parallelism: must be at least 1 (got {args.parallelism})")
         plan = plan_job(args)
+        for warning in plan.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
         home = Path.home() / ".cache" / "bytenite-simulate"
         options = JobOptions(
             workdir=args.workdir.resolve(),

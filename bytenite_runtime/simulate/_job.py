@@ -56,6 +56,8 @@ class JobPlan:
     base_dir: Path
     destination: Path | None
     """Output folder; None discards output (bypass); a final ``{job}`` becomes the job id."""
+    warnings: tuple[str, ...] = ()
+    """Found while planning (unknown fields of the request); the report lists them."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class _Job:
         )
         self.failure = ""
         self.tasks: list[TaskRecord] = []
-        self.events: dict[str, Any] = {}
+        self.events: dict[str, Any] = {"warnings": list(plan.warnings)} if plan.warnings else {}
         self.collisions: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         destination = plan.destination

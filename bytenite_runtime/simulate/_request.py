@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -20,6 +21,7 @@ __all__ = [
     "load_json",
     "merge_request",
     "parse",
+    "unknown_fields",
 ]
 
 Descriptor = Literal["file", "url", "bucket", "bypass", "aws", "s3", "gcp", "storj"]
@@ -43,10 +45,11 @@ class Params(_Model):
 
 
 class Config(_Model):
-    task_timeout: float | None = Field(None, alias="taskTimeout", gt=0)
-    job_timeout: float | None = Field(None, alias="jobTimeout", gt=0)
-    max_task_retries: int = Field(0, alias="maxTaskRetries", ge=0, le=100)
-    is_test_job: bool = Field(True, alias="isTestJob")
+    # Strict: "isTestJob": "yes" or "taskTimeout": "30" is a mistake to name, not to coerce.
+    task_timeout: float | None = Field(None, alias="taskTimeout", gt=0, strict=True)
+    job_timeout: float | None = Field(None, alias="jobTimeout", gt=0, strict=True)
+    max_task_retries: int = Field(0, alias="maxTaskRetries", ge=0, le=100, strict=True)
+    is_test_job: bool = Field(True, alias="isTestJob", strict=True)
 
 
 class Template(_Model):
@@ -95,6 +98,37 @@ def parse(model: type[M], value: dict[str, Any], what: str) -> M:
     except ValidationError as exc:
         detail = "; ".join(str(p) for p in problems_from_validation(exc, what))
         raise TemplateError(detail) from None
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (``Model`` or ``Model | None``), else None."""
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def unknown_fields(model: type[BaseModel], value: Any, what: str) -> list[str]:
+    """One warning per key of ``value`` (nested objects too) that ``model`` does not know,
+    with the nearest known name: such keys are ignored, as the platform's extra fields
+    are, but a typo (``taskTimout``) must not pass unseen."""
+    if not isinstance(value, dict):
+        return []
+    warnings: list[str] = []
+    names = {(info.alias or name): name for name, info in model.model_fields.items()}
+    known = {*names, *names.values()}
+    for key, item in value.items():
+        where = f"{what}.{key}"
+        if key not in known:
+            near = difflib.get_close_matches(str(key), list(names), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else ""
+            warnings.append(f"{where}: unknown field, ignored{hint}")
+            continue
+        field = model.model_fields[names.get(key, key)]
+        nested = _nested_model(field.annotation)
+        if nested is not None:
+            warnings += unknown_fields(nested, item, where)
+    return warnings
 
 
 def merge_request(request: JobRequest, template: Template) -> Template:
