@@ -11,6 +11,9 @@ import http.server
 import json
 import os
 import re
+import signal
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -450,6 +453,71 @@ def test_children_left_behind_by_a_finished_task_are_stopped(
     assert run.returncode == 0, run.stderr
     pid = int((tmp_path / "cache" / "user" / "orphan.pid").read_text())
     assert _wait_dead([pid]) == []
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_signal_stops_running_tasks_and_reports_the_job_cancelled(
+    tmp_path: Path, source: Path, sig: signal.Signals, code: int
+) -> None:
+    """SIGINT or SIGTERM to the simulator kills its running tasks' process groups (children
+    that ignore SIGTERM too), starts no other task, writes a Cancelled report, delivers
+    nothing, prints one error line without a traceback and exits 128 + the signal."""
+    app = write_component(tmp_path / "hanging-app", HANGING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 3}},
+    )
+    cache, workdir, output = tmp_path / "cache", tmp_path / "wd", tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bytenite_runtime.simulate", str(request),
+            "--workdir", str(workdir), "--user-cache", str(cache / "user"),
+            "--shared-cache", str(cache / "shared"), "-j", "2", "-q", "--output", str(output),
+        ],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        pid_files = [cache / "user" / f"pids-{i}" for i in range(3)]
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            written = [f.read_text().split() for f in pid_files if f.exists()]
+            if len([w for w in written if len(w) == 2]) == 2:
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the tasks did not start")
+        proc.send_signal(sig)
+        _, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    pids = [int(pid) for pids in written for pid in pids]
+    assert _wait_dead(pids) == []
+    assert proc.returncode == code, stderr
+    name = signal.Signals(sig).name
+    [line] = stderr.splitlines()
+    assert re.fullmatch(
+        rf"error: job job-\S+ interrupted \({name}\); 2 running task\(s\) stopped "
+        rf"\(report: .*report\.json\)",
+        line,
+    ), line
+    [job_dir] = workdir.iterdir()
+    report = json.loads((job_dir / "report.json").read_text())
+    assert report["job"]["state"] == "Cancelled"
+    assert report["job"]["reason"] == f"interrupted ({name})"
+    assert report["job"]["stoppedTasks"] == 2
+    assert [t["state"] for t in report["tasks"]] == ["Cancelled"] * 3
+    assert sorted(len(t["attempts"]) for t in report["tasks"]) == [0, 1, 1]
+    assert report["output"]["files"] == []
+    assert not output.exists()
+    assert sorted(p.name for p in job_dir.iterdir()) == ["logs", "report.json"]
 
 
 # -- results ----------------------------------------------------------------------------

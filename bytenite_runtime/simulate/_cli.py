@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
 from ..settings import problems_from_validation
-from ._job import JobOptions, JobPlan, run_job
+from ._job import JobOptions, JobPlan, Stop, run_job
 from ._report import Progress
 from ._request import (
     Config,
@@ -297,9 +300,34 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     )
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: Stop, caught: list[int]) -> Iterator[None]:
+    """While the job runs, SIGINT and SIGTERM ask it to stop (its tasks' process groups
+    are killed, a report is written) instead of raising mid-wait or killing the simulator
+    alone, which would leave the tasks, each in its own session, running."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+
+    def handle(signum: int, _frame: object) -> None:
+        caught.append(signum)
+        stop.request(f"interrupted ({signal.Signals(signum).name})")
+
+    previous = {sig: signal.signal(sig, handle) for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bytenite-simulate``; returns the exit code."""
     args = build_parser().parse_args(argv)
+    stop, caught = Stop(), list[int]()
     try:
         if args.parallelism < 1:
             raise ConfigError(f"--parallelism: must be at least 1 (got {args.parallelism})")
@@ -320,15 +348,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep=args.keep,
         )
         tty = sys.stderr.isatty() and not args.quiet
-        report = run_job(plan, options, lambda: Progress(tty))
+        with _stopping_on_signals(stop, caught):
+            report = run_job(plan, options, lambda: Progress(tty), stop)
     except ByteniteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before the job started: nothing to stop
+        print("error: interrupted (SIGINT)", file=sys.stderr)
+        return 128 + int(signal.SIGINT)
     report_path = Path(report["job"]["folder"]) / "report.json"
     if args.report is not None:
         args.report.parent.mkdir(parents=True, exist_ok=True)
         args.report.write_bytes(report_path.read_bytes())
     job = report["job"]
+    if job["state"] == "Cancelled" and caught:
+        print(
+            f"error: job {job['id']} {job['reason']}; {job['stoppedTasks']} running task(s) "
+            f"stopped (report: {report_path})",
+            file=sys.stderr,
+        )
+        return 128 + caught[0]
     if job["state"] != "Complete":
         print(
             f"error: job {job['id']} failed: {job['reason']} (report: {report_path})",

@@ -28,13 +28,13 @@ from ..settings import (
     secret_environment,
     secret_variable_names,
 )
-from ._process import LogSink, Outcome, run_process
+from ._process import Flag, LogSink, Outcome, run_process
 from ._report import Attempt, Progress, TaskRecord, iso, span
 from ._request import Template
 from ._resolve import Component
 from ._sources import deliver, fetch_source
 
-__all__ = ["JobOptions", "JobPlan", "run_job"]
+__all__ = ["JobOptions", "JobPlan", "Stop", "run_job"]
 
 # What a container's process needs to start at all; every other variable of the caller
 # stays out, contract variables above all.
@@ -76,8 +76,37 @@ class JobOptions:
     keep: bool = False
 
 
+class Stop:
+    """A request from outside the job (a signal handler) to stop it: no task starts after
+    it, running components are stopped as ``jobTimeout`` stops them, nothing is delivered,
+    and the job ends ``Cancelled`` with ``reason``. Requesting only stores a string, so a
+    signal handler may do it at any moment."""
+
+    def __init__(self) -> None:
+        self.reason = ""
+
+    def request(self, reason: str) -> None:
+        if not self.reason:
+            self.reason = reason
+
+    def is_set(self) -> bool:
+        return bool(self.reason)
+
+
+class _Either:
+    """Set when any of ``flags`` is."""
+
+    def __init__(self, *flags: Flag) -> None:
+        self.flags = flags
+
+    def is_set(self) -> bool:
+        return any(flag.is_set() for flag in self.flags)
+
+
 class _Job:
-    def __init__(self, plan: JobPlan, options: JobOptions, progress: Progress) -> None:
+    def __init__(
+        self, plan: JobPlan, options: JobOptions, progress: Progress, stop: Stop | None = None
+    ) -> None:
         self.plan = plan
         self.options = options
         self.progress = progress
@@ -91,6 +120,9 @@ class _Job:
             for v in (value if isinstance(value, tuple) else (value,))
         )
         self.cancel = threading.Event()
+        self.stop = stop or Stop()
+        self.halt = _Either(self.cancel, self.stop)
+        self.stopped = 0
         self.deadline = (
             None if self.config.job_timeout is None else time.time() + self.config.job_timeout
         )
@@ -147,12 +179,12 @@ class _Job:
         try:
             outcome = run_process(
                 component.command, self._env(component, contract), component.cwd,
-                self._timeout(None), sink,
+                self._timeout(None), sink, None, self.stop,
             )  # fmt: skip
         finally:
             sink.close()
         self.events[name] = {
-            "state": "Completed" if outcome.ok else "Failed",
+            "state": "Completed" if outcome.ok else "Cancelled" if outcome.cancelled else "Failed",
             **span(outcome.started, outcome.finished),
             "exitCode": outcome.exit_code,
             "log": str(sink.path),
@@ -169,6 +201,8 @@ class _Job:
                 return f"{name}: jobTimeout of {self.config.job_timeout:g}s exceeded"
             return f"{name}: taskTimeout of {self.config.task_timeout:g}s exceeded"
         if outcome.cancelled:
+            if self.stop.is_set():
+                return f"{name}: stopped, job {self.stop.reason}"
             return f"{name}: cancelled because the job failed"
         detail = f": {outcome.last_error}" if outcome.last_error else ""
         return f"{name}: exited with code {outcome.exit_code}{detail}"
@@ -219,7 +253,7 @@ class _Job:
         sink = self._sink(f"task-{task.chunk:05d}")
         try:
             for number in range(1, self.config.max_task_retries + 2):
-                if self.cancel.is_set():
+                if self.halt.is_set():
                     break
                 attempt = Attempt(number, time.time())
                 task.attempts.append(attempt)
@@ -236,19 +270,22 @@ class _Job:
                 )  # fmt: skip
                 outcome = run_process(
                     self.plan.app.command, self._env(self.plan.app, contract), self.plan.app.cwd,
-                    self._timeout(self.config.task_timeout), sink, number, self.cancel,
+                    self._timeout(self.config.task_timeout), sink, number, self.halt,
                 )  # fmt: skip
                 attempt.outcome = outcome
                 if outcome.ok:
                     task.state, task.results_dir = "Completed", results_dir
                     return
                 attempt.reason = self._reason(outcome, f"task {task.chunk}")
+                if outcome.cancelled and self.stop.is_set():
+                    with self.lock:
+                        self.stopped += 1
                 if outcome.cancelled or self._past_deadline():
                     break  # jobTimeout stops the job: no retry starts after it
             last = task.attempts[-1].outcome if task.attempts else None
-            if self.cancel.is_set() and (last is None or last.cancelled):
-                # Stopped (or never started) because another task failed the job: not a
-                # failure of its own.
+            if self.halt.is_set() and (last is None or last.cancelled):
+                # Stopped (or never started) because another task failed the job, or the
+                # job was stopped: not a failure of its own.
                 task.state = "Cancelled"
                 return
             task.state = "Failed"
@@ -284,10 +321,15 @@ class _Job:
         self.progress.update(0, 0, total, 0)
         with ThreadPoolExecutor(max_workers=self.options.parallelism) as pool:
             list(pool.map(one, self.tasks))
+        self._check_stop()
         if self.failure:
             raise JobFailed(self.failure)
         if self.deadline is not None and time.time() >= self.deadline:
             raise JobFailed(f"jobTimeout of {self.config.job_timeout:g}s exceeded")
+
+    def _check_stop(self) -> None:
+        if self.stop.is_set():
+            raise JobFailed(self.stop.reason)
 
     def collect(self) -> Path:
         """All tasks' top-level result files into one flat folder, as the platform does."""
@@ -356,16 +398,21 @@ class _Job:
         cleanup: threading.Thread | None = None
         try:
             chunks = self.partition()
+            self._check_stop()
             self.run_tasks(chunks)
             results = self.collect()
             cleanup = self._discard_in_background(("source", "chunks", "tasks"))
             output = self.assemble(results)
+            self._check_stop()
             files = deliver(output, self.destination)
             state = "Complete"
         except ByteniteError as exc:
             # Bad data met mid-job (a download that fails…) fails the job like a component
-            # would: a report, and no half-delivered output.
+            # would: a report, and no half-delivered output. A stopped job is not a failed
+            # one: it is Cancelled, whatever its components said as they were stopped.
             state, self.failure = "Failed", str(exc)
+            if self.stop.is_set():
+                state, self.failure = "Cancelled", self.stop.reason
         finally:
             self.progress.close()
             if cleanup is not None:
@@ -401,6 +448,7 @@ class _Job:
                 "createdAt": iso(created),
                 **span(created, finished),
                 "chunks": len(self.tasks),
+                "stoppedTasks": self.stopped,
                 "parallelism": self.options.parallelism,
                 "template": {
                     "app": plan.app.tag,
@@ -442,7 +490,11 @@ def _free_name(folder: Path, name: str, chunk: int) -> str:
 
 
 def run_job(
-    plan: JobPlan, options: JobOptions, progress: Callable[[], Progress] | None = None
+    plan: JobPlan,
+    options: JobOptions,
+    progress: Callable[[], Progress] | None = None,
+    stop: Stop | None = None,
 ) -> dict[str, Any]:
-    """Run ``plan`` and return the job report (also written to ``<job folder>/report.json``)."""
-    return _Job(plan, options, progress() if progress else Progress(False)).run()
+    """Run ``plan`` and return the job report (also written to ``<job folder>/report.json``);
+    ``stop``, once requested, stops the job early (state ``Cancelled``)."""
+    return _Job(plan, options, progress() if progress else Progress(False), stop).run()

@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
-__all__ = ["Outcome", "classify", "run_process"]
+__all__ = ["Flag", "Outcome", "classify", "run_process"]
 
 _LEVEL = re.compile(
     r"^\s*[\[(]?(?P<level>error|err|critical|fatal|warning|warn|info|debug)[\])]?(?=[\s:|])",
@@ -31,6 +31,12 @@ _LEVELS = {
 }  # fmt: skip
 _KILL_GRACE = 2.0
 _POLL = 0.25
+
+
+class Flag(Protocol):
+    """Anything that says whether to stop (a ``threading.Event`` is one)."""
+
+    def is_set(self) -> bool: ...
 
 
 def classify(line: str) -> str:
@@ -77,7 +83,7 @@ def _slice(deadline: float | None) -> float:
 
 
 def _await_exit(
-    proc: subprocess.Popen[bytes], deadline: float | None, cancel: threading.Event | None
+    proc: subprocess.Popen[bytes], deadline: float | None, cancel: Flag | None
 ) -> tuple[bool, bool]:
     """Wait for ``proc`` to exit, honouring the deadline and cancellation; return
     ``(timed_out, cancelled)``."""
@@ -141,7 +147,7 @@ def run_process(
     timeout: float | None,
     sink: LogSink,
     attempt: int | None = None,
-    cancel: threading.Event | None = None,
+    cancel: Flag | None = None,
 ) -> Outcome:
     """Start ``command`` in its own session; stream its output into ``sink``; enforce
     ``timeout`` (seconds) on the whole process group; stop early when ``cancel`` is set."""

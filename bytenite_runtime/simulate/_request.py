@@ -124,7 +124,7 @@ def unknown_fields(model: type[BaseModel], value: Any, what: str) -> list[str]:
             hint = f"; did you mean {near[0]!r}?" if near else ""
             warnings.append(f"{where}: unknown field, ignored{hint}")
             continue
-        field = model.model_fields[names.get(key, key)]
+        field = model.model_fields[names[key] if key in names else str(key)]
         nested = _nested_model(field.annotation)
         if nested is not None:
             warnings += unknown_fields(nested, item, where)
