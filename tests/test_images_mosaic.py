@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _failing import failing_assembly
 from _pictures import decoded, encoded, noise_rgb
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, PngImagePlugin
 
 from bytenite_runtime import DataError, task
 from bytenite_runtime.chunks import ChunkMeta
@@ -492,3 +492,69 @@ def test_lossless_webp_keeps_the_colour_under_transparent_pixels() -> None:
         "mosaic", _identity(chunks, "webp"), {"format": "webp", "lossless": True}
     )
     assert np.array_equal(np.asarray(decoded(joined["photo.webp"])), pixels)
+
+
+@task.app
+def _threshold(ctx: task.AppContext[Any]) -> None:
+    """A binarising app (a document scanner's): each tile saved in Pillow's 1-bit mode."""
+    save_tile(ctx, open_tile(ctx.chunk).convert("1", dither=Image.Dither.NONE))
+
+
+def test_save_tile_writes_a_1_bit_tile_as_grey_and_the_mosaic_joins_it(tmp_path: Path) -> None:
+    """save_tile brings a 1-bit tile to L, as the partitioner brings a 1-bit source."""
+    source = noise_rgb(40, 24).convert("L")
+    results = _through(_threshold, _tiles(source, tile_width=16, overlap=2), tmp_path)
+    joined = decoded(run_assembler("mosaic", results)["photo.png"])
+    assert joined.mode == "L"
+    expected = source.convert("1", dither=Image.Dither.NONE).convert("L")
+    assert np.array_equal(np.asarray(joined), np.asarray(expected))
+
+
+@pytest.mark.parametrize("mode", ["1", "I;16B"])
+def test_tiles_another_tool_wrote_in_a_mode_pillow_opens_as_is_are_joined(mode: str) -> None:
+    """Result tiles in 1-bit (PNG) or big-endian 16-bit grey (TIFF), written by a tool
+    other than save_tile but carrying the metadata, join like L and I;16 tiles, every
+    value kept."""
+    rng = np.random.default_rng(11)
+    if mode == "1":
+        source = Image.fromarray(rng.integers(0, 2, (24, 40), dtype=np.uint8) * 255)
+        chunks = _tiles(source, tile_width=16, overlap=2)
+    else:
+        source = Image.fromarray(rng.integers(0, 65536, (24, 40), dtype=np.uint16))
+        chunks = _tiles(source, tile_width=16, overlap=2, format="tiff")
+    results = {}
+    for i, chunk in enumerate(chunks):
+        tile = decoded(chunk.data)
+        if mode == "1":
+            data = encoded(tile.convert("1"), pnginfo=_text_of(tile))
+        else:
+            raw = np.asarray(tile).astype(">u2").tobytes()
+            big_endian = Image.frombytes("I;16B", tile.size, raw)
+            data = encoded(big_endian, "TIFF", description=tile.tag_v2[270])
+        assert decoded(data).mode == mode
+        results[f"chunk-{i:06d}.tile.{'png' if mode == '1' else 'tif'}"] = data
+    (joined,) = run_assembler("mosaic", results).values()
+    assert np.array_equal(np.asarray(decoded(joined)), np.asarray(source))
+
+
+def _text_of(image: Image.Image) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    for key, value in image.text.items():  # type: ignore[attr-defined]
+        info.add_text(key, value)
+    return info
+
+
+@task.app
+def _to_float(ctx: task.AppContext[Any]) -> None:
+    """An app that returns its numpy float result as it is: a mode F tile."""
+    save_tile(ctx, Image.fromarray(np.asarray(open_tile(ctx.chunk), dtype=np.float32)))
+
+
+def test_save_tile_names_a_mode_no_format_can_hold_and_the_modes_that_can() -> None:
+    """A float (mode F) tile is a DataError listing the supported modes, not '(use )'."""
+    chunk = _tiles(Image.new("L", (8, 8)), tile_width=8)[0]
+    with pytest.raises(DataError) as caught:
+        run_app(_to_float, chunk.data)
+    assert str(caught.value) == (
+        "tile.png: mode F is not supported (supported: L, LA, RGB, RGBA, I;16, P)"
+    )

@@ -176,7 +176,8 @@ class Mosaic(Assembler):
         keyed = False  # a palette tile has a transparent index
         for tile in tiles:
             with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
-                tile.pixels, tile.mode = image.size, image.mode
+                tile.pixels = image.size
+                tile.mode = codec.normalized_mode(image.mode, f"{where}: {tile.label}")
                 if image.mode == "P":
                     transparency = image.info.get("transparency")
                     keyed |= transparency is not None

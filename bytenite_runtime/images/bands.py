@@ -30,6 +30,8 @@ def decoded(
         # Every tile's size was held to max_pixels from its header before placement.
         image = codec.open_image(tile.result.path, tile.result.name, 1 << 62)
         codec.load(image, f"{tile.result.name} (chunk {tile.meta.index})")
+        # Through supported_mode first: Pillow's convert clamps big-endian 16-bit to 255.
+        image = codec.supported_mode(image, tile.result.name)
         return image if image.mode == mode else image.convert(mode)
 
     return pool.map(decode, tiles)

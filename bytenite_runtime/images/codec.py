@@ -36,6 +36,7 @@ __all__ = [
     "format_of_name",
     "keyed_alpha",
     "load",
+    "normalized_mode",
     "open_image",
     "orientation_of",
     "oriented",
@@ -258,15 +259,22 @@ def precision_lost(image: Image.Image) -> str | None:
     return None
 
 
+def normalized_mode(mode: str, name: str) -> str:
+    """The one of ``MODES`` that :func:`supported_mode` brings ``mode`` to, or a DataError
+    naming ``name``."""
+    if mode in MODES:
+        return mode
+    target = _NORMALIZE.get(mode)
+    if target is None:
+        raise DataError(f"{name}: mode {mode} is not supported (supported: {', '.join(MODES)})")
+    return target
+
+
 def supported_mode(image: Image.Image, name: str) -> Image.Image:
     """``image`` in one of ``MODES`` (converted as ``_NORMALIZE`` says), or a DataError."""
-    if image.mode in MODES:
+    target = normalized_mode(image.mode, name)
+    if target == image.mode:
         return image
-    target = _NORMALIZE.get(image.mode)
-    if target is None:
-        raise DataError(
-            f"{name}: mode {image.mode} is not supported (supported: {', '.join(MODES)})"
-        )
     if target == "I;16":
         # Pillow converts the other 16-bit layouts straight to I;16 by clamping to 255;
         # through 32-bit I every value survives.

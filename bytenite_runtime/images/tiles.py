@@ -51,7 +51,9 @@ def save_tile(
     """Write ``image`` as a result carrying the chunk's tile metadata; returns its path.
 
     The format follows ``name``'s extension (``.png``, ``.jpg``, ``.webp``, ``.tif``);
-    the default name is ``tile`` with the chunk's own format's extension.
+    the default name is ``tile`` with the chunk's own format's extension. A mode other
+    than L, LA, RGB, RGBA, I;16 and P is converted as the ``tile`` partitioner converts
+    its sources (1-bit to L, CMYK to RGB, …); 32-bit I and F are a DataError.
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
@@ -68,6 +70,9 @@ def save_tile(
         if found is None:
             raise ValueError(f"{name!r}: use a .png, .jpg, .webp or .tif name for a tile")
         fmt = found
+    # A 1-bit, premultiplied or big-endian 16-bit tile is brought to one of the modes the
+    # mosaic joins, as the partitioner brings its sources.
+    image = codec.supported_mode(image, name)
     mode = codec.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
     icc_profile = codec.profile_for(image.info.get("icc_profile"), image.mode, mode)
     if mode != image.mode:
