@@ -558,3 +558,31 @@ def test_save_tile_names_a_mode_no_format_can_hold_and_the_modes_that_can() -> N
     assert str(caught.value) == (
         "tile.png: mode F is not supported (supported: L, LA, RGB, RGBA, I;16, P)"
     )
+
+
+@task.app
+def _keep(ctx: task.AppContext[Any]) -> None:
+    """An identity app that re-saves each tile with save_tile (as JPEG, the chunk's format)."""
+    save_tile(ctx, open_tile(ctx.chunk))
+
+
+@pytest.mark.parametrize("subsampling", [0, 1, 2])
+def test_a_jpegs_chroma_subsampling_is_kept_by_tiles_save_tile_and_mosaic(
+    subsampling: int, tmp_path: Path
+) -> None:
+    """A 4:4:4 or 4:2:2 JPEG source keeps its chroma subsampling in its tiles, the app's
+    saved tiles and the mosaic, instead of Pillow's default 4:2:0."""
+    from PIL import JpegImagePlugin
+
+    def sampling(data: bytes) -> int:
+        return JpegImagePlugin.get_sampling(decoded(data))
+
+    source = encoded(noise_rgb(40, 24), "JPEG", quality=95, subsampling=subsampling)
+    chunks = run_partitioner("tile", {"photo.jpg": source}, {"tile_width": 16})
+    assert {sampling(chunk.data) for chunk in chunks} == {subsampling}
+    results = {}
+    for i, chunk in enumerate(chunks):
+        run = run_app(_keep, chunk.data, chunk_number=None, tmp_path=tmp_path)
+        (results[f"chunk-{i:06d}.tile.jpg"],) = run.results.values()
+    assert {sampling(data) for data in results.values()} == {subsampling}
+    assert sampling(run_assembler("mosaic", results)["photo.jpg"]) == subsampling

@@ -171,6 +171,7 @@ class Mosaic(Assembler):
         grid = check_cover(where, tiles, xs, ys)
         first = grid[0][0]
         icc_profile: bytes | None = None
+        subsampling: int | None = None
         palette: Image.Image | None = None
         palettes: set[tuple[bytes, str]] = set()
         keyed = False  # a palette tile has a transparent index
@@ -184,6 +185,7 @@ class Mosaic(Assembler):
                     palettes.add((bytes(image.getpalette() or []), repr(transparency)))
                 if tile is first:
                     icc_profile = image.info.get("icc_profile")
+                    subsampling = codec.subsampling_of(image)
                     if image.mode == "P":  # tiles of mixed modes fail in common_mode below
                         palette = Image.new("P", (1, 1))
                         copy_palette(image, palette)
@@ -242,6 +244,7 @@ class Mosaic(Assembler):
             codec.save(
                 output, target, fmt, quality=self.quality, lossless=self.lossless,
                 orientation=orientation, icc_profile=icc_profile, dpi=dpi,
+                subsampling=subsampling,
             )  # fmt: skip
         ctx.log.info(
             "%s: %d tile(s) → %s (%dx%d, scale %s x %s)", where, len(tiles), name, out_w, out_h,

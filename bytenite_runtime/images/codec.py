@@ -20,7 +20,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
-from PIL import Image, ImageFile, PngImagePlugin, TiffImagePlugin, UnidentifiedImageError
+from PIL import (
+    Image,
+    ImageFile,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    UnidentifiedImageError,
+)
 
 from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
@@ -46,6 +53,7 @@ __all__ = [
     "profile_for",
     "save",
     "stored_size",
+    "subsampling_of",
     "supported_mode",
 ]
 
@@ -303,6 +311,13 @@ def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = F
     return target
 
 
+def subsampling_of(image: Image.Image) -> int | None:
+    """The chroma subsampling of an opened colour JPEG, as Pillow's ``subsampling`` option
+    takes it (0: 4:4:4, 1: 4:2:2, 2: 4:2:0), or None for anything else."""
+    sampling = JpegImagePlugin.get_sampling(image)
+    return sampling if sampling >= 0 else None
+
+
 def encode(
     image: Image.Image,
     fmt: ImageFormat,
@@ -312,12 +327,13 @@ def encode(
     meta: ChunkMeta | None = None,
     icc_profile: bytes | None = None,
     dpi: Dpi | None = None,
+    subsampling: int | None = None,
 ) -> bytes:
     """``image`` as ``fmt`` bytes, with ``meta`` in the format's metadata slot."""
     out = io.BytesIO()
     save(
         image, out, fmt, quality=quality, lossless=lossless, meta=meta,
-        icc_profile=icc_profile, dpi=dpi,
+        icc_profile=icc_profile, dpi=dpi, subsampling=subsampling,
     )  # fmt: skip
     return out.getvalue()
 
@@ -333,11 +349,13 @@ def save(
     orientation: int = 1,
     icc_profile: bytes | None = None,
     dpi: Dpi | None = None,
+    subsampling: int | None = None,
 ) -> None:
     """Write ``image`` as ``fmt`` to ``target`` (see :func:`encode`), with ``icc_profile``
-    (Pillow's encoders write one only when asked, and some take it from ``image.info``)
-    and ``dpi`` (PNG pHYs, JPEG JFIF density in whole dots, TIFF resolution; WebP has no
-    place for it)."""
+    (Pillow's encoders write one only when asked, and some take it from ``image.info``),
+    ``dpi`` (PNG pHYs, JPEG JFIF density in whole dots, TIFF resolution; WebP has no
+    place for it) and, for JPEG, the chroma ``subsampling`` (see :func:`subsampling_of`;
+    None: Pillow's 4:2:0)."""
     options: dict[str, object] = {"icc_profile": icc_profile or None}
     if dpi is not None and fmt != "webp":
         options["dpi"] = dpi
@@ -349,6 +367,8 @@ def save(
         options["pnginfo"] = info
     elif fmt == "jpeg":
         options["quality"] = quality
+        if subsampling is not None:
+            options["subsampling"] = subsampling
         if text is not None:
             options["comment"] = (META_TEXT_PREFIX + text).encode("ascii")
     elif fmt == "webp":

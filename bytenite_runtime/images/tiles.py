@@ -54,6 +54,7 @@ def save_tile(
     the default name is ``tile`` with the chunk's own format's extension. A mode other
     than L, LA, RGB, RGBA, I;16 and P is converted as the ``tile`` partitioner converts
     its sources (1-bit to L, CMYK to RGB, …); 32-bit I and F are a DataError.
+    A JPEG result of a JPEG chunk keeps the chunk's chroma subsampling.
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
@@ -77,10 +78,17 @@ def save_tile(
     icc_profile = codec.profile_for(image.info.get("icc_profile"), image.mode, mode)
     if mode != image.mode:
         image = image.convert(mode)
+    subsampling = None
+    if fmt == "jpeg" and meta.fields.get("format") == "jpeg":
+        # The chunk's chroma subsampling, which Pillow would otherwise reset to 4:2:0;
+        # its size was checked when the app opened it.
+        with codec.open_image(ctx.chunk.path, _label(ctx.chunk), 1 << 62) as chunk:
+            subsampling = codec.subsampling_of(chunk)
     path = ctx.results.path(name)
     codec.save(
-        image, path, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile
-    )
+        image, path, fmt, quality=quality, lossless=lossless, meta=meta,
+        icc_profile=icc_profile, subsampling=subsampling,
+    )  # fmt: skip
     return path
 
 

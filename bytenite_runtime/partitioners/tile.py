@@ -168,6 +168,9 @@ class Tile(Partitioner):
 
         image = codec.open_image(source.path, source.name, self.max_pixels)
         source_format = codec.pil_format(image)
+        # Pillow encodes JPEG at 4:2:0 unless told: a 4:4:4 or 4:2:2 source would lose
+        # half or more of its colour resolution in tiles of the same quality.
+        subsampling = codec.subsampling_of(image)
         lost = codec.precision_lost(image)
         if lost is not None:
             log.warning("%s: %s: its tiles are not the source's exact pixels", source.name, lost)
@@ -201,7 +204,7 @@ class Tile(Partitioner):
                     )
                     job = pool.submit(
                         _encode, image, plan, fmt, meta if embed else None, self.fill,
-                        self.quality, self.lossless, icc_profile, dpi,
+                        self.quality, self.lossless, icc_profile, dpi, subsampling,
                     )  # fmt: skip
                     pending.append((meta, job))
                     while len(pending) > 2 * workers:
@@ -257,13 +260,15 @@ def _encode(
     lossless: bool,
     icc_profile: bytes | None,
     dpi: Dpi | None,
+    subsampling: int | None,
 ) -> bytes:
     from ..images import codec
 
     tile = cut(image, plan, fill)
     return codec.encode(
-        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile, dpi=dpi
-    )
+        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile,
+        dpi=dpi, subsampling=subsampling,
+    )  # fmt: skip
 
 
 def cut(image: Image.Image, plan: TilePlan, fill: Literal["zero", "edge"]) -> Image.Image:
