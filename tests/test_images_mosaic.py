@@ -586,3 +586,16 @@ def test_a_jpegs_chroma_subsampling_is_kept_by_tiles_save_tile_and_mosaic(
         (results[f"chunk-{i:06d}.tile.jpg"],) = run.results.values()
     assert {sampling(data) for data in results.values()} == {subsampling}
     assert sampling(run_assembler("mosaic", results)["photo.jpg"]) == subsampling
+
+
+def test_a_16_bit_grey_pngs_transparent_value_survives_the_mosaic() -> None:
+    """A 16-bit grey PNG's transparent value (tRNS; Pillow has no 16-bit LA to turn it
+    into alpha) is kept by the tiles and written into the mosaic, not dropped."""
+    pixels = np.random.default_rng(12).integers(0, 65536, (24, 40), dtype=np.uint16)
+    pixels[:6] = 1234
+    source = encoded(Image.fromarray(pixels), transparency=1234)
+    chunks = run_partitioner("tile", {"depth.png": source}, {"tile_width": 16, "overlap": 2})
+    joined = decoded(run_assembler("mosaic", _identity(chunks))["depth.png"])
+    assert joined.mode == "I;16"
+    assert joined.info.get("transparency") == 1234
+    assert np.array_equal(np.asarray(joined), pixels)

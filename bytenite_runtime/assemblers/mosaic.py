@@ -172,6 +172,7 @@ class Mosaic(Assembler):
         first = grid[0][0]
         icc_profile: bytes | None = None
         subsampling: int | None = None
+        grey_key: int | None = None  # a 16-bit grey tile's transparent value (PNG tRNS)
         palette: Image.Image | None = None
         palettes: set[tuple[bytes, str]] = set()
         keyed = False  # a palette tile has a transparent index
@@ -186,6 +187,9 @@ class Mosaic(Assembler):
                 if tile is first:
                     icc_profile = image.info.get("icc_profile")
                     subsampling = codec.subsampling_of(image)
+                    key = image.info.get("transparency")
+                    if image.mode == "I;16" and isinstance(key, int):
+                        grey_key = key
                     if image.mode == "P":  # tiles of mixed modes fail in common_mode below
                         palette = Image.new("P", (1, 1))
                         copy_palette(image, palette)
@@ -230,11 +234,16 @@ class Mosaic(Assembler):
             with target.open("wb") as stream:
                 writer = pngstream.PngWriter(
                     stream, out_w, out_h, mode, workers=workers, exif=exif,
-                    icc_profile=icc_profile, dpi=dpi,
+                    icc_profile=icc_profile, dpi=dpi, transparency=grey_key,
                 )  # fmt: skip
                 fill(lambda band, _y: writer.write_image(band))
                 writer.close()
         else:
+            if grey_key is not None and mode == "I;16":
+                ctx.log.warning(
+                    "%s: %s has no place for the transparent grey value %d: the output is "
+                    "opaque", where, fmt, grey_key,
+                )  # fmt: skip
             output = Image.new(mode, (out_w, out_h))
             fill(lambda band, y: output.paste(band, (0, y)))
             if palette is not None:

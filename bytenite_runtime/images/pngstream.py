@@ -87,6 +87,7 @@ class PngWriter:
         exif: bytes | None = None,
         icc_profile: bytes | None = None,
         dpi: tuple[float, float] | None = None,
+        transparency: int | None = None,
     ) -> None:
         colour, depth, channels = MODES[mode]
         self.stream, self.mode, self.level = stream, mode, level
@@ -108,6 +109,9 @@ class PngWriter:
             # Pixels per metre, as Pillow writes them (unit 1: the metre).
             density = (round(d / _INCH_IN_METRES) for d in dpi)
             stream.write(_chunk(b"pHYs", struct.pack(">IIB", *density, 1)))
+        if transparency is not None and colour == 0:
+            # A grey image's transparent value (tRNS), as Pillow reads it into info.
+            stream.write(_chunk(b"tRNS", struct.pack(">H", transparency)))
         stream.write(_chunk(b"IDAT", b"\x78\x9c"))
 
     def write(self, pixels: np.ndarray[Any, Any]) -> None:
