@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
 
@@ -343,20 +343,27 @@ def test_task_exhausting_retries_fails_the_job(
     assert not run.output.exists()
 
 
+def _hanging_fanout(
+    tmp_path: Path, source: Path, replicas: int, config: Mapping[str, int] | None = None
+) -> Path:
+    """A request whose ``replicas`` tasks all hang (each with a child)."""
+    app = write_component(tmp_path / "hanging-app", HANGING_APP)
+    return write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": replicas}},
+        config=config,
+    )
+
+
 def test_job_timeout_stops_every_running_task(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:
     """jobTimeout fails the job soon after it passes and kills every running task and its
     children."""
-    app = write_component(tmp_path / "hanging-app", HANGING_APP)
-    request = write_request(
-        tmp_path / "job.json",
-        app=app,
-        partitioner="replicate-fanout",
-        source=source,
-        params={"partitioner": {"num_replicas": 2}},
-        config={"jobTimeout": 2},
-    )
+    request = _hanging_fanout(tmp_path, source, 2, config={"jobTimeout": 2})
     began = time.monotonic()
     run = simulate(request, timeout=60)
     elapsed = time.monotonic() - began
@@ -464,14 +471,7 @@ def test_signal_stops_running_tasks_and_reports_the_job_cancelled(
     """SIGINT or SIGTERM to the simulator kills its running tasks' process groups (children
     that ignore SIGTERM too), starts no other task, writes a Cancelled report, delivers
     nothing, prints one error line without a traceback and exits 128 + the signal."""
-    app = write_component(tmp_path / "hanging-app", HANGING_APP)
-    request = write_request(
-        tmp_path / "job.json",
-        app=app,
-        partitioner="replicate-fanout",
-        source=source,
-        params={"partitioner": {"num_replicas": 3}},
-    )
+    request = _hanging_fanout(tmp_path, source, 3)
     cache, workdir, output = tmp_path / "cache", tmp_path / "wd", tmp_path / "out"
     proc = subprocess.Popen(
         [
