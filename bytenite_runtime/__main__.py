@@ -43,7 +43,10 @@ def _engines_command(argv: list[str]) -> int:
 
 
 def main(argv: list[str]) -> int:
-    if argv[:1] == ["list"]:
+    if argv in (["-h"], ["--help"]):
+        print(_USAGE)
+        return 0
+    if argv == ["list"]:
         for kind in ("partitioner", "assembler"):
             print(f"{kind}s: {', '.join(registry.names(kind))}")
         return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import re
 import subprocess
 import sys
@@ -112,3 +114,22 @@ def test_params_fields_are_documented(kind: str) -> None:
         component = registry.get(kind, name)  # type: ignore[arg-type]
         for field_name, info in component.model_fields.items():
             assert info.description, f"{name}.{field_name} has no description"
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_module_help_prints_usage_and_succeeds(flag: str) -> None:
+    """``python -m bytenite_runtime --help`` prints the usage on stdout and exits 0."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main([flag]) == 0
+    assert out.getvalue().startswith("usage: python -m bytenite_runtime serve")
+
+
+def test_module_list_with_extra_arguments_is_a_usage_error() -> None:
+    """``list`` followed by anything else is a usage error (exit 2), not silently accepted."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["list", "extra"]) == 2
+    assert err.getvalue().startswith("usage:")
