@@ -117,9 +117,18 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
+def _task_dir(path: Path) -> Path:
+    # Checked with the other variables, so a missing chunk joins their one error.
+    _readable_dir(path)
+    if not (path / CHUNK_FILE).is_file():
+        raise ValueError(f"folder {str(path)!r} holds no {CHUNK_FILE}")
+    return path
+
+
 JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(parse_json_object)]
 ReadableDir = Annotated[Path, AfterValidator(_readable_dir)]
 WritableDir = Annotated[Path, AfterValidator(_writable_dir)]
+TaskDir = Annotated[Path, AfterValidator(_task_dir)]
 
 # The environment a model reads from; None means os.environ. A context variable keeps
 # ``from_environ`` re-entrant without touching the process environment.
@@ -179,7 +188,7 @@ class AppSettings(_ComponentSettings):
 
     component: ClassVar[str] = "app"
     params_variable: ClassVar[str] = APP_PARAMS
-    task_dir: ReadableDir = Field(validation_alias=TASK_DIR)
+    task_dir: TaskDir = Field(validation_alias=TASK_DIR)
     task_results_dir: WritableDir = Field(validation_alias=TASK_RESULTS_DIR)
     params: JsonObject = Field(validation_alias=APP_PARAMS)
     user_cache_dir: WritableDir | None = Field(None, validation_alias=USER_CACHE_DIR)

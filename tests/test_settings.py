@@ -281,6 +281,18 @@ def test_task_dir_without_chunk_is_reported(app_env: dict[str, str]) -> None:
         settings.check_chunk()
 
 
+def test_task_dir_without_chunk_joins_the_other_problems(
+    app_env: dict[str, str], tmp_path: Path
+) -> None:
+    """A TASK_DIR without data.bin is reported in the same error as the other bad variables."""
+    (tmp_path / "task" / "data.bin").unlink()
+    env = dict(app_env, CHUNK_NUMBER="x")
+    with pytest.raises(SettingsError) as exc:
+        AppSettings.from_environ(env)
+    assert sorted(p.variable for p in exc.value.problems) == ["CHUNK_NUMBER", "TASK_DIR"]
+    assert f"TASK_DIR: folder {str(tmp_path / 'task')!r} holds no data.bin" in str(exc.value)
+
+
 _UNPRIVILEGED = textwrap.dedent(
     """
     import os, sys
