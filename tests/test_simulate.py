@@ -1247,3 +1247,49 @@ def test_wrongly_typed_request_field_is_an_error_naming_it(
     assert run.last_error_line.startswith(f"error: {culprit}")
     assert run.stderr.strip() == run.last_error_line
     assert run.job_dirs == []
+
+
+@pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
+def test_folder_option_that_cannot_be_created_is_one_error_line(
+    simulate: Simulate, tmp_path: Path, source: Path, flag: str
+) -> None:
+    """A --workdir or cache folder that cannot be created is one error line naming the
+    option, exit 2, never a traceback."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, flag, blocker / "sub")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [run.last_error_line]
+    assert run.last_error_line.startswith(f"error: {flag}: folder '{blocker / 'sub'}")
+
+
+def test_output_folder_that_cannot_be_written_fails_the_job_in_one_line(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An --output folder whose parent cannot be created fails the job with one error line
+    naming the folder (exit 5), never a traceback."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, output=blocker / "out")
+    assert run.returncode == 5, run.stderr
+    assert "Traceback" not in run.stderr
+    assert f"output folder '{blocker / 'out'}' cannot be written" in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+
+
+def test_report_copy_that_cannot_be_written_is_one_error_line(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A --report path that cannot be written is one error line naming --report (exit 2),
+    never a traceback."""
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, "--report", blocker / "r.json")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [run.last_error_line]
+    assert run.last_error_line.startswith(f"error: --report: '{blocker / 'r.json'}'")

@@ -358,8 +358,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + int(signal.SIGINT)
     report_path = Path(report["job"]["folder"]) / "report.json"
     if args.report is not None:
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_bytes(report_path.read_bytes())
+        try:
+            args.report.parent.mkdir(parents=True, exist_ok=True)
+            args.report.write_bytes(report_path.read_bytes())
+        except OSError as exc:
+            print(
+                f"error: --report: {str(args.report)!r} cannot be written "
+                f"({exc.strerror or exc}); the report is at {report_path}",
+                file=sys.stderr,
+            )
+            return ConfigError.exit_code
     job = report["job"]
     if job["state"] == "Cancelled" and caught:
         print(

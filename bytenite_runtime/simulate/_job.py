@@ -19,7 +19,7 @@ import orjson
 
 from .._log import Redactor
 from ..chunks import chunk_index_of, parse_result_name
-from ..errors import ByteniteError, JobFailed
+from ..errors import ByteniteError, ConfigError, JobFailed
 from ..settings import (
     CONTRACT_VARIABLES,
     app_environment,
@@ -391,9 +391,9 @@ class _Job:
 
     def run(self) -> dict[str, Any]:
         created = time.time()
-        self.logs.mkdir(parents=True)
-        self._user_cache().mkdir(parents=True, exist_ok=True)
-        self._shared_cache().mkdir(parents=True, exist_ok=True)
+        _make_folder(self._user_cache(), "--user-cache")
+        _make_folder(self._shared_cache(), "--shared-cache")
+        _make_folder(self.logs, "--workdir")
         state, files = "Running", []
         cleanup: threading.Thread | None = None
         try:
@@ -487,6 +487,16 @@ def _free_name(folder: Path, name: str, chunk: int) -> str:
         candidate = f"{stem}~task{chunk}-{n}{dot}{ext}"
         n += 1
     return candidate
+
+
+def _make_folder(path: Path, option: str) -> None:
+    """Create a folder the job needs; a ConfigError naming the option when it cannot be."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"{option}: folder {str(path)!r} cannot be created ({exc.strerror or exc})"
+        ) from None
 
 
 def run_job(

@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import DataError, TemplateError
+from ..errors import ConfigError, DataError, TemplateError
 from ._request import DataSource
 
 __all__ = ["BYPASS_FILE", "check_destination", "check_source", "deliver", "fetch_source"]
@@ -156,13 +156,23 @@ def deliver(output: Path, folder: Path | None) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step; nothing partial is left."""
     if folder is None:
         return []
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+    except OSError as exc:
+        raise ConfigError(
+            f"output folder {str(folder)!r} cannot be written ({exc.strerror or exc})"
+        ) from None
     try:
         shutil.copytree(output, staging, dirs_exist_ok=True)
         if folder.exists():
             shutil.rmtree(folder)
         staging.replace(folder)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise ConfigError(
+            f"output folder {str(folder)!r} cannot be written ({exc.strerror or exc})"
+        ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
