@@ -12,7 +12,7 @@ import av
 import pytest
 from _media_clips import ffmpeg, make_video
 
-from bytenite_runtime import DataError, SettingsError
+from bytenite_runtime import ConfigError, DataError, SettingsError
 from bytenite_runtime.media import FfmpegError, _ffmpeg, find_ffmpeg, gpu, run_ffmpeg
 from bytenite_runtime.media._ffmpeg import encoders
 from bytenite_runtime.media.probe import probe
@@ -35,15 +35,17 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_ffmpeg_setting_wins_and_a_bad_one_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """BYTENITE_FFMPEG is used when set; a path that is not an executable is an error naming it."""
+    """BYTENITE_FFMPEG is used when set; a path that is not an executable is a configuration
+    error (exit 2) naming it."""
     fake = tmp_path / "my-ffmpeg"
     fake.write_text("#!/bin/sh\n")
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
     monkeypatch.setenv("BYTENITE_FFMPEG", str(fake))
     assert find_ffmpeg() == str(fake)
     monkeypatch.setenv("BYTENITE_FFMPEG", str(tmp_path / "nope"))
-    with pytest.raises(DataError, match=r"BYTENITE_FFMPEG: .*nope.* is not an executable"):
+    with pytest.raises(ConfigError, match=r"BYTENITE_FFMPEG: .*nope.* is not an executable") as exc:
         find_ffmpeg()
+    assert exc.value.exit_code == 2
 
 
 def test_ffmpeg_falls_back_to_the_bundled_binary(monkeypatch: pytest.MonkeyPatch) -> None:

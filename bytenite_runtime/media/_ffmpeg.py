@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import DataError
+from ..errors import ConfigError, DataError
 from ..settings import FFMPEG, ffmpeg_override
 
 __all__ = ["FfmpegError", "encoders", "find_ffmpeg", "pixel_formats", "run_ffmpeg", "version"]
@@ -59,7 +59,8 @@ def find_ffmpeg(explicit: str | None = None) -> str:
     if named is not None:
         found = shutil.which(named)
         if found is None:
-            raise DataError(f"{origin}: {named!r} is not an executable")
+            # A setting, not the input data: exit 2 like every other bad variable.
+            raise ConfigError(f"{origin}: {named!r} is not an executable")
         return found
     return _default_ffmpeg()
 
