@@ -319,7 +319,8 @@ def load_secrets(
             if value is not None:
                 secrets[secret_id] = Secret(id=secret_id, kind="other", value=value)
         else:
-            reason = f"is not set (nor {access_name}/{key_name}); declared secret {secret_id}"
+            # No ';' in a reason: it separates the problems of one error.
+            reason = f"is not set, nor {access_name}/{key_name} (secret {secret_id})"
             problems.append(Problem(plain_name, "", reason))
     return secrets, problems
 
