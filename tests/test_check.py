@@ -247,12 +247,14 @@ def test_cli_prints_one_line_per_problem_and_exits_2(
 
 
 def test_missing_path_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A path that does not exist, or holds nothing to check, fails instead of passing."""
+    """A path that does not exist, or holds nothing to check, fails instead of passing, and
+    the summary line says nothing was found to check."""
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "nope"), str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err[0].endswith("nope: does not exist")
     assert err[1].endswith("empty: holds no manifest.json, no component folder and no template")
+    assert err[2] == "error: 2 problems (nothing found to check)"
 
 
 SHIPPED = sorted(

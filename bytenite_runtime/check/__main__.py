@@ -32,7 +32,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(finding, file=sys.stderr)
     if report.findings:
         noun = "problem" if len(report.findings) == 1 else "problems"
-        print(f"error: {len(report.findings)} {noun} in {report.summary()}", file=sys.stderr)
+        checked = any(report.counts.values())
+        where = f"in {report.summary()}" if checked else "(nothing found to check)"
+        print(f"error: {len(report.findings)} {noun} {where}", file=sys.stderr)
         return ConfigError.exit_code
     print(f"ok: {report.summary()} checked")
     return 0
