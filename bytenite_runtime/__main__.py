@@ -30,8 +30,13 @@ def _engines_command(argv: list[str]) -> int:
         return 2
     root = Path(argv[1])
     if argv[0] == "--write":
-        for folder in _engines.write_engines(root):
-            print(f"wrote {folder}")
+        try:
+            for folder in _engines.write_engines(root):
+                print(f"wrote {folder}")
+        except OSError as exc:
+            where = exc.filename if exc.filename is not None else root
+            print(f"error: --write: {str(where)!r}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         return 0
     stale = _engines.stale_engines(root)
     for line in stale:

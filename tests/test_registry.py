@@ -7,6 +7,7 @@ import io
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -133,3 +134,16 @@ def test_module_list_with_extra_arguments_is_a_usage_error() -> None:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main(["list", "extra"]) == 2
     assert err.getvalue().startswith("usage:")
+
+
+def test_engines_write_to_an_unusable_folder_is_one_error_line(tmp_path: Path) -> None:
+    """``engines --write`` into a path under a file is one ``error: --write:`` line, exit 2."""
+    from bytenite_runtime.__main__ import main
+
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file, not a folder")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["engines", "--write", str(blocker / "engines")]) == 2
+    lines = err.getvalue().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"error: --write: '{blocker / 'engines'}")
