@@ -284,3 +284,14 @@ def test_module_runs_as_a_command() -> None:
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("ok: ") and run.stdout.count("\n") == 1
+
+
+def test_check_without_paths_is_one_error_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """``check`` with no PATH is one ``error:`` line pointing at --help, exit 2."""
+    with pytest.raises(SystemExit) as exc:
+        main([])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: the following arguments are required: PATH "
+        "(see python -m bytenite_runtime.check --help)"
+    ]

@@ -1293,3 +1293,23 @@ def test_report_copy_that_cannot_be_written_is_one_error_line(
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines() == [run.last_error_line]
     assert run.last_error_line.startswith(f"error: --report: '{blocker / 'r.json'}'")
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["--job-timeout", "abc"], "argument --job-timeout: invalid float value: 'abc'"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_bad_command_line_is_one_error_line(
+    argv: list[str], says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad command line is one ``error:`` line pointing at --help, exit 2, not argparse's
+    usage block."""
+    from bytenite_runtime.simulate._cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {says} (see bytenite-simulate --help)"]

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._argparse import OneLineParser
 from ..errors import ConfigError
 from . import check_paths
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Check the paths given; print one line per problem (stderr) or an ``ok:`` summary."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="python -m bytenite_runtime.check",
         description="Validate app, engine and template folders or files before a push.",
     )

@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
+from .._argparse import OneLineParser
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
 from ..settings import problems_from_validation
 from ._job import JobOptions, JobPlan, Stop, run_job
@@ -37,7 +38,7 @@ __all__ = ["build_parser", "main", "plan_job"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog="bytenite-simulate",
         description="Run a ByteNite job on this machine the way the platform runs it.",
     )
