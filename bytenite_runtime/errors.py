@@ -89,14 +89,20 @@ class SettingsError(ConfigError):
 class UnknownNameError(ConfigError):
     """A name that is not registered, with the nearest known one suggested."""
 
-    def __init__(self, kind: str, name: str, known: Iterable[str]) -> None:
+    def __init__(
+        self, kind: str, name: str, known: Iterable[str], searched: str | None = None
+    ) -> None:
         import difflib
 
         options = sorted(known)
         close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
         hint = f"; did you mean {close[0]!r}?" if close else ""
+        # The folders searched come last: the name and the suggestion must lead the line.
+        where = f"; searched {searched}" if searched is not None else ""
         self.name = name
-        super().__init__(f"unknown {kind} {name!r}{hint} (known: {', '.join(options) or 'none'})")
+        super().__init__(
+            f"unknown {kind} {name!r}{hint} (known: {', '.join(options) or 'none'}{where})"
+        )
 
 
 class TemplateError(ConfigError):

@@ -167,13 +167,13 @@ GOOD_TEMPLATE: dict[str, Any] = {
 }
 
 BROKEN_TEMPLATES = [
-    ({"app": "my-ap"}, "app: unknown app (searched "),
-    ({"assembler": "zipperr"}, "assembler: unknown assembler (searched "),
-    ({"partitioner": "zipper"}, "partitioner: unknown partitioner (searched "),
+    ({"app": "my-ap"}, "app: unknown app 'my-ap'; did you mean 'my-app'? (known: "),
+    ({"assembler": "zipperr"}, "assembler: unknown assembler 'zipperr'; did you mean"),
+    ({"partitioner": "zipper"}, "partitioner: unknown partitioner 'zipper' (known: "),
     ({"app": "./my-app"}, "app: './my-app' is a folder path, which only the simulator understands"),
     ({"partitioner": "row@v1"}, "partitioner: 'row@v1' is not a tag (expected name, name@major"),
     ({"partitioner": "row@2"}, "partitioner: partitioner 'row@2': built-in 'row' is version 1.x"),
-    ({"app": "my-app@1.3"}, "app: unknown app (searched "),
+    ({"app": "my-app@1.3"}, "app: unknown app 'my-app@1.3'"),
     (
         {"params": {"partitioner": {"rows_per_chunk": 0}}},
         "params.partitioner.rows_per_chunk: Input should be greater than 0 (got 0)",

@@ -1068,7 +1068,7 @@ def test_unknown_component_tag_suggests_the_nearest_name(
     simulate: Simulate, tmp_path: Path, source: Path, role: str, tag: str, expected: str
 ) -> None:
     """An unknown component tag in a template (or a --app flag) fails before anything runs,
-    with exit code 2 and the nearest known name suggested."""
+    with exit code 2, the tag and the nearest known name first, the folders searched last."""
     _, apps = _search_folders(tmp_path, source)
     components = {"app": "raw-app", "partitioner": "passthrough", "assembler": "passthrough"}
     flags: list[str] = []
@@ -1080,9 +1080,9 @@ def test_unknown_component_tag_suggests_the_nearest_name(
     run = simulate(request, "--search", apps, *flags)
     assert run.returncode == 2
     line = run.last_error_line
-    assert line.startswith("error: unknown ")
-    assert f"{tag!r}" in line
+    assert line.startswith(f"error: unknown {role.removeprefix('--')} {tag!r}; ")
     assert f"did you mean {expected!r}?" in line
+    assert "; searched " in line
     assert run.job_dirs == []
     assert not run.output.exists()
 

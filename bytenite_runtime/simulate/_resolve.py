@@ -164,7 +164,7 @@ def resolve(
     if role != "app":
         known |= set(registry.names(role))
     where = ", ".join(str(s) for s in search) or "no folders"
-    raise UnknownNameError(f"{role} (searched {where})", tag, known)
+    raise UnknownNameError(role, tag, known, searched=where)
 
 
 def search_folders(extra: Sequence[Path], base: Path) -> list[Path]:
