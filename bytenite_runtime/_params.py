@@ -74,6 +74,6 @@ def validate_params(
     try:
         instance = model.model_validate(dict(params))
     except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, variable))
+        problems.extend(problems_from_validation(exc, variable, model=model))
         return None, problems
     return (None if problems else instance), problems

@@ -224,13 +224,26 @@ def _describe_input(value: object) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _nearest_field(model: type[BaseModel], key: str) -> str | None:
+    import difflib
+
+    names = [info.alias or name for name, info in model.model_fields.items()]
+    near = difflib.get_close_matches(key, names, n=1)
+    return near[0] if near else None
+
+
 def problems_from_validation(
-    exc: _PydanticValidationError, variable: str | None = None, *, show_input: bool = True
+    exc: _PydanticValidationError,
+    variable: str | None = None,
+    *,
+    show_input: bool = True,
+    model: type[BaseModel] | None = None,
 ) -> list[Problem]:
     """Turn pydantic errors into Problems.
 
     Settings errors are located at an env name (``variable=None``); errors of a params
-    model pass the params ``variable`` so their location becomes the field path.
+    model pass the params ``variable`` so their location becomes the field path. Given
+    the ``model``, an unknown top-level key gets the nearest known field suggested.
     """
     problems = []
     for err in exc.errors(include_url=False):
@@ -243,6 +256,11 @@ def problems_from_validation(
             reason = "is not set" if not field else "field required"
         else:
             reason = err["msg"].removeprefix("Value error, ")
+            near = None
+            if model is not None and err["type"] == "extra_forbidden" and len(loc) == 1:
+                near = _nearest_field(model, loc[0])
+            if near is not None:
+                reason += f", did you mean {near!r}?"
             if show_input and err["type"] not in {"value_error"} and "input" in err:
                 reason += f" (got {_describe_input(err['input'])})"
         problems.append(Problem(name, field, reason))

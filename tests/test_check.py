@@ -180,7 +180,8 @@ BROKEN_TEMPLATES = [
     ),
     (
         {"params": {"partitioner": {"row_per_chunk": 5}}},
-        "params.partitioner.row_per_chunk: Extra inputs are not permitted (got 5)",
+        "params.partitioner.row_per_chunk: Extra inputs are not permitted, "
+        "did you mean 'rows_per_chunk'? (got 5)",
     ),
     (
         {"params": {"app": {"case": "shout"}}},

@@ -72,6 +72,16 @@ def test_model_errors_are_named_variable_dot_field() -> None:
     assert "Extra inputs are not permitted" in by_field["typo"]
 
 
+def test_unknown_key_suggests_the_nearest_field() -> None:
+    """A mistyped top-level key is rejected with the nearest field of the model suggested;
+    a key like no field gets no suggestion."""
+    _, problems = validate_params("APP_PARAMS", {"mod": "fast", "zzzz": 1}, Params)
+    assert [str(p) for p in problems] == [
+        "APP_PARAMS.mod: Extra inputs are not permitted, did you mean 'mode'? (got 'fast')",
+        "APP_PARAMS.zzzz: Extra inputs are not permitted (got 1)",
+    ]
+
+
 def test_model_missing_field_says_field_required() -> None:
     """A required params field that is absent reads 'field required', not 'is not set'."""
 

@@ -37,7 +37,7 @@ def _pydantic(shown: str, field: str, model: type[BaseModel], value: object) -> 
     except ValidationError as exc:
         return [
             Finding(shown, f"{field}.{p.field}" if p.field else field, p.reason)
-            for p in problems_from_validation(exc, field)
+            for p in problems_from_validation(exc, field, model=model)
         ]
     return []
 
