@@ -296,13 +296,17 @@ def test_pass_env_forwards_a_caller_variable_but_never_a_contract_one(
     simulate: Simulate, tmp_path: Path
 ) -> None:
     """--pass-env MY_OWN_VAR gives the app the caller's value; --pass-env TASK_DIR still
-    leaves the simulator's TASK_DIR in place."""
+    leaves the simulator's TASK_DIR in place, with one warning saying it is ignored."""
     run = simulate(
         _env_job(tmp_path, replicas=1),
         "--pass-env", "MY_OWN_VAR", "--pass-env", "TASK_DIR",
         env=_caller_env(),
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
+    assert [line for line in run.stderr.splitlines() if "--pass-env" in line] == [
+        "warning: --pass-env TASK_DIR: a contract variable, set by the simulator and never "
+        "passed from yours; ignored"
+    ]
     env = json.loads((run.output / "env_0.json").read_text())
     assert "MY_OWN_VAR" in env["keys"]
     assert env["values"]["TASK_DIR"] != "/bogus"

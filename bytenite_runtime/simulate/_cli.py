@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from .._argparse import OneLineParser
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
-from ..settings import problems_from_validation
+from ..settings import CONTRACT_VARIABLES, problems_from_validation
 from ._job import JobOptions, JobPlan, Stop, run_job
 from ._report import Progress
 from ._request import (
@@ -335,6 +335,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = plan_job(args)
         for warning in plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
+        for name in dict.fromkeys(args.pass_env):
+            if name in CONTRACT_VARIABLES:
+                print(
+                    f"warning: --pass-env {name}: a contract variable, set by the simulator "
+                    "and never passed from yours; ignored",
+                    file=sys.stderr,
+                )
         home = Path.home() / ".cache" / "bytenite-simulate"
         options = JobOptions(
             workdir=args.workdir.resolve(),
