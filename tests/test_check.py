@@ -258,6 +258,31 @@ def test_missing_path_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err[2] == "error: 2 problems (nothing found to check)"
 
 
+@pytest.mark.parametrize(
+    ("token", "expected"),
+    [
+        (5, "platform_config.token: must be a non-empty string when private_image is true "
+            "(got a number)"),
+        (["ghp_PLANTED"], "platform_config.token: must be a non-empty string when "
+                          "private_image is true (got a list)"),
+        ("ghp_PLANTED\n", "platform_config.token: has leading or trailing whitespace "
+                           "(value hidden)"),
+    ],
+)  # fmt: skip
+def test_private_image_token_of_the_wrong_shape_is_named_without_its_value(
+    app_folder: Path, token: object, expected: str
+) -> None:
+    """A private image's token that is set but not a clean string says what is wrong with
+    it (not 'is required'), and never shows the token."""
+    _edit_manifest(
+        app_folder,
+        lambda m: m["platform_config"].update(private_image=True, username="me", token=token),
+    )
+    lines = _lines(app_folder)
+    assert [line.split(": ", 1)[1] for line in lines] == [expected]
+    assert "ghp_PLANTED" not in "\n".join(lines)
+
+
 SHIPPED = sorted(
     [p for p in (REPO / "engines").iterdir() if p.is_dir()]
     + [p for p in (REPO / "examples").iterdir() if p.is_dir()]

@@ -107,11 +107,34 @@ def _platform_config(shown: str, config: object) -> list[Finding]:
         found.append(Finding(shown, "platform_config.private_image", reason))
     elif private:
         for key in ("username", "token"):
-            if not _non_empty_string(config.get(key)):
-                reason = "is required when private_image is true"
-                found.append(Finding(shown, f"platform_config.{key}", reason))
+            problem = _registry_login_problem(key, config.get(key))
+            if problem is not None:
+                found.append(Finding(shown, f"platform_config.{key}", problem))
     found += _secrets(shown, config.get("secrets", []))
     return found
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _registry_login_problem(key: str, value: object) -> str | None:
+    """What is wrong with a private image's ``username`` or ``token``; the token's value is
+    a credential, so its reasons name only its JSON type."""
+    if value is None:
+        return "is required when private_image is true"
+    if not _non_empty_string(value):
+        got = describe(value) if key == "username" else _json_kind(value)
+        return f"must be a non-empty string when private_image is true (got {got})"
+    if key == "token" and str(value) != str(value).strip():
+        return "has leading or trailing whitespace (value hidden)"
+    return None
 
 
 def _secrets(shown: str, secrets: object) -> list[Finding]:
