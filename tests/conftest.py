@@ -18,8 +18,9 @@ import pytest
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parent.parent
 
-# What any process needs to start; everything else a test passes explicitly.
-_BASE = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT")
+# What any process needs to start; everything else a test passes explicitly. PYTHONPATH
+# too, so a component process imports the package under test, not an installed one.
+_BASE = ("PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT", "PYTHONPATH")
 
 
 def base_env(**extra: str) -> dict[str, str]:
