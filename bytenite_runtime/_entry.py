@@ -255,9 +255,12 @@ class Entrypoint(Generic[P]):
                 sys.stderr.write(redactor.redact(trace))
             print(f"error: {redactor.redact(str(exc))}", file=sys.stderr)
             return exc.exit_code
-        except KeyboardInterrupt:
-            print(f"error: {self.kind} interrupted", file=sys.stderr)
-            return 130
+        except KeyboardInterrupt as exc:
+            # As simulate reports a stop: the signal named, exit 128 + its number.
+            signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+            name = signal.Signals(signum).name
+            print(f"error: {self.kind} interrupted ({name})", file=sys.stderr)
+            return 128 + int(signum)
         except Exception as exc:
             # An OS failure or a bug in this library: still one error line, never exit 0.
             sys.stderr.write(redactor.redact("".join(traceback.format_exception(exc))))
@@ -297,9 +300,16 @@ def _is_main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the code was, so staging folders are cleaned up on the way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 def _terminate(signum: int, frame: object) -> None:
-    # Turn SIGTERM into an exception so staging folders are cleaned up on the way out.
-    raise KeyboardInterrupt
+    raise _Terminated(signum)
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:

@@ -577,8 +577,8 @@ def test_row_task_hangs(simulate: Simulate, tmp_path: Path) -> None:
 
 
 def test_row_task_hangs_stopped_directly(tmp_path: Path) -> None:
-    """A library app stopped with SIGTERM mid-task exits non-zero with an error line and
-    leaves nothing in TASK_RESULTS_DIR."""
+    """A library app stopped with SIGTERM mid-task exits 143 with an error line naming the
+    signal and leaves nothing in TASK_RESULTS_DIR."""
     app = write_component(tmp_path / "app", HANGING_LIBRARY_APP) / "app" / "main.py"
     setup = make_setup("app", tmp_path / "job", app)
     cache = tmp_path / "cache"
@@ -596,7 +596,9 @@ def test_row_task_hangs_stopped_directly(tmp_path: Path) -> None:
         stdout, stderr = proc.communicate(timeout=20)
     finally:
         proc.kill()
-    assert_clean_failure(Completed(proc.returncode, stdout, stderr), "app interrupted")
+    assert_clean_failure(
+        Completed(proc.returncode, stdout, stderr), "app interrupted (SIGTERM)", code=143
+    )
     assert left_behind(setup) == []
 
 
