@@ -1263,6 +1263,7 @@ def test_folder_option_that_cannot_be_created_is_one_error_line(
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines() == [run.last_error_line]
     assert run.last_error_line.startswith(f"error: {flag}: folder '{blocker / 'sub'}")
+    assert run.last_error_line.endswith(f"cannot be created ('{blocker}' is not a folder)")
 
 
 def test_output_folder_that_cannot_be_written_fails_the_job_in_one_line(
@@ -1276,7 +1277,10 @@ def test_output_folder_that_cannot_be_written_fails_the_job_in_one_line(
     run = simulate(request, output=blocker / "out")
     assert run.returncode == 5, run.stderr
     assert "Traceback" not in run.stderr
-    assert f"output folder '{blocker / 'out'}' cannot be written" in run.last_error_line
+    assert (
+        f"output folder '{blocker / 'out'}' cannot be written ('{blocker}' is not a folder)"
+        in run.last_error_line
+    )
     assert run.report["job"]["state"] == "Failed"
 
 
@@ -1292,7 +1296,9 @@ def test_report_copy_that_cannot_be_written_is_one_error_line(
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines() == [run.last_error_line]
-    assert run.last_error_line.startswith(f"error: --report: '{blocker / 'r.json'}'")
+    assert run.last_error_line.startswith(
+        f"error: --report: '{blocker / 'r.json'}' cannot be written ('{blocker}' is not a folder)"
+    )
 
 
 @pytest.mark.parametrize(

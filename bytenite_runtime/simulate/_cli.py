@@ -32,7 +32,13 @@ from ._request import (
     unknown_fields,
 )
 from ._resolve import find_template, resolve, search_folders
-from ._sources import check_destination, check_source, destination_folder, local_source
+from ._sources import (
+    check_destination,
+    check_source,
+    destination_folder,
+    local_source,
+    os_reason,
+)
 
 __all__ = ["build_parser", "main", "plan_job"]
 
@@ -372,7 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except OSError as exc:
             print(
                 f"error: --report: {str(args.report)!r} cannot be written "
-                f"({exc.strerror or exc}); the report is at {report_path}",
+                f"({os_reason(args.report, exc)}); the report is at {report_path}",
                 file=sys.stderr,
             )
             return ConfigError.exit_code

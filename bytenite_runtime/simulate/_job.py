@@ -32,7 +32,7 @@ from ._process import Flag, LogSink, Outcome, run_process
 from ._report import Attempt, Progress, TaskRecord, iso, span
 from ._request import Template
 from ._resolve import Component
-from ._sources import deliver, fetch_source
+from ._sources import deliver, fetch_source, os_reason
 
 __all__ = ["JobOptions", "JobPlan", "Stop", "run_job"]
 
@@ -495,7 +495,7 @@ def _make_folder(path: Path, option: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(
-            f"{option}: folder {str(path)!r} cannot be created ({exc.strerror or exc})"
+            f"{option}: folder {str(path)!r} cannot be created ({os_reason(path, exc)})"
         ) from None
 
 

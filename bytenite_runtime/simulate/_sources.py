@@ -152,6 +152,17 @@ def local_source(source: DataSource | None, base: Path) -> Path | None:
     return _source_path(source, base)
 
 
+def os_reason(path: Path, exc: OSError) -> str:
+    """Why ``path`` could not be made or written, for a message: a file where a folder of
+    its path should be is named (mkdir says only 'File exists' or 'Not a directory')."""
+    for ancestor in (path, *path.parents):
+        if ancestor.exists() or ancestor.is_symlink():
+            if not ancestor.is_dir() and ancestor != path:
+                return f"{str(ancestor)!r} is not a folder"
+            break
+    return exc.strerror or str(exc)
+
+
 def deliver(output: Path, folder: Path | None) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step; nothing partial is left."""
     if folder is None:
@@ -161,7 +172,7 @@ def deliver(output: Path, folder: Path | None) -> list[Path]:
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
     except OSError as exc:
         raise ConfigError(
-            f"output folder {str(folder)!r} cannot be written ({exc.strerror or exc})"
+            f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
         ) from None
     try:
         shutil.copytree(output, staging, dirs_exist_ok=True)
@@ -171,7 +182,7 @@ def deliver(output: Path, folder: Path | None) -> list[Path]:
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
         raise ConfigError(
-            f"output folder {str(folder)!r} cannot be written ({exc.strerror or exc})"
+            f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
         ) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
