@@ -431,9 +431,9 @@ class TextPiece:
 
 def convert_piece(piece: Any, src: str, dst: str, *, header: bool = True) -> bytes:
     sink = io.BytesIO()
-    convert.converter(
-        piece, ChunkMeta(4, 9, "t." + src, {"rows": list(piece.rows)}), src, dst, header=header
-    )(sink)
+    meta = ChunkMeta(4, 9, "t." + src, {"rows": list(piece.rows)})
+    table = convert.read_piece(piece, meta, src, dst, header=header)
+    convert.Converted(table, piece.rows, meta, src, dst, header=header).write(sink)
     return sink.getvalue()
 
 

@@ -9,6 +9,7 @@ every source file is planned before the first chunk is written.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -21,7 +22,6 @@ from ..components import Partitioner
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
-    from ..tables.convert import Converted
     from ..tables.source import Format
 
 __all__ = ["Piece", "Row"]
@@ -119,7 +119,6 @@ class Row(Partitioner):
 
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
         from ..tables import source as table_source
-        from ..tables.source import has_slot
 
         declared = None if self.format == "auto" else self.format
         bytes_per_chunk = self.bytes_per_chunk
@@ -157,20 +156,8 @@ class Row(Partitioner):
                 meta = ChunkMeta(index, count, name, fields)
                 if out_fmt == fmt:
                     yield self._chunk(piece, meta)
-                    continue
-                converted = self._convert(piece, meta, fmt, out_fmt)
-                # pyarrow skips blank lines the scan counts as rows, so a converted chunk's
-                # range counts the rows it holds, numbered on from the file's last chunk:
-                # what concat checks it against, with no gap between chunks.
-                start = converted_rows.get(name, 0)
-                converted_rows[name] = stop = start + converted.num_rows
-                converted.meta = ChunkMeta(index, count, name, {**fields, "rows": [start, stop]})
-                yield NewChunk(
-                    write=converted.write,
-                    source=name,
-                    fields=converted.meta.fields,
-                    embedded=has_slot(out_fmt) and self.chunk_metadata != "off",
-                )
+                else:
+                    yield self._converted(piece, meta, fmt, out_fmt, converted_rows)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _needs_count(self, formats: set[Format]) -> bool:
@@ -217,8 +204,15 @@ class Row(Partitioner):
             embedded=piece.embeds and embed,
         )
 
-    def _convert(self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str) -> Converted:
-        from ..tables import convert
+    def _converted(
+        self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str, numbered: dict[str, int]
+    ) -> NewChunk:
+        """``piece`` converted to ``out_fmt``. pyarrow skips blank lines the scan counts as
+        rows, so the chunk's range counts the rows it holds, numbered on from the end of
+        its file's previous chunk (``numbered``, updated): what concat checks it against,
+        with no gap between chunks."""
+        from ..tables import convert  # pyarrow: only when converting
+        from ..tables.source import has_slot
 
         table = convert.read_piece(
             piece,
@@ -230,7 +224,17 @@ class Row(Partitioner):
             quoting=self.quoting,
             infer_types=self.infer_types,
         )
+        name = meta.source or ""
+        start = numbered.get(name, 0)
+        numbered[name] = stop = start + table.num_rows
+        meta = dataclasses.replace(meta, fields={**meta.fields, "rows": [start, stop]})
         embed = self.chunk_metadata != "off"
-        return convert.Converted(
+        converted = convert.Converted(
             table, piece.rows, meta, fmt, out_fmt, header=self.header, embed=embed
+        )
+        return NewChunk(
+            write=converted.write,
+            source=meta.source,
+            fields=meta.fields,
+            embedded=has_slot(out_fmt) and embed,
         )

@@ -16,7 +16,7 @@ import contextlib
 import datetime
 import decimal
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
@@ -28,7 +28,7 @@ from ..errors import DataError
 from .columnar import duplicate_name, new_ipc_file, short_reason, with_meta, without_meta
 from .source import DELIMITERS
 
-__all__ = ["Converted", "converter", "read_piece"]
+__all__ = ["Converted", "read_piece"]
 
 _JSON_BATCH = 4096
 
@@ -38,39 +38,6 @@ class _Piece(Protocol):
     def rows(self) -> tuple[int, int]: ...
 
     def write(self, out: BinaryIO, meta: ChunkMeta | None) -> None: ...
-
-
-def converter(
-    piece: _Piece,
-    meta: ChunkMeta,
-    src_fmt: str,
-    dst_fmt: str,
-    *,
-    header: bool,
-    embed: bool = True,
-    delimiter: str | None = None,
-    quoting: bool = True,
-    infer_types: bool = False,
-) -> Callable[[BinaryIO], None]:
-    """A ``NewChunk.write`` callable writing ``piece`` converted from ``src_fmt`` to ``dst_fmt``.
-
-    ``header`` says whether a CSV/TSV source has a header row; without one, columns are
-    named ``f0``, ``f1``… and a CSV/TSV target is written without a header too.
-    ``embed=False`` (``chunk_metadata: off``) leaves the target's metadata slot empty.
-    ``delimiter`` separates a CSV/TSV source's fields (default: its format's); a CSV or
-    TSV target always gets its format's own. ``quoting=False`` reads a CSV/TSV source's
-    quotes as plain characters. A CSV/TSV source's fields are read as text, exactly as
-    written, unless ``infer_types`` lets pyarrow guess each chunk's column types.
-    """
-
-    def write(out: BinaryIO) -> None:
-        table = read_piece(
-            piece, meta, src_fmt, dst_fmt, header=header, delimiter=delimiter, quoting=quoting,
-            infer_types=infer_types,
-        )  # fmt: skip
-        Converted(table, piece.rows, meta, src_fmt, dst_fmt, header=header, embed=embed).write(out)
-
-    return write
 
 
 def read_piece(
@@ -86,7 +53,13 @@ def read_piece(
 ) -> Any:
     """``piece`` read into one Arrow table, without the staged piece's own slot metadata.
 
-    Its row count is what a converted chunk holds, which may be fewer than
+    ``header`` says whether a CSV/TSV source has a header row; without one, columns are
+    named ``f0``, ``f1``…. ``delimiter`` separates a CSV/TSV source's fields (default:
+    its format's). ``quoting=False`` reads its quotes as plain characters. Its fields are
+    read as text, exactly as written, unless ``infer_types`` lets pyarrow guess each
+    chunk's column types.
+
+    The row count is what a converted chunk holds, which may be fewer than
     ``piece.rows`` says: pyarrow skips the blank lines of CSV, TSV and JSON Lines that
     the scan counts as rows (as Python's ``csv`` reads them).
     """
@@ -106,7 +79,9 @@ def read_piece(
 
 
 class Converted:
-    """A piece read by :func:`read_piece`, written in the target format by ``write``.
+    """A piece read by :func:`read_piece`, written in the target format by ``write``, with
+    ``meta`` in its slot unless ``embed`` is false (``chunk_metadata: off``); a CSV/TSV
+    target gets its format's own delimiter, and no header when the source had none.
 
     ``write`` lets go of the table: the runtime keeps every ``NewChunk`` (and so this)
     until the last chunk is written, and a run must not hold every chunk's table."""
@@ -123,7 +98,6 @@ class Converted:
         embed: bool = True,
     ) -> None:
         self._table: Any = table
-        self.num_rows: int = table.num_rows
         self._source_rows = source_rows
         self.meta = meta
         self._formats = (src_fmt, dst_fmt)
