@@ -139,8 +139,6 @@ class Entrypoint(Generic[P]):
             raise SettingsError(
                 [Problem(p.variable, p.field, redactor.redact(p.reason)) for p in problems]
             )
-        if isinstance(settings, AppSettings):
-            settings.check_chunk()
         return settings, params, secrets
 
     # -- running ------------------------------------------------------------------

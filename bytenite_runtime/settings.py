@@ -201,12 +201,6 @@ class AppSettings(_ComponentSettings):
     def chunk_path(self) -> Path:
         return self.task_dir / CHUNK_FILE
 
-    def check_chunk(self) -> None:
-        """Raise a SettingsError naming TASK_DIR when it holds no ``data.bin``."""
-        if not self.chunk_path.is_file():
-            reason = f"folder {str(self.task_dir)!r} holds no {CHUNK_FILE}"
-            raise SettingsError([Problem(TASK_DIR, "", reason)])
-
 
 class AssemblerSettings(_ComponentSettings):
     """What the assembler receives: every task's results (flat) and the output folder."""

@@ -274,11 +274,10 @@ def test_file_instead_of_folder_is_named(app_env: dict[str, str], tmp_path: Path
 
 
 def test_task_dir_without_chunk_is_reported(app_env: dict[str, str]) -> None:
-    """check_chunk names TASK_DIR when the folder holds no data.bin."""
-    settings = AppSettings.from_environ(app_env)
-    settings.chunk_path.unlink()
+    """The settings name TASK_DIR when the folder holds no data.bin."""
+    (Path(app_env["TASK_DIR"]) / "data.bin").unlink()
     with pytest.raises(SettingsError, match=r"TASK_DIR: folder .* holds no data\.bin"):
-        settings.check_chunk()
+        AppSettings.from_environ(app_env)
 
 
 def test_task_dir_without_chunk_joins_the_other_problems(
