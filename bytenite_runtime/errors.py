@@ -31,6 +31,7 @@ __all__ = [
     "SettingsError",
     "TemplateError",
     "UnknownNameError",
+    "nearest",
     "one_line",
 ]
 
@@ -38,6 +39,15 @@ __all__ = [
 def one_line(text: str) -> str:
     """Collapse whitespace runs (newlines included) so a message stays on one line."""
     return " ".join(text.split())
+
+
+def nearest(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    """The one of ``options`` closest to ``name`` (a typo's intended word), or None when
+    none is close enough: what every "did you mean" here suggests."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=cutoff)
+    return close[0] if close else None
 
 
 class ByteniteError(Exception):
@@ -92,11 +102,9 @@ class UnknownNameError(ConfigError):
     def __init__(
         self, kind: str, name: str, known: Iterable[str], searched: str | None = None
     ) -> None:
-        import difflib
-
         options = sorted(known)
-        close = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        close = nearest(name, options, cutoff=0.5)
+        hint = f"; did you mean {close!r}?" if close is not None else ""
         # The folders searched come last: the name and the suggestion must lead the line.
         where = f"; searched {searched}" if searched is not None else ""
         self.name = name

@@ -24,7 +24,7 @@ from pydantic import ValidationError as _PydanticValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings import PydanticBaseSettingsSource as _Source
 
-from .errors import Problem, SettingsError
+from .errors import Problem, SettingsError, nearest
 
 __all__ = [
     "CONTRACT_VARIABLES",
@@ -219,11 +219,7 @@ def _describe_input(value: object) -> str:
 
 
 def _nearest_field(model: type[BaseModel], key: str) -> str | None:
-    import difflib
-
-    names = [info.alias or name for name, info in model.model_fields.items()]
-    near = difflib.get_close_matches(key, names, n=1)
-    return near[0] if near else None
+    return nearest(key, (info.alias or name for name, info in model.model_fields.items()))
 
 
 def problems_from_validation(

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ..errors import TemplateError
+from ..errors import TemplateError, nearest
 from ..settings import problems_from_validation
 
 __all__ = [
@@ -120,8 +119,8 @@ def unknown_fields(model: type[BaseModel], value: Any, what: str) -> list[str]:
     for key, item in value.items():
         where = f"{what}.{key}"
         if key not in known:
-            near = difflib.get_close_matches(str(key), list(names), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else ""
+            near = nearest(str(key), names)
+            hint = f"; did you mean {near!r}?" if near is not None else ""
             warnings.append(f"{where}: unknown field, ignored{hint}")
             continue
         field = model.model_fields[names[key] if key in names else str(key)]
