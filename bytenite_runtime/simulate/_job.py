@@ -324,7 +324,7 @@ class _Job:
         self._check_stop()
         if self.failure:
             raise JobFailed(self.failure)
-        if self.deadline is not None and time.time() >= self.deadline:
+        if self._past_deadline():
             raise JobFailed(f"jobTimeout of {self.config.job_timeout:g}s exceeded")
 
     def _check_stop(self) -> None:

@@ -167,24 +167,20 @@ def deliver(output: Path, folder: Path | None) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step; nothing partial is left."""
     if folder is None:
         return []
+    staging: Path | None = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-    except OSError as exc:
-        raise ConfigError(
-            f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
-        ) from None
-    try:
         shutil.copytree(output, staging, dirs_exist_ok=True)
         if folder.exists():
             shutil.rmtree(folder)
         staging.replace(folder)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise ConfigError(
-            f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
-        ) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(
+                f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
+            ) from None
         raise
     return sorted(p for p in folder.rglob("*") if p.is_file())
