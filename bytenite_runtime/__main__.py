@@ -38,6 +38,11 @@ def _engines_command(argv: list[str]) -> int:
             print(f"error: --write: {str(where)!r}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         return 0
+    if not root.is_dir():
+        write = _engines.regenerate_command(root)
+        what = "not a folder" if root.exists() else f"no such folder (write it with `{write}`)"
+        print(f"error: --check: {str(root)!r}: {what}", file=sys.stderr)
+        return 2
     stale = _engines.stale_engines(root)
     for line in stale:
         print(line, file=sys.stderr)

@@ -10,6 +10,7 @@ code. ``python -m bytenite_runtime engines --write engines/`` (re)writes them an
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -203,14 +204,20 @@ def _expected() -> dict[str, dict[str, str]]:
     return {folder_name(k, n): engine_files(k, n) for k, n in engines()}
 
 
+def regenerate_command(root: Path) -> str:
+    """The command that writes the engine folders under ``root``."""
+    return f"python -m bytenite_runtime engines --write {shlex.quote(f'{root}/')}"
+
+
 def stale_engines(root: Path) -> list[str]:
     """One line per engine folder under ``root`` that differs from generation (or is extra)."""
     problems: list[str] = []
     expected = _expected()
+    fix = f"regenerate with `{regenerate_command(root)}`"
     for folder, files in expected.items():
         where = root / folder
         if not where.is_dir():
-            problems.append(f"{where}: missing; regenerate with `{REGENERATE}`")
+            problems.append(f"{where}: missing; {fix}")
             continue
         differing = sorted(
             rel
@@ -220,10 +227,7 @@ def stale_engines(root: Path) -> list[str]:
         differing += sorted(_present(where) - set(files))
         if differing:
             verb = "differs" if len(differing) == 1 else "differ"
-            problems.append(
-                f"{where}: {', '.join(differing)} {verb} from generation; "
-                f"regenerate with `{REGENERATE}`"
-            )
+            problems.append(f"{where}: {', '.join(differing)} {verb} from generation; {fix}")
     if root.is_dir():
         for extra in sorted(p.name for p in root.iterdir() if p.is_dir()):
             if extra not in expected and extra != "__pycache__":

@@ -125,7 +125,8 @@ def test_stale_engine_is_named_with_the_command_to_regenerate(tmp_path: Path) ->
     row = tmp_path / "engines" / "row"
     stale = [s for s in _engines.stale_engines(tmp_path / "engines") if s.startswith(f"{row}:")]
     assert stale == [
-        f"{row}: README.md differs from generation; regenerate with `{_engines.REGENERATE}`"
+        f"{row}: README.md differs from generation; regenerate with "
+        f"`python -m bytenite_runtime engines --write {tmp_path / 'engines'}/`"
     ]
 
 
@@ -252,6 +253,19 @@ def test_engines_command_writes_then_checks_clean(tmp_path: Path) -> None:
     assert checked.returncode == 1
     assert checked.stderr.splitlines() == [
         f"{tmp_path / 'zipper'}: schema.json differs from generation; "
-        f"regenerate with `{_engines.REGENERATE}`",
+        f"regenerate with `python -m bytenite_runtime engines --write {tmp_path}/`",
         "error: 1 engine folder(s) failed the checks",
+    ]
+
+
+def test_engines_check_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
+    """``--check`` of a folder that does not exist says so in one line, with the command
+    that writes it, instead of one "missing" line per engine."""
+    missing = tmp_path / "nowhere"
+    command = [sys.executable, "-m", "bytenite_runtime", "engines", "--check", str(missing)]
+    checked = run_component(command, base_env())
+    assert checked.returncode == 2
+    assert checked.stderr.splitlines() == [
+        f"error: --check: {str(missing)!r}: no such folder "
+        f"(write it with `python -m bytenite_runtime engines --write {missing}/`)"
     ]
