@@ -462,6 +462,44 @@ def test_children_left_behind_by_a_finished_task_are_stopped(
     assert _wait_dead([pid]) == []
 
 
+class _FileFlag:
+    """Set once its file exists: a child process says it is ready by writing it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def is_set(self) -> bool:
+        return self.path.exists()
+
+
+def test_second_stop_request_kills_without_the_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``hurry`` set (a second Ctrl-C), a stopped component that ignores SIGTERM is
+    killed at once instead of after the SIGTERM grace (made a minute long here)."""
+    from bytenite_runtime.simulate import _process
+
+    monkeypatch.setattr(_process, "_KILL_GRACE", 60.0)
+    ready = tmp_path / "ready"
+    ignoring = (
+        "import signal, time, pathlib\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        f"pathlib.Path({str(ready)!r}).write_text('')\n"
+        "time.sleep(120)\n"
+    )
+    sink = _process.LogSink(tmp_path / "log.jsonl", "app", str)
+    flag = _FileFlag(ready)
+    began = time.monotonic()
+    try:
+        outcome = _process.run_process(
+            [sys.executable, "-c", ignoring], {}, tmp_path, 90, sink, None, flag, flag
+        )
+    finally:
+        sink.close()
+    assert outcome.cancelled and outcome.exit_code == -signal.SIGKILL
+    assert time.monotonic() - began < 30
+
+
 @pytest.mark.parametrize(
     ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
 )

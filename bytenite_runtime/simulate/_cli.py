@@ -311,17 +311,22 @@ _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
-def _stopping_on_signals(stop: Stop, caught: list[int]) -> Iterator[None]:
+def _stopping_on_signals(stop: Stop, caught: list[int], tell: bool) -> Iterator[None]:
     """While the job runs, SIGINT and SIGTERM ask it to stop (its tasks' process groups
     are killed, a report is written) instead of raising mid-wait or killing the simulator
-    alone, which would leave the tasks, each in its own session, running."""
+    alone, which would leave the tasks, each in its own session, running. A second signal
+    skips the components' grace; with ``tell``, the first says so on the terminal."""
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
 
     def handle(signum: int, _frame: object) -> None:
+        first = not stop.is_set()
         caught.append(signum)
         stop.request(f"interrupted ({signal.Signals(signum).name})")
+        if first and tell:
+            # os.write: the progress line may be mid-write on sys.stderr's buffer.
+            os.write(2, b"\nstopping the job; press Ctrl-C again to kill its tasks at once\n")
 
     previous = {sig: signal.signal(sig, handle) for sig in _STOP_SIGNALS}
     try:
@@ -362,7 +367,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep=args.keep,
         )
         tty = sys.stderr.isatty() and not args.quiet
-        with _stopping_on_signals(stop, caught):
+        with _stopping_on_signals(stop, caught, tty):
             report = run_job(plan, options, lambda: Progress(tty), stop)
     except ByteniteError as exc:
         print(f"error: {exc}", file=sys.stderr)

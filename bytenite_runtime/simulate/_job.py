@@ -79,18 +79,32 @@ class JobOptions:
 class Stop:
     """A request from outside the job (a signal handler) to stop it: no task starts after
     it, running components are stopped as ``jobTimeout`` stops them, nothing is delivered,
-    and the job ends ``Cancelled`` with ``reason``. Requesting only stores a string, so a
-    signal handler may do it at any moment."""
+    and the job ends ``Cancelled`` with ``reason``. A second request kills the running
+    components at once, without their grace for cleaning up. Requesting only stores
+    values, so a signal handler may do it at any moment."""
 
     def __init__(self) -> None:
         self.reason = ""
+        self.hurry = _Hurry()
 
     def request(self, reason: str) -> None:
-        if not self.reason:
+        if self.reason:
+            self.hurry.requested = True
+        else:
             self.reason = reason
 
     def is_set(self) -> bool:
         return bool(self.reason)
+
+
+class _Hurry:
+    """Set by a second stop request."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def is_set(self) -> bool:
+        return self.requested
 
 
 class _Either:
@@ -179,7 +193,7 @@ class _Job:
         try:
             outcome = run_process(
                 component.command, self._env(component, contract), component.cwd,
-                self._timeout(None), sink, None, self.stop,
+                self._timeout(None), sink, None, self.stop, self.stop.hurry,
             )  # fmt: skip
         finally:
             sink.close()
@@ -271,6 +285,7 @@ class _Job:
                 outcome = run_process(
                     self.plan.app.command, self._env(self.plan.app, contract), self.plan.app.cwd,
                     self._timeout(self.config.task_timeout), sink, number, self.halt,
+                    self.stop.hurry,
                 )  # fmt: skip
                 attempt.outcome = outcome
                 if outcome.ok:

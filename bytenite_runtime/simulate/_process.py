@@ -97,12 +97,18 @@ def _await_exit(
             return False, False
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
+def _stop(proc: subprocess.Popen[bytes], hurry: Flag | None) -> None:
     # SIGTERM first, so a component built on the library can remove its partial
-    # files; SIGKILL the whole group after a short grace, as a container stop would.
+    # files; SIGKILL the whole group after a short grace, as a container stop would,
+    # or as soon as ``hurry`` is set (a second Ctrl-C).
     _kill_group(proc, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(_KILL_GRACE)
+    end = time.monotonic() + _KILL_GRACE
+    while (left := end - time.monotonic()) > 0 and not (hurry is not None and hurry.is_set()):
+        try:
+            proc.wait(min(_POLL, left))
+            break
+        except subprocess.TimeoutExpired:
+            continue
     _kill_group(proc, signal.SIGKILL)
     proc.wait()
 
@@ -148,9 +154,11 @@ def run_process(
     sink: LogSink,
     attempt: int | None = None,
     cancel: Flag | None = None,
+    hurry: Flag | None = None,
 ) -> Outcome:
     """Start ``command`` in its own session; stream its output into ``sink``; enforce
-    ``timeout`` (seconds) on the whole process group; stop early when ``cancel`` is set."""
+    ``timeout`` (seconds) on the whole process group; stop early when ``cancel`` is set,
+    killing at once rather than after a grace when ``hurry`` is set too."""
     started = time.time()
     sink.last_error = ""
     try:
@@ -220,7 +228,7 @@ def run_process(
         if exit_fd is not None:
             os.close(exit_fd)
     if timed_out or cancelled:
-        _stop(proc)
+        _stop(proc, hurry)
     else:
         _kill_group(proc, signal.SIGKILL)
         proc.wait()
