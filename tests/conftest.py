@@ -146,8 +146,9 @@ def simulate(tmp_path: Path) -> Simulate:
     """Run the simulator as a subprocess in ``tmp_path``; returns a :class:`SimRun`.
 
     Defaults, each dropped when the caller passes the flag itself: ``--workdir
-    tmp_path/wd``, caches under ``tmp_path/cache``, ``-j 2``, ``-q``, and a fresh
-    ``--output`` folder per call (``output=None`` passes no ``--output``).
+    tmp_path/wd``, caches under ``tmp_path/cache``, ``-j 2``, ``-q`` (unless
+    ``quiet=False``), and a fresh ``--output`` folder per call (``output=None`` passes no
+    ``--output``).
     """
     counter = iter(range(1, 1000))
 
@@ -157,6 +158,7 @@ def simulate(tmp_path: Path) -> Simulate:
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
         timeout: float = 120,
+        quiet: bool = True,
     ) -> SimRun:
         argv = [str(a) for a in args]
         n = next(counter)
@@ -174,7 +176,7 @@ def simulate(tmp_path: Path) -> Simulate:
                 argv += value
             elif flag == "--workdir":
                 workdir = Path(argv[argv.index(flag) + 1])
-        if "-q" not in argv and "--quiet" not in argv:
+        if quiet and "-q" not in argv and "--quiet" not in argv:
             argv.append("-q")
         if "--output" in argv:
             output = Path(argv[argv.index("--output") + 1])

@@ -1287,6 +1287,51 @@ def test_wrongly_typed_request_field_is_an_error_naming_it(
     assert run.job_dirs == []
 
 
+SHARED_CACHE_WRITING_APP = """
+    import os
+    from pathlib import Path
+
+    shared = Path(os.environ["SHARED_CACHE_DIR"])
+    if os.environ["CHUNK_NUMBER"] == "0":
+        (shared / "models").mkdir()
+        (shared / "models" / "weights.bin").write_bytes(b"downloaded")
+        (shared / "old.txt").unlink()
+        (shared / "kept.txt").write_text("rewritten")
+    (Path(os.environ["TASK_RESULTS_DIR"]) / "done.txt").write_text("done")
+"""
+
+
+def test_app_writing_to_the_read_only_shared_cache_is_warned(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Writes to SHARED_CACHE_DIR (read-only on the platform) are named in a warning of
+    the stage that made them, and the summary line says the report holds a warning; a
+    job that only reads the folder gets none."""
+    shared = tmp_path / "cache" / "shared"
+    shared.mkdir(parents=True)
+    (shared / "old.txt").write_text("old")
+    (shared / "kept.txt").write_text("kept")
+    app = write_component(tmp_path / "writing-app", SHARED_CACHE_WRITING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        source=source,
+        partitioner="replicate-fanout",
+        params={"partitioner": {"num_replicas": 2}},
+    )
+    run = simulate(request, quiet=False)
+    assert run.returncode == 0, run.stderr
+    assert run.report["warnings"] == [
+        "app: wrote to SHARED_CACHE_DIR, read-only on the platform, where the write fails: "
+        "'kept.txt' changed, 'models/' created, 'models/weights.bin' created, "
+        "'old.txt' removed"
+    ]
+    assert run.stdout.rstrip().endswith("(1 warning there)"), run.stdout
+    again = simulate(write_request(tmp_path / "again.json", app=RAW_APP, source=source))
+    assert again.returncode == 0, again.stderr
+    assert again.report["warnings"] == []
+
+
 @pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
 def test_folder_option_that_cannot_be_created_is_one_error_line(
     simulate: Simulate, tmp_path: Path, source: Path, flag: str

@@ -403,8 +403,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return JobFailed.exit_code
     if not args.quiet:
         where = report["output"]["folder"] or "discarded (bypass)"
+        warned = len(report["warnings"])
         print(
             f"job {job['id']} complete: {job['chunks']} task(s) in {job['durationSeconds']}s; "
             f"output: {where}; report: {report_path}"
+            + (f" ({warned} warning{'s' * (warned > 1)} there)" if warned else "")
         )
     return 0

@@ -32,6 +32,7 @@ from ._process import Flag, LogSink, Outcome, run_process
 from ._report import Attempt, Progress, TaskRecord, iso, span
 from ._request import Template
 from ._resolve import Component
+from ._shared_cache import Listing, changes, listing
 from ._sources import deliver, fetch_source, os_reason
 
 __all__ = ["JobOptions", "JobPlan", "Stop", "run_job"]
@@ -145,6 +146,7 @@ class _Job:
         self.events: dict[str, Any] = {"warnings": list(plan.warnings)} if plan.warnings else {}
         self.collisions: list[dict[str, Any]] = []
         self.lock = threading.Lock()
+        self.shared: Listing | None = None
         destination = plan.destination
         if destination is not None and destination.name == "{job}":
             destination = destination.with_name(self.id)
@@ -168,13 +170,30 @@ class _Job:
 
     def _warn(self, component: str, message: str) -> None:
         """Record a warning of the simulator's about ``component`` in the report and in the
-        component's log."""
+        component's log (the app's tasks have one log each: the report only)."""
         self.events.setdefault("warnings", []).append(f"{component}: {message}")
+        if component == "app":
+            return
         sink = self._sink(component)
         try:
             sink.write("simulate", f"warning: {message}".encode(), None)
         finally:
             sink.close()
+
+    def _check_shared_cache(self, component: str) -> None:
+        """Warn when ``component`` (the stage just run) wrote to SHARED_CACHE_DIR."""
+        if self.shared is None:
+            return
+        now = listing(self._shared_cache())
+        found = [] if now is None else changes(self.shared, now)
+        self.shared = now
+        if found:
+            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+            self._warn(
+                component,
+                f"wrote to SHARED_CACHE_DIR, read-only on the platform, where the write "
+                f"fails: {', '.join(found[:5])}{more}",
+            )
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
@@ -409,15 +428,19 @@ class _Job:
         _make_folder(self._user_cache(), "--user-cache")
         _make_folder(self._shared_cache(), "--shared-cache")
         _make_folder(self.logs, "--workdir")
+        self.shared = listing(self._shared_cache())
         state, files = "Running", []
         cleanup: threading.Thread | None = None
         try:
             chunks = self.partition()
+            self._check_shared_cache("partitioner")
             self._check_stop()
             self.run_tasks(chunks)
+            self._check_shared_cache("app")
             results = self.collect()
             cleanup = self._discard_in_background(("source", "chunks", "tasks"))
             output = self.assemble(results)
+            self._check_shared_cache("assembler")
             self._check_stop()
             files = deliver(output, self.destination)
             state = "Complete"
