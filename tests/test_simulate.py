@@ -6,6 +6,7 @@ Every test runs ``python -m bytenite_runtime.simulate`` as a subprocess in ``tmp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -845,6 +846,65 @@ def test_failed_download_still_leaves_a_failed_report(
     assert report["job"]["state"] == "Failed"
     assert f"{base}/nope.txt" in report["job"]["reason"]
     assert sorted(p.name for p in run.job_dir.iterdir()) == ["logs", "report.json"]
+
+
+def test_signal_during_a_download_stops_it(tmp_path: Path) -> None:
+    """SIGINT while a url source trickles in stops the download within a read, not after
+    the last byte: a Cancelled report, exit 130, and no partial source left behind."""
+    sending = threading.Event()
+
+    class Trickle(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(100 << 20))
+            self.end_headers()
+            with contextlib.suppress(OSError):
+                for _ in range(2000):  # 100 s at most
+                    self.wfile.write(b"x" * 1024)
+                    self.wfile.flush()
+                    sending.set()
+                    time.sleep(0.05)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/big.bin"
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        source={"dataSourceDescriptor": "url", "params": {"url": url}},
+    )
+    workdir = tmp_path / "wd"
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "bytenite_runtime.simulate", str(request), "-q",
+            "--workdir", str(workdir), "--user-cache", str(tmp_path / "cache" / "user"),
+            "--shared-cache", str(tmp_path / "cache" / "shared"),
+        ],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert sending.wait(30), "the download did not start"
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        server.shutdown()
+        server.server_close()
+    assert proc.returncode == 130, stderr
+    assert re.fullmatch(
+        r"error: job job-\S+ interrupted \(SIGINT\); 0 running task\(s\) stopped "
+        r"\(report: .*report\.json\)",
+        stderr.strip(),
+    ), stderr
+    [job_dir] = workdir.iterdir()
+    assert json.loads((job_dir / "report.json").read_text())["job"]["state"] == "Cancelled"
+    assert sorted(p.name for p in job_dir.iterdir()) == ["logs", "report.json"]
 
 
 # -- destinations -----------------------------------------------------------------------

@@ -246,7 +246,7 @@ class _Job:
         source_dir, chunks_dir = self.root / "source", self.root / "chunks"
         source_dir.mkdir()
         chunks_dir.mkdir()
-        fetch_source(self.plan.template.data_source, source_dir, self.plan.base_dir)
+        fetch_source(self.plan.template.data_source, source_dir, self.plan.base_dir, stop=self.stop)
         contract = partitioner_environment(
             source_dir, chunks_dir, self.plan.template.params.partitioner, self.options.shared_cache
         )

@@ -10,7 +10,8 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import ConfigError, DataError, TemplateError
+from ..errors import ConfigError, DataError, JobFailed, TemplateError
+from ._process import Flag
 from ._request import DataSource
 
 __all__ = ["BYPASS_FILE", "check_destination", "check_source", "deliver", "fetch_source"]
@@ -18,6 +19,7 @@ __all__ = ["BYPASS_FILE", "check_destination", "check_source", "deliver", "fetch
 BYPASS_FILE = "bypass.txt"
 _SUPPORTED_SOURCES = ("file", "url", "bypass")
 _SUPPORTED_DESTINATIONS = ("bucket", "file", "bypass")
+_READ = 1 << 16
 
 
 def _source_path(source: DataSource, base: Path) -> Path:
@@ -57,9 +59,14 @@ def check_source(source: DataSource | None, base: Path) -> DataSource:
 
 
 def fetch_source(
-    source: DataSource | None, target: Path, base: Path, timeout: float = 60
+    source: DataSource | None,
+    target: Path,
+    base: Path,
+    timeout: float = 60,
+    stop: Flag | None = None,
 ) -> list[Path]:
-    """Put the source's file(s) into ``target`` as the platform would; return them."""
+    """Put the source's file(s) into ``target`` as the platform would; return them. A
+    download ends early, raising ``JobFailed``, once ``stop`` is set."""
     source = check_source(source, base)
     if source.descriptor == "bypass":
         # The platform still hands the partitioner a small dummy file so it can fan out.
@@ -67,7 +74,7 @@ def fetch_source(
         dummy.write_text("bypass\n")
         return [dummy]
     if source.descriptor == "url":
-        return [_download(source, target, timeout)]
+        return [_download(source, target, timeout, stop)]
     path = _source_path(source, base)
     if path.is_file():
         copy = target / path.name
@@ -79,13 +86,19 @@ def fetch_source(
     raise TemplateError(f"dataSource.params.path: {str(path)!r} does not exist")
 
 
-def _download(source: DataSource, target: Path, timeout: float) -> Path:
+def _download(source: DataSource, target: Path, timeout: float, stop: Flag | None) -> Path:
     url = _source_url(source)
     name = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)).name or "download"
     dest = target / name
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response, dest.open("wb") as out:  # noqa: S310 - scheme checked above
-            shutil.copyfileobj(response, out, 1 << 20)
+            # Small reads, each followed by a look at ``stop``: a Ctrl-C during a long
+            # download is acted on within one read, not after the last byte.
+            while block := response.read1(_READ):
+                if stop is not None and stop.is_set():
+                    dest.unlink(missing_ok=True)
+                    raise JobFailed(f"dataSource.params.url: {url}: download stopped")
+                out.write(block)
     except urllib.error.HTTPError as exc:
         dest.unlink(missing_ok=True)
         raise DataError(
