@@ -199,6 +199,42 @@ def test_blank_lines_between_records_convert_and_join_with_every_row(
     assert table.column("a").to_pylist() == [str(i) for i in range(20)]
 
 
+@pytest.mark.parametrize(
+    ("name", "source", "params", "rows"),
+    [
+        ("t.csv", b"f,g\n1,x\n2,y\n\n\n\n\n3,z\n", {"header": False}, [2, 1, 0, 1]),
+        ("t.csv", b"a,b\n1,x\n2,y\n\n\n\n\n3,z\n", {"infer_types": True}, [2, 0, 0, 1]),
+        ("t.jsonl", b'{"a":1}\n{"a":2}\n\n\n\n\n{"a":3}\n', {}, [2, 0, 0, 1]),
+    ],
+    ids=["no-header", "header-typed", "jsonl"],
+)
+def test_converted_chunk_of_blank_lines_alone_has_the_files_columns(
+    name: str, source: bytes, params: dict[str, object], rows: list[int]
+) -> None:
+    """A converted chunk cut from blank lines alone holds no rows but the columns (and
+    types) of its file's first chunk, so the chunks join back; pyarrow alone reads no
+    columns there (no header, JSON Lines) or null-typed ones (a typed header)."""
+    chunks = run_partitioner(
+        "row", {name: source}, {"rows_per_chunk": 2, "output_format": "parquet", **params}
+    )
+    tables = [pq.read_table(io.BytesIO(c.data)) for c in chunks]
+    assert [t.num_rows for t in tables] == rows
+    assert len({t.schema.remove_metadata() for t in tables}) == 1
+    assert not any(pa.types.is_null(t) for t in tables[0].schema.types)
+    results = _names([c.data for c in chunks], "t.parquet")
+    joined = pq.read_table(io.BytesIO(run_assembler("concat", results)["t.parquet"]))
+    assert joined.num_rows == sum(rows)
+
+
+def test_converted_first_chunk_of_blank_lines_alone_is_one_error_line() -> None:
+    """Blank lines alone as a file's first converted chunk, where no earlier chunk gives
+    the columns, are one error naming the file and rows."""
+    with pytest.raises(DataError, match=r"^t\.jsonl rows 0-2: blank lines only, and no earlier"):
+        run_partitioner(
+            "row", {"t.jsonl": b'\n\n{"a":1}\n'}, {"rows_per_chunk": 2, "output_format": "parquet"}
+        )
+
+
 def test_converted_chunk_footer_counts_the_rows_it_holds() -> None:
     """A converted chunk with no slot (JSON Lines) carries, in its footer, the range of
     the rows it holds, not of the blank lines it was cut with."""

@@ -149,7 +149,7 @@ class Row(Partitioner):
             # Otherwise nothing embeds the count, so each chunk is written as soon as its
             # cut is settled, while the scan goes on (see tables.delimited.plan).
             index = -1
-            converted_rows: dict[str, int] = {}
+            converted: _Converting = _Converting()
             for index, (name, fmt, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
                 fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
@@ -157,7 +157,7 @@ class Row(Partitioner):
                 if out_fmt == fmt:
                     yield self._chunk(piece, meta)
                 else:
-                    yield self._converted(piece, meta, fmt, out_fmt, converted_rows)
+                    yield self._converted(piece, meta, fmt, out_fmt, converted)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _needs_count(self, formats: set[Format]) -> bool:
@@ -205,12 +205,13 @@ class Row(Partitioner):
         )
 
     def _converted(
-        self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str, numbered: dict[str, int]
+        self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str, files: _Converting
     ) -> NewChunk:
         """``piece`` converted to ``out_fmt``. pyarrow skips blank lines the scan counts as
         rows, so the chunk's range counts the rows it holds, numbered on from the end of
-        its file's previous chunk (``numbered``, updated): what concat checks it against,
-        with no gap between chunks."""
+        its file's previous chunk (``files.rows``, updated): what concat checks it against,
+        with no gap between chunks. A piece of blank lines alone takes the columns of its
+        file's first chunk with rows (``files.schemas``)."""
         from ..tables import convert  # pyarrow: only when converting
         from ..tables.source import has_slot
 
@@ -223,10 +224,13 @@ class Row(Partitioner):
             delimiter=self.delimiter,
             quoting=self.quoting,
             infer_types=self.infer_types,
+            like=files.schemas.get(meta.source or ""),
         )
         name = meta.source or ""
-        start = numbered.get(name, 0)
-        numbered[name] = stop = start + table.num_rows
+        if table.num_rows:
+            files.schemas.setdefault(name, table.schema)
+        start = files.rows.get(name, 0)
+        files.rows[name] = stop = start + table.num_rows
         meta = dataclasses.replace(meta, fields={**meta.fields, "rows": [start, stop]})
         embed = self.chunk_metadata != "off"
         converted = convert.Converted(
@@ -238,3 +242,13 @@ class Row(Partitioner):
             fields=meta.fields,
             embedded=has_slot(out_fmt) and embed,
         )
+
+
+@dataclasses.dataclass
+class _Converting:
+    """What converting a file's pieces carries from one to the next, by file name."""
+
+    rows: dict[str, int] = dataclasses.field(default_factory=dict)
+    """Rows converted so far."""
+    schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The first converted chunk with rows' schema."""

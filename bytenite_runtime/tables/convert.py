@@ -50,6 +50,7 @@ def read_piece(
     delimiter: str | None = None,
     quoting: bool = True,
     infer_types: bool = False,
+    like: Any = None,
 ) -> Any:
     """``piece`` read into one Arrow table, without the staged piece's own slot metadata.
 
@@ -61,7 +62,10 @@ def read_piece(
 
     The row count is what a converted chunk holds, which may be fewer than
     ``piece.rows`` says: pyarrow skips the blank lines of CSV, TSV and JSON Lines that
-    the scan counts as rows (as Python's ``csv`` reads them).
+    the scan counts as rows (as Python's ``csv`` reads them). A piece of blank lines
+    alone is then no rows, with the columns of ``like`` (a schema: an earlier chunk's of
+    the same file); without it, the piece's columns are unknown (no header, or JSON
+    Lines), which is an error.
     """
     with (
         _converting(meta, piece.rows, src_fmt, dst_fmt),
@@ -70,12 +74,36 @@ def read_piece(
         staged = Path(scratch) / f"piece.{src_fmt}"
         with staged.open("wb") as stream:
             piece.write(stream, meta)
-        table = _read(
-            staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
-            infer_types=infer_types,
-        )  # fmt: skip
+        try:
+            table = _read(
+                staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
+                infer_types=infer_types,
+            )  # fmt: skip
+        except pa.ArrowInvalid:
+            if not _blank(staged, src_fmt):
+                raise
+            table = None
+        if table is None or (table.num_rows == 0 and src_fmt in (*DELIMITERS, "jsonl")):
+            # Blank lines only: pyarrow has no columns for them (no header, JSON Lines) or
+            # guesses null-typed ones (a header, with ``infer_types``).
+            if like is not None:
+                return like.empty_table()
+            if table is None or table.num_columns == 0:
+                raise DataError(
+                    f"{meta.source or 'chunk'} rows {piece.rows[0]}-{piece.rows[1]}: blank "
+                    "lines only, and no earlier chunk of the file to take its columns from; "
+                    "remove the blank lines or make the chunks larger"
+                )
         # The staged piece's own slot is not the converted chunk's metadata.
         return table.replace_schema_metadata(without_meta(table.schema).metadata)
+
+
+def _blank(path: Path, fmt: str) -> bool:
+    """Whether the staged piece at ``path`` holds blank lines alone (and no header)."""
+    if fmt not in (*DELIMITERS, "jsonl"):
+        return False
+    with path.open("rb") as stream:
+        return all(not block.strip(b"\r\n") for block in iter(lambda: stream.read(1 << 20), b""))
 
 
 class Converted:
