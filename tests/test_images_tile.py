@@ -195,6 +195,103 @@ def test_file_that_is_not_an_image_names_the_file(tmp_path: Path) -> None:
     assert _failing(tmp_path, {"notes.txt": b"hello"}) == "notes.txt: not an image Pillow can read"
 
 
+def _ftyp(major: bytes, *compatible: bytes) -> bytes:
+    """The start of an ISO-BMFF file (HEIF, AVIF): its ftyp box, then an empty meta box."""
+    body = major + b"\0\0\0\0" + b"".join(compatible)
+    return (
+        struct.pack(">I", 8 + len(body))
+        + b"ftyp"
+        + body
+        + struct.pack(">I", 12)
+        + b"meta"
+        + bytes(4)
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [
+        ("photo.heic", _ftyp(b"heic", b"mif1", b"heic")),
+        ("photo.heif", _ftyp(b"mif1", b"mif1", b"heic")),  # a brand Pillow's AVIF reader takes
+        ("photo.jxl", b"\xff\x0a" + bytes(30)),
+        ("photo.heic", b"\x00garbage under a HEIC name"),
+    ],
+)
+def test_a_format_pillow_does_not_read_is_named_as_unsupported(
+    tmp_path: Path, name: str, data: bytes
+) -> None:
+    """A HEIF/HEIC or JPEG XL source (by its first bytes, else its extension) is said to be
+    a format this Pillow does not read, with the formats it does, not called damaged."""
+    message = _failing(tmp_path, {name: data})
+    label = "JPEG XL" if name.endswith(".jxl") else "HEIF/HEIC"
+    assert message.startswith(
+        f"{name}: {label} is not a format this install's Pillow reads (supported: PNG, JPEG, "
+    )
+    assert message.endswith("); convert it first, e.g. to PNG")
+    assert "\n" not in message
+
+
+def test_an_avif_source_is_unsupported_or_damaged_as_this_pillow_reads_avif(
+    tmp_path: Path,
+) -> None:
+    """A cut AVIF is damage where Pillow was built with libavif, else an unsupported format."""
+    from PIL import features
+
+    message = _failing(tmp_path, {"photo.avif": _ftyp(b"avif", b"avif", b"mif1", b"miaf")})
+    if features.check("avif"):
+        assert (
+            message
+            == "photo.avif: corrupt or truncated image (AVIF whose header Pillow cannot read)"
+        )
+    else:
+        assert message.startswith("photo.avif: AVIF is not a format this install's Pillow reads")
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("photo.png", encoded(noise_rgb(8, 8))[:12], "(PNG whose header Pillow cannot read)"),
+        (
+            "photo.jpg",
+            encoded(noise_rgb(8, 8), "JPEG")[:4],
+            "(JPEG whose header Pillow cannot read)",
+        ),
+        ("photo.png", b"an app wrote this text", "(its bytes are not PNG)"),
+    ],
+)
+def test_a_file_of_a_format_pillow_reads_cut_in_its_header_is_called_damaged(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    """A PNG or JPEG cut inside its header, or text under a .png name, is a corrupt or
+    truncated image, not 'not an image'."""
+    assert _failing(tmp_path, {name: data}) == f"{name}: corrupt or truncated image {expected}"
+
+
+def test_an_empty_source_is_named_as_empty(tmp_path: Path) -> None:
+    """A zero-byte source is called empty, not an unreadable image."""
+    good = encoded(noise_rgb(8, 8))
+    message = _failing(tmp_path, {"a.png": good, "b.png": b""})
+    assert message == "b.png: empty file (0 bytes), not an image"
+
+
+def test_a_source_that_cannot_be_opened_is_not_called_damaged(tmp_path: Path) -> None:
+    """A dangling symlink among the sources is a file that cannot be read, not a corrupt image."""
+    from bytenite_runtime.settings import partitioner_environment
+    from bytenite_runtime.task import entrypoint_for
+
+    source, chunks = tmp_path / "src", tmp_path / "chunks"
+    source.mkdir()
+    chunks.mkdir()
+    (source / "a.png").write_bytes(encoded(noise_rgb(8, 8)))
+    (source / "link.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(DataError) as caught:
+        entrypoint_for("partitioner", "tile").invoke(
+            partitioner_environment(source, chunks, {}, None)
+        )
+    assert str(caught.value) == "link.png: cannot be read (No such file or directory)"
+    assert list(chunks.iterdir()) == []
+
+
 def test_zero_tile_size_is_rejected_by_the_params_model(tmp_path: Path) -> None:
     """A tile size of 0 or less is a settings error naming the field."""
     message = _failing(tmp_path, {"a.png": encoded(noise_rgb(4, 4))}, tile_width=0)

@@ -1,9 +1,9 @@
 """Images: tiling, mosaics and the metadata slot every tile carries.
 
 Importing this package is cheap: ``slots`` (metadata readers), ``grid`` (tile geometry)
-and ``placement`` (where a result tile goes) are plain Python; ``codec``, ``tiles``,
-``bands`` and ``pngstream`` import Pillow and numpy, and only the components that need
-them import those.
+and ``placement`` (where a result tile goes) are plain Python; ``codec``, ``sniff``,
+``tiles``, ``bands`` and ``pngstream`` import Pillow and numpy, and only the components
+that need them import those.
 
 For app authors, :mod:`bytenite_runtime.images.tiles` opens a tile chunk and saves the
 processed tile with its metadata carried over, so the ``mosaic`` assembler can place it.

@@ -31,6 +31,7 @@ from PIL import (
 
 from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
+from . import sniff
 from .slots import meta_text, xmp_packet
 
 __all__ = [
@@ -117,14 +118,20 @@ def pil_format(image: Image.Image) -> ImageFormat | None:
 
 
 @contextmanager
-def _damage_is_data_error(name: str) -> Iterator[None]:
+def _damage_is_data_error(name: str, path: Path | None = None) -> Iterator[None]:
     try:
         yield
     except DataError:
         raise
     except UnidentifiedImageError:
-        raise DataError(f"{name}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        if path is None:
+            raise DataError(f"{name}: not an image Pillow can read") from None
+        raise sniff.unidentified(path, name) from None
+    except OSError as exc:
+        if exc.errno is not None:  # the file system's (no such file, permission), not damage
+            raise DataError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+        raise DataError(f"{name}: corrupt or truncated image ({exc})") from None
+    except (SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
         raise DataError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
@@ -134,7 +141,7 @@ def open_image(path: Path, name: str, max_pixels: int) -> Image.Image:
     # that names neither the file nor the parameter to change. The global and the warning
     # filters are process-wide and tiles are opened on several threads, so one lock covers
     # the lift and the restore (opening reads the header only).
-    with _damage_is_data_error(name), _PILLOW_GLOBALS, warnings.catch_warnings():
+    with _damage_is_data_error(name, path), _PILLOW_GLOBALS, warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
