@@ -206,6 +206,40 @@ def test_corrupt_tile_names_the_result(tmp_path: Path) -> None:
     assert message.startswith("chunk-000001.tile.png (chunk 1): corrupt or truncated image (")
 
 
+@pytest.mark.parametrize(
+    ("cut", "reason"),
+    [
+        (lambda data: b"an app wrote this instead of a tile", "(its bytes are not PNG)"),
+        (lambda data: data[:12], "(PNG whose header Pillow cannot read)"),
+        (lambda data: data[:45], "("),  # inside the text chunk: Pillow's own words
+    ],
+)
+def test_a_damaged_tile_without_readable_metadata_is_named_not_reported_missing(
+    tmp_path: Path, cut: Any, reason: str
+) -> None:
+    """Garbage, or a PNG cut before its metadata slot, where a tile should be is named as
+    a corrupt or truncated result, not reported as a missing tile."""
+    results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))
+    results["chunk-000001.tile.png"] = cut(results["chunk-000001.tile.png"])
+    message = failing_assembly(tmp_path, "mosaic", results)
+    assert message.startswith(
+        f"chunk-000001.tile.png (chunk 1): corrupt or truncated image {reason}"
+    )
+    assert "missing" not in message
+
+
+def test_the_only_tile_damaged_is_named_not_reported_as_carrying_no_metadata(
+    tmp_path: Path,
+) -> None:
+    """When every result is damaged (a one-tile image), the damage is named, not the
+    missing metadata."""
+    message = failing_assembly(tmp_path, "mosaic", {"chunk-000000.tile.jpg": b"\xff\xd8\xff"})
+    assert message == (
+        "chunk-000000.tile.jpg (chunk 0): corrupt or truncated image "
+        "(JPEG whose header Pillow cannot read)"
+    )
+
+
 def test_output_over_max_pixels_is_rejected(tmp_path: Path) -> None:
     """The bomb guard applies to the output size too."""
     results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))

@@ -2,10 +2,12 @@
 
 Every result that carries tile metadata in its own slot (see
 :mod:`bytenite_runtime.images.tiles`) is placed by it, whatever its name or chunk
-order; results without any are left out with a warning. Tiles are grouped by source
-image (and by result name, for apps that write several images per tile); a chunk that
-belongs to no group (a source all of whose tiles are missing) is an error, and sources
-whose output names would collide keep their extension in the name. Per group:
+order; results without any are left out with a warning, unless one stands where a tile
+should (an image named like the tiles) and is damaged: that is an error naming it. Tiles
+are grouped by source image (and by result name, for apps that write several images per
+tile); a chunk that belongs to no group (a source all of whose tiles are missing) is an
+error, and sources whose output names would collide keep their extension in the name.
+Per group:
 
 1. the cells are checked against the grid the metadata describes: a missing or
    duplicate tile is a DataError naming its box and chunk;
@@ -42,6 +44,7 @@ from ..images.placement import PlacedTile, check_cover, common_mode, scale_of, t
 from ..task import AssemblerContext
 
 if TYPE_CHECKING:
+    from .._io import Result
     from ..images.bands import Sink
     from ..images.codec import ImageFormat
 
@@ -77,14 +80,24 @@ class Mosaic(Assembler):
     )
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
+        from ..images.codec import format_of_name
+
         groups: dict[tuple[str, str], list[PlacedTile]] = defaultdict(list)
-        skipped = []
+        untagged: list[Result] = []
         for result in ctx.results:
             meta = read_slot(result.path)
             if meta is None or "core" not in meta.fields:
-                skipped.append(result.name)
+                untagged.append(result)
                 continue
             groups[(meta.source or "image", result.original)].append(tile_of(result, meta))
+        # A damaged tile carries no metadata the slot reader can find (garbage, a PNG cut
+        # before its text chunk): one that stands where a tile should is decoded, so its
+        # damage is named rather than its cell reported missing.
+        tile_names = {original for _, original in groups}
+        for result in untagged:
+            if format_of_name(result.name) and (not groups or result.original in tile_names):
+                self._check_undamaged(result)
+        skipped = [result.name for result in untagged]
         if skipped:
             ctx.log.warning(
                 "%d result(s) carry no tile metadata and are left out: %s",
@@ -123,6 +136,13 @@ class Mosaic(Assembler):
                 raise DataError(f"mosaic: {what} would both be written as {name!r}")
         for (source, original), tiles in groups.items():
             self._build(ctx, source, names[(source, original)], tiles)
+
+    def _check_undamaged(self, result: Result) -> None:
+        from ..images import codec
+
+        name = result.name if result.index is None else f"{result.name} (chunk {result.index})"
+        with codec.open_image(result.path, name, self.max_pixels) as image:
+            codec.load(image, name)
 
     def _output_format(self, tiles: Sequence[PlacedTile]) -> ImageFormat:
         if self.format != "same":
