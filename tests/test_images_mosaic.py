@@ -622,6 +622,38 @@ def test_a_jpegs_chroma_subsampling_is_kept_by_tiles_save_tile_and_mosaic(
     assert sampling(run_assembler("mosaic", results)["photo.jpg"]) == subsampling
 
 
+@task.app
+def _to_jpeg(ctx: task.AppContext[Any]) -> None:
+    """An identity app that saves each (PNG) tile as a JPEG result."""
+    save_tile(ctx, open_tile(ctx.chunk), "tile.jpg")
+
+
+@pytest.mark.parametrize("subsampling", [0, 1])
+def test_a_jpegs_chroma_subsampling_survives_png_tiles_into_a_jpeg_mosaic(
+    subsampling: int, tmp_path: Path
+) -> None:
+    """PNG tiles of a 4:4:4 or 4:2:2 JPEG record its subsampling, and a JPEG mosaic of
+    them, or a JPEG result save_tile writes from one, has it instead of Pillow's 4:2:0."""
+    from PIL import JpegImagePlugin
+
+    def sampling(data: bytes) -> int:
+        return JpegImagePlugin.get_sampling(decoded(data))
+
+    source = encoded(noise_rgb(40, 24), "JPEG", quality=95, subsampling=subsampling)
+    chunks = run_partitioner("tile", {"photo.jpg": source}, {"tile_width": 16, "format": "png"})
+    named = codec.SUBSAMPLINGS[subsampling]
+    assert all(c.meta is not None and c.meta.fields["subsampling"] == named for c in chunks)
+    assert sampling(run_assembler("mosaic", _identity(chunks))["photo.jpg"]) == subsampling
+    run = run_app(_to_jpeg, chunks[0].data, chunk_number=None, tmp_path=tmp_path)
+    assert [sampling(data) for data in run.results.values()] == [subsampling]
+
+
+def test_a_png_sources_tiles_record_no_subsampling() -> None:
+    """Only a JPEG source has a chroma subsampling to record: other tiles say null."""
+    chunks = _tiles(noise_rgb(20, 20), tile_width=16)
+    assert {c.meta.fields["subsampling"] for c in chunks if c.meta is not None} == {None}
+
+
 def test_a_16_bit_grey_pngs_transparent_value_survives_the_mosaic() -> None:
     """A 16-bit grey PNG's transparent value (tRNS; Pillow has no 16-bit LA to turn it
     into alpha) is kept by the tiles and written into the mosaic, not dropped."""

@@ -206,7 +206,11 @@ class Mosaic(Assembler):
                     palettes.add((bytes(image.getpalette() or []), repr(transparency)))
                 if tile is first:
                     icc_profile = image.info.get("icc_profile")
+                    # JPEG tiles' own (an app may have chosen it), else a JPEG source's
+                    # that PNG or other tiles could not keep.
                     subsampling = codec.subsampling_of(image)
+                    if subsampling is None:
+                        subsampling = codec.subsampling_named(first.meta.fields.get("subsampling"))
                     key = image.info.get("transparency")
                     if image.mode == "I;16" and isinstance(key, int):
                         grey_key = key

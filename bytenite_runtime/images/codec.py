@@ -38,6 +38,7 @@ __all__ = [
     "EXTENSIONS",
     "MODES",
     "QUARTER_TURNS",
+    "SUBSAMPLINGS",
     "ImageFormat",
     "encode",
     "exif_bytes",
@@ -54,6 +55,7 @@ __all__ = [
     "profile_for",
     "save",
     "stored_size",
+    "subsampling_named",
     "subsampling_of",
     "supported_mode",
 ]
@@ -323,6 +325,18 @@ def subsampling_of(image: Image.Image) -> int | None:
     takes it (0: 4:4:4, 1: 4:2:2, 2: 4:2:0), or None for anything else."""
     sampling = JpegImagePlugin.get_sampling(image)
     return sampling if sampling >= 0 else None
+
+
+SUBSAMPLINGS = ("4:4:4", "4:2:2", "4:2:0")
+"""The chroma subsamplings by Pillow's number for them, as the ``subsampling`` field of
+tile metadata records them."""
+
+
+def subsampling_named(value: object) -> int | None:
+    """Pillow's number for a ``subsampling`` field (``"4:2:2"`` → 1), None for null or
+    anything else: the field only refines the output, so a value from another tool that
+    means nothing here leaves Pillow's default."""
+    return SUBSAMPLINGS.index(value) if value in SUBSAMPLINGS else None
 
 
 def encode(

@@ -54,7 +54,8 @@ def save_tile(
     the default name is ``tile`` with the chunk's own format's extension. A mode other
     than L, LA, RGB, RGBA, I;16 and P is converted as the ``tile`` partitioner converts
     its sources (1-bit to L, CMYK to RGB, …); 32-bit I and F are a DataError.
-    A JPEG result of a JPEG chunk keeps the chunk's chroma subsampling.
+    A JPEG result keeps the chroma subsampling of a JPEG chunk, or of the JPEG source of
+    a chunk in another format.
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
@@ -84,6 +85,8 @@ def save_tile(
         # its size was checked when the app opened it.
         with codec.open_image(ctx.chunk.path, _label(ctx.chunk), 1 << 62) as chunk:
             subsampling = codec.subsampling_of(chunk)
+    if fmt == "jpeg" and subsampling is None:  # a chunk in another format of a JPEG source
+        subsampling = codec.subsampling_named(meta.fields.get("subsampling"))
     path = ctx.results.path(name)
     codec.save(
         image, path, fmt, quality=quality, lossless=lossless, meta=meta,

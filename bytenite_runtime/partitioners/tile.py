@@ -12,7 +12,9 @@ ImageDescription) and in the chunk's fields: ``box`` (what it holds of the image
 ``core`` (the grid cell it owns), ``offset`` (where ``box`` sits in the file; non-zero
 only for ``pad``), ``size`` (the full image), ``tile_size``, ``grid`` [col, row, cols,
 rows], ``cell`` (the tile size asked for, or null for a grid), ``overlap``, ``edge``,
-``fill``, ``mode``, ``format``, ``source_format`` and ``orientation``.
+``fill``, ``mode``, ``format``, ``source_format``, ``orientation``, ``dpi`` and
+``subsampling`` (a JPEG source's chroma subsampling, which a mosaic written as JPEG from
+tiles in another format takes up).
 """
 
 from __future__ import annotations
@@ -171,6 +173,7 @@ class Tile(Partitioner):
         # Pillow encodes JPEG at 4:2:0 unless told: a 4:4:4 or 4:2:2 source would lose
         # half or more of its colour resolution in tiles of the same quality.
         subsampling = codec.subsampling_of(image)
+        sampled = codec.SUBSAMPLINGS[subsampling] if subsampling is not None else None
         lost = codec.precision_lost(image)
         if lost is not None:
             log.warning("%s: %s: its tiles are not the source's exact pixels", source.name, lost)
@@ -200,7 +203,7 @@ class Tile(Partitioner):
                         first + n,
                         count,
                         source.name,
-                        self._fields(source, plan, cell, mode, fmt, source_format, dpi),
+                        self._fields(source, plan, cell, mode, fmt, source_format, dpi, sampled),
                     )
                     job = pool.submit(
                         _encode, image, plan, fmt, meta if embed else None, self.fill,
@@ -223,6 +226,7 @@ class Tile(Partitioner):
         fmt: str,
         source_format: str | None,
         dpi: Dpi | None,
+        subsampling: str | None,
     ) -> dict[str, Any]:
         last = source.tiles[-1]
         return {
@@ -241,6 +245,7 @@ class Tile(Partitioner):
             "source_format": source_format,
             "orientation": source.orientation if self.orientation == "keep" else 1,
             "dpi": list(dpi) if dpi is not None else None,
+            "subsampling": subsampling,
         }
 
     @staticmethod
