@@ -98,8 +98,18 @@ class ChunkMeta:
     @classmethod
     def from_json(cls, raw: bytes) -> ChunkMeta:
         doc = orjson.loads(raw)
-        if not isinstance(doc, dict) or not isinstance(doc.get("index"), int):
+        if not isinstance(doc, dict) or type(doc.get("index")) is not int:
             raise ValueError("chunk metadata has no integer 'index'")
+        # Every reader trusts these types (a count compared, a source joined into a name),
+        # so metadata another tool wrote with the wrong ones is not metadata.
+        for key, kind, what in (
+            ("count", int, "an integer"),
+            ("source", str, "a string"),
+            ("fields", dict, "an object"),
+        ):
+            value = doc.get(key)
+            if value is not None and type(value) is not kind:
+                raise ValueError(f"chunk metadata's {key!r} is not {what} (got {value!r})")
         return cls(
             index=doc["index"],
             count=doc.get("count"),

@@ -114,6 +114,25 @@ def test_chunk_meta_json_omits_unset_fields() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("doc", "reason"),
+    [
+        (b'{"index":true}', "chunk metadata has no integer 'index'"),
+        (b'{"index":1,"count":[2]}', "chunk metadata's 'count' is not an integer (got [2])"),
+        (b'{"index":1,"count":"2"}', "chunk metadata's 'count' is not an integer (got '2')"),
+        (b'{"index":1,"source":5}', "chunk metadata's 'source' is not a string (got 5)"),
+        (b'{"index":1,"fields":[1]}', "chunk metadata's 'fields' is not an object (got [1])"),
+    ],
+)
+def test_chunk_meta_with_a_member_of_the_wrong_type_is_not_metadata(
+    doc: bytes, reason: str
+) -> None:
+    """An index, count, source or fields of the wrong JSON type is a ValueError saying which."""
+    with pytest.raises(ValueError) as caught:
+        ChunkMeta.from_json(doc)
+    assert str(caught.value) == reason
+
+
 # -- chunk file names --------------------------------------------------------------------
 
 

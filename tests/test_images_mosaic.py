@@ -3,6 +3,7 @@ feather, output formats, coverage checks and the README's bad-input rows for mos
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -305,16 +306,48 @@ def _rewritten(chunks: list[PartitionedChunk], index: int, **fields: Any) -> dic
         ({"box": [16, 0, 500, 16]},
          "box (16, 0)-(500, 16) is not inside the 32x16 image around its core (16, 0)-(32, 16)"),
         ({"offset": [4, 0]}, "offset [4, 0] puts box (16, 0)-(32, 16) outside its 16x16 tile"),
+        ({"overlap": "2"}, "overlap '2' is not an integer >= 0"),
+        ({"overlap": -1}, "overlap -1 is not an integer >= 0"),
+        ({"orientation": 9}, "orientation 9 is not an EXIF orientation (1 to 8)"),
+        ({"orientation": "x"}, "orientation 'x' is not an EXIF orientation (1 to 8)"),
     ],
 )  # fmt: skip
 def test_metadata_claiming_impossible_geometry_names_the_tile(
     tmp_path: Path, fields: dict[str, Any], reason: str
 ) -> None:
-    """A tile whose metadata has a non-positive size or a box outside the image or its own
-    file is a DataError naming that result, not a crash or a blamed neighbour."""
+    """A tile whose metadata has a non-positive size, a box outside the image or its own
+    file, or an overlap or orientation that is no such thing is a DataError naming that
+    result, not a crash or a blamed neighbour."""
     results = _rewritten(_tiles(noise_rgb(32, 16), tile_width=16), 1, **fields)
     assert failing_assembly(tmp_path, "mosaic", results) == (
         f"chunk-000001.tile.png (chunk 1): tile metadata is not valid ({reason})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("member", "value", "reason"),
+    [
+        ("count", [2], "'count' is not an integer (got [2])"),
+        ("source", 5, "'source' is not a string (got 5)"),
+        ("fields", [1, 2], "'fields' is not an object (got [1, 2])"),
+    ],
+)
+def test_tile_metadata_with_a_member_of_the_wrong_type_names_the_result(
+    tmp_path: Path, member: str, value: object, reason: str
+) -> None:
+    """Tile metadata whose count, source or fields has the wrong JSON type (another tool
+    wrote it) is a one-line DataError naming the result, not a traceback or a missing tile."""
+    chunks = _tiles(noise_rgb(32, 16), tile_width=16)
+    meta = chunks[0].meta
+    assert meta is not None
+    doc = {"v": 1, "index": 0, "count": 2, "source": "photo.png", "fields": dict(meta.fields)}
+    info = PngImagePlugin.PngInfo()
+    info.add_text("bytenite.chunk", json.dumps({**doc, member: value}))
+    results = _identity(chunks)
+    results["chunk-000000.tile.png"] = encoded(decoded(chunks[0].data), pnginfo=info)
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        f"chunk-000000.tile.png: metadata under 'bytenite.chunk' is not valid (chunk metadata's "
+        f"{reason})"
     )
 
 

@@ -54,6 +54,7 @@ def tile_of(result: Result, meta: ChunkMeta) -> PlacedTile:
             _pair(_ints(f["tile_size"], 2)),
         )  # fmt: skip
         _check_geometry(tile, size, grid, None if cell is None else _ints(cell, 2))
+        _check_overlap_and_orientation(f.get("overlap", 0), f.get("orientation"))
     except KeyError as exc:
         reason = f"no {exc.args[0]!r}"
     except (TypeError, ValueError) as exc:
@@ -93,6 +94,14 @@ def _check_geometry(
         raise ValueError(
             f"offset {list(tile.offset)} puts box {box} outside its {width}x{height} tile"
         )
+
+
+def _check_overlap_and_orientation(overlap: object, orientation: object) -> None:
+    # The mosaic feathers by the overlap and turns its output by the orientation.
+    if type(overlap) is not int or overlap < 0:
+        raise ValueError(f"overlap {overlap!r} is not an integer >= 0")
+    if orientation is not None and (type(orientation) is not int or not 1 <= orientation <= 8):
+        raise ValueError(f"orientation {orientation!r} is not an EXIF orientation (1 to 8)")
 
 
 def to_out(value: int | Fraction, scale: Fraction) -> int:
