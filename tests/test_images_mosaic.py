@@ -151,6 +151,20 @@ def test_missing_tile_is_named_by_box_and_chunk(tmp_path: Path) -> None:
     )
 
 
+def test_a_tile_saved_without_its_metadata_is_named_in_the_missing_tile_error(
+    tmp_path: Path,
+) -> None:
+    """A result in a tile's place that is a sound image without tile metadata (saved with
+    Pillow alone) is named in the one error line, not only in a warning before it."""
+    results = _identity(_tiles(noise_rgb(64, 64), tile_width=32))
+    results["chunk-000000.tile.png"] = encoded(decoded(results["chunk-000000.tile.png"]))
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': tile at box (0, 0)-(32, 32) missing (chunk 0: its result "
+        "'chunk-000000.tile.png' carries no tile metadata; write tiles with "
+        "bytenite_runtime.images.tiles.save_tile)"
+    )
+
+
 def test_duplicate_tile_is_named_with_both_results(tmp_path: Path) -> None:
     """Two results for one cell fail the mosaic, naming both."""
     results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter, defaultdict
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 from pathlib import PurePosixPath
@@ -135,7 +135,10 @@ class Mosaic(Assembler):
                 )
                 raise DataError(f"mosaic: {what} would both be written as {name!r}")
         for (source, original), tiles in groups.items():
-            self._build(ctx, source, names[(source, original)], tiles)
+            plain = {
+                r.index: r.name for r in untagged if r.index is not None and r.original == original
+            }
+            self._build(ctx, source, names[(source, original)], tiles, plain)
 
     def _check_undamaged(self, result: Result) -> None:
         from ..images import codec
@@ -174,7 +177,12 @@ class Mosaic(Assembler):
         return stem + (path.suffix if keep else EXTENSIONS[fmt])
 
     def _build(
-        self, ctx: AssemblerContext[Any], source: str, name: str, tiles: list[PlacedTile]
+        self,
+        ctx: AssemblerContext[Any],
+        source: str,
+        name: str,
+        tiles: list[PlacedTile],
+        plain: Mapping[int, str],
     ) -> None:
         from PIL import Image
 
@@ -188,7 +196,7 @@ class Mosaic(Assembler):
         cell = fields.get("cell")
         xs = axis_edges(width, cols, int(cell[0]) if cell else None)
         ys = axis_edges(height, rows, int(cell[1]) if cell else None)
-        grid = check_cover(where, tiles, xs, ys)
+        grid = check_cover(where, tiles, xs, ys, plain)
         first = grid[0][0]
         icc_profile: bytes | None = None
         subsampling: int | None = None

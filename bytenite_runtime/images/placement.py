@@ -4,7 +4,7 @@ the grid, the app's scale read off its size. Plain Python, no Pillow."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -111,9 +111,14 @@ def to_out(value: int | Fraction, scale: Fraction) -> int:
 
 
 def check_cover(
-    where: str, tiles: Sequence[PlacedTile], xs: Sequence[int], ys: Sequence[int]
+    where: str,
+    tiles: Sequence[PlacedTile],
+    xs: Sequence[int],
+    ys: Sequence[int],
+    plain: Mapping[int, str] | None = None,
 ) -> list[list[PlacedTile]]:
-    """The tiles by grid row and column; a missing, duplicate or misplaced tile is an error."""
+    """The tiles by grid row and column; a missing, duplicate or misplaced tile is an error
+    (naming, from ``plain``, the result by chunk index that came back without metadata)."""
     cols, rows = len(xs) - 1, len(ys) - 1
     cells: dict[tuple[int, int], PlacedTile] = {}
     base = None
@@ -147,7 +152,13 @@ def check_cover(
         for col in range(cols):
             if (col, row) not in cells:
                 box = Box(xs[col], ys[row], xs[col + 1], ys[row + 1])
-                chunk = f" (chunk {base + row * cols + col})" if base is not None else ""
+                index = base + row * cols + col if base is not None else None
+                chunk = f" (chunk {index})" if index is not None else ""
+                if index is not None and plain and index in plain:
+                    chunk = (
+                        f" (chunk {index}: its result {plain[index]!r} carries no tile "
+                        "metadata; write tiles with bytenite_runtime.images.tiles.save_tile)"
+                    )
                 raise DataError(f"{where}: tile at box {box} missing{chunk}")
     return [[cells[(col, row)] for col in range(cols)] for row in range(rows)]
 
