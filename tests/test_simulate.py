@@ -1019,6 +1019,25 @@ def test_overwrite_never_replaces_a_folder_holding_what_the_job_needs(
     assert source.read_text() == LINES
 
 
+@pytest.mark.parametrize("case", ["request", "app"])
+def test_overwrite_never_replaces_the_request_or_a_components_folder(
+    simulate: Simulate, tmp_path: Path, source: Path, case: str
+) -> None:
+    """An output that is, or holds, the request file or a component's folder (the app's
+    code) is refused before the job runs, even with --overwrite, and nothing there is lost."""
+    app = write_component(tmp_path / "my-app", (RAW_APP / "app" / "main.py").read_text())
+    folder = tmp_path / "requests"
+    folder.mkdir()
+    request = write_request(folder / "job.json", app=app, source=source)
+    output = {"request": folder, "app": app}[case]
+    before = sorted(p.relative_to(output) for p in output.rglob("*"))
+    run = simulate(request, "--overwrite", output=output)
+    assert run.returncode == 2, run.stderr
+    what = {"request": "the request", "app": "the app's folder"}[case]
+    assert f"holds {what} " in run.last_error_line, run.last_error_line
+    assert sorted(p.relative_to(output) for p in output.rglob("*")) == before
+
+
 # -- overrides and look-ups ---------------------------------------------------------------
 
 

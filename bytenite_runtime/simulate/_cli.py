@@ -293,6 +293,15 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         source = local_source(template.data_source, base)
         if source is not None:
             keep.append(("the source", source))
+        if args.request:
+            keep.append(("the request", Path(args.request)))
+        if template_file is not None:
+            keep.append(("the template", template_file))
+        keep += [
+            (f"the {role}'s folder", c.folder)
+            for role, c in components.items()
+            if c.folder is not None
+        ]
         check_destination(destination, args.overwrite, keep)
         destination = destination.resolve()
     return JobPlan(
