@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import urllib.parse
 from collections.abc import Iterable
 
 __all__ = ["Redactor", "component_logger"]
@@ -21,10 +23,15 @@ class Redactor(logging.Filter):
 
     def extend(self, values: Iterable[str]) -> None:
         """Mask these values too: each whole, stripped, and line by line, because output
-        is logged line by line and apps often strip a padded secret before printing it."""
+        is logged line by line and apps often strip a padded secret before printing it;
+        and each as the usual ways of showing a string escape it (``repr``, ``%r``,
+        ``json.dumps``, a bytes repr, a URL), which change a value holding a backslash, a
+        quote, a space or a non-ASCII character."""
         found = set(self.values)
         for value in values:
-            found.update(v for v in (value, value.strip(), *value.splitlines()) if v.strip())
+            for form in (value, value.strip(), *value.splitlines()):
+                if form.strip():
+                    found.update(f for f in _shown_forms(form) if f.strip())
         # Longest first, so a value containing another is masked whole.
         self.values = sorted(found, key=len, reverse=True)
 
@@ -41,6 +48,20 @@ class Redactor(logging.Filter):
                 record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
         return True
+
+
+def _shown_forms(value: str) -> set[str]:
+    """``value`` and how it reads once escaped, without the quotes around it."""
+    return {
+        value,
+        repr(value)[1:-1],
+        ascii(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        repr(value.encode("utf-8", "surrogateescape"))[2:-1],
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value, safe=""),
+    }
 
 
 def component_logger(kind: str, redactor: Redactor, level: int = logging.INFO) -> logging.Logger:

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -684,6 +685,67 @@ def test_library_redacts_a_secret_quoted_in_a_params_error(tmp_path: Path) -> No
     result = setup.run()
     assert_clean_failure(result, "APP_PARAMS.repeat:", code=2)
     assert PLANTED not in result.stdout + result.stderr
+
+
+# Writes its secret the ways apps show strings (repr, %r, json.dumps, a bytes repr, a
+# URL), uses it in a result's name, then fails with it in the error or succeeds.
+ESCAPING_APP = """
+    import json
+    import os
+    import urllib.parse
+
+    from bytenite_runtime import task
+
+
+    @task.app(secrets=["API_TOKEN"])
+    def main(ctx):
+        value = ctx.secrets["API_TOKEN"].value.get_secret_value()
+        ctx.log.info("token %r", value)
+        print(json.dumps({"token": value}), json.dumps({"token": value}, ensure_ascii=False))
+        print(value.encode(), ascii(value), "https://x/?t=" + urllib.parse.quote(value, safe=""))
+        ctx.results.write_text(f"res-{urllib.parse.quote(value, safe='')}.txt", "ok")
+        if "crash" in os.environ.get("APP_PARAMS", ""):
+            raise ValueError(f"bad token {value!r}")
+
+
+    if __name__ == "__main__":
+        main.run()
+"""
+ESCAPED_SECRET = 'pa\\ss "wörd" + x'
+
+
+def _shown_forms(value: str) -> set[str]:
+    return {
+        repr(value)[1:-1], ascii(value)[1:-1], json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1], repr(value.encode())[2:-1],
+        urllib.parse.quote(value, safe=""), value,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("crash", [False, True], ids=["completes", "fails"])
+def test_secret_escaped_by_repr_or_json_appears_nowhere(
+    simulate: Simulate, tmp_path: Path, crash: bool
+) -> None:
+    """A secret holding a backslash, quotes, a space and a non-ASCII letter, shown by the
+    app through repr, %r, json.dumps, a bytes repr or a URL, and used in a result's name,
+    appears in none of those forms in the logs, the report or the simulator's output."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    secrets = write_json(tmp_path / "private" / "secrets.json", {"API_TOKEN": ESCAPED_SECRET})
+    app = write_component(tmp_path / "escaping-app", ESCAPING_APP, secrets=["API_TOKEN"])
+    params = {"app": {"crash": True}} if crash else {}
+    request = write_request(
+        tmp_path / "job.json", app=app, source=source, params=params, config={"maxTaskRetries": 0}
+    )
+    run = simulate(request, "--secrets", secrets, "--keep", quiet=False)
+    assert run.returncode == (5 if crash else 0), run.stderr
+    logged = " ".join(r["message"] for r in run.log("task-00000"))
+    assert "token '***'" in logged and '{"token": "***"}' in logged and "t=***" in logged
+    report = (run.job_dir / "report.json").read_text()
+    for form in _shown_forms(ESCAPED_SECRET):
+        assert form not in run.stdout + run.stderr, form
+        assert form not in report, form
+        assert _files_holding(form, run.workdir, tmp_path / "cache") == [], form
 
 
 def _files_holding(needle: str, *roots: Path) -> list[Path]:

@@ -455,7 +455,11 @@ class _Job:
             self.progress.close()
             if cleanup is not None:
                 cleanup.join()
-        report = self._report(state, created, time.time(), files)
+        # The report names what components chose (result names, output files, reasons
+        # quoting their output): a secret there is masked as in the logs.
+        report: dict[str, Any] = _redacted(
+            self._report(state, created, time.time(), files), self.redactor
+        )
         (self.root / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         if not self.options.keep:
             _discard([self.root / f for f in ("source", "chunks", "tasks", "results", "output")])
@@ -509,6 +513,17 @@ class _Job:
                 "files": [str(f) for f in files],
             },
         }
+
+
+def _redacted(value: Any, redactor: Redactor) -> Any:
+    """``value`` (JSON-like) with every string in it redacted."""
+    if isinstance(value, str):
+        return redactor.redact(value)
+    if isinstance(value, dict):
+        return {key: _redacted(item, redactor) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item, redactor) for item in value]
+    return value
 
 
 def _discard(folders: Iterable[Path]) -> None:
