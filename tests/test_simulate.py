@@ -463,6 +463,29 @@ def test_children_left_behind_by_a_finished_task_are_stopped(
     assert _wait_dead([pid]) == []
 
 
+def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: Path) -> None:
+    """Output with no newline (a progress bar redrawn with CR) is logged as lines of at
+    most ``_LONGEST`` bytes, every byte kept in order, instead of one unbounded line that
+    is re-copied on every read."""
+    from bytenite_runtime.simulate import _process
+
+    sink = _process.LogSink(tmp_path / "log.jsonl", "app", str)
+    pending = {"stdout": bytearray()}
+    sent = b"".join(b"%07d\r" % i for i in range(300_000))  # 2.4 MB, no newline
+    try:
+        for start in range(0, len(sent), 1 << 16):
+            _process._take(pending, "stdout", sent[start : start + (1 << 16)], sink, None)
+        _process._take(pending, "stdout", b"done\nnext", sink, None)
+    finally:
+        sink.close()
+    messages = [json.loads(line)["message"] for line in sink.path.read_text().splitlines()]
+    assert all(len(m) <= _process._LONGEST for m in messages)
+    assert len(messages) == len(sent) // _process._LONGEST + 1
+    # The sink strips a line's trailing CR, so compare without them.
+    assert "".join(messages).replace("\r", "") == (sent + b"done").decode().replace("\r", "")
+    assert bytes(pending["stdout"]) == b"next"
+
+
 class _FileFlag:
     """Set once its file exists: a child process says it is ready by writing it."""
 

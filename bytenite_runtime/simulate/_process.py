@@ -31,6 +31,8 @@ _LEVELS = {
 }  # fmt: skip
 _KILL_GRACE = 2.0
 _POLL = 0.25
+_LONGEST = 1 << 20
+"""Bytes of output without a newline that are logged as one line."""
 
 
 class Flag(Protocol):
@@ -146,6 +148,29 @@ class LogSink:
         self._file.close()
 
 
+def _take(
+    pending: dict[str, bytearray], name: str, chunk: bytes, sink: LogSink, attempt: int | None
+) -> None:
+    """Add ``chunk`` of stream ``name`` to its unfinished line, writing each line it ends
+    to ``sink``.
+
+    Only the new bytes are searched and the unfinished line grows in place, so output
+    without newlines (a progress bar redrawn with CR) costs its length once, not its
+    length squared; a line past ``_LONGEST`` is written as it stands."""
+    *lines, rest = chunk.split(b"\n")
+    line = pending[name]
+    if lines:
+        sink.write(name, bytes(line + lines[0]), attempt)
+        for whole in lines[1:]:
+            sink.write(name, whole, attempt)
+        line = pending[name] = bytearray(rest)
+    else:
+        line += rest
+    if len(line) >= _LONGEST:
+        sink.write(name, bytes(line), attempt)
+        pending[name] = bytearray()
+
+
 def run_process(
     command: Sequence[str],
     env: Mapping[str, str],
@@ -178,12 +203,12 @@ def run_process(
         return Outcome(127, False, False, started, time.time(), sink.last_error)
     deadline = None if timeout is None else started + timeout
     selector = selectors.DefaultSelector()
-    pending = {}
+    pending: dict[str, bytearray] = {}
     for name, stream in (("stdout", proc.stdout), ("stderr", proc.stderr)):
         assert stream is not None
         os.set_blocking(stream.fileno(), False)
         selector.register(stream, selectors.EVENT_READ, name)
-        pending[name] = b""
+        pending[name] = bytearray()
     exit_fd = _exit_fd(proc)
     if exit_fd is not None:
         # A child the entrypoint leaves behind may hold the pipes open in silence; without
@@ -209,12 +234,10 @@ def run_process(
                     selector.unregister(key.fileobj)
                     open_pipes -= 1
                     if pending[name]:
-                        sink.write(name, pending[name], attempt)
-                        pending[name] = b""
+                        sink.write(name, bytes(pending[name]), attempt)
+                        pending[name] = bytearray()
                     continue
-                *lines, pending[name] = (pending[name] + chunk).split(b"\n")
-                for line in lines:
-                    sink.write(name, line, attempt)
+                _take(pending, name, chunk, sink, attempt)
             if proc.poll() is not None and not selector.select(0):
                 # The entrypoint has exited: its container would be gone, and with it any
                 # child still holding the pipes open.
@@ -234,7 +257,7 @@ def run_process(
         proc.wait()
     for name, rest in pending.items():
         if rest:
-            sink.write(name, rest, attempt)
+            sink.write(name, bytes(rest), attempt)
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
