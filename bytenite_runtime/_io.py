@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from ._names import NAME_MAX, file_name_problem, name_bytes, shown_name
 from .chunks import (
     ChunkMeta,
     MetadataMode,
@@ -222,11 +223,27 @@ class _Staged:
         self.target = target
         self.dir = Path(tempfile.mkdtemp(prefix=".bytenite-staging-", dir=target))
 
+    noun = "output"
+
     def path(self, name: str) -> Path:
-        """Where to write a top-level file called ``name``."""
-        if Path(name).name != name or "\\" in name or name in {"", ".", ".."}:
-            raise ConfigError(f"output name {name!r} must be a plain file name")
+        """Where to write a top-level file called ``name``; a name that cannot be
+        committed as it is written fails here, before any byte is written."""
+        self._check_name(name)
         return self.dir / name
+
+    def _check_name(self, name: str) -> None:
+        problem = file_name_problem(name)
+        if problem is not None:
+            raise ConfigError(f"{self.noun} name {shown_name(name)} {problem}")
+        final = self.final_name(name)
+        if final != name and name_bytes(final) > NAME_MAX:
+            prefix = final[: len(final) - len(name)]
+            room = NAME_MAX - name_bytes(prefix)
+            raise ConfigError(
+                f"{self.noun} name {shown_name(name)} is too long: with its {prefix!r} prefix "
+                f"it is {name_bytes(final)} bytes, over the {NAME_MAX}-byte file-name limit; "
+                f"keep {self.noun} names to {room} bytes"
+            )
 
     def write_bytes(self, name: str, data: bytes) -> Path:
         path = self.path(name)
@@ -254,6 +271,8 @@ class _Staged:
         entries = sorted(self.dir.iterdir())
         finals: dict[str, Path] = {}
         for entry in entries:
+            # Files made in ``dir`` directly never went through path().
+            self._check_name(entry.name)
             name = self.final_name(entry.name)
             if name in finals:
                 first = finals[name].name
@@ -272,6 +291,8 @@ class _Staged:
 
 class Results(_Staged):
     """An app task's results writer: every file it holds gets the chunk index in its name."""
+
+    noun = "result"
 
     def __init__(self, target: Path, index: int | None) -> None:
         super().__init__(target)

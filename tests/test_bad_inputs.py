@@ -612,6 +612,35 @@ def test_row_undecodable_chunk(tmp_path: Path) -> None:
     assert left_behind(setup) == []
 
 
+LONG_RESULT_NAME_APP = """
+    from bytenite_runtime import task
+
+
+    @task.app
+    def main(ctx):
+        ctx.results.write_text("fine.txt", "ok")
+        ctx.results.write_text("L" * 250, "x")
+
+
+    if __name__ == "__main__":
+        main.run()
+"""
+
+
+def test_row_result_name_too_long(tmp_path: Path) -> None:
+    """A result name that its chunk prefix pushes past the 255-byte file-name limit fails
+    with exit code 2 naming the result and the limit, no traceback, and none of the task's
+    results committed."""
+    app = write_component(tmp_path / "long-app", LONG_RESULT_NAME_APP, kind="app")
+    setup = make_setup("app", tmp_path / "run", app / "app" / "main.py")
+    result = setup.run()
+    assert_clean_failure(
+        result, "result name 'LLL", "'chunk-000003.' prefix", "255-byte file-name limit", code=2
+    )
+    assert "Traceback" not in result.stderr
+    assert left_behind(setup) == []
+
+
 # -- secrets never leak -------------------------------------------------------------------
 
 LEAKY_APP = """

@@ -304,6 +304,82 @@ def test_result_names_must_be_plain(tmp_path: Path, name: str) -> None:
     assert _listing(tmp_path / "results") == []
 
 
+@pytest.mark.parametrize("name", ["a\nb.txt", "a\tb.txt", "nul\x00.txt", "del\x7f.txt"])
+def test_result_names_must_not_hold_control_characters(tmp_path: Path, name: str) -> None:
+    """A result name holding a control character is a ConfigError naming it, before any
+    byte is written, and nothing is committed."""
+
+    @task.app
+    def controlled(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("fine.txt", "ok")
+        ctx.results.write_text(name, "x")
+
+    with pytest.raises(ConfigError, match="without control characters"):
+        controlled.invoke(_app_env(tmp_path))
+    assert _listing(tmp_path / "results") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [("L" * 242, True), ("L" * 243, False), ("é" * 121, True), ("é" * 122, False)],
+    ids=["ascii-fits", "ascii-over", "utf8-fits", "utf8-over"],
+)
+def test_result_name_limit_counts_the_chunk_prefix_in_bytes(
+    tmp_path: Path, name: str, ok: bool
+) -> None:
+    """A result name fits when, with its 'chunk-000000.' prefix, it is at most 255 UTF-8
+    bytes; one longer fails when written (not at commit), naming the limit, and nothing
+    of the task is committed."""
+    written: list[str] = []
+
+    @task.app
+    def long_name(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("fine.txt", "ok")
+        ctx.results.write_text(name, "x")
+        written.append(name)
+
+    if ok:
+        long_name.invoke(_app_env(tmp_path))
+        assert _listing(tmp_path / "results") == sorted(
+            ["chunk-000000.fine.txt", f"chunk-000000.{name}"]
+        )
+        return
+    with pytest.raises(ConfigError, match="over the 255-byte file-name limit; keep result names"):
+        long_name.invoke(_app_env(tmp_path))
+    assert written == []
+    assert _listing(tmp_path / "results") == []
+
+
+def test_result_name_limit_also_holds_for_files_made_in_the_results_dir(tmp_path: Path) -> None:
+    """A file the app creates in ``ctx.results.dir`` directly, whose name grows past 255
+    bytes with its chunk prefix, fails the commit cleanly: nothing is committed."""
+
+    @task.app
+    def direct(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("fine.txt", "ok")
+        (ctx.results.dir / ("L" * 250)).write_text("x")
+
+    with pytest.raises(ConfigError, match=r"'chunk-000000\.' prefix it is 263 bytes"):
+        direct.invoke(_app_env(tmp_path))
+    assert _listing(tmp_path / "results") == []
+
+
+def test_output_name_over_255_bytes_is_a_config_error(tmp_path: Path) -> None:
+    """An assembler output name over 255 UTF-8 bytes is a ConfigError naming the limit,
+    raised before the file is opened."""
+    for name in ("results", "output"):
+        (tmp_path / name).mkdir()
+
+    @task.assembler
+    def long_output(ctx: task.AssemblerContext[Any]) -> None:
+        ctx.output.write_text("é" * 128, "x")
+
+    env = {"TASK_RESULTS_DIR": str(tmp_path / "results"), "OUTPUT_DIR": str(tmp_path / "output")}
+    with pytest.raises(ConfigError, match=r"output name .* is 256 bytes in UTF-8, over the 255"):
+        long_output.invoke({**env, "ASSEMBLER_PARAMS": "{}"})
+    assert _listing(tmp_path / "output") == []
+
+
 def test_missing_chunk_file_is_a_settings_error(tmp_path: Path) -> None:
     """An app whose TASK_DIR holds no data.bin fails naming TASK_DIR."""
     env = _app_env(tmp_path)
