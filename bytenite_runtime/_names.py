@@ -12,7 +12,7 @@ from __future__ import annotations
 import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, Field
 
 __all__ = ["NAME_MAX", "FileName", "file_name_problem", "name_bytes", "shown_name"]
 
@@ -54,5 +54,8 @@ def _check_file_name(value: str) -> str:
     return value
 
 
-FileName = Annotated[str, AfterValidator(_check_file_name)]
+# The lengths also go into the JSON Schema (engines' schema.json); bytes are checked after.
+FileName = Annotated[
+    str, Field(min_length=1, max_length=NAME_MAX), AfterValidator(_check_file_name)
+]
 """A params field that names one file the component writes (``archive_name``, …)."""

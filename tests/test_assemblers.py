@@ -320,6 +320,44 @@ def test_concat_failure_leaves_no_output(tmp_path: Path) -> None:
     assert list((tmp_path / "out").iterdir()) == []
 
 
+@pytest.mark.parametrize(
+    ("assembler", "field"), [("concat", "output_name"), ("zipper", "archive_name")]
+)
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("x\x00.zip", "without control characters"),
+        ("a\nb.zip", "without control characters"),
+        ("a\tb.zip", "without control characters"),
+        ("a/b.zip", "without folders"),
+        ("a\\b.zip", "without folders"),
+        (".", "without folders"),
+        ("..", "without folders"),
+        ("", "at least 1 character"),
+        ("é" * 128, "256 bytes in UTF-8, over the 255-byte file-name limit"),
+        ("e" * 256, "at most 255 characters"),
+    ],
+    ids=["nul", "newline", "tab", "slash", "backslash", "dot", "dotdot", "empty", "utf8", "long"],
+)
+def test_file_name_params_share_one_rule(
+    assembler: str, field: str, value: str, reason: str
+) -> None:
+    """Every params field naming an output file rejects NUL and other control characters,
+    folders, '.', '..', the empty name and names over 255 UTF-8 bytes, as a settings error
+    naming the field, before anything is written."""
+    with pytest.raises(SettingsError, match=rf"ASSEMBLER_PARAMS\.{field}: .*{reason}"):
+        run_assembler(assembler, {"chunk-000000.a.txt": b""}, {field: value})
+
+
+@pytest.mark.parametrize(
+    ("assembler", "field"), [("concat", "output_name"), ("zipper", "archive_name")]
+)
+def test_file_name_params_accept_255_utf8_bytes(assembler: str, field: str) -> None:
+    """A file-name param of exactly 255 UTF-8 bytes (non-ASCII included) is accepted."""
+    name = "é" * 126 + "abc"
+    assert list(run_assembler(assembler, {"chunk-000000.a.txt": b"x"}, {field: name})) == [name]
+
+
 def test_concat_rejects_a_path_as_output_name() -> None:
     """output_name must be a plain file name."""
     with pytest.raises(SettingsError, match=r"ASSEMBLER_PARAMS\.output_name"):

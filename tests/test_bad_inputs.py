@@ -392,6 +392,27 @@ def test_row_schema_violation_builtin_params(tmp_path: Path) -> None:
     assert left_behind(setup) == []
 
 
+@pytest.mark.parametrize(
+    ("assembler", "params", "culprit"),
+    [
+        ("zipper", '{"archive_name": "x\\u0000.zip"}', "ASSEMBLER_PARAMS.archive_name:"),
+        ("concat", '{"output_name": "a\\nb.txt"}', "ASSEMBLER_PARAMS.output_name:"),
+        ("concat", '{"output_name": "' + "L" * 256 + '"}', "ASSEMBLER_PARAMS.output_name:"),
+    ],
+    ids=["nul-archive-name", "newline-output-name", "long-output-name"],
+)
+def test_row_file_name_param(tmp_path: Path, assembler: str, params: str, culprit: str) -> None:
+    """A file-name param holding a NUL, a newline or over 255 bytes fails with exit code 2
+    naming the field, no traceback, and nothing written to OUTPUT_DIR."""
+    setup = make_setup("assembler", tmp_path)
+    setup.command[-1] = assembler
+    setup.env["ASSEMBLER_PARAMS"] = params
+    result = setup.run()
+    assert_clean_failure(result, culprit, code=2)
+    assert "Traceback" not in result.stderr
+    assert left_behind(setup) == []
+
+
 def test_row_schema_violation_in_a_job(simulate: Simulate, tmp_path: Path) -> None:
     """In a job, a misspelt partitioner param fails the job (exit code 5) with a reason
     naming the partitioner and the field, and leaves no output folder."""

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .._copy import append_file
 from .._io import Result
+from .._names import FileName
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
@@ -146,17 +146,10 @@ class Concat(Assembler):
         "metadata, that no chunk is missing, and the joined file's counts and timestamps; "
         "false for apps that change the frame rate or leave chunks out.",
     )
-    output_name: str | None = Field(
+    output_name: FileName | None = Field(
         None,
         description="Name of the output file when all results share one name (default: that name).",
     )
-
-    @field_validator("output_name")
-    @classmethod
-    def _plain_name(cls, value: str | None) -> str | None:
-        if value is not None and (Path(value).name != value or value in {"", ".", ".."}):
-            raise ValueError("must be a plain file name, without folders")
-        return value
 
     def format_of(self, original: str) -> Format | Literal["bytes", "media"]:
         """How the group of results named ``original`` is joined."""

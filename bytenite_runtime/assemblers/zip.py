@@ -15,8 +15,9 @@ import zlib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from .._names import FileName
 from ..components import Assembler
 from ..errors import DataError
 from ..task import AssemblerContext
@@ -78,9 +79,7 @@ class Zipper(Assembler):
 
     name: ClassVar[str] = "zipper"
     summary: ClassVar[str] = "All results in one ZIP; compressed media stored, the rest deflated."
-    archive_name: str = Field(
-        "results_archive.zip", min_length=1, description="File name of the archive."
-    )
+    archive_name: FileName = Field("results_archive.zip", description="File name of the archive.")
     compression: Literal["auto", "deflate", "store"] = Field(
         "auto",
         description="'auto' stores files that do not compress (media, archives) and deflates "
@@ -92,13 +91,6 @@ class Zipper(Assembler):
         description="Name entries by the results' original names (without the "
         "'.chunk-NNNNNN' marker) when they are all distinct.",
     )
-
-    @field_validator("archive_name")
-    @classmethod
-    def _plain_name(cls, value: str) -> str:
-        if Path(value).name != value or value in {".", ".."}:
-            raise ValueError("must be a plain file name, without folders")
-        return value
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
         target = ctx.output.path(self.archive_name)
