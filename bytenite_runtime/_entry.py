@@ -15,7 +15,16 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._io import Chunk, ChunkWriter, Output, Results, first_hidden, list_results, list_sources
+from ._io import (
+    Chunk,
+    ChunkWriter,
+    Output,
+    Results,
+    hidden_sources,
+    list_results,
+    list_sources,
+    some_names,
+)
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
 from .chunks import MetadataMode
@@ -165,15 +174,23 @@ class Entrypoint(Generic[P]):
         log: logging.Logger,
     ) -> None:
         sources = list_sources(settings.source_dir)
+        hidden = hidden_sources(settings.source_dir)
         if not sources:
             where = str(settings.source_dir)
-            hidden = first_hidden(settings.source_dir)
-            if hidden is not None:
+            if hidden:
                 raise DataError(
                     f"SOURCE_DIR: folder {where!r} holds only hidden files (such as "
-                    f"{hidden.as_posix()!r}), which are skipped"
+                    f"{hidden[0].as_posix()!r}), which are skipped"
                 )
             raise DataError(f"SOURCE_DIR: folder {where!r} holds no files")
+        if hidden:
+            # Silently dropping a file the user uploaded would look like lost data.
+            log.warning(
+                "SOURCE_DIR: skipping %d hidden file%s (a name starting with '.'): %s",
+                len(hidden),
+                "" if len(hidden) == 1 else "s",
+                some_names(hidden),
+            )
         mode = getattr(params, "chunk_metadata", None) or self.chunk_metadata or "auto"
         writer = ChunkWriter(settings.chunks_dir, mode)
         ctx = PartitionerContext(params, log, secrets, settings, sources)

@@ -35,9 +35,10 @@ __all__ = [
     "Output",
     "Result",
     "Results",
-    "first_hidden",
+    "hidden_sources",
     "list_results",
     "list_sources",
+    "some_names",
 ]
 
 
@@ -340,10 +341,19 @@ def list_sources(folder: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def first_hidden(folder: Path) -> Path | None:
-    """The first file under ``folder`` that :func:`list_sources` skips as hidden (a dotfile,
-    or a file in a dot-folder), by relative path; None when there is none."""
-    hidden = sorted(
-        Path(root, f).relative_to(folder) for root, _, files in os.walk(folder) for f in files
-    )
-    return hidden[0] if hidden else None
+def hidden_sources(folder: Path) -> list[Path]:
+    """The files under ``folder`` that :func:`list_sources` skips as hidden (a dotfile, or
+    a file in a dot-folder), relative to it and sorted."""
+    hidden: list[Path] = []
+    for root, _, files in os.walk(folder):
+        within = Path(root).relative_to(folder)
+        in_hidden = any(part.startswith(".") for part in within.parts)
+        hidden.extend(within / f for f in files if in_hidden or f.startswith("."))
+    return sorted(hidden, key=lambda p: p.as_posix())
+
+
+def some_names(paths: list[Path], shown: int = 3) -> str:
+    """``'a', 'b', 'c' and 4 more``: a few names for a one-line message."""
+    names = ", ".join(repr(p.as_posix()) for p in paths[:shown])
+    rest = len(paths) - shown
+    return f"{names} and {rest} more" if rest > 0 else names

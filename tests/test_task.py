@@ -569,6 +569,42 @@ def test_source_dir_of_only_hidden_files_says_they_are_skipped(tmp_path: Path) -
         entrypoint_for("partitioner", "passthrough").invoke(env)
 
 
+def test_skipped_hidden_sources_are_named_in_one_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hidden source files next to visible ones are skipped with one warning line that
+    counts them and names the first three, then 'and N more'."""
+    env = _partitioner_env(tmp_path, {"a.csv": b"a", ".b.csv": b"b"})
+    (tmp_path / "src" / ".git").mkdir()
+    for i in range(4):
+        (tmp_path / "src" / ".git" / f"f{i}").write_bytes(b"x")
+    entrypoint_for("partitioner", "passthrough").invoke(env)
+    assert _listing(tmp_path / "chunks") == ["data_0.bin"]
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "hidden" in line]
+    assert warnings == [
+        "WARNING bytenite.partitioner: SOURCE_DIR: skipping 5 hidden files (a name starting "
+        "with '.'): '.b.csv', '.git/f0', '.git/f1' and 2 more"
+    ]
+
+
+def test_one_skipped_hidden_source_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A single skipped hidden source is named alone, without 'and N more'."""
+    env = _partitioner_env(tmp_path, {"a.csv": b"a", ".b.csv": b"b"})
+    entrypoint_for("partitioner", "passthrough").invoke(env)
+    assert "skipping 1 hidden file (a name starting with '.'): '.b.csv'\n" in (
+        capsys.readouterr().err
+    )
+
+
+def test_no_hidden_sources_no_warning(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Without hidden source files nothing is said about them."""
+    env = _partitioner_env(tmp_path, {"a.csv": b"a"})
+    entrypoint_for("partitioner", "passthrough").invoke(env)
+    assert "hidden" not in capsys.readouterr().err
+
+
 def test_sources_are_sorted_and_skip_dotfiles(tmp_path: Path) -> None:
     """ctx.sources lists regular files recursively by relative path, hidden ones skipped."""
     seen: list[str] = []
