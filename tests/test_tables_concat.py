@@ -105,6 +105,32 @@ def test_csv_header_with_an_unterminated_quote_names_the_chunk() -> None:
     assert str(exc.value) == "chunk 1: the first record has an unterminated quoted field"
 
 
+def test_csv_result_ending_inside_a_quoted_field_names_the_chunk(tmp_path: Path) -> None:
+    """A result whose last quoted field never closes fails naming the chunk and byte, and
+    writes nothing, instead of swallowing the next chunk's rows into that field."""
+    parts = [b'a,b\n1,"2', b"a,b\n3,4\n"]
+    assert failing_assembly(tmp_path, "concat", _names(parts)) == (
+        "chunk 0 byte 8: unterminated quoted field (opened at byte 6); if its quotes are "
+        "plain characters, set quoting=false"
+    )
+
+
+def test_csv_quoting_false_joins_results_with_bare_quotes() -> None:
+    """With quoting=false a result's odd quote is a plain character and the bytes join."""
+    parts = [b"a,b\n1,5'11\"\n", b"a,b\n3,4\n"]
+    out = run_assembler("concat", _names(parts), {"quoting": False})
+    assert out["out.csv"] == b"a,b\n1,5'11\"\n3,4\n"
+
+
+def test_csv_utf16_result_is_named_as_utf16(tmp_path: Path) -> None:
+    """A UTF-16 result is reported as UTF-16 with a conversion hint, not as a header mismatch."""
+    parts = [b"a,b\n1,2\n", "a,b\n3,4\n".encode("utf-16")]
+    assert failing_assembly(tmp_path, "concat", _names(parts)) == (
+        "chunk 1 byte 0: not valid UTF-8, it looks like UTF-16 (byte order mark FF FE); "
+        "convert it to UTF-8 first (e.g. iconv -f UTF-16 -t UTF-8)"
+    )
+
+
 def test_csv_empty_results_are_skipped() -> None:
     """A result with no bytes, or only a BOM, adds nothing and is not a header mismatch."""
     parts = [b"", b"a\n1\n", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\n2"]

@@ -125,6 +125,11 @@ class Concat(Assembler):
         description="CSV/TSV: every result starts with the same header, written once; "
         "false: no header handling, bodies joined as they are.",
     )
+    quoting: bool = Field(
+        True,
+        description="CSV/TSV: fields may be quoted (RFC 4180), and a result ending inside a "
+        "quoted field is an error; false reads quotes as plain characters.",
+    )
     unify_schemas: bool = Field(
         False,
         description="Parquet/Arrow: merge differing schemas (types promoted, a missing column "
@@ -186,7 +191,9 @@ class Concat(Assembler):
             else:
                 from ..tables import join
 
-                planned = join.plan(fmt, members, header=self.header, unify=self.unify_schemas)
+                planned = join.plan(
+                    fmt, members, header=self.header, unify=self.unify_schemas, quoting=self.quoting
+                )
                 check_rows(members, planned.rows, verify=self.verify_rows, log=ctx.log)
                 planned.write(target)
             ctx.log.info("%s: joined %d result(s) as %s", name, len(members), fmt)
