@@ -671,15 +671,22 @@ def test_nanosecond_times_convert_to_json_lines_with_every_digit() -> None:
     ]
 
 
-def test_a_duplicate_column_name_is_refused_by_json_lines(tmp_path: Path) -> None:
-    """A CSV whose header names a column twice cannot become JSON objects without losing
-    one of the two: the conversion fails, naming the rows and the column."""
+@pytest.mark.parametrize(
+    ("header", "twice"), [(b"a,a,b", "'a'"), (b'a,"a",b', "'a'"), (b"a,,", "''")]
+)
+@pytest.mark.parametrize("output_format", ["parquet", "arrow", "jsonl", "tsv"])
+def test_a_duplicate_column_name_is_refused_before_any_chunk(
+    tmp_path: Path, header: bytes, twice: str, output_format: str
+) -> None:
+    """A CSV header naming a column twice (or two unnamed columns) fails up front for any
+    conversion, naming the file and the column, instead of writing unreadable Parquet."""
+    data = header + b"\n1,2,3\n4,5,6\n"
     message = failing_partition(
-        tmp_path, "row", {"t.csv": b"a,a,b\n1,2,3\n"}, output_format="jsonl"
+        tmp_path, "row", {"t.csv": data}, output_format=output_format, rows_per_chunk=1
     )
     assert message == (
-        "t.csv rows 0-1: cannot convert csv to jsonl (column 'a' appears twice; a JSON "
-        "object holds each key once)"
+        f"t.csv: column {twice} appears twice in the header; columns need distinct names "
+        f"to convert to {output_format}"
     )
 
 

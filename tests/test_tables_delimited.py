@@ -690,6 +690,90 @@ def test_a_delimiter_that_cannot_separate_fields_is_a_settings_error(
     assert str(caught.value).endswith(f"PARTITIONER_PARAMS.delimiter: {reason}")
 
 
+def test_a_non_ascii_delimiter_with_output_format_is_a_settings_error(tmp_path: Path) -> None:
+    """A non-ASCII delimiter is refused up front when output_format converts, naming it."""
+    with pytest.raises(Exception, match=r"PARTITIONER_PARAMS\.delimiter: ") as caught:
+        failing_partition(
+            tmp_path, "row", {"t.csv": "a\u00e9b\n1\u00e92\n".encode()}, delimiter="\u00e9",
+            output_format="jsonl",
+        )  # fmt: skip
+    assert str(caught.value).endswith(
+        "PARTITIONER_PARAMS.delimiter: '\u00e9' is not an ASCII character, which "
+        "output_format needs to read the fields (splitting without output_format takes any "
+        "character)"
+    )
+    assert getattr(caught.value, "exit_code", None) == 2
+
+
+def test_a_non_ascii_delimiter_still_splits_without_conversion() -> None:
+    """Without output_format a non-ASCII delimiter only serves strict, and works."""
+    data = "a\u00e9b\n1\u00e92\n3\u00e94\n".encode()
+    chunks = _chunks({"t.csv": data}, rows_per_chunk=1, delimiter="\u00e9", strict=True)
+    assert [c.data for c in chunks] == [
+        "a\u00e9b\n1\u00e92\n".encode(),
+        "a\u00e9b\n3\u00e94\n".encode(),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("t.csv.gz", b"notgzip", "t.csv.gz: not gzip data (no gzip magic bytes); rename it or compress it"),  # noqa: E501
+        ("t.csv.gz", b"a,b\n1,2\n", "t.csv.gz: not gzip data (no gzip magic bytes); rename it or compress it"),  # noqa: E501
+        ("t.csv.zst", b"a,b\n1,2\n", "t.csv.zst: not zstd data (no zstd magic bytes); rename it or compress it"),  # noqa: E501
+        ("t.csv", gzip.compress(b"a,b\n1,2\n"), "t.csv: looks like gzip data (starts with 1F 8B), not plain text; rename it t.csv.gz"),  # noqa: E501
+        ("t.csv", zstandard.compress(b"a,b\n1,2\n"), "t.csv: looks like zstd data (starts with 28 B5 2F FD), not plain text; rename it t.csv.zst"),  # noqa: E501
+    ],
+    ids=["gz-garbage", "gz-plain", "zst-plain", "plain-name-gzip", "plain-name-zstd"],
+)  # fmt: skip
+def test_a_compression_name_that_does_not_match_the_bytes_is_an_error(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    """A .gz/.zst name over other bytes, or gzip/zstd bytes under a plain name, fails
+    naming the file, instead of being read as something else."""
+    assert failing_partition(tmp_path, "row", {name: data}) == expected
+
+
+def _columnar(fmt: str) -> bytes:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.table({"a": [1, 2]})
+    sink = io.BytesIO()
+    if fmt == "parquet":
+        pq.write_table(table, sink)
+    elif fmt == "arrow":
+        with pa.ipc.new_file(sink, table.schema) as writer:
+            writer.write_table(table)
+    else:
+        import numpy as np
+
+        np.save(sink, np.arange(3))
+    return sink.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("parquet", "t.csv: looks like Parquet (starts with PAR1), not CSV; set \"format\": \"parquet\" or rename it"),  # noqa: E501
+        ("arrow", "t.csv: looks like Arrow IPC (starts with ARROW1), not CSV; set \"format\": \"arrow\" or rename it"),  # noqa: E501
+        ("npy", "t.csv: looks like a NumPy .npy array (starts with \\x93NUMPY), not CSV; set \"format\": \"npy\" or rename it"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_a_binary_table_under_a_text_name_says_what_it_looks_like(
+    tmp_path: Path, fmt: str, expected: str
+) -> None:
+    """Parquet, Arrow IPC or .npy bytes named .csv fail naming the format to set, not at
+    their first non-UTF-8 byte."""
+    assert failing_partition(tmp_path, "row", {"t.csv": _columnar(fmt)}) == expected
+
+
+def test_a_csv_whose_header_starts_like_a_magic_is_still_csv() -> None:
+    """A CSV header starting "PAR1," is text: Parquet must also end in its magic."""
+    chunks = _chunks({"t.csv": b"PAR1,PAR2\n1,2\n"})
+    assert [c.data for c in chunks] == [b"PAR1,PAR2\n1,2\n"]
+
+
 @pytest.mark.parametrize(
     ("body", "expected"),
     [

@@ -14,11 +14,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from .._io import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
+from ..errors import DataError
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
@@ -117,6 +119,20 @@ class Row(Partitioner):
             )
         return self
 
+    @model_validator(mode="after")
+    def _convertible_delimiter(self) -> Row:
+        # pyarrow's CSV reader takes a one-byte delimiter; splitting alone takes any.
+        if self.output_format != "same" and self.delimiter and not self.delimiter.isascii():
+            problem = PydanticCustomError(
+                "value_error",
+                "{shown} is not an ASCII character, which output_format needs to "
+                "read the fields (splitting without output_format takes any character)",
+                {"shown": repr(self.delimiter)},
+            )
+            details = InitErrorDetails(type=problem, loc=("delimiter",), input=self.delimiter)
+            raise ValidationError.from_exception_data(type(self).__name__, [details])
+        return self
+
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
         from ..tables import source as table_source
 
@@ -136,6 +152,9 @@ class Row(Partitioner):
                     head = stream.read(8)
                 fmt = table_source.detect_format(original, head, declared)
                 name = original.relative_to(ctx.source_dir).as_posix()
+                table_source.check_not_binary(plain, name, fmt)
+                if self.output_format not in ("same", fmt) and self.header:
+                    self._check_distinct_columns(plain, name, fmt)
                 files.append((name, fmt, plain, sizing))
             pieces: Iterable[tuple[str, Format, Piece]] = (
                 (name, fmt, piece)
@@ -159,6 +178,24 @@ class Row(Partitioner):
                 else:
                     yield self._converted(piece, meta, fmt, out_fmt, converted)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
+
+    def _check_distinct_columns(self, path: Path, name: str, fmt: Format) -> None:
+        """A CSV/TSV header naming a column twice is an error before any chunk: a converted
+        chunk's columns are looked up by name (Parquet written with two ``a`` columns
+        cannot be read back)."""
+        from ..tables.delimited import header_names
+
+        if fmt not in ("csv", "tsv"):
+            return
+        names = header_names(path, name, fmt, delimiter=self.delimiter, quoting=self.quoting)
+        seen: set[str] = set()
+        for column in names:
+            if column in seen:
+                raise DataError(
+                    f"{name}: column {column!r} appears twice in the header; columns need "
+                    f"distinct names to convert to {self.output_format}"
+                )
+            seen.add(column)
 
     def _needs_count(self, formats: set[Format]) -> bool:
         """Whether some chunk carries the chunk count in its own slot, so every file must be

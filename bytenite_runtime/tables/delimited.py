@@ -40,7 +40,7 @@ from ._records import Block, Check, RecordScan
 from ._utf8 import check_not_wide
 from .source import DELIMITERS, Sizing
 
-__all__ = ["DelimitedPiece", "plan"]
+__all__ = ["DelimitedPiece", "header_names", "plan"]
 
 Delimited = Literal["csv", "tsv", "jsonl"]
 _BOM = b"\xef\xbb\xbf"
@@ -378,6 +378,27 @@ def _check_fields(path: Path, name: str, delimiter: str, header: bool, quoted: b
                     )
         except csv.Error as exc:
             raise DataError(f"{name} line {reader.line_num}: {exc}") from None
+
+
+def header_names(
+    path: Path, name: str, fmt: Delimited, *, delimiter: str | None, quoting: bool
+) -> list[str]:
+    """The column names in the file's header, as a CSV reader splits them; none when the
+    header cannot be read, which the scan then reports at its byte."""
+    from .join import first_record
+
+    check_not_wide(path, name)
+    with contextlib.suppress(DataError, csv.Error):
+        record = first_record(path, quoted=quoting, where=name)[1]
+        text = record.decode("utf-8", "replace")
+        split = delimiter or DELIMITERS[fmt]
+        with _unlimited_fields():
+            if quoting:
+                rows = list(csv.reader([text], delimiter=split))
+            else:
+                rows = list(csv.reader([text], delimiter=split, quoting=csv.QUOTE_NONE))
+        return rows[0] if rows else []
+    return []
 
 
 def _check_json_lines(path: Path, name: str) -> None:

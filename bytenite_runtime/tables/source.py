@@ -16,6 +16,7 @@ __all__ = [
     "DELIMITERS",
     "Format",
     "Sizing",
+    "check_not_binary",
     "decompressed",
     "detect_format",
     "format_of_name",
@@ -46,15 +47,66 @@ _MAGIC: tuple[tuple[bytes, Format], ...] = (
 )
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
+_COMPRESSIONS = {".gz": ("gzip", _GZIP), ".gzip": ("gzip", _GZIP), ".zst": ("zstd", _ZSTD)}
+_COMPRESSIONS[".zstd"] = _COMPRESSIONS[".zst"]
+_TEXT_FORMATS = ("csv", "tsv", "jsonl")
+# What a text table's first bytes may show instead: (magic, what it is, its format).
+_BINARY: tuple[tuple[bytes, str, Format], ...] = (
+    (b"PAR1", "Parquet", "parquet"),
+    (b"ARROW1", "Arrow IPC", "arrow"),
+    (b"\x93NUMPY", "a NumPy .npy array", "npy"),
+)
 _COPY_BLOCK = 8 << 20
 
 
 def _inner_name(path: Path) -> str:
     name = path.name
-    for suffix in (".gz", ".gzip", ".zst", ".zstd"):
+    for suffix in _COMPRESSIONS:
         if name.lower().endswith(suffix):
             return name[: -len(suffix)]
     return name
+
+
+def _check_compression(path: Path, magic: bytes) -> None:
+    """A compressed name over plain bytes, or compressed bytes under a plain name, is an
+    error: read by name, the first would be garbage and the second lose its records'
+    meaning; read by magic, the name would say something the bytes do not."""
+    suffix = path.name[len(_inner_name(path)) :].lower()
+    if suffix:
+        kind, expected = _COMPRESSIONS[suffix]
+        if not magic.startswith(expected):
+            raise DataError(
+                f"{path.name}: not {kind} data (no {kind} magic bytes); rename it or compress it"
+            )
+        return
+    for kind, found, ext in (("gzip", _GZIP, ".gz"), ("zstd", _ZSTD, ".zst")):
+        if magic.startswith(found):
+            raise DataError(
+                f"{path.name}: looks like {kind} data (starts with {found.hex(' ').upper()}), "
+                f"not plain text; rename it {path.name}{ext}"
+            )
+
+
+def check_not_binary(path: Path, name: str, fmt: Format) -> None:
+    """Raise ``DataError`` when a CSV/TSV/JSON Lines source at ``path`` (``name`` in
+    messages) starts like Parquet, Arrow IPC or ``.npy``, saying which format to set,
+    rather than failing on its first non-UTF-8 byte."""
+    if fmt not in _TEXT_FORMATS:
+        return
+    with path.open("rb") as stream:
+        head = stream.read(8)
+        size = stream.seek(0, 2)
+        stream.seek(max(0, size - 6))
+        tail = stream.read(6)
+    for magic, kind, real in _BINARY:
+        # Parquet and Arrow files also end in their magic: a CSV whose header starts
+        # "PAR1,…" is not Parquet. The .npy magic's first byte is never UTF-8.
+        if head.startswith(magic) and (real == "npy" or tail.endswith(magic)):
+            shown = magic.decode("latin-1").encode("unicode_escape").decode("ascii")
+            raise DataError(
+                f"{name}: looks like {kind} (starts with {shown}), not {fmt.upper()}; "
+                f'set "format": "{real}" or rename it'
+            )
 
 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
@@ -101,6 +153,7 @@ def decompressed(path: Path) -> Iterator[Path]:
     """
     with path.open("rb") as stream:
         magic = stream.read(4)
+    _check_compression(path, magic)
     if not (magic.startswith(_GZIP) or magic.startswith(_ZSTD)):
         yield path
         return
