@@ -68,22 +68,15 @@ def _inner_name(path: Path) -> str:
 
 
 def _check_compression(path: Path, magic: bytes) -> None:
-    """A compressed name over plain bytes, or compressed bytes under a plain name, is an
-    error: read by name, the first would be garbage and the second lose its records'
-    meaning; read by magic, the name would say something the bytes do not."""
+    """A compressed name over other bytes is an error: read as they are, the name would
+    say something the bytes do not. (Compressed bytes under a plain name are read
+    decompressed: the magic says what they are.)"""
     suffix = path.name[len(_inner_name(path)) :].lower()
     if suffix:
         kind, expected = _COMPRESSIONS[suffix]
         if not magic.startswith(expected):
             raise DataError(
                 f"{path.name}: not {kind} data (no {kind} magic bytes); rename it or compress it"
-            )
-        return
-    for kind, found, ext in (("gzip", _GZIP, ".gz"), ("zstd", _ZSTD, ".zst")):
-        if magic.startswith(found):
-            raise DataError(
-                f"{path.name}: looks like {kind} data (starts with {found.hex(' ').upper()}), "
-                f"not plain text; rename it {path.name}{ext}"
             )
 
 
