@@ -2,9 +2,10 @@
 
 Each source file is probed (packets, no decoding), the cuts are planned (so every chunk
 knows its index, the count, its start, duration, frame and sample counts before a byte
-is written), then chunks are written one at a time into a scratch folder in the system's
-temporary folder, handed to the runtime (which stages them into ``CHUNKS_DIR``) and
-deleted; the folder is removed whatever happens.
+is written), then chunks are written in order (a large MP4/MOV's two halves at once, see
+:func:`..media.cut.write_copy`) into a scratch folder in the system's temporary folder,
+handed to the runtime (which stages them into ``CHUNKS_DIR``) and deleted; the folder is
+removed whatever happens.
 """
 
 from __future__ import annotations
