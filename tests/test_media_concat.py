@@ -74,8 +74,9 @@ def test_bytes_format_still_appends_media_files(chunks: list[PartitionedChunk]) 
 def test_each_result_is_opened_once_and_the_output_once(
     chunks: list[PartitionedChunk], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Verification reads each result's metadata from the open that probes it: one open per
-    result and one for the joined file, with the counts still checked."""
+    """Verification reads each result's metadata from the open that probes it, and the join
+    copies from that same open: one open per result, then the joined file written and
+    read back once, with the counts still checked."""
     import av
 
     opened: list[str] = []
@@ -89,7 +90,7 @@ def test_each_result_is_opened_once_and_the_output_once(
     joined = run_assembler("concat", _results([c.data for c in chunks]))
     assert joined["out.mp4"]
     names = [f"chunk-{i:06d}.out.mp4" for i in range(len(chunks))]
-    assert sorted(opened) == sorted([*names, "out.mp4"])
+    assert sorted(opened) == sorted([*names, "out.mp4", "out.mp4"])
 
 
 def test_results_probed_together_fail_on_the_first_bad_one_in_order(tmp_path: Path) -> None:

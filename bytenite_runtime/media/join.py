@@ -5,12 +5,15 @@ demuxer gets wrong for chunked video: ``inpoint`` at the first video frame, so a
 priming before it keeps its negative time instead of pushing the video late, and
 ``duration`` = the video's own span, so a last audio packet that overhangs the last
 frame does not shift the next chunk (the drift that makes "non-monotonous DTS").
+MP4/MOV results going into an MP4/MOV are joined in this process instead, as the concat
+demuxer would (:mod:`.remux`), from the containers their probes opened.
 Results and output are probed (packets only) to check counts against chunk metadata;
 a result's metadata comes from the tags of that same open, not a second one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import tempfile
@@ -26,7 +29,8 @@ from ..tables.join import label
 from . import MUXERS
 from ._ffmpeg import run_ffmpeg
 from .gpu import Encoder, pick_encoder
-from .probe import MediaInfo, probe
+from .probe import MediaInfo, describe, open_media, probe
+from .remux import can_remux, remux
 from .slots import meta_from_tags
 
 __all__ = ["join_media"]
@@ -110,17 +114,63 @@ def _check_none_missing(target: Path, metas: Sequence[ChunkMeta | None]) -> None
 
 
 _PROBE_THREADS = 4
+# Results kept open from their probe for an in-process join, at most: past it (file
+# descriptors) the join opens each again.
+_KEPT_OPEN = 64
 
 
 def _probe_all(paths: Sequence[Path]) -> list[MediaInfo]:
     """Every path probed, in order; the first failure in that order is raised."""
+    with contextlib.ExitStack() as stack:
+        return [info for info, _ in _open_all(paths, stack, keep=False)]
+
+
+def _open_all(
+    paths: Sequence[Path], stack: contextlib.ExitStack, *, keep: bool
+) -> list[tuple[MediaInfo, Any | None]]:
+    """Every path probed, in order, with its container left open on ``stack`` when
+    ``keep`` (and there are not too many); the first failure in that order is raised."""
+    keep = keep and len(paths) <= _KEPT_OPEN
+
+    def opened(path: Path) -> tuple[MediaInfo, Any | None]:
+        container = open_media(path)
+        try:
+            info = describe(path, container)
+        except BaseException:
+            container.close()
+            raise
+        if keep:
+            return info, container
+        container.close()
+        return info, None
+
     workers = min(len(paths), os.cpu_count() or 1, _PROBE_THREADS)
     if workers < 2:
-        return [probe(p) for p in paths]
-    # Probing is demuxing, and PyAV reads packets with the GIL released: on 2 cores a
-    # second thread took the probes of 6 results of a 776 MB clip from 125 to 67 ms.
+        found = []
+        for path in paths:
+            info, container = opened(path)
+            if container is not None:
+                stack.callback(container.close)
+            found.append((info, container))
+        return found
+    # Probing is demuxing (or reading an MP4's index), and PyAV does both with the GIL
+    # released: on 2 cores a second thread took the probes of 6 results of a 776 MB clip
+    # from 125 to 67 ms (before MP4s were probed from their index).
     with ThreadPoolExecutor(workers, thread_name_prefix="bytenite-probe") as pool:
-        return list(pool.map(probe, paths))
+        futures = [pool.submit(opened, p) for p in paths]
+    found, failure = [], None
+    for future in futures:
+        try:
+            info, container = future.result()
+        except BaseException as exc:
+            failure = failure or exc
+            continue
+        if container is not None:
+            stack.callback(container.close)
+        found.append((info, container))
+    if failure is not None:
+        raise failure
+    return found
 
 
 def join_media(
@@ -132,7 +182,21 @@ def join_media(
     log: logging.Logger,
 ) -> None:
     """Join ``members`` (in chunk order) into ``target``, checking counts on the way."""
-    infos = _probe_all([m.path for m in members])
+    with contextlib.ExitStack() as stack:
+        opened = _open_all([m.path for m in members], stack, keep=True)
+        _join(members, opened, target, reencode=reencode, verify=verify, log=log)
+
+
+def _join(
+    members: Sequence[Result],
+    opened: Sequence[tuple[MediaInfo, Any | None]],
+    target: Path,
+    *,
+    reencode: bool,
+    verify: bool,
+    log: logging.Logger,
+) -> None:
+    infos = [info for info, _ in opened]
     if verify:
         metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
         for member, info, meta in zip(members, infos, metas, strict=True):
@@ -152,7 +216,9 @@ def join_media(
             log.warning("%s: streams differ from chunk %s's %s: re-encoding", label(odd),
                         members[0].index, first)  # fmt: skip
         _reencode(members, infos, target, muxer, log)
-    else:
+    elif _encodes_pcm(infos[0], muxer) or not (
+        can_remux(infos, muxer) and remux(infos, [c for _, c in opened], target, muxer)
+    ):
         _copy(members, infos, target, muxer)
     if verify:
         reencoded = decoded or _encodes_pcm(infos[0], muxer)

@@ -34,6 +34,7 @@ __all__ = [
     "MediaInfo",
     "VideoTrack",
     "container_tags",
+    "describe",
     "first_sample_time",
     "open_media",
     "probe",
@@ -258,78 +259,84 @@ def probe(path: Path) -> MediaInfo:
     chunk cut after its source's audio ended, which an app's output may carry on).
     """
     with open_media(path) as container:
-        videos = [s for s in container.streams if s.type == "video" and not _is_cover(s)]
-        audios = [s for s in container.streams if s.type == "audio"]
-        if not videos and not audios:
-            raise DataError(f"{path.name}: no video or audio stream")
-        vstream = videos[0] if videos else None
-        astream = audios[0] if audios else None
-        left_out = tuple(
-            f"stream {s.index} ({s.type})"
-            for s in container.streams
-            if s.type in {"video", "audio", "subtitle"}
-            and s is not vstream
-            and s is not astream
-            and not _is_cover(s)
-        )
-        vcodec = _known_codec(path, vstream) if vstream is not None else ""
-        acodec = _known_codec(path, astream) if astream is not None else ""
-        wanted = [s for s in (vstream, astream) if s is not None]
-        video_index = vstream.index if vstream is not None else -1
-        pcm = _pcm_unit(astream, acodec)
-        indexed = vstream is not None and "mp4" in container.format.name
-        scan = _scan_index(container, path, wanted, video_index, pcm) if indexed else None
-        if scan is None:
-            with contextlib.ExitStack() as stack:
-                source = container
-                if indexed:
-                    # The index's check seeked: a fresh open starts at the first packet,
-                    # edit list or not.
-                    source = stack.enter_context(open_media(path))
-                streams = [source.streams[s.index] for s in wanted]
-                try:
-                    scan = _Scan.of(source.demux(streams), video_index, pcm)
-                except av.FFmpegError as exc:
-                    raise DataError(f"{path.name}: damaged media ({_reason(exc)})") from None
-        frame_pts, key_pts, keyed = scan.frame_pts, scan.key_pts, scan.keyed
-        last_duration, audio_packets = scan.last_duration, scan.audio_packets
-        first_audio, last_audio, disorder = scan.first_audio, scan.last_audio, scan.disorder
-        fmt = str(container.format.name)
-        tags = container_tags(container)
-        declared = container.duration / 1_000_000 if container.duration else None
-        container_start = container.start_time / 1_000_000 if container.start_time else 0.0
-        video = audio = None
-        if vstream is not None:
-            if not frame_pts:
-                raise DataError(f"{path.name}: video stream {vstream.index} has no frames")
-            decode_pts = tuple(frame_pts)
-            frame_pts.sort()
-            if not last_duration and len(frame_pts) > 1:
-                last_duration = frame_pts[-1] - frame_pts[-2]
-            video = VideoTrack(
-                vstream.index, vcodec, int(vstream.codec_context.width or 0),
-                int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
-                tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
-                tuple(sorted(scan.hidden)), _opening(decode_pts, key_pts),
-                # Without any keyframe flag (some raw streams) no frame can be told an orphan.
-                tuple(sorted(scan.orphans)) if keyed else (), _format_name(vstream),
-            )  # fmt: skip
-        if astream is not None and first_audio is None and video is not None:
-            astream = None
-        if astream is not None:
-            rate = int(astream.codec_context.sample_rate or 0)
-            if first_audio is None or not rate:
-                raise DataError(f"{path.name}: audio stream {astream.index} has no samples")
-            tb = Fraction(astream.time_base)
-            typical = statistics.median(d for _, d in audio_packets)
-            # The span, not the sum of durations: in a millisecond time base (Matroska)
-            # every AAC packet's 21.333 ms is rounded, and the sum drifts by 0.3 ms a packet.
-            span = last_audio - min(p for p, _ in audio_packets)
-            audio = AudioTrack(
-                astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
-                float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
-                tuple(audio_packets), _layout_name(astream),
-            )  # fmt: skip
+        return describe(path, container)
+
+
+def describe(path: Path, container: Any) -> MediaInfo:
+    """:func:`probe` of ``path`` opened as ``container`` (by :func:`open_media`), which
+    is left open, at no particular packet: a caller that demuxes it seeks first."""
+    videos = [s for s in container.streams if s.type == "video" and not _is_cover(s)]
+    audios = [s for s in container.streams if s.type == "audio"]
+    if not videos and not audios:
+        raise DataError(f"{path.name}: no video or audio stream")
+    vstream = videos[0] if videos else None
+    astream = audios[0] if audios else None
+    left_out = tuple(
+        f"stream {s.index} ({s.type})"
+        for s in container.streams
+        if s.type in {"video", "audio", "subtitle"}
+        and s is not vstream
+        and s is not astream
+        and not _is_cover(s)
+    )
+    vcodec = _known_codec(path, vstream) if vstream is not None else ""
+    acodec = _known_codec(path, astream) if astream is not None else ""
+    wanted = [s for s in (vstream, astream) if s is not None]
+    video_index = vstream.index if vstream is not None else -1
+    pcm = _pcm_unit(astream, acodec)
+    indexed = vstream is not None and "mp4" in container.format.name
+    scan = _scan_index(container, path, wanted, video_index, pcm) if indexed else None
+    if scan is None:
+        with contextlib.ExitStack() as stack:
+            source = container
+            if indexed:
+                # The index's check seeked: a fresh open starts at the first packet,
+                # edit list or not.
+                source = stack.enter_context(open_media(path))
+            streams = [source.streams[s.index] for s in wanted]
+            try:
+                scan = _Scan.of(source.demux(streams), video_index, pcm)
+            except av.FFmpegError as exc:
+                raise DataError(f"{path.name}: damaged media ({_reason(exc)})") from None
+    frame_pts, key_pts, keyed = scan.frame_pts, scan.key_pts, scan.keyed
+    last_duration, audio_packets = scan.last_duration, scan.audio_packets
+    first_audio, last_audio, disorder = scan.first_audio, scan.last_audio, scan.disorder
+    fmt = str(container.format.name)
+    tags = container_tags(container)
+    declared = container.duration / 1_000_000 if container.duration else None
+    container_start = container.start_time / 1_000_000 if container.start_time else 0.0
+    video = audio = None
+    if vstream is not None:
+        if not frame_pts:
+            raise DataError(f"{path.name}: video stream {vstream.index} has no frames")
+        decode_pts = tuple(frame_pts)
+        frame_pts.sort()
+        if not last_duration and len(frame_pts) > 1:
+            last_duration = frame_pts[-1] - frame_pts[-2]
+        video = VideoTrack(
+            vstream.index, vcodec, int(vstream.codec_context.width or 0),
+            int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
+            tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
+            tuple(sorted(scan.hidden)), _opening(decode_pts, key_pts),
+            # Without any keyframe flag (some raw streams) no frame can be told an orphan.
+            tuple(sorted(scan.orphans)) if keyed else (), _format_name(vstream),
+        )  # fmt: skip
+    if astream is not None and first_audio is None and video is not None:
+        astream = None
+    if astream is not None:
+        rate = int(astream.codec_context.sample_rate or 0)
+        if first_audio is None or not rate:
+            raise DataError(f"{path.name}: audio stream {astream.index} has no samples")
+        tb = Fraction(astream.time_base)
+        typical = statistics.median(d for _, d in audio_packets)
+        # The span, not the sum of durations: in a millisecond time base (Matroska)
+        # every AAC packet's 21.333 ms is rounded, and the sum drifts by 0.3 ms a packet.
+        span = last_audio - min(p for p, _ in audio_packets)
+        audio = AudioTrack(
+            astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
+            float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
+            tuple(audio_packets), _layout_name(astream),
+        )  # fmt: skip
     info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
     # muxers write the end time as the duration (Matroska after -output_ts_offset 10 says
