@@ -31,6 +31,7 @@ __all__ = [
     "SettingsError",
     "TemplateError",
     "UnknownNameError",
+    "listed",
     "nearest",
     "one_line",
 ]
@@ -39,6 +40,12 @@ __all__ = [
 def one_line(text: str) -> str:
     """Collapse whitespace runs (newlines included) so a message stays on one line."""
     return " ".join(text.split())
+
+
+def listed(items: Sequence[str], shown: int) -> str:
+    """``a, b, c and 4 more``: the first ``shown`` of ``items``, for a one-line message."""
+    rest = len(items) - shown
+    return ", ".join(items[:shown]) + (f" and {rest} more" if rest > 0 else "")
 
 
 def nearest(name: str, options: Iterable[str], *, cutoff: float = 0.6) -> str | None:

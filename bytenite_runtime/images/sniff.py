@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PIL import Image, features
 
-from ..errors import DataError
+from ..errors import DataError, listed
 
 __all__ = ["readable_formats", "unidentified"]
 
@@ -69,7 +69,7 @@ def unidentified(path: Path, name: str) -> DataError:
         if not ids & set(readers or _readable_ids()):
             return DataError(
                 f"{name}: {foreign} is not a format this install's Pillow reads (supported: "
-                f"{_listed(readable_formats())}); convert it first, e.g. to PNG"
+                f"{listed(readable_formats(), 11)}); convert it first, e.g. to PNG"
             )
         readers = [r for r in readers if r in ids] or sorted(ids & set(_readable_ids()))
     if readers:
@@ -87,12 +87,6 @@ def unidentified(path: Path, name: str) -> DataError:
 def _readable_ids() -> list[str]:
     Image.init()
     return [i for i in Image.OPEN if i not in _FEATURE or features.check(_FEATURE[i])]
-
-
-def _listed(formats: list[str], shown: int = 11) -> str:
-    if len(formats) <= shown:
-        return ", ".join(formats)
-    return f"{', '.join(formats[:shown])} and {len(formats) - shown} more"
 
 
 def _accepting(prefix: bytes) -> list[str]:

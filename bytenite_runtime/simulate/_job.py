@@ -19,7 +19,7 @@ import orjson
 
 from .._log import Redactor
 from ..chunks import chunk_index_of, parse_result_name
-from ..errors import ByteniteError, ConfigError, JobFailed
+from ..errors import ByteniteError, ConfigError, JobFailed, listed
 from ..settings import (
     CONTRACT_VARIABLES,
     app_environment,
@@ -188,11 +188,10 @@ class _Job:
         found = [] if now is None else changes(self.shared, now)
         self.shared = now
         if found:
-            more = f" and {len(found) - 5} more" if len(found) > 5 else ""
             self._warn(
                 component,
                 f"wrote to SHARED_CACHE_DIR, read-only on the platform, where the write "
-                f"fails: {', '.join(found[:5])}{more}",
+                f"fails: {listed(found, 5)}",
             )
 
     def _past_deadline(self) -> bool:
@@ -261,11 +260,10 @@ class _Job:
             if p.parent != chunks_dir and p.is_file()
         )
         if nested:
-            shown = ", ".join(repr(f"CHUNKS_DIR/{n}") for n in nested[:5])
-            more = f" and {len(nested) - 5} more" if len(nested) > 5 else ""
             self._warn(
                 "partitioner",
-                f"{shown}{more}: in a subfolder of CHUNKS_DIR, so not a task; "
+                f"{listed([repr(f'CHUNKS_DIR/{n}') for n in nested], 5)}: in a subfolder of "
+                "CHUNKS_DIR, so not a task; "
                 "only top-level files of CHUNKS_DIR are chunks",
             )
         if not chunks:
