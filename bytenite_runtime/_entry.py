@@ -15,16 +15,7 @@ from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._io import (
-    Chunk,
-    ChunkWriter,
-    Output,
-    Results,
-    hidden_sources,
-    list_results,
-    list_sources,
-    some_names,
-)
+from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
 from .chunks import MetadataMode
@@ -35,6 +26,7 @@ from .errors import (
     DataError,
     Problem,
     SettingsError,
+    listed,
     one_line,
 )
 from .settings import (
@@ -173,8 +165,7 @@ class Entrypoint(Generic[P]):
         secrets: dict[str, Secret],
         log: logging.Logger,
     ) -> None:
-        sources = list_sources(settings.source_dir)
-        hidden = hidden_sources(settings.source_dir)
+        sources, hidden = list_sources(settings.source_dir)
         if not sources:
             where = str(settings.source_dir)
             if hidden:
@@ -189,7 +180,7 @@ class Entrypoint(Generic[P]):
                 "SOURCE_DIR: skipping %d hidden file%s (a name starting with '.'): %s",
                 len(hidden),
                 "" if len(hidden) == 1 else "s",
-                some_names(hidden),
+                listed([repr(p.as_posix()) for p in hidden], 3),
             )
         mode = getattr(params, "chunk_metadata", None) or self.chunk_metadata or "auto"
         writer = ChunkWriter(settings.chunks_dir, mode)

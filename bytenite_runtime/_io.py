@@ -35,10 +35,8 @@ __all__ = [
     "Output",
     "Result",
     "Results",
-    "hidden_sources",
     "list_results",
     "list_sources",
-    "some_names",
 ]
 
 
@@ -332,28 +330,20 @@ def list_results(folder: Path) -> list[Result]:
     return found
 
 
-def list_sources(folder: Path) -> list[Path]:
-    """Regular files under ``folder`` (recursively), sorted by relative path; dotfiles skipped."""
+def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Regular files under ``folder`` (recursively), sorted by relative path, and the
+    hidden ones skipped (a dotfile, or a file in a dot-folder), relative to it and sorted:
+    one walk gives both."""
     found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(Path(root, f) for f in files if not f.startswith("."))
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
-
-
-def hidden_sources(folder: Path) -> list[Path]:
-    """The files under ``folder`` that :func:`list_sources` skips as hidden (a dotfile, or
-    a file in a dot-folder), relative to it and sorted."""
     hidden: list[Path] = []
-    for root, _, files in os.walk(folder):
+    for root, dirs, files in os.walk(folder):
         within = Path(root).relative_to(folder)
-        in_hidden = any(part.startswith(".") for part in within.parts)
-        hidden.extend(within / f for f in files if in_hidden or f.startswith("."))
-    return sorted(hidden, key=lambda p: p.as_posix())
-
-
-def some_names(paths: list[Path], shown: int = 3) -> str:
-    """``'a', 'b', 'c' and 4 more``: a few names for a one-line message."""
-    names = ", ".join(repr(p.as_posix()) for p in paths[:shown])
-    rest = len(paths) - shown
-    return f"{names} and {rest} more" if rest > 0 else names
+        if any(part.startswith(".") for part in within.parts):
+            hidden.extend(within / f for f in files)
+            continue
+        dirs.sort()
+        found.extend(Path(root, f) for f in files if not f.startswith("."))
+        hidden.extend(within / f for f in files if f.startswith("."))
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    hidden.sort(key=lambda p: p.as_posix())
+    return found, hidden
