@@ -187,9 +187,11 @@ def _positions(
     return (positions, sizes) if sample == count else None
 
 
-def _tracks(path: str, wanted: dict[int, int]) -> dict[int, _Track] | None:
+def _tracks(path: str, wanted: dict[int, int]) -> tuple[dict[int, _Track], int] | None:
+    """The wanted tracks' samples, and the file's size."""
     with open(path, "rb") as stream:  # noqa: PTH123 (a str from PyAV's side)
-        moov = _moov(stream, os.fstat(stream.fileno()).st_size)
+        size = os.fstat(stream.fileno()).st_size
+        moov = _moov(stream, size)
     if moov is None:
         return None
     tracks: dict[int, _Track] = {}
@@ -201,7 +203,7 @@ def _tracks(path: str, wanted: dict[int, int]) -> dict[int, _Track] | None:
             if track is None:
                 return None
             tracks[track.track_id] = track
-    return tracks
+    return tracks, size
 
 
 def records_from_index(container: Any, path: str, streams: list[Any]) -> list[Record] | None:
@@ -211,12 +213,12 @@ def records_from_index(container: Any, path: str, streams: list[Any]) -> list[Re
     if not all(hasattr(s, "index_entries") for s in streams):
         return None
     try:
-        tracks = _tracks(path, {s.id: len(s.index_entries) for s in streams})
+        found = _tracks(path, {s.id: len(s.index_entries) for s in streams})
     except (OSError, ValueError, struct.error):
         return None
-    if tracks is None:
+    if found is None:
         return None
-    size = os.path.getsize(path)  # noqa: PTH202
+    tracks, size = found
     records: list[Record] = []
     tail_from: int | None = None
     for stream in streams:
