@@ -32,7 +32,7 @@ from .gpu import Encoder
 from .plan import Piece, audio_piece_of
 from .probe import MediaInfo, open_media
 
-__all__ = ["Pcm", "write_copy", "write_exact_audio", "write_exact_video"]
+__all__ = ["Pcm", "copied_stream", "write_copy", "write_exact_audio", "write_exact_video"]
 
 
 def _open_out(path: Path, fmt: str, comment: str | None) -> Any:
@@ -48,7 +48,7 @@ _ISO_TAGS = frozenset({"hvc1", "hev1", "avc1", "avc3", "dvh1", "dvhe", "dva1", "
 _ISO_MUXERS = frozenset({"mp4", "mov", "ipod"})
 
 
-def _copied_stream(out: Any, template: Any, path: Path, tag: str = "") -> Any:
+def copied_stream(out: Any, template: Any, path: Path, tag: str = "") -> Any:
     """A stream of ``out`` for packets copied from ``template``, keeping the codec tag of
     an MP4/MOV source (``tag``: the source's, for a stream re-encoded in its codec).
 
@@ -236,7 +236,7 @@ def _split_piece(plan: _CopyPlan) -> int | None:
     if video is None or plan.count < 2 or (os.cpu_count() or 1) < 2:
         return None
     # Seeking is exact only by an index (MP4/MOV), and packets must come in time order.
-    if "mp4" not in info.format or info.disorder is not None:
+    if not info.indexed or info.disorder is not None:
         return None
     if info.path.stat().st_size < _SPLIT_BYTES:
         return None
@@ -395,7 +395,7 @@ def _copy_pieces(
                         outs[target] = (
                             out,
                             {
-                                s.index: _copied_stream(out, s, info.path)
+                                s.index: copied_stream(out, s, info.path)
                                 for s in streams
                                 if s.index != audio_index or target in with_audio
                             },
@@ -522,9 +522,9 @@ def write_exact_video(
                 last_duration = round(Fraction(piece.duration) / vin.time_base) - (
                     span[1] - span[0]
                 )
-                vout = _copied_stream(out, vin, info.path, _same_codec_tag(vin, source, video))
+                vout = copied_stream(out, vin, info.path, _same_codec_tag(vin, source, video))
                 aout = (
-                    _copied_stream(out, audio_in, info.path)
+                    copied_stream(out, audio_in, info.path)
                     if audio_in is not None and piece.index in with_audio
                     else None
                 )

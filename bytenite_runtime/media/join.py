@@ -144,18 +144,10 @@ def _open_all(
         container.close()
         return info, None
 
-    workers = min(len(paths), os.cpu_count() or 1, _PROBE_THREADS)
-    if workers < 2:
-        found = []
-        for path in paths:
-            info, container = opened(path)
-            if container is not None:
-                stack.callback(container.close)
-            found.append((info, container))
-        return found
     # Probing is demuxing (or reading an MP4's index), and PyAV does both with the GIL
     # released: on 2 cores a second thread took the probes of 6 results of a 776 MB clip
     # from 125 to 67 ms (before MP4s were probed from their index).
+    workers = max(1, min(len(paths), os.cpu_count() or 1, _PROBE_THREADS))
     with ThreadPoolExecutor(workers, thread_name_prefix="bytenite-probe") as pool:
         futures = [pool.submit(opened, p) for p in paths]
     found, failure = [], None
@@ -255,14 +247,10 @@ def _encodes_pcm(info: MediaInfo, muxer: str) -> bool:
     return audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
 
 
-def _is_placed_by_inpoint(info: MediaInfo) -> bool:
-    return info.video is not None and "mp4" in info.format
-
-
 def _lead(info: MediaInfo) -> float:
     """Seconds the concat demuxer places ``info``'s first packet before the file's slot."""
     track = info.video or info.audio
-    if track is None or _is_placed_by_inpoint(info):
+    if track is None or info.indexed:
         return 0.0
     return info.container_start - track.start
 
@@ -279,7 +267,7 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
             # The next file's first packet lands at its own time minus its own start: where
             # the two differ (Ogg pre-skip, Matroska codec delay) the gap is this file's too.
             lead = _lead(infos[n + 1]) if n + 1 < len(infos) else 0.0
-            if video is not None and _is_placed_by_inpoint(info):
+            if video is not None and info.indexed:
                 # MP4/MOV seek to the first frame without dropping the audio priming
                 # before it, which keeps its negative time (-copyts) and its edit list.
                 lines.append(f"inpoint {video.start:.6f}")

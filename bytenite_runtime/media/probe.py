@@ -181,6 +181,12 @@ class MediaInfo:
     the same open, so checking a result's chunk metadata costs no second open."""
 
     @property
+    def indexed(self) -> bool:
+        """An MP4/MOV-family file with video: its demuxer indexes every packet (so a seek
+        is exact), and the concat demuxer places it by its first frame's inpoint."""
+        return self.video is not None and _is_indexed(self.format)
+
+    @property
     def start(self) -> float:
         starts = [t.start for t in (self.video, self.audio) if t is not None]
         return min(starts) if starts else 0.0
@@ -284,7 +290,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
     wanted = [s for s in (vstream, astream) if s is not None]
     video_index = vstream.index if vstream is not None else -1
     pcm = _pcm_unit(astream, acodec)
-    indexed = vstream is not None and "mp4" in container.format.name
+    indexed = vstream is not None and _is_indexed(container.format.name)
     scan = _scan_index(container, path, wanted, video_index, pcm) if indexed else None
     if scan is None:
         with contextlib.ExitStack() as stack:
@@ -352,6 +358,11 @@ def describe(path: Path, container: Any) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
+
+
+def _is_indexed(format_name: str) -> bool:
+    # libavformat's MP4/MOV demuxer is "mov,mp4,m4a,3gp,3g2,mj2".
+    return "mp4" in format_name
 
 
 @dataclass

@@ -28,7 +28,7 @@ from typing import Any
 import av
 
 from ..errors import DataError
-from .cut import _copied_stream
+from .cut import copied_stream
 from .probe import MediaInfo, open_media
 
 __all__ = ["can_remux", "remux"]
@@ -50,7 +50,7 @@ def can_remux(infos: Sequence[MediaInfo], muxer: str) -> bool:
     if muxer not in _MUXERS or not infos:
         return False
     # The listing places MP4/MOV results by inpoint only where they have video.
-    if any(i.video is None or "mp4" not in i.format for i in infos):
+    if not all(i.indexed for i in infos):
         return False
     return all(_layout(i) == _layout(infos[0]) for i in infos)
 
@@ -88,7 +88,7 @@ def remux(
                 if len(streams) != 1 + (info.audio is not None):
                     raise _Refused
                 if not mapped:
-                    mapped = {s.index: _copied_stream(out, s, info.path) for s in streams}
+                    mapped = {s.index: copied_stream(out, s, info.path) for s in streams}
                 inpoint = _micro(info.video.start)
                 source.seek(inpoint, backward=True)
                 shifts = {
