@@ -50,12 +50,11 @@ _ZSTD = b"\x28\xb5\x2f\xfd"
 _COMPRESSIONS = {".gz": ("gzip", _GZIP), ".gzip": ("gzip", _GZIP), ".zst": ("zstd", _ZSTD)}
 _COMPRESSIONS[".zstd"] = _COMPRESSIONS[".zst"]
 _TEXT_FORMATS = ("csv", "tsv", "jsonl")
-# What a text table's first bytes may show instead: (magic, what it is, its format).
-_BINARY: tuple[tuple[bytes, str, Format], ...] = (
-    (b"PAR1", "Parquet", "parquet"),
-    (b"ARROW1", "Arrow IPC", "arrow"),
-    (b"\x93NUMPY", "a NumPy .npy array", "npy"),
-)
+_SHOWN: dict[Format, str] = {
+    "parquet": "Parquet",
+    "arrow": "Arrow IPC",
+    "npy": "a NumPy .npy array",
+}
 _COPY_BLOCK = 8 << 20
 
 
@@ -80,26 +79,27 @@ def _check_compression(path: Path, magic: bytes) -> None:
             )
 
 
-def check_not_binary(path: Path, name: str, fmt: Format) -> None:
+def check_not_binary(path: Path, head: bytes, name: str, fmt: Format) -> None:
     """Raise ``DataError`` when a CSV/TSV/JSON Lines source at ``path`` (``name`` in
-    messages) starts like Parquet, Arrow IPC or ``.npy``, saying which format to set,
-    rather than failing on its first non-UTF-8 byte."""
+    messages), whose first bytes are ``head``, is Parquet, Arrow IPC or ``.npy``, saying
+    which format to set, rather than failing on its first non-UTF-8 byte."""
     if fmt not in _TEXT_FORMATS:
         return
-    with path.open("rb") as stream:
-        head = stream.read(8)
-        size = stream.seek(0, 2)
-        stream.seek(max(0, size - 6))
-        tail = stream.read(6)
-    for magic, kind, real in _BINARY:
-        # Parquet and Arrow files also end in their magic: a CSV whose header starts
-        # "PAR1,…" is not Parquet. The .npy magic's first byte is never UTF-8.
-        if head.startswith(magic) and (real == "npy" or tail.endswith(magic)):
-            shown = magic.decode("latin-1").encode("unicode_escape").decode("ascii")
-            raise DataError(
-                f"{name}: looks like {kind} (starts with {shown}), not {fmt.upper()}; "
-                f'set "format": "{real}" or rename it'
-            )
+    for magic, real in _MAGIC:
+        if not head.startswith(magic):
+            continue
+        if real != "npy":
+            # Parquet and Arrow files also end in their magic: a CSV whose header starts
+            # "PAR1,…" is not Parquet. The .npy magic's first byte is never UTF-8.
+            with path.open("rb") as stream:
+                stream.seek(max(0, stream.seek(0, 2) - len(magic)))
+                if stream.read() != magic:
+                    continue
+        shown = magic.decode("latin-1").encode("unicode_escape").decode("ascii")
+        raise DataError(
+            f"{name}: looks like {_SHOWN[real]} (starts with {shown}), not {fmt.upper()}; "
+            f'set "format": "{real}" or rename it'
+        )
 
 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
