@@ -220,7 +220,7 @@ class Entrypoint(Generic[P]):
             results = Results(settings.task_results_dir, chunk.index)
             try:
                 ctx = AppContext(params, log, secrets, settings, chunk, results)
-                _guarded(chunk.index, self.fn, ctx)
+                _check_ran(self.kind, _guarded(chunk.index, self.fn, ctx))
                 results.commit()
             except BaseException:
                 results.discard()
@@ -236,9 +236,8 @@ class Entrypoint(Generic[P]):
         results = list_results(settings.task_results_dir)
         output = Output(settings.output_dir)
         try:
-            _guarded(
-                None, self.fn, AssemblerContext(params, log, secrets, settings, results, output)
-            )
+            ctx = AssemblerContext(params, log, secrets, settings, results, output)
+            _check_ran(self.kind, _guarded(None, self.fn, ctx))
             output.commit()
         except BaseException:
             output.discard()
@@ -279,6 +278,32 @@ class Entrypoint(Generic[P]):
 
 
 _END = object()
+
+
+def _unstarted(value: object) -> str | None:
+    """What ``value`` is when it is a coroutine or generator (whose body has not run yet),
+    closed so that Python does not warn about it later; None for anything else."""
+    if inspect.iscoroutine(value):
+        value.close()
+        return "a coroutine"
+    if inspect.isasyncgen(value):
+        # aclose() would need an event loop; dropping it unstarted runs nothing.
+        return "an async generator"
+    if inspect.isgenerator(value):
+        value.close()
+        return "a generator"
+    return None
+
+
+def _check_ran(kind: Kind, returned: object) -> None:
+    """An 'async def' or generator app/assembler returns before its body runs; committing
+    nothing and exiting 0 would look like a task that had nothing to write."""
+    what = _unstarted(returned)
+    if what is not None:
+        raise ConfigError(
+            f"the {kind} function returned {what}, so its body never ran; it must be a plain "
+            "'def' that writes its files and returns"
+        )
 
 
 def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any, on_exit: Any = None) -> T:

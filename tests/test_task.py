@@ -618,6 +618,48 @@ def test_sources_are_sorted_and_skip_dotfiles(tmp_path: Path) -> None:
     assert seen == ["a.txt", "b.txt", "sub/c.txt"]
 
 
+async def _async_body(ctx: Any) -> None:
+    ctx.log.info("the body ran")
+
+
+async def _async_generator(ctx: Any) -> Any:
+    yield b"chunk"
+
+
+def _generator(ctx: Any) -> Any:
+    ctx.log.info("the body ran")
+    yield b"chunk"
+
+
+@pytest.mark.parametrize(
+    ("fn", "what"),
+    [
+        (_async_body, "a coroutine"),
+        (_async_generator, "an async generator"),
+        (_generator, "a generator"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["app", "assembler"])
+def test_app_or_assembler_whose_body_never_ran_is_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fn: Any, what: str, kind: str
+) -> None:
+    """An 'async def' or generator app or assembler returns before its body runs: that is an
+    error (exit 2) naming what it returned, never a success that wrote nothing."""
+    entry = task.app(fn) if kind == "app" else task.assembler(fn)
+    env = (
+        _app_env(tmp_path)
+        if kind == "app"
+        else _assembler_env(tmp_path, {"chunk-000000.r.txt": b"x"})
+    )
+    assert entry.main(env) == 2
+    err = capsys.readouterr().err
+    assert _error_lines(err) == [
+        f"error: the {kind} function returned {what}, so its body never ran; "
+        "it must be a plain 'def' that writes its files and returns"
+    ]
+    assert "the body ran" not in err and "never awaited" not in err
+
+
 # -- assembler ---------------------------------------------------------------------------
 
 
