@@ -10,12 +10,12 @@ import signal
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._io import Chunk, ChunkWriter, Output, Results, list_results, list_sources
+from ._io import Chunk, ChunkWriter, NewChunk, Output, Results, list_results, list_sources
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
 from .chunks import MetadataMode
@@ -186,10 +186,7 @@ class Entrypoint(Generic[P]):
         writer = ChunkWriter(settings.chunks_dir, mode)
         ctx = PartitionerContext(params, log, secrets, settings, sources)
         try:
-            produced = _guarded(None, self.fn, ctx)
-            if produced is None:
-                raise ConfigError("the partitioner function returned None; it must yield chunks")
-            iterator = iter(produced)
+            iterator = _chunks_from(_guarded(None, self.fn, ctx))
             while (item := _guarded(writer.count, next, iterator, _END, on_exit=_END)) is not _END:
                 # What was yielded may not be a chunk, or its write callable may raise.
                 _guarded(writer.count, writer.add, item)
@@ -293,6 +290,30 @@ def _unstarted(value: object) -> str | None:
         value.close()
         return "a generator"
     return None
+
+
+def _chunks_from(produced: Any) -> Iterator[Any]:
+    """An iterator over what a partitioner function returned, which must be an iterable
+    of chunks; a str, bytes or path is one chunk, not chunks of one character or byte."""
+    if inspect.iscoroutine(produced) or inspect.isasyncgen(produced):
+        raise ConfigError(
+            f"the partitioner function returned {_unstarted(produced)}; it must yield chunks "
+            "from a plain 'def'"
+        )
+    if produced is None:
+        raise ConfigError("the partitioner function returned None; it must yield chunks")
+    if isinstance(produced, str | bytes | bytearray | memoryview | os.PathLike | NewChunk):
+        kind = "path" if isinstance(produced, os.PathLike) else type(produced).__name__
+        raise ConfigError(
+            f"the partitioner function returned one {kind} instead of yielding chunks; "
+            "yield each chunk (or return a list of them)"
+        )
+    try:
+        return iter(produced)
+    except TypeError:
+        raise ConfigError(
+            f"the partitioner function returned {type(produced).__name__}; it must yield chunks"
+        ) from None
 
 
 def _check_ran(kind: Kind, returned: object) -> None:

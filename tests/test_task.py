@@ -533,6 +533,37 @@ def test_partitioner_returning_none_is_a_config_error(tmp_path: Path) -> None:
         forgot.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
 
 
+@pytest.mark.parametrize(
+    ("returned", "what"),
+    [("chunk text", "one str"), (b"chunk bytes", "one bytes"), (Path("in.txt"), "one path")],
+)
+def test_partitioner_returning_one_chunk_is_a_config_error(
+    tmp_path: Path, returned: Any, what: str
+) -> None:
+    """A partitioner that returns one chunk instead of yielding it fails naming what it
+    returned, rather than cutting a str into one chunk per character."""
+
+    @task.partitioner
+    def single(ctx: task.PartitionerContext[Any]) -> Any:
+        return returned
+
+    with pytest.raises(ConfigError, match=f"returned {what} instead of yielding chunks"):
+        single.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert _listing(tmp_path / "chunks") == []
+
+
+def test_partitioner_returning_a_non_iterable_is_a_config_error(tmp_path: Path) -> None:
+    """A partitioner that returns something no chunk can come from fails with a ConfigError
+    naming its type, not as a bug of the library."""
+
+    @task.partitioner
+    def count(ctx: task.PartitionerContext[Any]) -> Any:
+        return 3
+
+    with pytest.raises(ConfigError, match="returned int; it must yield chunks"):
+        count.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+
+
 def test_partitioner_yielding_nothing_is_a_data_error(tmp_path: Path) -> None:
     """Zero chunks is a DataError: the job would have no task to run."""
 
@@ -658,6 +689,16 @@ def test_app_or_assembler_whose_body_never_ran_is_a_config_error(
         "it must be a plain 'def' that writes its files and returns"
     ]
     assert "the body ran" not in err and "never awaited" not in err
+
+
+@pytest.mark.parametrize(
+    ("fn", "what"), [(_async_body, "a coroutine"), (_async_generator, "an async generator")]
+)
+def test_async_partitioner_is_a_config_error(tmp_path: Path, fn: Any, what: str) -> None:
+    """An 'async def' partitioner is named as such, not reported as a library bug."""
+    with pytest.raises(ConfigError, match=f"returned {what}; it must yield chunks from a plain"):
+        task.partitioner(fn).invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert _listing(tmp_path / "chunks") == []
 
 
 # -- assembler ---------------------------------------------------------------------------
