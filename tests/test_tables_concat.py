@@ -416,6 +416,22 @@ def test_npy_two_dimensional_and_fortran_order() -> None:
     np.testing.assert_array_equal(np.load(io.BytesIO(output["m.npy"])), np.vstack([a, b]))
 
 
+def test_npy_format_3_results_with_utf8_field_names_join() -> None:
+    """Structured arrays whose field names latin-1 cannot hold (which numpy saves in .npy
+    format 3.0, as the row partitioner's chunks of them are) join, names kept."""
+    dtype = np.dtype([("温度", "<f4"), ("id", "<i4")])
+    source = np.array([(i * 0.5, i) for i in range(10)], dtype=dtype)
+    with pytest.warns(UserWarning, match="format 3.0"):
+        data = _npy(source)
+        chunks = run_partitioner("row", {"t.npy": data}, {"rows_per_chunk": 4})
+    assert [chunk.data[6:8] for chunk in chunks] == [b"\x03\x00"] * 3
+    output = run_assembler("concat", _names([chunk.data for chunk in chunks], "t.npy"))
+    assert output["t.npy"][6:8] == b"\x03\x00"
+    joined = np.load(io.BytesIO(output["t.npy"]))
+    assert joined.dtype == dtype
+    np.testing.assert_array_equal(joined, source)
+
+
 def test_npy_dtype_mismatch_names_the_chunk() -> None:
     """Arrays of different dtypes cannot be byte-joined: the chunk is named."""
     parts = [_npy(np.zeros(3, "<f8")), _npy(np.zeros(3, "<f4"))]

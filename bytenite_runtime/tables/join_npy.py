@@ -7,7 +7,9 @@ through a memory map, a block of rows at a time, since its bytes cannot be appen
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +48,9 @@ def _read_header(result: Result) -> _Array:
             version = npy_format.read_magic(stream)
             if version == (1, 0):
                 shape, fortran, dtype = npy_format.read_array_header_1_0(stream)
-            elif version == (2, 0):
+            elif version in ((2, 0), (3, 0)):
+                # 3.0 is 2.0 with a UTF-8 header, for field names latin-1 cannot hold: read
+                # as 2.0, shape, order and item size come out right; the names are fixed below.
                 shape, fortran, dtype = npy_format.read_array_header_2_0(stream)
             else:
                 raise DataError(f"{where}: .npy format version {version} is not supported")
@@ -63,6 +67,10 @@ def _read_header(result: Result) -> _Array:
             f"{where}: truncated .npy file: shape {array.shape} needs {array.nbytes} data "
             f"bytes, the file has {available}"
         )
+    if version == (3, 0):
+        # numpy's public header readers decode latin-1 only; np.load's map reads no data.
+        mapped = np.load(result.path, mmap_mode="r", allow_pickle=False)
+        array = dataclasses.replace(array, dtype=mapped.dtype)
     return array
 
 
@@ -97,6 +105,8 @@ class NpyJoin:
         with out.open("wb", buffering=0) as dst:
             try:
                 npy_format.write_array_header_1_0(dst, header)
+            except UnicodeEncodeError:  # field names latin-1 cannot hold need 3.0
+                write_all(dst, _header_3_0(header))
             except ValueError:  # a header over 64 KiB (huge structured dtypes) needs 2.0
                 npy_format.write_array_header_2_0(dst, header)
             for array in self.arrays:
@@ -104,6 +114,17 @@ class NpyJoin:
                     _write_c_order(dst, array)
                 else:
                     append_file(dst, array.result.path, array.offset, array.nbytes)
+
+
+def _header_3_0(header: dict[str, Any]) -> bytes:
+    """A format 3.0 header, which numpy writes only through private helpers; the layout is
+    its format's: magic, version, u32 length, then the dict's repr in UTF-8, padded with
+    spaces and a final newline so the data starts on a 64-byte boundary."""
+    text = "{" + "".join(f"{key!r}: {value!r}, " for key, value in sorted(header.items())) + "}"
+    body = text.encode("utf-8")
+    prefix = npy_format.MAGIC_PREFIX + bytes((3, 0))
+    pad = -(len(prefix) + 4 + len(body) + 1) % 64
+    return prefix + struct.pack("<I", len(body) + pad + 1) + body + b" " * pad + b"\n"
 
 
 def _write_c_order(dst: Any, array: _Array) -> None:
