@@ -386,6 +386,20 @@ def test_arrow_file_and_stream_results_join_into_one_ipc_file() -> None:
     assert reader.num_record_batches == 9
 
 
+def test_feather_v1_result_is_named_as_such() -> None:
+    """A Feather v1 result is refused saying so, as the row partitioner refuses a Feather v1
+    source, not as a bad metadata length read from its magic bytes."""
+    results = {
+        "chunk-000000.o.feather": _arrow(pa.table({"x": [1]})),
+        "chunk-000001.o.feather": b"FEA1" + bytes(64),
+    }
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", results)
+    assert str(exc.value) == (
+        "chunk 1: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
+    )
+
+
 def test_arrow_schema_mismatch_names_chunk_and_field() -> None:
     """Arrow results follow the Parquet schema rules."""
     results = {

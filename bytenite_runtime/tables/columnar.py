@@ -31,6 +31,7 @@ __all__ = [
     "ArrowPiece",
     "Dictionaries",
     "ParquetPiece",
+    "check_not_feather_v1",
     "duplicate_name",
     "new_ipc_file",
     "plan",
@@ -329,16 +330,22 @@ class Dictionaries:
         )
 
 
+def check_not_feather_v1(head: bytes, name: str) -> None:
+    """Raise ``DataError`` when ``head`` (a file's first bytes) opens a Feather v1 file,
+    which pyarrow's IPC readers misread as a stream with an absurd message length."""
+    if head.startswith(_FEATHER_V1_MAGIC):
+        raise DataError(
+            f"{name}: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
+        )
+
+
 def _open_arrow(
     mapped: Any, name: str, first: int = 0, last: int | None = None
 ) -> tuple[Any, Iterator[tuple[int, Any]]]:
     """``(schema, iterator of (index, batch))`` for batches ``first``..``last``."""
     head = mapped.read(len(_ARROW_MAGIC))
     mapped.seek(0)
-    if head.startswith(_FEATHER_V1_MAGIC):
-        raise DataError(
-            f"{name}: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
-        )
+    check_not_feather_v1(head, name)
     kind = "file" if head == _ARROW_MAGIC else "stream"
     batches: Iterator[tuple[int, Any]]
     try:
