@@ -31,6 +31,8 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
+from pydantic import BaseModel
+
 from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._entry import Entrypoint, Kind, SchemaOption
 from ._io import Chunk, NewChunk, Result
@@ -62,6 +64,14 @@ def _decorator(
     secrets: Iterable[str],
     chunk_metadata: MetadataMode | None = None,
 ) -> Any:
+    if params is not None and not (isinstance(params, type) and issubclass(params, BaseModel)):
+        # Caught here, where it is written: at run time it would be an AttributeError from
+        # inside the library, or (a model instance) params left unvalidated.
+        raise TypeError(
+            f"params must be a pydantic BaseModel subclass (got {params!r}); for a plain dict "
+            "of params leave params out"
+        )
+
     def wrap(f: Callable[[Any], Any]) -> Entrypoint[Any]:
         return Entrypoint(kind, f, params, schema, secrets, chunk_metadata)
 

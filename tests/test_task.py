@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import os
@@ -119,6 +120,34 @@ def test_decorators_work_with_and_without_parentheses() -> None:
             assert entry(None) == "called"
         assert bare.params_model is None
         assert with_args.params_model is Case
+
+
+@dataclasses.dataclass
+class _NotAModel:
+    case: str = "upper"
+
+
+@pytest.mark.parametrize(
+    ("params", "shown"),
+    [
+        (dict, "<class 'dict'>"),
+        (_NotAModel, "<class 'test_task._NotAModel'>"),
+        (Case(), "Case(case='upper')"),
+    ],
+)
+@pytest.mark.parametrize("decorate", [task.app, task.partitioner, task.assembler])
+def test_params_that_is_not_a_pydantic_model_class_fails_at_decoration(
+    decorate: Any, params: Any, shown: str
+) -> None:
+    """params= takes a pydantic model class; anything else (a dict type, a dataclass, a
+    model instance) is a TypeError where it is declared, not an AttributeError from the
+    library at run time or params silently left unvalidated."""
+    with pytest.raises(TypeError) as exc:
+        decorate(params=params)
+    assert str(exc.value) == (
+        f"params must be a pydantic BaseModel subclass (got {shown}); for a plain dict "
+        "of params leave params out"
+    )
 
 
 def test_decorator_records_secrets_and_chunk_metadata() -> None:
