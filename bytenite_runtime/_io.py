@@ -272,6 +272,8 @@ class _Staged:
         for entry in entries:
             # Files made in ``dir`` directly never went through path().
             self._check_name(entry.name)
+            if entry.is_symlink():
+                self._materialize(entry)
             name = self.final_name(entry.name)
             if name in finals:
                 first = finals[name].name
@@ -283,6 +285,21 @@ class _Staged:
             entry.replace(self.target / name)
         self.dir.rmdir()
         return [self.target / name for name in finals]
+
+    def _materialize(self, link: Path) -> None:
+        """A staged symbolic link to a file replaced by that file (hard-linked or copied): a
+        link is not what the platform uploads, and its target (an app's stripped chunk,
+        say) may be gone once the component ends. A link to a folder stays a link."""
+        target = link.readlink()
+        if not link.exists():
+            raise DataError(
+                f"{self.noun} {shown_name(link.name)} is a symbolic link to a missing file "
+                f"({str(target)!r})"
+            )
+        if link.is_file():
+            partial = link.with_name(f".{link.name}.partial")
+            _link_or_copy(link.resolve(), partial)
+            partial.replace(link)
 
     def discard(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

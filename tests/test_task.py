@@ -284,6 +284,41 @@ def test_a_partitioner_that_exits_with_success_keeps_the_chunks_so_far(tmp_path:
     assert len(_listing(tmp_path / "chunks")) == 2
 
 
+def test_a_result_made_as_a_symlink_is_committed_as_the_file_it_points_to(
+    tmp_path: Path,
+) -> None:
+    """A result the app made as a symbolic link (to its chunk, say) is committed as the file
+    it points to: the chunk's stripped copy is removed when the task ends, and a link is
+    not a file the platform can upload."""
+
+    @task.app
+    def link(ctx: task.AppContext[Any]) -> None:
+        os.symlink(ctx.chunk.path, ctx.results.dir / "out.bin")
+
+    link.invoke(_app_env(tmp_path, b"payload", meta=ChunkMeta(2, 3, "s.bin", {})))
+    result = tmp_path / "results" / "chunk-000002.out.bin"
+    assert not result.is_symlink()
+    assert result.read_bytes() == b"payload"
+    assert _listing(tmp_path / "results") == ["chunk-000002.out.bin"]
+
+
+def test_a_dangling_symlink_result_fails_the_task_and_commits_nothing(tmp_path: Path) -> None:
+    """A result that is a symbolic link to nothing fails the task naming it; no result of
+    the task is committed."""
+
+    @task.app
+    def dangling(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("ok.txt", "fine")
+        os.symlink(tmp_path / "nowhere", ctx.results.dir / "out.bin")
+
+    with pytest.raises(DataError) as exc:
+        dangling.invoke(_app_env(tmp_path, chunk_number=1))
+    assert str(exc.value) == (
+        f"result 'out.bin' is a symbolic link to a missing file ({str(tmp_path / 'nowhere')!r})"
+    )
+    assert _listing(tmp_path / "results") == []
+
+
 def test_result_name_clash_commits_nothing(tmp_path: Path) -> None:
     """Two results that would share a final name fail the task and commit neither."""
 
