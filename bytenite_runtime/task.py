@@ -73,6 +73,14 @@ def _decorator(
         )
 
     def wrap(f: Callable[[Any], Any]) -> Entrypoint[Any]:
+        if isinstance(f, Entrypoint):
+            # The outer one would look for schema.json beside an object, not a function,
+            # find none, and skip that validation.
+            article = "a" if f.kind == "partitioner" else "an"
+            raise TypeError(
+                f"{f.__name__!r} is already {article} {f.kind} entry point; decorate the "
+                "function once"
+            )
         return Entrypoint(kind, f, params, schema, secrets, chunk_metadata)
 
     return wrap(fn) if fn is not None else wrap

@@ -150,6 +150,29 @@ def test_params_that_is_not_a_pydantic_model_class_fails_at_decoration(
     )
 
 
+@pytest.mark.parametrize(
+    ("inner", "shown"),
+    [(task.app, "an app"), (task.partitioner, "a partitioner"), (task.assembler, "an assembler")],
+)
+@pytest.mark.parametrize("decorate", [task.app, task.partitioner, task.assembler])
+def test_decorating_an_entry_point_again_is_a_type_error(
+    decorate: Any, inner: Any, shown: str
+) -> None:
+    """Decorating twice is a TypeError naming the function: the outer entry point could not
+    find the schema.json beside it, and would skip that validation without a word."""
+
+    def once(ctx: Any) -> None:
+        pass
+
+    entry = inner(once)
+    expected = f"'once' is already {shown} entry point; decorate the function once"
+    with pytest.raises(TypeError) as exc:
+        decorate(entry)
+    assert str(exc.value) == expected
+    with pytest.raises(TypeError, match=expected):
+        decorate(params=Case)(entry)
+
+
 def test_decorator_records_secrets_and_chunk_metadata() -> None:
     """Declared secret ids and the partitioner's metadata mode are kept on the entry point."""
 
