@@ -222,6 +222,29 @@ def test_exact_encodes_keep_the_source_pixel_format_where_the_encoder_can(
     assert (narrowed in note) if narrowed else note == ""
 
 
+@pytest.mark.parametrize(
+    ("source", "size", "chosen"),
+    [
+        ("yuv420p", (321, 241), "yuv444p"),
+        ("yuv420p10le", (320, 241), "yuv444p10le"),
+        ("yuv422p", (321, 240), "yuv444p"),
+        ("yuv422p", (320, 241), "yuv422p"),
+        ("yuva420p", (321, 241), "yuv444p"),
+        ("yuv420p", (320, 240), "yuv420p"),
+    ],
+)
+def test_an_odd_size_gets_chroma_it_can_hold(
+    source: str, size: tuple[int, int], chosen: str
+) -> None:
+    """x264 refuses subsampled chroma at a size it does not divide (321x241 in 4:2:0): such
+    a size is encoded in 4:4:4 at the same bits, with a note that says why."""
+    got, note = gpu.pixel_format(source, _X264, *size)
+    assert got == chosen
+    if chosen != source:
+        assert f"{size[0]}x{size[1]}" in note and "4:4:4" in note
+    assert ("no alpha" in note) == (source == "yuva420p")
+
+
 def test_pixel_formats_are_read_from_ffmpeg() -> None:
     """`ffmpeg -h encoder=libx264` lists yuv420p and a 10-bit format (x264 builds both);
     an encoder ffmpeg does not have lists nothing."""

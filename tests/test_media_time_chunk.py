@@ -10,6 +10,7 @@ import pytest
 from _failing import failing_partition
 from _media_clips import (
     RATES,
+    VIDEO_RECIPES,
     cut_with_lead_in,
     decoded_counts,
     ffmpeg,
@@ -516,6 +517,27 @@ def test_exact_mode_keeps_ten_bit_hdr_ten_bit(tmp_path: Path, codec: str) -> Non
             assert context.name == (codec if n <= len(chunks) else "h264")
             assert context.format.name == "yuv420p10le"
             assert (context.color_primaries, context.color_trc) == (9, 18)  # BT.2020, HLG
+
+
+def test_exact_mode_keeps_an_odd_sized_video_whole(tmp_path: Path) -> None:
+    """A 321x241 VP9 WebM (4:2:0, which VP9 takes at odd sizes and x264 does not) re-encoded
+    in exact mode keeps every pixel and frame, in every chunk and after a re-encoded join,
+    instead of failing in the encoder."""
+    clip = tmp_path / "odd.webm"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=321x241:rate=25:duration=2",
+        *VIDEO_RECIPES["webm"], "-pix_fmt", "yuv420p", str(clip),
+    )  # fmt: skip
+    chunks = _cut(clip, {"segment_seconds": 1, "mode": "exact", "gpu": "off"})
+    assert len(chunks) == 2
+    results = {result_name("out.mkv", i): c.data for i, c in enumerate(chunks)}
+    reencoded = run_assembler("concat", results, {"reencode": True})["out.mkv"]
+    for n, data in enumerate([c.data for c in chunks] + [reencoded]):
+        path = tmp_path / f"check-{n}.mkv"
+        path.write_bytes(data)
+        video = probe(path).video
+        assert video is not None and (video.width, video.height) == (321, 241)
+    assert decoded_counts(path)[0] == decoded_counts(clip)[0]
 
 
 @pytest.mark.parametrize("ext", ["mp4", "mov", "mkv"])

@@ -39,8 +39,8 @@ class Encoder:
     output_args: tuple[str, ...]
     pixel_format: str = "yuv420p"
     narrowed: str = ""
-    """Why the pixel format has fewer bits or coarser chroma than the source's ("" when
-    it keeps them): for a warning."""
+    """Why the pixel format has fewer bits or other chroma than the source's ("" when it
+    keeps them): for a warning."""
 
     @property
     def is_gpu(self) -> bool:
@@ -74,12 +74,15 @@ def pick_encoder(
     crf: int,
     gpu: Literal["auto", "off"] = "auto",
     source_format: str = "",
+    width: int = 0,
+    height: int = 0,
 ) -> Encoder:
     """NVENC (with NVDEC decoding) when ``gpu`` is auto and it works here, else libx264/5;
-    either gets the pixel format nearest ``source_format`` that it takes."""
+    either gets the pixel format nearest ``source_format`` that it takes, at the source's
+    ``width`` and ``height`` (0: unknown)."""
     if gpu == "auto" and gpu_visible() and nvenc_works(_GPU[codec]):
         name = _GPU[codec]
-        chosen, narrowed = pixel_format(source_format, pixel_formats(name))
+        chosen, narrowed = pixel_format(source_format, pixel_formats(name), width, height)
         return Encoder(
             name,
             ("-hwaccel", "cuda"),
@@ -89,7 +92,7 @@ def pick_encoder(
             narrowed,
         )  # fmt: skip
     name = _CPU[codec]
-    chosen, narrowed = pixel_format(source_format, pixel_formats(name))
+    chosen, narrowed = pixel_format(source_format, pixel_formats(name), width, height)
     return Encoder(
         name,
         (),
@@ -116,16 +119,51 @@ def _shape(name: str) -> tuple[int, int, int, bool] | None:
     return 16 // fmt.chroma_width(16), 16 // fmt.chroma_height(16), bits, grey
 
 
-def pixel_format(source: str, supported: Sequence[str]) -> tuple[str, str]:
+def pixel_format(
+    source: str, supported: Sequence[str], width: int = 0, height: int = 0
+) -> tuple[str, str]:
     """The pixel format to encode a ``source``-format video in, and why it narrows the
-    source's ("" when it does not).
+    source's or changes its chroma ("" when it does neither).
 
     The source's own when the encoder takes it. Else, among the encoder's YUV (or grey,
     for grey) formats without alpha and with the source's chroma subsampling, the one with
     the fewest bits that hold the source's, or the most bits there are; else yuv420p.
     RGB counts as 4:4:4. An unknown source or encoder list gives yuv420p, as before any
-    of this was read.
+    of this was read. Where subsampled chroma does not divide ``width`` x ``height`` (a
+    321x241 VP9 in 4:2:0), the 4:4:4 format of the same bits: x264 refuses the other.
     """
+    chosen, note = _nearest_format(source, supported)
+    whole = _whole_chroma(chosen, supported, width, height)
+    if whole is None:
+        return chosen, note
+    lost = _narrowing(source, whole) if source else ""
+    odd = (
+        f"{chosen}'s subsampled chroma does not divide {width}x{height}: encoding as {whole} "
+        "(4:4:4, which fewer players decode)"
+    )
+    return whole, f"{lost}; {odd}" if lost else odd
+
+
+def _whole_chroma(chosen: str, supported: Sequence[str], width: int, height: int) -> str | None:
+    """The 4:4:4 format with ``chosen``'s bits, where ``chosen``'s subsampled chroma does
+    not divide ``width`` x ``height``; None where it does (or no such format is listed)."""
+    shape = _shape(chosen)
+    if shape is None or shape[3] or not width or not height:
+        return None
+    if width % shape[0] == 0 and height % shape[1] == 0:
+        return None
+    for name in supported:
+        other = _shape(name)
+        fmt = av.VideoFormat(name) if other is not None else None
+        if other is None or fmt is None or fmt.is_rgb or fmt.has_palette:
+            continue
+        if other[:2] == (1, 1) and other[2] == shape[2] and len(fmt.components) == 3:
+            return name
+    return None
+
+
+def _nearest_format(source: str, supported: Sequence[str]) -> tuple[str, str]:
+    """:func:`pixel_format` without a size."""
     if not source or not supported:
         return _DEFAULT_FORMAT, ""
     if source in supported:

@@ -29,7 +29,7 @@ from ..tables.join import label
 from . import MUXERS
 from ._ffmpeg import run_ffmpeg
 from .gpu import Encoder, pick_encoder
-from .probe import MediaInfo, describe, open_media, probe
+from .probe import MediaInfo, VideoTrack, describe, open_media, probe
 from .remux import can_remux, remux
 from .slots import meta_from_tags
 
@@ -302,10 +302,12 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
 _LATE_AUDIO = 0.1
 
 
-def _encoder(source_format: str, target: Path, log: logging.Logger) -> Encoder:
+def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
     """The H.264 encoder for a re-encoded join, in the first result's pixel format where
     it can (a 10-bit result stays 10-bit)."""
-    encoder = pick_encoder("h264", crf=18, source_format=source_format)
+    encoder = pick_encoder(
+        "h264", crf=18, source_format=video.pixel_format, width=video.width, height=video.height
+    )
     if encoder.narrowed:
         log.warning("%s: %s: %s", target.name, encoder.name, encoder.narrowed)
     return encoder
@@ -359,7 +361,7 @@ def _reencode(
         codec = (
             ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32"]
             if webm
-            else list(_encoder(first_video.pixel_format, target, log).output_args)
+            else list(_encoder(first_video, target, log).output_args)
         )
         # The filter's frames, one for one: with its default frame-rate mode, ffmpeg 5.1
         # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).

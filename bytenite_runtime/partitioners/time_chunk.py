@@ -205,7 +205,8 @@ class TimeChunk(Partitioner):
         elif info.video is not None:
             encoder = gpu.pick_encoder(
                 self.video_codec, crf=self.crf, gpu=self.gpu,
-                source_format=info.video.pixel_format,
+                source_format=info.video.pixel_format, width=info.video.width,
+                height=info.video.height,
             )  # fmt: skip
             if encoder.narrowed:
                 ctx.log.warning("%s: %s: %s", name, encoder.name, encoder.narrowed)
