@@ -143,6 +143,36 @@ def test_a_chunk_missing_from_the_results_is_named(
     assert run_assembler("concat", results, {"verify_frames": False})["out.mp4"]
 
 
+def test_the_last_chunk_of_one_source_missing_before_the_next_source_is_named(
+    tmp_path: Path,
+) -> None:
+    """Two sources cut in one job (their chunks carry no count): a gap in the chunk indices
+    where one source ends and the next begins is an error naming the missing chunk, not a
+    join that silently drops the end of the first source."""
+    clip = make_video(tmp_path / "clip.mp4", 2.0).read_bytes()
+    cut = run_partitioner("time-chunk", {"a.mp4": clip, "b.mp4": clip}, {"num_chunks": 2})
+    assert [c.meta.source for c in cut if c.meta] == ["a.mp4", "a.mp4", "b.mp4", "b.mp4"]
+    results = {result_name("out.mp4", i): c.data for i, c in enumerate(cut) if i != 1}
+    with pytest.raises(
+        DataError,
+        match=r"^out.mp4: chunk 1 is missing from the results \(between chunk 0 of 'a.mp4', "
+        r"which ends at 0.833 s, and chunk 2 of 'b.mp4'\)",
+    ):
+        run_assembler("concat", results)
+    assert run_assembler("concat", results, {"verify_frames": False})["out.mp4"]
+
+
+def test_a_source_whose_results_have_another_name_is_not_missing(tmp_path: Path) -> None:
+    """Three sources cut in one job, the middle one's result written under another name (an
+    app keeping each source's container): each output joins without a chunk called missing."""
+    clip = make_video(tmp_path / "clip.mp4", 1.0).read_bytes()
+    files = {"a.mp4": clip, "b.mp4": clip, "c.mp4": clip}
+    cut = run_partitioner("time-chunk", files, {"num_chunks": 1})
+    names = ["out.mp4", "out.mkv", "out.mp4"]
+    results = {result_name(names[i], i): c.data for i, c in enumerate(cut)}
+    assert set(run_assembler("concat", results)) == {"out.mp4", "out.mkv"}
+
+
 def test_mp3_results_at_another_rate_are_re_encoded_and_pass_the_audio_check(
     tmp_path: Path,
 ) -> None:

@@ -174,6 +174,7 @@ class Concat(Assembler):
                 f"output_name is set but results have {len(groups)} different names "
                 f"({', '.join(sorted(groups)[:3])}…)"
             )
+        indices = {r.index for r in ctx.results if r.index is not None}
         for original, members in groups.items():
             name = self.output_name or original
             fmt = self.format_of(original)
@@ -186,8 +187,9 @@ class Concat(Assembler):
                 from ..media.join import join_media
 
                 join_media(
-                    members, target, reencode=self.reencode, verify=self.verify_frames, log=ctx.log
-                )
+                    members, target, reencode=self.reencode, verify=self.verify_frames,
+                    log=ctx.log, elsewhere=indices - {m.index for m in members},
+                )  # fmt: skip
             else:
                 from ..tables import join
 

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -80,24 +80,43 @@ def _seconds(meta: ChunkMeta, field: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _check_none_missing(target: Path, metas: Sequence[ChunkMeta | None]) -> None:
-    """A gap in the chunk indices of one source, a source whose first result does not start
-    at 0 s, or fewer results than the chunk count is an error naming the missing chunk:
-    the join would otherwise skip that stretch of the source without a word."""
+def _check_none_missing(
+    target: Path, metas: Sequence[ChunkMeta | None], elsewhere: Collection[int] = ()
+) -> None:
+    """A gap in the chunk indices of one source or where one source's chunks give way to
+    the next's (but for chunks in ``elsewhere``, which have results under other names), a
+    source whose first result does not start at 0 s, or fewer results than the chunk count
+    is an error naming the missing chunk: the join would otherwise skip that stretch of
+    the source without a word."""
     # Only time-chunk chunks say where in their source they start.
     known = [m for m in metas if m is not None and _seconds(m, "start") is not None]
     previous: ChunkMeta | None = None
     for meta in known:
         start = _seconds(meta, "start")
+        end = 0.0
+        if previous is not None:
+            end = (_seconds(previous, "start") or 0.0) + (_seconds(previous, "duration") or 0.0)
         if previous is not None and previous.source == meta.source:
             if meta.index > previous.index + 1:
-                end = (_seconds(previous, "start") or 0.0) + (_seconds(previous, "duration") or 0.0)
                 raise DataError(
                     f"{target.name}: chunk {previous.index + 1} of {meta.source!r} is missing "
                     f"from the results (chunk {previous.index} ends at {end:.3f} s, chunk "
                     f"{meta.index} starts at {start or 0.0:.3f} s); set verify_frames=false to "
                     "join the others"
                 )
+        elif (
+            previous is not None
+            and not start
+            and (lost := [i for i in range(previous.index + 1, meta.index) if i not in elsewhere])
+        ):
+            # Chunks are numbered across the job's sources one after another: a chunk between
+            # with no result at all is the end of a source (whose chunks carry no count).
+            raise DataError(
+                f"{target.name}: chunk {lost[0]} is missing from the results (between chunk "
+                f"{previous.index} of {previous.source!r}, which ends at {end:.3f} s, and "
+                f"chunk {meta.index} of {meta.source!r}); set verify_frames=false to join the "
+                "others"
+            )
         elif start:
             raise DataError(
                 f"{target.name}: chunk {meta.index - 1} of {meta.source!r} is missing from the "
@@ -172,11 +191,16 @@ def join_media(
     reencode: bool,
     verify: bool,
     log: logging.Logger,
+    elsewhere: Collection[int] = (),
 ) -> None:
-    """Join ``members`` (in chunk order) into ``target``, checking counts on the way."""
+    """Join ``members`` (in chunk order) into ``target``, checking counts on the way;
+    ``elsewhere``: the chunks with results under other names (not missing from this one)."""
     with contextlib.ExitStack() as stack:
         opened = _open_all([m.path for m in members], stack, keep=True)
-        _join(members, opened, target, reencode=reencode, verify=verify, log=log)
+        _join(
+            members, opened, target, reencode=reencode, verify=verify, log=log,
+            elsewhere=elsewhere,
+        )  # fmt: skip
 
 
 def _join(
@@ -187,13 +211,14 @@ def _join(
     reencode: bool,
     verify: bool,
     log: logging.Logger,
+    elsewhere: Collection[int],
 ) -> None:
     infos = [info for info, _ in opened]
     if verify:
         metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
         for member, info, meta in zip(members, infos, metas, strict=True):
             _check_chunk(member, info, meta)
-        _check_none_missing(target, metas)
+        _check_none_missing(target, metas, elsewhere)
     differ = _streams_differ(infos)
     ext = target.suffix.lower().lstrip(".")
     muxer = MUXERS.get(ext, "matroska")
