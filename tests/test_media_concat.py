@@ -52,6 +52,27 @@ def test_differing_codecs_are_re_encoded(chunks: list[PartitionedChunk], tmp_pat
     assert decoded_counts(out)[0] == expected
 
 
+@pytest.mark.parametrize("ext", ["mp4", "mkv"])
+def test_audio_an_app_re_encoded_per_chunk_is_named_where_it_overlaps(
+    chunks: list[PartitionedChunk], tmp_path: Path, ext: str
+) -> None:
+    """A result whose audio the app re-encoded (ffmpeg's default for an MP4 output): its
+    encoder's priming starts the audio a frame before the video, over the end of the
+    previous chunk's; the join fails naming that chunk and the fix, not with a bare count."""
+    parts = []
+    for n, chunk in enumerate(chunks):
+        source, result = tmp_path / f"c{n}.mp4", tmp_path / f"r{n}.{ext}"
+        source.write_bytes(chunk.data)
+        ffmpeg("-i", str(source), "-c:v", "copy", "-c:a", "aac", str(result))
+        parts.append(result.read_bytes())
+    with pytest.raises(
+        DataError,
+        match=r"^chunk 1: its audio overlaps chunk 0's by 0\.0\d\d s where they meet .*"
+        r"\(ffmpeg -c:a copy\)",
+    ):
+        run_assembler("concat", _results(parts, f"out.{ext}"))
+
+
 def test_reencode_param_and_media_format_for_any_name(
     chunks: list[PartitionedChunk], tmp_path: Path
 ) -> None:

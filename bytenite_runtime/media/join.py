@@ -75,6 +75,27 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
             )
 
 
+def _check_joints(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
+    """Audio of two results that overlaps where they meet is an error naming the later: a
+    stream copy cannot play both, and squeezes the times of one. An app that re-encodes a
+    chunk's audio gives it that: its encoder's priming before the first frame and its
+    padding after the last (chunks' own packets meet end to start)."""
+    for n in range(1, len(infos)):
+        before, after = infos[n - 1], infos[n]
+        if not (before.video and before.audio and after.video and after.audio):
+            continue
+        overhang = before.audio.end - before.video.end
+        overlap = overhang + after.video.start - after.audio.start
+        if overlap > after.audio.frame_samples / after.audio.sample_rate / 2:
+            raise DataError(
+                f"{label(members[n])}: its audio overlaps {label(members[n - 1])}'s by "
+                f"{overlap:.3f} s where they meet (the app re-encoded the chunk's audio, and "
+                "each encoder adds its own priming and padding); pass the chunk's audio "
+                "through (ffmpeg -c:a copy): the join encodes it once where the output needs "
+                "another codec"
+            )
+
+
 def _seconds(meta: ChunkMeta, field: str) -> float | None:
     value = meta.fields.get(field)
     return float(value) if isinstance(value, int | float) else None
@@ -224,6 +245,8 @@ def _join(
     muxer = MUXERS.get(ext, "matroska")
     misfit = None if differ else _misfit(infos[0], muxer)
     decoded = reencode or differ or misfit is not None
+    if verify and not decoded:
+        _check_joints(members, infos)
     if decoded:
         if misfit is not None and not reencode:
             log.warning("%s: %s: re-encoding", target.name, misfit)
