@@ -73,6 +73,21 @@ def test_audio_an_app_re_encoded_per_chunk_is_named_where_it_overlaps(
         run_assembler("concat", _results(parts, f"out.{ext}"))
 
 
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_result_without_video_among_results_with_video_is_named(
+    chunks: list[PartitionedChunk], tmp_path: Path, verify: bool
+) -> None:
+    """One result without a video stream (an app that wrote only audio for one chunk) is an
+    error naming that chunk, with or without verify_frames, not a join that drops the video
+    of every chunk and succeeds with an audio-only file."""
+    source, audio_only = tmp_path / "c1.mp4", tmp_path / "a1.mp4"
+    source.write_bytes(chunks[1].data)
+    ffmpeg("-i", str(source), "-vn", "-c:a", "copy", str(audio_only))
+    parts = [chunks[0].data, audio_only.read_bytes(), *(c.data for c in chunks[2:])]
+    with pytest.raises(DataError, match=r"^chunk 1: no video stream, but chunk 0's result has "):
+        run_assembler("concat", _results(parts), {"verify_frames": verify})
+
+
 def test_reencode_param_and_media_format_for_any_name(
     chunks: list[PartitionedChunk], tmp_path: Path
 ) -> None:

@@ -75,6 +75,19 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
             )
 
 
+def _check_video_kept(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
+    """A result without video among results with video is an error naming it: the join
+    keeps a stream only where every result has it, and would drop the video of them all
+    (a chunk of a video source always has frames; audio may end early, video not)."""
+    having = next((n for n, i in enumerate(infos) if i.video is not None), None)
+    lacking = next((n for n, i in enumerate(infos) if i.video is None), None)
+    if having is not None and lacking is not None:
+        raise DataError(
+            f"{label(members[lacking])}: no video stream, but {label(members[having])}'s "
+            "result has one: the join would drop the video of every chunk"
+        )
+
+
 def _check_joints(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
     """Audio of two results that overlaps where they meet is an error naming the later: a
     stream copy cannot play both, and squeezes the times of one. An app that re-encodes a
@@ -235,6 +248,7 @@ def _join(
     elsewhere: Collection[int],
 ) -> None:
     infos = [info for info, _ in opened]
+    _check_video_kept(members, infos)
     if verify:
         metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
         for member, info, meta in zip(members, infos, metas, strict=True):
