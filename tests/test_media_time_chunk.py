@@ -234,6 +234,17 @@ def test_ogg_opus_chunks_join_without_losing_their_pre_skip(
     assert abs(decoded_counts(joined)[1] - decoded_counts(clips["opus"])[1]) <= 960
 
 
+def test_fewer_audio_chunks_than_asked_say_why(
+    clips: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An audio-only file cut finer than its packets allow logs that its packets are too
+    few for that many chunks, not that keyframes are too sparse (it has no video)."""
+    chunks = _cut(clips["m4a"], {"num_chunks": 1000})
+    logged = capsys.readouterr().err
+    assert f"{len(chunks)} chunk(s) instead of 1000: too few audio packets" in logged
+    assert "keyframes" not in logged
+
+
 def test_audio_copy_chunks_hold_at_least_two_packets(
     clips: dict[str, Path], tmp_path: Path
 ) -> None:

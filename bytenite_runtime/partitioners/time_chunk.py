@@ -187,7 +187,7 @@ class TimeChunk(Partitioner):
         if len(pieces) < len(cuts) + 1:
             ctx.log.info(
                 "%s: %d chunk(s) instead of %d: %s", name, len(pieces), len(cuts) + 1,
-                "keyframes too sparse" if self.mode == "copy" else "cuts closer than a frame",
+                _why_fewer(self.mode, video is not None, raw is not None),
             )  # fmt: skip
         # ChunkMeta.count is per job, but chunks of later files are not planned yet: the
         # count is left out when there are several files.
@@ -219,6 +219,16 @@ class TimeChunk(Partitioner):
             yield NewChunk(path=file, source=name, fields=meta.fields, embedded=embed)
             file.unlink(missing_ok=True)
         ctx.log.info("%s: %d chunk(s), %s mode, %s", name, len(pieces), self.mode, fmt)
+
+
+def _why_fewer(mode: str, has_video: bool, sample_exact: bool) -> str:
+    """Why a file gave fewer chunks than asked, for the log."""
+    if has_video:
+        return "keyframes too sparse" if mode == "copy" else "cuts closer than a frame"
+    if sample_exact:
+        return "cuts closer than a sample, or past the last one decoded"
+    # Audio copies put each packet whole in one chunk, and every chunk holds a few.
+    return "too few audio packets for that many chunks"
 
 
 def _decode_pcm(info: MediaInfo, scratch: Path, first: Fraction) -> tuple[Path, int, int]:
