@@ -185,6 +185,21 @@ def test_tiles_of_different_images_under_one_name_are_rejected(tmp_path: Path) -
     assert "has size [64, 64], but tile at box (0, 0)-(32, 32)" in message
 
 
+def test_tiles_cut_with_different_overlaps_are_rejected(tmp_path: Path) -> None:
+    """Tiles of one source recording different overlaps (results of two tile runs mixed) are
+    refused naming the odd tile, rather than feathered with the first tile's ramps (a seam)."""
+    source = noise_rgb(64, 32)
+    results = _identity(_tiles(source, tile_width=32, overlap=8))
+    results["chunk-000001.tile.png"] = _tiles(source, tile_width=32, overlap=4)[1].data
+    for blend in ("crop", "feather"):
+        (tmp_path / blend).mkdir()
+        assert failing_assembly(tmp_path / blend, "mosaic", results, blend=blend) == (
+            "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') "
+            "has overlap 4, but tile at box (0, 0)-(32, 32) (chunk 0, 'chunk-000000.tile.png') "
+            "has 8"
+        )
+
+
 def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
     """A tile whose size fits no common scale (the app cropped it) is named."""
     chunks = _tiles(noise_rgb(64, 32), tile_width=32)

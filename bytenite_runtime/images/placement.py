@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from .._io import Result
 from ..chunks import ChunkMeta
@@ -122,10 +123,11 @@ def check_cover(
     cols, rows = len(xs) - 1, len(ys) - 1
     cells: dict[tuple[int, int], PlacedTile] = {}
     base = None
-    first_fields = tiles[0].meta.fields
     for tile in tiles:
-        for field in ("size", "grid", "cell"):
-            mine, theirs = tile.meta.fields.get(field), first_fields.get(field)
+        # The overlap too: feathering ramps every tile by one overlap, so a tile cut with
+        # another (results of two tile runs mixed) would leave a seam.
+        for field in ("size", "grid", "cell", "overlap"):
+            mine, theirs = _field(tile, field), _field(tiles[0], field)
             if field == "grid" and mine and theirs:
                 mine, theirs = mine[2:], theirs[2:]
             if mine != theirs:
@@ -161,6 +163,11 @@ def check_cover(
                     )
                 raise DataError(f"{where}: tile at box {box} missing{chunk}")
     return [[cells[(col, row)] for col in range(cols)] for row in range(rows)]
+
+
+def _field(tile: PlacedTile, name: str) -> Any:
+    # An absent overlap is 0, as tile_of reads it.
+    return tile.meta.fields.get(name, 0 if name == "overlap" else None)
 
 
 def common_mode(where: str, tiles: Sequence[PlacedTile]) -> str:
