@@ -326,6 +326,24 @@ def test_palette_with_transparency_is_not_flattened_into_jpeg(tmp_path: Path) ->
     assert len(_tiles({"a.png": encoded(image)}, format="jpeg")) == 1
 
 
+def test_palette_with_transparency_keeps_it_in_tiff_tiles_and_mosaic() -> None:
+    """A palette image with a transparent index tiled as TIFF (whose writer has no place for
+    the index) gives RGBA tiles, and a TIFF mosaic of palette tiles keeps the alpha too."""
+    image = noise_rgb(24, 16).quantize(4)
+    data = encoded(image, transparency=1)
+    expected = np.asarray(decoded(data).convert("RGBA"))
+    assert (expected[..., 3] == 0).any()
+    chunks = _tiles({"a.png": data}, tile_width=8, format="tiff")
+    assert {decoded(c.data).mode for c in chunks} == {"RGBA"}
+    results = {f"chunk-{i:06d}.tile.tif": c.data for i, c in enumerate(chunks)}
+    out = decoded(run_assembler("mosaic", results)["a.png"])
+    assert np.array_equal(np.asarray(out.convert("RGBA")), expected)
+    png_chunks = _tiles({"a.png": data}, tile_width=8)
+    png_results = {f"chunk-{i:06d}.tile.png": c.data for i, c in enumerate(png_chunks)}
+    out = decoded(run_assembler("mosaic", png_results, {"format": "tiff"})["a.tif"])
+    assert np.array_equal(np.asarray(out.convert("RGBA")), expected)
+
+
 def test_big_endian_16_bit_grey_keeps_every_value() -> None:
     """A big-endian 16-bit TIFF (mode I;16B) gives I;16 tiles with the same values, not
     values clamped to 255 as Pillow's direct conversion does."""

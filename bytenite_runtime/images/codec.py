@@ -309,8 +309,12 @@ def keyed_alpha(image: Image.Image) -> Image.Image:
 
 def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = False) -> str:
     """The mode ``fmt`` stores ``mode`` as, or a DataError when it would lose data;
-    ``transparent``: a palette image has a transparent index, which JPEG cannot keep."""
+    ``transparent``: a palette image has a transparent index, which JPEG cannot keep (and
+    TIFF keeps only as alpha)."""
     target = _WRITABLE[fmt].get(mode)
+    if mode == "P" and transparent and fmt == "tiff":
+        # Pillow's TIFF writer drops a palette's transparent index: alpha keeps it.
+        return "RGBA"
     if mode == "P" and transparent and fmt == "jpeg":
         fits = ", ".join(f for f, table in _WRITABLE.items() if table.get("P") in ("P", "RGBA"))
         raise DataError(f"{name}: mode P with transparency cannot be written as jpeg (use {fits})")
