@@ -188,6 +188,24 @@ def test_a_tile_saved_without_its_metadata_is_named_in_the_missing_tile_error(
     )
 
 
+def test_a_tile_saved_under_another_name_is_named_in_the_missing_tile_error(
+    tmp_path: Path,
+) -> None:
+    """A tile the app saved under another result name than the others (JPEG among PNG
+    tiles) is named where its cell is reported missing, not left for the user to find."""
+    chunks = _tiles(noise_rgb(64, 64), tile_width=32)
+    results = _identity(chunks)
+    del results["chunk-000001.tile.png"]
+    assert chunks[1].meta is not None
+    results["chunk-000001.tile.jpg"] = codec.encode(
+        decoded(chunks[1].data), "jpeg", quality=95, lossless=False, meta=chunks[1].meta
+    )
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': tile at box (32, 0)-(64, 32) missing (chunk 1: it returned "
+        "'chunk-000001.tile.jpg' but no 'tile.png')"
+    )
+
+
 def test_duplicate_tile_is_named_with_both_results(tmp_path: Path) -> None:
     """Two results for one cell fail the mosaic, naming both."""
     results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))

@@ -135,10 +135,10 @@ class Mosaic(Assembler):
                 )
                 raise DataError(f"mosaic: {what} would both be written as {name!r}")
         for (source, original), tiles in groups.items():
-            plain = {
-                r.index: r.name for r in untagged if r.index is not None and r.original == original
-            }
-            self._build(ctx, source, names[(source, original)], tiles, plain)
+            self._build(
+                ctx, source, names[(source, original)], tiles,
+                _missing_notes(source, original, groups, untagged),
+            )  # fmt: skip
 
     def _check_undamaged(self, result: Result) -> None:
         from ..images import codec
@@ -182,7 +182,7 @@ class Mosaic(Assembler):
         source: str,
         name: str,
         tiles: list[PlacedTile],
-        plain: Mapping[int, str],
+        notes: Mapping[int, str],
     ) -> None:
         from PIL import Image
 
@@ -196,7 +196,7 @@ class Mosaic(Assembler):
         cell = fields.get("cell")
         xs = axis_edges(width, cols, int(cell[0]) if cell else None)
         ys = axis_edges(height, rows, int(cell[1]) if cell else None)
-        grid = check_cover(where, tiles, xs, ys, plain)
+        grid = check_cover(where, tiles, xs, ys, notes)
         first = grid[0][0]
         icc_profile: bytes | None = None
         subsampling: int | None = None
@@ -301,6 +301,30 @@ def _output_dpi(stated: object, sx: Fraction, sy: Fraction) -> tuple[float, floa
     if not all(type(v) in (int, float) and 0 < v < math.inf for v in stated):
         return None
     return round(float(stated[0] * sx), 4), round(float(stated[1] * sy), 4)
+
+
+def _missing_notes(
+    source: str,
+    original: str,
+    groups: Mapping[tuple[str, str], Sequence[PlacedTile]],
+    untagged: Sequence[Result],
+) -> dict[int, str]:
+    """What came back, by chunk index, from chunks that may be missing a tile of the group
+    ``(source, original)``: a result under its name without tile metadata, or tiles of the
+    source under another name (an app that saved some tiles as JPEG)."""
+    notes = {
+        r.index: f"its result {r.name!r} carries no tile metadata; write tiles with "
+        "bytenite_runtime.images.tiles.save_tile"
+        for r in untagged
+        if r.index is not None and r.original == original
+    }
+    for (other_source, other), tiles in groups.items():
+        if other_source == source and other != original:
+            for tile in tiles:
+                notes.setdefault(
+                    tile.meta.index, f"it returned {tile.result.name!r} but no {original!r}"
+                )
+    return notes
 
 
 def _check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:

@@ -116,10 +116,10 @@ def check_cover(
     tiles: Sequence[PlacedTile],
     xs: Sequence[int],
     ys: Sequence[int],
-    plain: Mapping[int, str] | None = None,
+    notes: Mapping[int, str] | None = None,
 ) -> list[list[PlacedTile]]:
     """The tiles by grid row and column; a missing, duplicate or misplaced tile is an error
-    (naming, from ``plain``, the result by chunk index that came back without metadata)."""
+    (saying, from ``notes`` by chunk index, what its chunk returned instead)."""
     cols, rows = len(xs) - 1, len(ys) - 1
     cells: dict[tuple[int, int], PlacedTile] = {}
     base = None
@@ -156,11 +156,8 @@ def check_cover(
                 box = Box(xs[col], ys[row], xs[col + 1], ys[row + 1])
                 index = base + row * cols + col if base is not None else None
                 chunk = f" (chunk {index})" if index is not None else ""
-                if index is not None and plain and index in plain:
-                    chunk = (
-                        f" (chunk {index}: its result {plain[index]!r} carries no tile "
-                        "metadata; write tiles with bytenite_runtime.images.tiles.save_tile)"
-                    )
+                if index is not None and notes and index in notes:
+                    chunk = f" (chunk {index}: {notes[index]})"
                 raise DataError(f"{where}: tile at box {box} missing{chunk}")
     return [[cells[(col, row)] for col in range(cols)] for row in range(rows)]
 
