@@ -253,7 +253,24 @@ def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
     assert failing_assembly(tmp_path, "mosaic", results) == (
         "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') is "
         "30x32, but the tiles are scaled 1 x 1 (expected 32x32 from its 32x32 chunk); the app "
-        "must not crop tiles"
+        "must scale every tile alike and crop none"
+    )
+
+
+def test_a_tile_scaled_unlike_the_others_is_not_called_cropped(tmp_path: Path) -> None:
+    """A tile the app scaled 2x among tiles it left alone is named with a message that asks
+    for one scale, not one that blames cropping for a tile larger than its chunk."""
+    chunks = _tiles(noise_rgb(64, 32), tile_width=32)
+    results = _identity(chunks)
+    tile = decoded(chunks[1].data)
+    assert chunks[1].meta is not None
+    results["chunk-000001.tile.png"] = codec.encode(
+        tile.resize((64, 64)), "png", quality=95, lossless=False, meta=chunks[1].meta
+    )
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') is "
+        "64x64, but the tiles are scaled 1 x 1 (expected 32x32 from its 32x32 chunk); the app "
+        "must scale every tile alike and crop none"
     )
 
 

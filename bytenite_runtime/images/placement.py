@@ -195,6 +195,7 @@ def scale_of(where: str, tiles: Sequence[PlacedTile]) -> tuple[Fraction, Fractio
             raise DataError(
                 f"{where}: {tile.label} is {got[0]}x{got[1]}, but the tiles are scaled "
                 f"{sx} x {sy} (expected {float(want[0]):g}x{float(want[1]):g} from its "
-                f"{tile.tile_size[0]}x{tile.tile_size[1]} chunk); the app must not crop tiles"
+                f"{tile.tile_size[0]}x{tile.tile_size[1]} chunk); the app must scale every "
+                "tile alike and crop none"
             )
     return sx, sy

@@ -14,7 +14,7 @@ The ``mosaic`` assembler finds each result's place from the tile metadata in the
 result's own metadata slot; Pillow drops that slot when it saves an image, so a result
 must be written with :func:`save_tile` (or carry ``ctx.chunk.meta`` in the slot some
 other way). The app may scale the tile (e.g. 2x super-resolution): the mosaic detects
-the scale from the tile sizes. The app must not crop it.
+the scale from the tile sizes. It must scale every tile alike and crop none.
 """
 
 from __future__ import annotations
