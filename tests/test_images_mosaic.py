@@ -464,6 +464,23 @@ def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
     assert np.all(np.asarray(out) == (200, 100, 50))
 
 
+@pytest.mark.parametrize("blend", ["crop", "feather"])
+def test_edge_tiles_half_a_pixel_short_are_filled_when_feathering_too(blend: str) -> None:
+    """Feathered like cropped, tiles whose box ends half a pixel short of its output span
+    at scale 3/2 give their edge pixels there, not a black column (no tile's weight)."""
+    source = Image.new("RGB", (29, 17), (200, 100, 50))
+    results = {}
+    for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=2)):
+        tile = decoded(chunk.data)
+        scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
+        results[f"chunk-{i:06d}.tile.png"] = codec.encode(
+            scaled, "png", quality=95, lossless=False, meta=chunk.meta
+        )
+    out = decoded(run_assembler("mosaic", results, {"blend": blend})["photo.png"])
+    assert out.size == (44, 25)
+    assert np.all(np.asarray(out) == (200, 100, 50))
+
+
 def test_one_sources_results_differing_only_in_extension_get_one_output_each() -> None:
     """An app writing tile.png and tile.webp per tile gets two outputs for the source, the
     second not overwriting the first."""

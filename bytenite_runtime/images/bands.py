@@ -156,15 +156,20 @@ def feather_bands(
                 if y0 >= y1:
                     continue
                 left, top = x0 - to_out(ox, sx), y0 - to_out(oy, sy)
-                part = pixels[top : top + y1 - y0, left : left + x1 - x0].astype(np.float32)
+                part = pixels[top : top + y1 - y0, left : left + x1 - x0]
+                if part.shape[:2] != (y1 - y0, x1 - x0):
+                    # As in cut(): a box ending half a pixel short of its rounded span (an
+                    # odd size at scale 3/2) repeats its edge pixels there; cut short, the
+                    # pixels past it had no tile's weight and came out black.
+                    ys_in = np.clip(np.arange(top, top + y1 - y0), 0, pixels.shape[0] - 1)
+                    xs_in = np.clip(np.arange(left, left + x1 - x0), 0, pixels.shape[1] - 1)
+                    part = pixels[np.ix_(ys_in, xs_in)]
                 wx = ramp(x0, x1, sx, (tile.core.x0, tile.core.x1), width, overlap)
                 wy = ramp(y0, y1, sy, (tile.core.y0, tile.core.y1), height, overlap)
                 w = np.outer(wy, wx).astype(np.float32)
-                rows_, cols_ = part.shape[0], part.shape[1]
-                w = w[:rows_, :cols_]
-                target = acc[y0 - band_y0 : y0 - band_y0 + rows_, x0 : x0 + cols_]
-                target += part * (w[..., None] if part.ndim == 3 else w)
-                weights[y0 - band_y0 : y0 - band_y0 + rows_, x0 : x0 + cols_] += w
+                target = acc[y0 - band_y0 : y1 - band_y0, x0:x1]
+                target += part.astype(np.float32) * (w[..., None] if part.ndim == 3 else w)
+                weights[y0 - band_y0 : y1 - band_y0, x0:x1] += w
         blended = acc / (weights[..., None] if acc.ndim == 3 else weights)
         top_value = 65535 if mode == "I;16" else 255
         dtype = np.uint16 if mode == "I;16" else np.uint8
