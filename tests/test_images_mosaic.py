@@ -328,6 +328,19 @@ def test_the_only_tile_damaged_is_named_not_reported_as_carrying_no_metadata(
     )
 
 
+def test_an_output_scaled_to_no_rows_is_rejected(tmp_path: Path) -> None:
+    """Padded tiles of a 1 px high image that the app shrank 4x would make an output 0 rows
+    high: an error naming the image and the scale, not a PNG that no reader opens."""
+    results = {}
+    for i, chunk in enumerate(_tiles(noise_rgb(8, 1), tile_width=4, edge="pad")):
+        results[f"chunk-{i:06d}.tile.png"] = codec.encode(
+            decoded(chunk.data).resize((1, 1)), "png", quality=95, lossless=False, meta=chunk.meta
+        )
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': output 2x0 is empty: the 8x1 image at the app's scale 1/4 x 1/4"
+    )
+
+
 def test_output_over_max_pixels_is_rejected(tmp_path: Path) -> None:
     """The bomb guard applies to the output size too."""
     results = _identity(_tiles(noise_rgb(64, 32), tile_width=32))

@@ -235,6 +235,11 @@ class Mosaic(Assembler):
                 tile.mode = joined
         sx, sy = scale_of(where, tiles)
         out_w, out_h = to_out(width, sx), to_out(height, sy)
+        if min(out_w, out_h) < 1:  # tiles padded past the image, shrunk below a pixel of it
+            raise DataError(
+                f"{where}: output {out_w}x{out_h} is empty: the {width}x{height} image at the "
+                f"app's scale {sx} x {sy}"
+            )
         if out_w * out_h > self.max_pixels:
             raise DataError(
                 f"{where}: output {out_w}x{out_h} exceeds max_pixels ({self.max_pixels})"
