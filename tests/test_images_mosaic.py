@@ -461,18 +461,24 @@ def test_palette_tiles_with_transparency_are_not_flattened_into_jpeg(tmp_path: P
     )
 
 
-def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
-    """Shrink tiles of odd widths scaled 3/2 end half a pixel short of the rounded output
-    size; the last column repeats its neighbour instead of staying black."""
+def _flat_tiles_scaled_3_2(overlap: int) -> dict[str, bytes]:
+    """Results of an app scaling by 3/2 the 8 px tiles of a flat 29x17 image, whose odd
+    widths end half a pixel short of the rounded output size."""
     source = Image.new("RGB", (29, 17), (200, 100, 50))
     results = {}
-    for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=3)):
+    for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=overlap)):
         tile = decoded(chunk.data)
         scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
         results[f"chunk-{i:06d}.tile.png"] = codec.encode(
             scaled, "png", quality=95, lossless=False, meta=chunk.meta
         )
-    out = decoded(run_assembler("mosaic", results)["photo.png"])
+    return results
+
+
+def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
+    """Shrink tiles of odd widths scaled 3/2 end half a pixel short of the rounded output
+    size; the last column repeats its neighbour instead of staying black."""
+    out = decoded(run_assembler("mosaic", _flat_tiles_scaled_3_2(overlap=3))["photo.png"])
     assert out.size == (44, 26)
     assert np.all(np.asarray(out) == (200, 100, 50))
 
@@ -481,14 +487,7 @@ def test_a_rational_scale_with_fractional_edges_leaves_no_black_seam() -> None:
 def test_edge_tiles_half_a_pixel_short_are_filled_when_feathering_too(blend: str) -> None:
     """Feathered like cropped, tiles whose box ends half a pixel short of its output span
     at scale 3/2 give their edge pixels there, not a black column (no tile's weight)."""
-    source = Image.new("RGB", (29, 17), (200, 100, 50))
-    results = {}
-    for i, chunk in enumerate(_tiles(source, tile_width=8, overlap=2)):
-        tile = decoded(chunk.data)
-        scaled = tile.resize((tile.width * 3 // 2, tile.height * 3 // 2))
-        results[f"chunk-{i:06d}.tile.png"] = codec.encode(
-            scaled, "png", quality=95, lossless=False, meta=chunk.meta
-        )
+    results = _flat_tiles_scaled_3_2(overlap=2)
     out = decoded(run_assembler("mosaic", results, {"blend": blend})["photo.png"])
     assert out.size == (44, 25)
     assert np.all(np.asarray(out) == (200, 100, 50))
