@@ -1042,6 +1042,23 @@ def test_overwrite_never_replaces_a_folder_holding_what_the_job_needs(
     assert source.read_text() == LINES
 
 
+@pytest.mark.parametrize("depth", [0, 1])
+def test_overwrite_never_replaces_the_home_folder_or_one_holding_it(
+    simulate: Simulate, tmp_path: Path, source: Path, depth: int
+) -> None:
+    """An output that is the home folder, or a folder holding it (``--output ~`` or ``/``
+    mistyped with --overwrite), is refused before the job runs and nothing there is lost."""
+    home = tmp_path / "users" / "me"
+    home.mkdir(parents=True)
+    (home / ".profile").write_text("keep me")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = home.parents[depth - 1] if depth else home
+    run = simulate(request, "--overwrite", output=output, env={**os.environ, "HOME": str(home)})
+    assert run.returncode == 2, run.stderr
+    assert "holds your home folder" in run.last_error_line
+    assert (home / ".profile").read_text() == "keep me"
+
+
 @pytest.mark.parametrize("case", ["request", "app"])
 def test_overwrite_never_replaces_the_request_or_a_components_folder(
     simulate: Simulate, tmp_path: Path, source: Path, case: str

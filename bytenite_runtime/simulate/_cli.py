@@ -289,7 +289,13 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         template.data_destination, args.output, Path("bytenite-output") / "{job}", base
     )
     if destination is not None and destination.name != "{job}":
-        keep = [("the current folder", Path.cwd()), ("the job records", args.workdir)]
+        keep = [
+            ("the current folder", Path.cwd()),
+            ("the job records", args.workdir),
+            # A mistyped --output ~ or / with --overwrite would replace either whole.
+            ("your home folder", Path.home()),
+            ("the Python environment", Path(sys.prefix)),
+        ]
         source = local_source(template.data_source, base)
         if source is not None:
             keep.append(("the source", source))
