@@ -241,6 +241,23 @@ def test_tiles_cut_with_different_overlaps_are_rejected(tmp_path: Path) -> None:
         )
 
 
+def test_tiles_with_kept_and_applied_orientation_are_rejected(tmp_path: Path) -> None:
+    """Tiles of one source recording different orientations (one tile run kept the EXIF
+    orientation, another applied it) are refused naming the odd tile, not joined upside down."""
+    exif = Image.Exif()
+    exif[0x0112] = 3
+    data = encoded(noise_rgb(64, 32), "PNG", exif=exif.tobytes())
+    kept = run_partitioner("tile", {"photo.png": data}, {"tile_width": 32, "orientation": "keep"})
+    results = _identity(kept)
+    applied = run_partitioner("tile", {"photo.png": data}, {"tile_width": 32})
+    results["chunk-000001.tile.png"] = applied[1].data
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': tile at box (32, 0)-(64, 32) (chunk 1, 'chunk-000001.tile.png') "
+        "has orientation 1, but tile at box (0, 0)-(32, 32) (chunk 0, 'chunk-000000.tile.png') "
+        "has 3"
+    )
+
+
 def test_cropped_tile_is_rejected(tmp_path: Path) -> None:
     """A tile whose size fits no common scale (the app cropped it) is named."""
     chunks = _tiles(noise_rgb(64, 32), tile_width=32)

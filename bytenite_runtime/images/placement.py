@@ -19,6 +19,8 @@ __all__ = ["PlacedTile", "check_cover", "common_mode", "scale_of", "tile_of", "t
 # Tiles in these modes join in the wider one without loss: libwebp stores a fully opaque
 # tile without its alpha channel, so its neighbours with alpha decode as RGBA and it as RGB.
 _WIDER = {frozenset({"RGB", "RGBA"}): "RGBA", frozenset({"L", "LA"}): "LA"}
+# What an absent field means, as the mosaic reads it: no overlap, upright.
+_ABSENT = {"overlap": 0, "orientation": 1}
 
 
 @dataclass
@@ -125,8 +127,9 @@ def check_cover(
     base = None
     for tile in tiles:
         # The overlap too: feathering ramps every tile by one overlap, so a tile cut with
-        # another (results of two tile runs mixed) would leave a seam.
-        for field in ("size", "grid", "cell", "overlap"):
+        # another (results of two tile runs mixed) would leave a seam. And the orientation:
+        # a tile of the stored pixels ('keep') among upright ones would be pasted turned.
+        for field in ("size", "grid", "cell", "overlap", "orientation"):
             mine, theirs = _field(tile, field), _field(tiles[0], field)
             if field == "grid" and mine and theirs:
                 mine, theirs = mine[2:], theirs[2:]
@@ -163,8 +166,8 @@ def check_cover(
 
 
 def _field(tile: PlacedTile, name: str) -> Any:
-    # An absent overlap is 0, as tile_of reads it.
-    return tile.meta.fields.get(name, 0 if name == "overlap" else None)
+    value = tile.meta.fields.get(name)
+    return _ABSENT.get(name) if value is None else value
 
 
 def common_mode(where: str, tiles: Sequence[PlacedTile]) -> str:
