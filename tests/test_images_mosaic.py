@@ -291,6 +291,23 @@ def test_a_tile_scaled_unlike_the_others_is_not_called_cropped(tmp_path: Path) -
     )
 
 
+def test_the_scale_most_tiles_agree_on_names_the_odd_first_tile(tmp_path: Path) -> None:
+    """When the first of the largest tiles is the one the app scaled unlike the others, the
+    scale is the one most tiles agree on, so the error names that tile, not a correct one."""
+    chunks = _tiles(noise_rgb(96, 32), tile_width=32)
+    results = _identity(chunks)
+    assert chunks[0].meta is not None
+    results["chunk-000000.tile.png"] = codec.encode(
+        decoded(chunks[0].data).resize((64, 64)), "png", quality=95, lossless=False,
+        meta=chunks[0].meta,
+    )  # fmt: skip
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        "mosaic 'photo.png': tile at box (0, 0)-(32, 32) (chunk 0, 'chunk-000000.tile.png') is "
+        "64x64, but the tiles are scaled 1 x 1 (expected 32x32 from its 32x32 chunk); the app "
+        "must scale every tile alike and crop none"
+    )
+
+
 def test_results_without_tile_metadata_are_an_error(tmp_path: Path) -> None:
     """Plain images (an app that saved with Pillow alone) cannot be placed: a clear error."""
     message = failing_assembly(

@@ -4,6 +4,7 @@ the grid, the app's scale read off its size. Plain Python, no Pillow."""
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -19,6 +20,8 @@ __all__ = ["PlacedTile", "check_cover", "common_mode", "scale_of", "tile_of", "t
 # Tiles in these modes join in the wider one without loss: libwebp stores a fully opaque
 # tile without its alpha channel, so its neighbours with alpha decode as RGBA and it as RGB.
 _WIDER = {frozenset({"RGB", "RGBA"}): "RGBA", frozenset({"L", "LA"}): "LA"}
+# Exact tile scales tried, most common first, when the largest tile's is not everyone's.
+_TRIED_SCALES = 4
 # What an absent field means, as the mosaic reads it: no overlap, upright.
 _ABSENT = {"overlap": 0, "orientation": 1}
 
@@ -184,13 +187,12 @@ def common_mode(where: str, tiles: Sequence[PlacedTile]) -> str:
 
 
 def scale_of(where: str, tiles: Sequence[PlacedTile]) -> tuple[Fraction, Fraction]:
-    """One rational scale per axis, read off the largest tile and checked on every tile."""
-    widest = max(tiles, key=lambda t: t.tile_size[0])
-    tallest = max(tiles, key=lambda t: t.tile_size[1])
-    sx = Fraction(widest.pixels[0], widest.tile_size[0])
-    sy = Fraction(tallest.pixels[1], tallest.tile_size[1])
+    """One rational scale per axis, the one most tiles agree on (see :func:`_axis_scale`),
+    checked on every tile."""
+    sx, sy = _axis_scale(tiles, 0), _axis_scale(tiles, 1)
     if sx == 0 or sy == 0:
-        raise DataError(f"{where}: {widest.label} is empty")
+        empty = next(tile for tile in tiles if 0 in tile.pixels)
+        raise DataError(f"{where}: {empty.label} is empty")
     for tile in tiles:
         want = (tile.tile_size[0] * sx, tile.tile_size[1] * sy)
         got = tile.pixels
@@ -202,3 +204,25 @@ def scale_of(where: str, tiles: Sequence[PlacedTile]) -> tuple[Fraction, Fractio
                 "tile alike and crop none"
             )
     return sx, sy
+
+
+def _axis_scale(tiles: Sequence[PlacedTile], axis: int) -> Fraction:
+    """The scale along ``axis`` that puts most tiles within a pixel of their size.
+
+    The first of the largest tiles gives the most precise scale (a rational scale rounds a
+    small tile's pixels further off) and is the answer whenever every tile agrees with it
+    or no other scale has more tiles on its side; otherwise one odd tile would be taken
+    for the scale and its correct neighbours blamed. Only the few most common exact
+    scales are tried against it, so a grid of many tiles costs a few passes at most.
+    """
+
+    def agreeing(scale: Fraction) -> int:
+        return sum(abs(t.pixels[axis] - t.tile_size[axis] * scale) < 1 for t in tiles)
+
+    largest = max(tiles, key=lambda t: t.tile_size[axis])
+    first = Fraction(largest.pixels[axis], largest.tile_size[axis])
+    if agreeing(first) == len(tiles):
+        return first
+    common = Counter(Fraction(t.pixels[axis], t.tile_size[axis]) for t in tiles)
+    others = [scale for scale, _ in common.most_common(_TRIED_SCALES) if scale != first]
+    return max([first, *others], key=agreeing)  # the first of equals: ties keep ``first``
