@@ -19,6 +19,7 @@ from PIL import Image
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import read_slot
 from bytenite_runtime.errors import SettingsError
+from bytenite_runtime.images import codec
 from bytenite_runtime.images.pngstream import _chunk as png_chunk
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
@@ -312,6 +313,38 @@ def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
     data = encoded(noise_rgb(8, 8).convert("RGBA"))
     message = _failing(tmp_path, {"a.png": data}, format="jpeg")
     assert message == "a.png: mode RGBA cannot be written as jpeg (use png, tiff, webp)"
+
+
+@pytest.mark.parametrize(
+    ("odd", "keyed", "message"),
+    [
+        (noise_rgb(8, 8).convert("RGBA"), False, "mode RGBA cannot be written as jpeg"),
+        (noise_rgb(8, 8).quantize(4), True, "mode P with transparency cannot be written as jpeg"),
+        (Image.new("L", (8, 8)), True, "mode LA cannot be written as jpeg"),
+    ],
+)
+def test_a_mode_the_format_cannot_hold_fails_before_any_source_is_decoded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: Image.Image, keyed: bool, message: str
+) -> None:
+    """A later source in a mode the format cannot hold (alpha, a transparent index or a
+    PNG's transparent grey) is found from its header while planning, so no earlier source
+    is decoded and tiled in vain."""
+    decoding: list[str] = []
+    load = codec.load
+
+    def recording_load(image: Image.Image, name: str) -> None:
+        decoding.append(name)
+        load(image, name)
+
+    monkeypatch.setattr(codec, "load", recording_load)
+    files = {
+        "a.png": encoded(noise_rgb(64, 64)),
+        "b.png": encoded(odd, **({"transparency": 1} if keyed else {})),
+    }
+    assert _failing(tmp_path, files, tile_width=16, format="jpeg") == (
+        f"b.png: {message} (use png, tiff, webp)"
+    )
+    assert decoding == []
 
 
 def test_palette_with_transparency_is_not_flattened_into_jpeg(tmp_path: Path) -> None:

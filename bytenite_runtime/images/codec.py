@@ -52,6 +52,7 @@ __all__ = [
     "output_mode",
     "pad",
     "pil_format",
+    "planned_mode",
     "profile_for",
     "save",
     "stored_size",
@@ -322,6 +323,17 @@ def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = F
         fits = ", ".join(f for f, table in _WRITABLE.items() if mode in table)
         raise DataError(f"{name}: mode {mode} cannot be written as {fmt} (use {fits})")
     return target
+
+
+def planned_mode(image: Image.Image, fmt: ImageFormat, name: str) -> str:
+    """The mode tiles of ``image`` (opened, not yet loaded) take in ``fmt``, from its header
+    alone, as :func:`supported_mode`, :func:`keyed_alpha` and :func:`output_mode` bring it;
+    a DataError as theirs when it has no such mode."""
+    mode = normalized_mode(image.mode, name)
+    keyed = image.info.get("transparency") is not None
+    if mode in ("L", "RGB") and keyed:
+        mode += "A"
+    return output_mode(mode, fmt, name, transparent=keyed and mode == "P")
 
 
 def subsampling_of(image: Image.Image) -> int | None:

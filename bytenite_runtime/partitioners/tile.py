@@ -133,6 +133,9 @@ class Tile(Partitioner):
             with codec.open_image(path, name, self.max_pixels) as image:
                 orientation = codec.orientation_of(image)
                 width, height = codec.stored_size(image)
+                # Before any source is decoded, so a later one in a mode the format cannot
+                # hold fails at once rather than after every earlier one is tiled.
+                codec.planned_mode(image, self._format(codec.pil_format(image)), name)
             if self.orientation == "apply" and orientation in codec.QUARTER_TURNS:
                 width, height = height, width
             tiles = plan_tiles(
@@ -146,6 +149,9 @@ class Tile(Partitioner):
         for source in sources:
             yield from self._tile_source(source, index, count, cell, ctx.log)
             index += len(source.tiles)
+
+    def _format(self, source_format: ImageFormat | None) -> ImageFormat:
+        return (source_format or "png") if self.format == "same" else self.format
 
     def _check_tile_size(self, name: str, size: tuple[int, int]) -> None:
         # The source is held to max_pixels from its header, but a padded tile is as large
@@ -187,7 +193,7 @@ class Tile(Partitioner):
         image = codec.oriented(image, source.orientation, upright=upright)
         image = codec.supported_mode(image, source.name)
         image = codec.keyed_alpha(image)
-        fmt: ImageFormat = (source_format or "png") if self.format == "same" else self.format
+        fmt = self._format(source_format)
         transparent = "transparency" in image.info
         mode = codec.output_mode(image.mode, fmt, source.name, transparent=transparent)
         if mode != image.mode:
