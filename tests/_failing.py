@@ -26,6 +26,7 @@ def _expect_failure(
     inbox.mkdir()
     outbox.mkdir()
     for file_name, data in files.items():
+        (inbox / file_name).parent.mkdir(parents=True, exist_ok=True)
         (inbox / file_name).write_bytes(data)
     environment = partitioner_environment if kind == "partitioner" else assembler_environment
     with pytest.raises(errors) as caught:

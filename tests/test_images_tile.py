@@ -315,6 +315,20 @@ def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
     assert message == "a.png: mode RGBA cannot be written as jpeg (use png, tiff, webp)"
 
 
+@pytest.fixture
+def decoding(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the sources the partitioner decodes, in order."""
+    names: list[str] = []
+    load = codec.load
+
+    def recording_load(image: Image.Image, name: str) -> None:
+        names.append(name)
+        load(image, name)
+
+    monkeypatch.setattr(codec, "load", recording_load)
+    return names
+
+
 @pytest.mark.parametrize(
     ("odd", "keyed", "message"),
     [
@@ -324,19 +338,11 @@ def test_mode_the_format_cannot_hold_is_rejected(tmp_path: Path) -> None:
     ],
 )
 def test_a_mode_the_format_cannot_hold_fails_before_any_source_is_decoded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, odd: Image.Image, keyed: bool, message: str
+    tmp_path: Path, decoding: list[str], odd: Image.Image, keyed: bool, message: str
 ) -> None:
     """A later source in a mode the format cannot hold (alpha, a transparent index or a
     PNG's transparent grey) is found from its header while planning, so no earlier source
     is decoded and tiled in vain."""
-    decoding: list[str] = []
-    load = codec.load
-
-    def recording_load(image: Image.Image, name: str) -> None:
-        decoding.append(name)
-        load(image, name)
-
-    monkeypatch.setattr(codec, "load", recording_load)
     files = {
         "a.png": encoded(noise_rgb(64, 64)),
         "b.png": encoded(odd, **({"transparency": 1} if keyed else {})),
@@ -344,6 +350,34 @@ def test_a_mode_the_format_cannot_hold_fails_before_any_source_is_decoded(
     assert _failing(tmp_path, files, tile_width=16, format="jpeg") == (
         f"b.png: {message} (use png, tiff, webp)"
     )
+    assert decoding == []
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            f"{'d' * 200}/{'p' * 200}.png",
+            f"'{'d' * 32}…pppppppp.png': the mosaic of its tiles would be named "
+            f"'{'d' * 32}…pppppppp.png', which is 405 bytes in UTF-8, over the 255-byte "
+            "file-name limit; shorten or rename the source or its folders",
+        ),
+        (
+            "a\nb.png",
+            "'a\\nb.png': the mosaic of its tiles would be named 'a\\nb.png', which must be a "
+            "plain file name, without control characters (found '\\n'); shorten or rename the "
+            "source or its folders",
+        ),
+    ],
+)
+def test_a_source_whose_mosaic_output_name_is_no_file_name_fails_before_tiling(
+    tmp_path: Path, decoding: list[str], source: str, message: str
+) -> None:
+    """A source whose folders and file name, joined as the mosaic names its output, make no
+    file name (over 255 bytes, a newline) fails while planning, naming the source and the
+    rule, instead of in the assembler after every task ran."""
+    files = {"a.png": encoded(noise_rgb(64, 64)), source: encoded(noise_rgb(8, 8))}
+    assert _failing(tmp_path, files, tile_width=16) == message
     assert decoding == []
 
 

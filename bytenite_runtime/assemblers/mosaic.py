@@ -30,7 +30,6 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
-from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
@@ -162,19 +161,10 @@ class Mosaic(Assembler):
         several: bool,
         full: bool = False,
     ) -> str:
-        from ..images.codec import EXTENSIONS, format_of_name
+        from ..images.naming import mosaic_name
 
         fmt = self._output_format(tiles)
-        # The source comes from metadata, which another tool may have written with an
-        # absolute or a Windows path: only the relative parts make the name.
-        path = PurePosixPath(source.replace("\\", "/").lstrip("/") or "image")
-        whole = full or not path.suffix
-        stem = "_".join(path.parts) if whole else "_".join(path.with_suffix("").parts)
-        if several:
-            result = PurePosixPath(original)
-            stem = f"{stem}-{result.name if full else result.stem}"
-        keep = format_of_name(path.name) == fmt and not several and not full
-        return stem + (path.suffix if keep else EXTENSIONS[fmt])
+        return mosaic_name(source, fmt, original if several else None, full=full)
 
     def _build(
         self,

@@ -2,7 +2,7 @@
 
 Importing this package is cheap: ``slots`` (metadata readers), ``grid`` (tile geometry)
 and ``placement`` (where a result tile goes) are plain Python; ``codec``, ``sniff``,
-``tiles``, ``bands`` and ``pngstream`` import Pillow and numpy, and only the components
+``tiles``, ``bands``, ``pngstream`` and ``naming`` import Pillow and numpy, and only the components
 that need them import those.
 
 For app authors, :mod:`bytenite_runtime.images.tiles` opens a tile chunk and saves the

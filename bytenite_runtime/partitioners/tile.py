@@ -1,7 +1,8 @@
 """The ``tile`` partitioner: images cut into tiles, each a plain image carrying its box.
 
-Every source is probed first (header only: size, orientation), so all tiles are planned
-and the chunk count is known before a pixel is decoded; then each source is decoded
+Every source is probed first (header only: size, orientation, whether the tile format
+holds its mode; and its name, which must give its mosaic a file name), so all tiles are
+planned, and bad input found, before a pixel is decoded; then each source is decoded
 once and its tiles are cropped and encoded on a thread pool, yielded in order a bounded
 number ahead, so memory stays at one source image plus a few tiles. Threads, because
 Pillow's encoders release the GIL: on 2 cores, 16 PNG tiles of 1024x1024 took 3.4 s on
@@ -31,6 +32,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from .._io import NewChunk
+from .._names import file_name_problem, shown_name
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError
@@ -130,6 +132,7 @@ class Tile(Partitioner):
         sources = []
         for path in ctx.sources:
             name = path.relative_to(ctx.source_dir).as_posix()
+            _check_mosaic_name(name)
             with codec.open_image(path, name, self.max_pixels) as image:
                 orientation = codec.orientation_of(image)
                 width, height = codec.stored_size(image)
@@ -258,6 +261,21 @@ class Tile(Partitioner):
     def _chunk(meta: ChunkMeta, future: Future[bytes], embed: bool) -> NewChunk:
         return NewChunk(
             data=future.result(), source=meta.source, fields=meta.fields, embedded=embed
+        )
+
+
+def _check_mosaic_name(source: str) -> None:
+    # The mosaic names its output after the source, folders joined to the file name: two
+    # names the file system took can join into one it refuses, and only the assembler
+    # would find out, after every task ran.
+    from ..images.naming import shortest_mosaic_name
+
+    name = shortest_mosaic_name(source)
+    problem = file_name_problem(name)
+    if problem is not None:
+        raise DataError(
+            f"{shown_name(source)}: the mosaic of its tiles would be named {shown_name(name)}, "
+            f"which {problem}; shorten or rename the source or its folders"
         )
 
 
