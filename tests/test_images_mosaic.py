@@ -420,6 +420,23 @@ def test_sources_that_flatten_to_one_output_name_are_an_error(tmp_path: Path) ->
     )
 
 
+def test_an_output_name_over_the_limit_fails_before_any_mosaic_is_built(tmp_path: Path) -> None:
+    """An output name the file system refuses (a long source joined to a second result
+    name, which the tile partitioner cannot foresee) is a DataError naming the source, not
+    a settings error after the other sources' mosaics were built."""
+    sources = {
+        "photo.png": encoded(noise_rgb(32, 32)),
+        "s" * 200 + ".png": encoded(noise_rgb(8, 8)),
+    }
+    chunks = run_partitioner("tile", sources, {"tile_width": 16})
+    results = _identity(chunks)
+    results[f"chunk-000004.{'m' * 100}.png"] = chunks[4].data
+    assert failing_assembly(tmp_path, "mosaic", results) == (
+        f"mosaic '{'s' * 32}…ssssssss.png': output name '{'s' * 32}…mmmmmmmm.png' is 305 "
+        "bytes in UTF-8, over the 255-byte file-name limit"
+    )
+
+
 def _rewritten(chunks: list[PartitionedChunk], index: int, **fields: Any) -> dict[str, bytes]:
     """Identity results whose tile ``index`` claims ``fields`` in its metadata."""
     results = _identity(chunks)

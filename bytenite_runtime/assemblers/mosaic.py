@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
+from .._names import file_name_problem, shown_name
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
@@ -133,6 +134,14 @@ class Mosaic(Assembler):
                     else f"sources {first[0]!r} and {key[0]!r}"
                 )
                 raise DataError(f"mosaic: {what} would both be written as {name!r}")
+        for (source, _), name in names.items():
+            # The name comes from the data (the source and result names), so it is bad data,
+            # found before any mosaic is built; the tile partitioner finds most of these.
+            problem = file_name_problem(name)
+            if problem is not None:
+                raise DataError(
+                    f"mosaic {shown_name(source)}: output name {shown_name(name)} {problem}"
+                )
         for (source, original), tiles in groups.items():
             self._build(
                 ctx, source, names[(source, original)], tiles,
