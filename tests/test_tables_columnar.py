@@ -547,7 +547,7 @@ def _corrupt_row_group(data: bytes, group: int) -> bytes:
         ("t.parquet", _corrupt_row_group(_PARQUET, 2), "t.parquet row group 2: cannot be decoded"),
         ("t.parquet", parquet_bytes(numbered(0), 10), "t.parquet: no rows"),
         ("t.arrow", _ARROW[:-40], "t.arrow: truncated or not an Arrow IPC file"),
-        ("t.arrow", b"plain text, not arrow", "t.arrow: not Arrow IPC"),
+        ("t.arrow", b"plain text, not arrow", "t.arrow: not an Arrow IPC file; its bytes"),
         ("t.feather", b"FEA1" + bytes(64), "t.feather: Feather v1 is not supported"),
         ("t.arrow", arrow_bytes(numbered(0), 10), "t.arrow: no rows"),
         (
@@ -584,6 +584,29 @@ def test_bad_columnar_input_is_one_line_and_leaves_no_chunks(
     message, left = fail(tmp_path, {name: data}, {"num_chunks": 4})
     assert message.startswith(expected)
     assert "\n" not in message
+    assert left == []
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("x.arrow", _PARQUET, "x.arrow: not an Arrow IPC file; its bytes look like Parquet"),
+        ("x.feather", b"a,b\n1,2\n", "x.feather: not an Arrow IPC file; its bytes look like text (CSV?)"),  # noqa: E501
+        ("x.parquet", b"a,b\n1,2\n", "x.parquet: not a Parquet file; its bytes look like text (CSV?)"),  # noqa: E501
+        ("x.parquet", _ARROW, "x.parquet: not a Parquet file; its bytes look like Arrow IPC"),
+        ("x.parquet", _NPY, "x.parquet: not a Parquet file; its bytes look like a NumPy .npy array"),  # noqa: E501
+        ("x.npy", _PARQUET, "x.npy: not a .npy file; its bytes look like Parquet"),
+        ("x.npy", b'{"a": 1}\n', "x.npy: not a .npy file; its bytes look like text (JSON Lines?)"),
+        ("x.npy", b"PK\x03\x04" + bytes(40), "x.npy: not a .npy file; its bytes look like a ZIP archive (an .npz?)"),  # noqa: E501
+    ],
+)  # fmt: skip
+def test_other_bytes_under_a_binary_table_name_say_what_they_look_like(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    """A Parquet, Arrow IPC or .npy name over another format's bytes is one line saying
+    what the bytes look like, not pyarrow's or numpy's wording about metadata lengths."""
+    message, left = fail(tmp_path, {name: data}, {"num_chunks": 2})
+    assert message == expected
     assert left == []
 
 

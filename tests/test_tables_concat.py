@@ -131,6 +131,31 @@ def test_csv_utf16_result_is_named_as_utf16(tmp_path: Path) -> None:
     )
 
 
+_OWN = {
+    "t.arrow": _arrow(pa.table({"a": [1, 2]})),
+    "t.parquet": _parquet(pa.table({"a": [1, 2]})),
+    "t.npy": _npy(np.arange(3)),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [
+        ("t.arrow", b"a,b\n1,2\n", "chunk 0: not an Arrow IPC file; its bytes look like text (CSV?)"),  # noqa: E501
+        ("t.parquet", b"a\tb\n1\t2\n", "chunk 0: not a Parquet file; its bytes look like text (TSV?)"),  # noqa: E501
+        ("t.npy", _OWN["t.parquet"], "chunk 0: not a .npy file; its bytes look like Parquet"),
+    ],
+    ids=["csv-as-arrow", "tsv-as-parquet", "parquet-as-npy"],
+)  # fmt: skip
+def test_other_bytes_under_a_binary_result_name_say_what_they_look_like(
+    tmp_path: Path, name: str, data: bytes, expected: str
+) -> None:
+    """A Parquet, Arrow IPC or .npy result holding another format's bytes fails naming
+    its chunk and what the bytes look like, in one line."""
+    parts = {f"chunk-000000.{name}": data, f"chunk-000001.{name}": _OWN[name]}
+    assert failing_assembly(tmp_path, "concat", parts) == expected
+
+
 def test_csv_empty_results_are_skipped() -> None:
     """A result with no bytes, or only a BOM, adds nothing and is not a header mismatch."""
     parts = [b"", b"a\n1\n", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\n2"]

@@ -153,6 +153,7 @@ class Row(Partitioner):
                 fmt = table_source.detect_format(original, head, declared)
                 name = original.relative_to(ctx.source_dir).as_posix()
                 table_source.check_not_binary(plain, head, name, fmt)
+                table_source.check_magic(plain, name, fmt)
                 if self.output_format not in ("same", fmt) and self.header:
                     self._check_distinct_columns(plain, name, fmt)
                 files.append((name, fmt, plain, sizing))

@@ -23,7 +23,7 @@ from typing import Protocol
 from .._copy import append_file, write_all
 from .._io import Result
 from ..errors import DataError
-from .source import Format
+from .source import Format, check_magic
 
 __all__ = ["Join", "label", "plan"]
 
@@ -46,6 +46,8 @@ def plan(
 ) -> Join:
     """Check that ``results`` (in chunk order) can be joined as ``fmt``; nothing is written.
     ``quoting=False`` reads a CSV/TSV result's quotes as plain characters."""
+    for result in results:
+        check_magic(result.path, label(result), fmt)
     if fmt in ("parquet", "arrow"):
         from . import join_columnar
 

@@ -16,6 +16,7 @@ __all__ = [
     "DELIMITERS",
     "Format",
     "Sizing",
+    "check_magic",
     "check_not_binary",
     "decompressed",
     "detect_format",
@@ -56,6 +57,25 @@ _SHOWN: dict[Format, str] = {
     "npy": "a NumPy .npy array",
 }
 _COPY_BLOCK = 8 << 20
+# What each binary format's file starts with: an Arrow IPC stream opens with a message's
+# continuation marker (0xFFFFFFFF), one written before Arrow 0.15 with its length.
+_OWN_MAGIC: dict[Format, tuple[bytes, ...]] = {
+    "parquet": (b"PAR1", b"PARE"),
+    "arrow": (b"ARROW1", b"\xff\xff\xff\xff", b"FEA1"),
+    "npy": (b"\x93NUMPY",),
+}
+_OTHER_MAGIC = (
+    (b"PAR1", "Parquet"),
+    (b"ARROW1", "Arrow IPC"),
+    (b"\xff\xff\xff\xff", "an Arrow IPC stream"),
+    (b"FEA1", "Feather v1"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"PK\x03\x04", "a ZIP archive (an .npz?)"),
+    (_GZIP, "gzip data"),
+    (_ZSTD, "zstd data"),
+)
+_A_FILE = {"parquet": "a Parquet file", "arrow": "an Arrow IPC file", "npy": "a .npy file"}
+_HEAD = 512
 
 
 def _inner_name(path: Path) -> str:
@@ -100,6 +120,39 @@ def check_not_binary(path: Path, head: bytes, name: str, fmt: Format) -> None:
             f"{name}: looks like {_SHOWN[real]} (starts with {shown}), not {fmt.upper()}; "
             f'set "format": "{real}" or rename it'
         )
+
+
+def _looks_like(head: bytes) -> str | None:
+    """What a file starting with ``head`` looks like, in words; None when unknown."""
+    for magic, shown in _OTHER_MAGIC:
+        if head.startswith(magic):
+            return shown
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:
+            return None
+        text = head[: exc.start].decode("utf-8")  # a character cut by the read
+    if any(c < " " and c not in "\t\r\n" for c in text):
+        return None
+    if text.lstrip("\ufeff \t\r\n")[:1] in ("{", "["):
+        return "text (JSON Lines?)"
+    return "text (TSV?)" if "\t" in text.partition("\n")[0] else "text (CSV?)"
+
+
+def check_magic(path: Path, name: str, fmt: Format) -> None:
+    """Raise ``DataError`` when a Parquet, Arrow IPC or ``.npy`` file at ``path`` (``name``
+    in messages) holds another format's bytes, saying what they look like, rather than
+    passing on pyarrow's or numpy's wording about a metadata length or a footer."""
+    if fmt not in _OWN_MAGIC:
+        return
+    with path.open("rb") as stream:
+        head = stream.read(_HEAD)
+    if not head or head.startswith(_OWN_MAGIC[fmt]):
+        return
+    shown = _looks_like(head)
+    if shown is not None:
+        raise DataError(f"{name}: not {_A_FILE[fmt]}; its bytes look like {shown}")
 
 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
