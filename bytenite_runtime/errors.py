@@ -103,15 +103,27 @@ class SettingsError(ConfigError):
         super().__init__(f"invalid settings ({len(self.problems)} {noun}): {body}")
 
 
+def _a(kind: str) -> str:
+    return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
+
+
 class UnknownNameError(ConfigError):
     """A name that is not registered, with the nearest known one suggested."""
 
     def __init__(
-        self, kind: str, name: str, known: Iterable[str], searched: str | None = None
+        self,
+        kind: str,
+        name: str,
+        known: Iterable[str],
+        searched: str | None = None,
+        other_kinds: Sequence[str] = (),
     ) -> None:
         options = sorted(known)
         close = nearest(name, options, cutoff=0.5)
         hint = f"; did you mean {close!r}?" if close is not None else ""
+        if other_kinds:
+            # The name is right, the slot is wrong: no near name would help.
+            hint = f"; {name!r} is {' and '.join(map(_a, other_kinds))}, not {_a(kind)}"
         # The folders searched come last: the name and the suggestion must lead the line.
         where = f"; searched {searched}" if searched is not None else ""
         self.name = name

@@ -39,7 +39,8 @@ def get(kind: ComponentKind, name: str) -> type[Partitioner] | type[Assembler]:
     try:
         target = _BUILTINS[kind][name]
     except KeyError:
-        raise UnknownNameError(kind, name, _BUILTINS[kind]) from None
+        others = [k for k, table in _BUILTINS.items() if name in table]
+        raise UnknownNameError(kind, name, _BUILTINS[kind], other_kinds=others) from None
     module_name, _, attr = target.partition(":")
     component: type[Partitioner] | type[Assembler] = getattr(
         importlib.import_module(module_name), attr

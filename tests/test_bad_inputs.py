@@ -458,6 +458,30 @@ def test_row_unknown_component_name_in_a_job(simulate: Simulate, tmp_path: Path)
 
 
 @pytest.mark.parametrize(
+    ("role", "tag", "said"),
+    [
+        ("partitioner", "zipper", "'zipper' is an assembler, not a partitioner"),
+        ("assembler", "row", "'row' is a partitioner, not an assembler"),
+        ("app", "concat", "'concat' is an assembler, not an app"),
+        ("assembler", "raw-app", "'raw-app' is an app, not an assembler"),
+        ("app", "passthrough", "'passthrough' is a partitioner and an assembler, not an app"),
+    ],
+)
+def test_row_a_component_in_the_wrong_role_says_what_it_is(
+    simulate: Simulate, tmp_path: Path, role: str, tag: str, said: str
+) -> None:
+    """A template tag naming a component of another kind (an assembler as the partitioner,
+    an app as the assembler) fails with exit 2 saying which kind it is, not only unknown."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    tags: dict[str, str | Path] = {"app": FIXTURES / "raw_app", role: tag}
+    request = write_request(tmp_path / "job.json", source=source, **tags)
+    run = simulate(request, "--search", str(FIXTURES))
+    assert_clean_failure(run, f"unknown {role} {tag!r}; {said} (known: ", code=2)
+    assert run.job_dirs == []
+
+
+@pytest.mark.parametrize(
     ("secret_ids", "env", "culprit"),
     [
         (("API_TOKEN",), {}, "API_TOKEN: is not set"),

@@ -169,7 +169,10 @@ GOOD_TEMPLATE: dict[str, Any] = {
 BROKEN_TEMPLATES = [
     ({"app": "my-ap"}, "app: unknown app 'my-ap'; did you mean 'my-app'? (known: "),
     ({"assembler": "zipperr"}, "assembler: unknown assembler 'zipperr'; did you mean"),
-    ({"partitioner": "zipper"}, "partitioner: unknown partitioner 'zipper' (known: "),
+    (
+        {"partitioner": "zipper"},
+        "partitioner: unknown partitioner 'zipper'; 'zipper' is an assembler, not a partitioner",
+    ),
     ({"app": "./my-app"}, "app: './my-app' is a folder path, which only the simulator understands"),
     ({"partitioner": "row@v1"}, "partitioner: 'row@v1' is not a tag (expected name, name@major"),
     ({"partitioner": "row@2"}, "partitioner: partitioner 'row@2': built-in 'row' is version 1.x"),

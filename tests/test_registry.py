@@ -83,6 +83,32 @@ def test_names_are_per_kind() -> None:
         registry.get("partitioner", "zipper")
 
 
+@pytest.mark.parametrize(
+    ("kind", "name", "other"),
+    [("partitioner", "zipper", "an assembler"), ("assembler", "row", "a partitioner")],
+)
+def test_a_name_of_the_other_kind_says_which_kind_it_is(kind: str, name: str, other: str) -> None:
+    """A built-in asked for as the wrong kind is named as the kind it is, not just unknown."""
+    with pytest.raises(UnknownNameError) as exc:
+        registry.get(kind, name)  # type: ignore[arg-type]
+    assert str(exc.value).startswith(f"unknown {kind} {name!r}; {name!r} is {other}, not a")
+
+
+def test_serving_an_assembler_as_a_partitioner_says_it_is_an_assembler(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """`serve partitioner zipper` exits 2 saying zipper is an assembler, in one line."""
+    from bytenite_runtime.__main__ import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["serve", "partitioner", "zipper"])
+    assert exc.value.code == 2
+    assert capfd.readouterr().err == (
+        "error: unknown partitioner 'zipper'; 'zipper' is an assembler, not a partitioner "
+        f"(known: {', '.join(registry.names('partitioner'))})\n"
+    )
+
+
 def test_kind_of_resolves_unique_names() -> None:
     """kind_of answers for names registered under one kind only."""
     assert registry.kind_of("zipper") == "assembler"

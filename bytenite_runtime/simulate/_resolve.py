@@ -141,7 +141,8 @@ def resolve(
     minor = int(match.group("minor")) if match.group("minor") else None
     # One scan of the search folders serves both the match and the suggestions.
     broken: list[tuple[Path, TemplateError]] = []
-    fitting = [(folder, m) for folder, m in _manifests(search, broken) if _fits(role, m)]
+    manifests = list(_manifests(search, broken))
+    fitting = [(folder, m) for folder, m in manifests if _fits(role, m)]
     candidates = [
         (v, p, manifest)
         for v, p, manifest in _candidates(name, fitting)
@@ -164,7 +165,23 @@ def resolve(
     if role != "app":
         known |= set(registry.names(role))
     where = ", ".join(str(s) for s in search) or "no folders"
-    raise UnknownNameError(role, tag, known, searched=where)
+    others = _other_kinds(role, name, [m for _, m in manifests])
+    raise UnknownNameError(role, tag, known, searched=where, other_kinds=others)
+
+
+def _other_kinds(role: Role, name: str, manifests: Sequence[dict[str, Any]]) -> list[str]:
+    """The kinds of the components named ``name`` that do not fit ``role`` (an assembler
+    given as a partitioner), to say so rather than only "unknown"; none when ``name`` is
+    known for ``role`` too (only its version was not found)."""
+    if any(m.get("name") == name and _fits(role, m) for m in manifests):
+        return []
+    kinds = {
+        m.get("type") if m.get("type") in ("partitioner", "assembler") else "app"
+        for m in manifests
+        if m.get("name") == name
+    }
+    kinds |= {kind for kind in ("partitioner", "assembler") if name in registry.names(kind)}
+    return [kind for kind in ("partitioner", "assembler", "app") if kind in kinds]
 
 
 def search_folders(extra: Sequence[Path], base: Path) -> list[Path]:
