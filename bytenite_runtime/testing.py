@@ -22,6 +22,7 @@ Built-in partitioners and assemblers can be named by their registry key.
 from __future__ import annotations
 
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,11 +50,15 @@ class AppRun:
     """What one app task left in ``TASK_RESULTS_DIR``.
 
     ``results`` maps each result's original name (chunk marker removed) to its bytes;
-    ``raw_names`` are the names as the assembler would receive them, sorted.
+    ``raw_names`` are the names as the assembler would receive them, sorted;
+    ``warnings`` the simulator's warnings about this task's results (an entry that is
+    not a top-level file, which never reaches the assembler), each also given to
+    :func:`warnings.warn`.
     """
 
     results: dict[str, bytes]
     raw_names: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -140,8 +145,17 @@ def run_app(
         env.update(secret_environment(secrets or {}))
         app.invoke(env)
         raw = _read_flat(results_dir)
+        # The platform collects top-level files only, as the simulator does: a folder
+        # (or a link to one) would be lost without a word, so it is warned about as there.
+        dropped = tuple(
+            f"{entry.name!r} is not a file; only top-level files are results"
+            for entry in sorted(results_dir.iterdir())
+            if not entry.is_file()
+        )
+    for message in dropped:
+        warnings.warn(f"run_app: {message}", UserWarning, stacklevel=2)
     results = {parse_result_name(name).original: data for name, data in raw.items()}
-    return AppRun(results, tuple(raw))
+    return AppRun(results, tuple(raw), dropped)
 
 
 def run_partitioner(

@@ -54,6 +54,23 @@ def test_run_app_returns_results_by_original_name() -> None:
     assert run == AppRun({"out.txt": b"HELLO"}, ("chunk-000000.out.txt",))
 
 
+@task.app
+def nests(ctx: task.AppContext[Any]) -> None:
+    ctx.results.write_text("top.txt", "kept")
+    (ctx.results.dir / "sub").mkdir()
+    (ctx.results.dir / "sub" / "deep.txt").write_text("lost")
+
+
+def test_run_app_warns_about_a_result_in_a_subfolder() -> None:
+    """A result folder, which the platform and the simulator do not collect, is warned
+    about as simulate warns, and listed in the run's warnings, not left out silently."""
+    expected = "'chunk-000000.sub' is not a file; only top-level files are results"
+    with pytest.warns(UserWarning, match=re.escape(f"run_app: {expected}")):
+        run = run_app(nests, "x")
+    assert run.results == {"top.txt": b"kept"}
+    assert run.warnings == (expected,)
+
+
 def test_run_app_passes_chunk_number() -> None:
     """chunk_number becomes CHUNK_NUMBER and so the index in the result name."""
     run = run_app(shout, b"Hi", chunk_number=12)
