@@ -60,6 +60,7 @@ def _shown_forms(value: str) -> set[str]:
         json.dumps(value, ensure_ascii=False)[1:-1],
         repr(value.encode("utf-8", "surrogateescape"))[2:-1],
         urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),  # its default keeps "/", which AWS secret keys hold
         urllib.parse.quote_plus(value, safe=""),
     }
 

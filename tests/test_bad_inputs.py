@@ -777,6 +777,7 @@ ESCAPING_APP = """
         ctx.log.info("token %r", value)
         print(json.dumps({"token": value}), json.dumps({"token": value}, ensure_ascii=False))
         print(value.encode(), ascii(value), "https://x/?t=" + urllib.parse.quote(value, safe=""))
+        print("https://x/" + urllib.parse.quote(value) + "?u=" + urllib.parse.quote_plus(value))
         ctx.results.write_text(f"res-{urllib.parse.quote(value, safe='')}.txt", "ok")
         if "crash" in os.environ.get("APP_PARAMS", ""):
             raise ValueError(f"bad token {value!r}")
@@ -785,14 +786,16 @@ ESCAPING_APP = """
     if __name__ == "__main__":
         main.run()
 """
-ESCAPED_SECRET = 'pa\\ss "wörd" + x'
+# The slash: AWS secret keys hold one, which urllib.parse.quote leaves as it is by default.
+ESCAPED_SECRET = 'pa\\ss "wörd" + x/y'
 
 
 def _shown_forms(value: str) -> set[str]:
     return {
         repr(value)[1:-1], ascii(value)[1:-1], json.dumps(value)[1:-1],
         json.dumps(value, ensure_ascii=False)[1:-1], repr(value.encode())[2:-1],
-        urllib.parse.quote(value, safe=""), value,
+        urllib.parse.quote(value, safe=""), urllib.parse.quote(value),
+        urllib.parse.quote_plus(value), value,
     }  # fmt: skip
 
 
@@ -800,8 +803,9 @@ def _shown_forms(value: str) -> set[str]:
 def test_secret_escaped_by_repr_or_json_appears_nowhere(
     simulate: Simulate, tmp_path: Path, crash: bool
 ) -> None:
-    """A secret holding a backslash, quotes, a space and a non-ASCII letter, shown by the
-    app through repr, %r, json.dumps, a bytes repr or a URL, and used in a result's name,
+    """A secret holding a backslash, quotes, a space, a slash and a non-ASCII letter, shown
+    by the app through repr, %r, json.dumps, a bytes repr or a URL (urllib.parse.quote
+    keeps a slash by default), and used in a result's name,
     appears in none of those forms in the logs, the report or the simulator's output."""
     source = tmp_path / "in.txt"
     source.write_text("x\n")
@@ -815,6 +819,7 @@ def test_secret_escaped_by_repr_or_json_appears_nowhere(
     assert run.returncode == (5 if crash else 0), run.stderr
     logged = " ".join(r["message"] for r in run.log("task-00000"))
     assert "token '***'" in logged and '{"token": "***"}' in logged and "t=***" in logged
+    assert "https://x/***?u=***" in logged
     report = (run.job_dir / "report.json").read_text()
     for form in _shown_forms(ESCAPED_SECRET):
         assert form not in run.stdout + run.stderr, form
