@@ -1059,6 +1059,17 @@ def test_overwrite_never_replaces_the_home_folder_or_one_holding_it(
     assert (home / ".profile").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("folder", ["/tmp", "/usr", "/"])
+def test_overwrite_never_replaces_a_top_level_folder(folder: str) -> None:
+    """A top-level folder of the file system (/tmp, shared with everything else on the
+    machine) is refused as an output even with --overwrite, whatever it holds."""
+    from bytenite_runtime.errors import TemplateError
+    from bytenite_runtime.simulate._sources import check_destination
+
+    with pytest.raises(TemplateError, match="is a top-level folder of the file system"):
+        check_destination(Path(folder), True)
+
+
 @pytest.mark.parametrize("case", ["request", "app"])
 def test_overwrite_never_replaces_the_request_or_a_components_folder(
     simulate: Simulate, tmp_path: Path, source: Path, case: str
