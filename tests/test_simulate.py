@@ -1042,6 +1042,29 @@ def test_overwrite_never_replaces_a_folder_holding_what_the_job_needs(
     assert source.read_text() == LINES
 
 
+@pytest.mark.parametrize("case", ["request", "secrets", "app"])
+def test_report_copy_never_replaces_what_the_job_reads(
+    simulate: Simulate, tmp_path: Path, source: Path, case: str
+) -> None:
+    """--report naming the request, the secrets file or a path in a component's folder is
+    refused before the job runs, and that file is left as it was."""
+    app = write_component(tmp_path / "my-app", (RAW_APP / "app" / "main.py").read_text())
+    request = write_request(tmp_path / "job.json", app=app, source=source)
+    secrets = write_json(tmp_path / "secrets.json", {"MYS": "v"})
+    report = {"request": request, "secrets": secrets, "app": app / "manifest.json"}[case]
+    before = report.read_bytes()
+    run = simulate(request, "--secrets", secrets, "--report", report)
+    assert run.returncode == 2, run.stderr
+    what = {
+        "request": "would replace the request",
+        "secrets": "would replace the secrets file",
+        "app": "is inside the app's folder",
+    }[case]
+    assert run.last_error_line.startswith(f"error: --report: {str(report)!r} {what} ")
+    assert report.read_bytes() == before
+    assert run.job_dirs == []
+
+
 @pytest.mark.parametrize("depth", [0, 1])
 def test_overwrite_never_replaces_the_home_folder_or_one_holding_it(
     simulate: Simulate, tmp_path: Path, source: Path, depth: int

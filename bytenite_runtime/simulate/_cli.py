@@ -34,6 +34,7 @@ from ._request import (
 from ._resolve import find_template, resolve, search_folders
 from ._sources import (
     check_destination,
+    check_report,
     check_source,
     destination_folder,
     local_source,
@@ -288,6 +289,22 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     destination = destination_folder(
         template.data_destination, args.output, Path("bytenite-output") / "{job}", base
     )
+    # What the job reads: neither the output nor the report copy may replace it.
+    inputs: list[tuple[str, Path]] = []
+    source = local_source(template.data_source, base)
+    if source is not None:
+        inputs.append(("the source", source))
+    if args.request:
+        inputs.append(("the request", Path(args.request)))
+    if template_file is not None:
+        inputs.append(("the template", template_file))
+    if args.secrets is not None:
+        inputs.append(("the secrets file", args.secrets))
+    inputs += [
+        (f"the {role}'s folder", c.folder) for role, c in components.items() if c.folder is not None
+    ]
+    if args.report is not None:
+        check_report(args.report, inputs)
     if destination is not None and destination.name != "{job}":
         keep = [
             ("the current folder", Path.cwd()),
@@ -295,18 +312,7 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
             # A mistyped --output ~ or / with --overwrite would replace either whole.
             ("your home folder", Path.home()),
             ("the Python environment", Path(sys.prefix)),
-        ]
-        source = local_source(template.data_source, base)
-        if source is not None:
-            keep.append(("the source", source))
-        if args.request:
-            keep.append(("the request", Path(args.request)))
-        if template_file is not None:
-            keep.append(("the template", template_file))
-        keep += [
-            (f"the {role}'s folder", c.folder)
-            for role, c in components.items()
-            if c.folder is not None
+            *inputs,
         ]
         check_destination(destination, args.overwrite, keep)
         destination = destination.resolve()

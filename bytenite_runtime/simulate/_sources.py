@@ -14,7 +14,14 @@ from ..errors import ConfigError, DataError, JobFailed, TemplateError
 from ._process import Flag
 from ._request import DataSource
 
-__all__ = ["BYPASS_FILE", "check_destination", "check_source", "deliver", "fetch_source"]
+__all__ = [
+    "BYPASS_FILE",
+    "check_destination",
+    "check_report",
+    "check_source",
+    "deliver",
+    "fetch_source",
+]
 
 BYPASS_FILE = "bypass.txt"
 _SUPPORTED_SOURCES = ("file", "url", "bypass")
@@ -163,6 +170,19 @@ def check_destination(
         raise TemplateError(
             f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)"
         )
+
+
+def check_report(report: Path, keep: Sequence[tuple[str, Path]]) -> None:
+    """Refuse, before the job runs, a ``--report`` path that would replace what the job
+    reads (``keep``: the request, the source, the secrets file, a component's folder)."""
+    target = report.resolve()
+    for what, path in keep:
+        where = path.resolve()
+        if target.is_relative_to(where):  # the file itself, or inside a folder
+            how = "would replace" if target == where else "is inside"
+            raise ConfigError(
+                f"--report: {str(report)!r} {how} {what} ({str(path)!r}); choose another path"
+            )
 
 
 def local_source(source: DataSource | None, base: Path) -> Path | None:
