@@ -1210,6 +1210,20 @@ def test_unknown_template_id_suggests_the_nearest(
     assert run.job_dirs == []
 
 
+@pytest.mark.parametrize("given", ["missing.json", "templates/missing.json", "sub/dir"])
+def test_a_missing_template_path_is_named_as_a_file_not_an_unknown_id(
+    simulate: Simulate, tmp_path: Path, source: Path, given: str
+) -> None:
+    """--template with a path (a .json name or a slash) that does not exist fails with
+    exit 2 saying the file cannot be read, not "unknown template ... (known: none)"."""
+    run = simulate("--template", given, "--source", source)
+    assert run.returncode == 2
+    assert run.last_error_line == (
+        f"error: template {given!r}: cannot be read (No such file or directory)"
+    )
+    assert run.job_dirs == []
+
+
 def test_a_template_file_is_found_by_its_file_name_whatever_its_id(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:

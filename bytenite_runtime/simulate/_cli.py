@@ -246,11 +246,10 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     template_file: Path | None = None
     if args.template is not None:
         path = Path(args.template)
-        template_file = (
-            path
-            if path.suffix == ".json" and path.is_file()
-            else find_template(args.template, search)
-        )
+        # An id is letters, digits, '-' and '_': a name ending in .json or holding a
+        # slash is a path, and a missing one is named as a file, not as an unknown id.
+        is_path = path.suffix == ".json" or "/" in args.template or os.sep in args.template
+        template_file = path if is_path else find_template(args.template, search)
     elif request.template is None and request.template_id is not None:
         template_file = find_template(request.template_id, search)
     if template_file is not None:
