@@ -224,6 +224,19 @@ def test_broken_template_gives_one_line_naming_file_and_field(
     assert lines[0].startswith(f"{path}: {expected}"), lines[0]
 
 
+@pytest.mark.parametrize("key", ["templateId", "template"])
+def test_a_job_request_is_named_as_one_not_checked_as_a_template(tmp_path: Path, key: str) -> None:
+    """A job request given to check is one line saying it is a request, not a list of
+    missing template fields and params unknown to a defaulted passthrough."""
+    inline = {"app": "my-app", "partitioner": "replicate-fanout"}
+    request = {key: "t" if key == "templateId" else inline, "params": {"partitioner": {"x": 1}}}
+    path = write_json(tmp_path / "job.json", request)
+    assert _lines(path, search=(tmp_path,)) == [
+        f"{path}: a job request (it has {key!r}), not a template: check the template it "
+        "names, or run it with python -m bytenite_runtime.simulate"
+    ]
+
+
 def test_good_app_and_template_pass(app_folder: Path, tmp_path: Path) -> None:
     """A well-formed app folder and a template whose tags resolve give no finding."""
     path = write_json(tmp_path / "templates" / "t.json", GOOD_TEMPLATE)

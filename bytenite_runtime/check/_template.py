@@ -113,6 +113,15 @@ def check_template(path: Path, shown: str, search: Sequence[Path]) -> list[Findi
     doc, found = load_object(path, shown)
     if doc is None:
         return found
+    request = [key for key in ("templateId", "template") if key in doc]
+    if request and "app" not in doc:
+        # A job request (a job.json) checked as a template would only list every template
+        # field as missing and its params as unknown to the default passthrough.
+        reason = (
+            f"a job request (it has {request[0]!r}), not a template: check the template it "
+            "names, or run it with python -m bytenite_runtime.simulate"
+        )
+        return [*found, Finding(shown, "", reason)]
     found += unknown_keys(shown, "", doc, _TOP)
     template_id = doc.get("id")
     if template_id is None:
