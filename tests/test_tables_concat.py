@@ -156,6 +156,20 @@ def test_other_bytes_under_a_binary_result_name_say_what_they_look_like(
     assert failing_assembly(tmp_path, "concat", parts) == expected
 
 
+@pytest.mark.parametrize("name", ["t.csv", "t.jsonl"])
+def test_a_binary_result_under_a_text_name_says_what_it_looks_like(
+    tmp_path: Path, name: str
+) -> None:
+    """Parquet bytes in a .csv or .jsonl result fail naming the chunk and the format to
+    set, as the row partitioner does, instead of being joined as text."""
+    fmt = "CSV" if name == "t.csv" else "JSONL"
+    parts = {f"chunk-000000.{name}": b"a\n1\n", f"chunk-000001.{name}": _OWN["t.parquet"]}
+    assert failing_assembly(tmp_path, "concat", parts) == (
+        f'chunk 1: looks like Parquet (starts with PAR1), not {fmt}; set "format": "parquet" '
+        "or rename it"
+    )
+
+
 def test_csv_empty_results_are_skipped() -> None:
     """A result with no bytes, or only a BOM, adds nothing and is not a header mismatch."""
     parts = [b"", b"a\n1\n", b"\xef\xbb\xbf", b"\xef\xbb\xbfa\n2"]

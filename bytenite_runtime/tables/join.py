@@ -23,7 +23,7 @@ from typing import Protocol
 from .._copy import append_file, write_all
 from .._io import Result
 from ..errors import DataError
-from .source import Format, check_magic
+from .source import Format, check_magic, check_not_binary
 
 __all__ = ["Join", "label", "plan"]
 
@@ -48,6 +48,8 @@ def plan(
     ``quoting=False`` reads a CSV/TSV result's quotes as plain characters."""
     for result in results:
         check_magic(result.path, label(result), fmt)
+        with result.path.open("rb") as stream:
+            check_not_binary(result.path, stream.read(8), label(result), fmt)
     if fmt in ("parquet", "arrow"):
         from . import join_columnar
 
