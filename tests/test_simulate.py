@@ -1499,20 +1499,23 @@ def test_app_writing_to_the_read_only_shared_cache_is_warned(
     assert again.report["warnings"] == []
 
 
+@pytest.mark.parametrize("given", ["sub", "itself"])
 @pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
 def test_folder_option_that_cannot_be_created_is_one_error_line(
-    simulate: Simulate, tmp_path: Path, source: Path, flag: str
+    simulate: Simulate, tmp_path: Path, source: Path, flag: str, given: str
 ) -> None:
-    """A --workdir or cache folder that cannot be created is one error line naming the
-    option, exit 2, never a traceback."""
+    """A --workdir or cache folder that cannot be created, below a file or a file itself,
+    is one error line naming the option and the file in the way, exit 2, never a
+    traceback (nor a bare 'File exists')."""
     blocker = tmp_path / "blocker"
     blocker.write_text("a file, not a folder")
     request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
-    run = simulate(request, flag, blocker / "sub")
+    folder = blocker / "sub" if given == "sub" else blocker
+    run = simulate(request, flag, folder)
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr
     assert run.stderr.splitlines() == [run.last_error_line]
-    assert run.last_error_line.startswith(f"error: {flag}: folder '{blocker / 'sub'}")
+    assert run.last_error_line.startswith(f"error: {flag}: folder '{folder}")
     assert run.last_error_line.endswith(f"cannot be created ('{blocker}' is not a folder)")
 
 

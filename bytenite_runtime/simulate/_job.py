@@ -545,9 +545,10 @@ def _make_folder(path: Path, option: str) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise ConfigError(
-            f"{option}: folder {str(path)!r} cannot be created ({os_reason(path, exc)})"
-        ) from None
+        # os_reason names a file in the way above the folder; mkdir's own word for a file
+        # at the folder's place is only "File exists".
+        reason = f"{str(path)!r} is not a folder" if path.is_file() else os_reason(path, exc)
+        raise ConfigError(f"{option}: folder {str(path)!r} cannot be created ({reason})") from None
 
 
 def run_job(
