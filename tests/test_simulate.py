@@ -1499,6 +1499,36 @@ def test_app_writing_to_the_read_only_shared_cache_is_warned(
     assert again.report["warnings"] == []
 
 
+@pytest.mark.parametrize(
+    ("case", "why"),
+    [
+        ("dangling", "a symbolic link to a missing file ('/nonexistent-target')"),
+        ("loop", "a symbolic link that cannot be followed: Too many levels of symbolic links"),
+    ],
+)
+def test_a_source_folder_that_cannot_be_copied_fails_the_job_in_one_line(
+    simulate: Simulate, tmp_path: Path, case: str, why: str
+) -> None:
+    """A source folder holding a dangling symbolic link, or a link loop, fails the job
+    (exit 5, a report) naming the entry and why, never a shutil traceback."""
+    folder = tmp_path / "input"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.txt").write_text(LINES)
+    if case == "dangling":
+        (folder / "dangling").symlink_to("/nonexistent-target")
+    else:
+        (folder / "sub" / "loop").symlink_to("..")
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=folder)
+    run = simulate(request)
+    assert run.returncode == 5, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.stderr.splitlines() == [run.last_error_line]
+    assert f"dataSource.params.path: {str(folder)!r}: '" in run.last_error_line
+    assert f"cannot be copied ({why})" in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+    assert not run.output.exists()
+
+
 @pytest.mark.parametrize("given", ["sub", "itself"])
 @pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
 def test_folder_option_that_cannot_be_created_is_one_error_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 import urllib.error
@@ -83,14 +84,36 @@ def fetch_source(
     if source.descriptor == "url":
         return [_download(source, target, timeout, stop)]
     path = _source_path(source, base)
-    if path.is_file():
-        copy = target / path.name
-        shutil.copyfile(path, copy)
-        return [copy]
-    if path.is_dir():
-        shutil.copytree(path, target, dirs_exist_ok=True)
-        return sorted(p for p in target.rglob("*") if p.is_file())
+    try:
+        if path.is_file():
+            copy = target / path.name
+            shutil.copyfile(path, copy)
+            return [copy]
+        if path.is_dir():
+            shutil.copytree(path, target, dirs_exist_ok=True)
+            return sorted(p for p in target.rglob("*") if p.is_file())
+    except shutil.Error as exc:
+        # copytree goes on past a bad entry and lists them all at the end: name the first.
+        raise DataError(_copy_failure(path, *exc.args[0][0])) from None
+    except OSError as exc:
+        raise DataError(_copy_failure(path, str(path), "", exc.strerror or str(exc))) from None
     raise TemplateError(f"dataSource.params.path: {str(path)!r} does not exist")
+
+
+def _copy_failure(root: Path, src: str, _dst: str, why: str) -> str:
+    entry = Path(src)
+    shown = entry.relative_to(root).as_posix() if entry.is_relative_to(root) else src
+    if len(shown) > 80:  # a symbolic link loop, followed until the system says stop
+        shown = shown[:40] + "…" + shown[-39:]
+    why = re.sub(r"^\[Errno \d+\] ([^:]*).*", r"\1", why)
+    if entry.is_symlink():
+        try:
+            entry.stat()
+        except FileNotFoundError:
+            why = f"a symbolic link to a missing file ({str(entry.readlink())!r})"
+        except OSError as exc:
+            why = f"a symbolic link that cannot be followed: {exc.strerror}"
+    return f"dataSource.params.path: {str(root)!r}: {shown!r} cannot be copied ({why})"
 
 
 def _download(source: DataSource, target: Path, timeout: float, stop: Flag | None) -> Path:
