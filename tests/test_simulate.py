@@ -1384,6 +1384,25 @@ def test_bad_command_line_is_refused_before_the_job_starts(
     assert not run.output.exists()
 
 
+@pytest.mark.parametrize("path", [5, "", ["out"]])
+def test_a_destination_path_of_the_wrong_type_is_refused(
+    simulate: Simulate, tmp_path: Path, source: Path, path: object
+) -> None:
+    """A file destination whose params.path is not a non-empty string fails with exit 2
+    naming the field, before the job starts, instead of writing to the default folder."""
+    destination = {"dataSourceDescriptor": "file", "params": {"path": path}}
+    request = write_request(
+        tmp_path / "job.json", app=RAW_APP, source=source, destination=destination
+    )
+    run = simulate(request, output=None)
+    assert run.returncode == 2, run.stderr
+    assert run.last_error_line == (
+        f"error: dataDestination.params.path: must be a folder path (got {path!r})"
+    )
+    assert run.job_dirs == []
+    assert not (tmp_path / "bytenite-output").exists()
+
+
 def test_missing_request_source_fails_before_the_job_starts(
     simulate: Simulate, tmp_path: Path
 ) -> None:

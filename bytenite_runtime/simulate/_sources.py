@@ -158,8 +158,11 @@ def destination_folder(
     if override is not None:
         return override
     raw = destination.params.get("path") if destination is not None else None
-    if not isinstance(raw, str) or not raw:
+    if raw is None:
         return default
+    if not isinstance(raw, str) or not raw:
+        # Ignored, the output would land in the default folder without a word.
+        raise TemplateError(f"dataDestination.params.path: must be a folder path (got {raw!r})")
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
 
