@@ -534,6 +534,29 @@ def test_row_invalid_secret_in_a_job(simulate: Simulate, tmp_path: Path) -> None
     assert not run.output.exists()
 
 
+@pytest.mark.parametrize("secret_id", ["A=B", "", "1X"])
+def test_row_invalid_secret_id_in_a_manifest(
+    simulate: Simulate, tmp_path: Path, secret_id: str
+) -> None:
+    """A manifest declaring a secret id that cannot name a variable ('A=B') fails the job
+    before it starts (exit 2) naming the id, never a traceback from starting the task,
+    and the secret's value appears nowhere."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    secrets = write_json(tmp_path / "private" / "secrets.json", {secret_id: PLANTED})
+    app = write_component(tmp_path / "app", (FIXTURES / "raw_app" / "app" / "main.py").read_text())
+    manifest = json.loads((app / "manifest.json").read_text())
+    manifest["platform_config"]["secrets"] = [secret_id]
+    write_json(app / "manifest.json", manifest)
+    request = write_request(tmp_path / "job.json", app=app, source=source)
+    run = simulate(request, "--secrets", secrets)
+    assert_clean_failure(
+        run, f"platform_config.secrets: {secret_id!r} is not a valid secret id", code=2
+    )
+    assert PLANTED not in run.stdout + run.stderr
+    assert run.job_dirs == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_row_task_crash(tmp_path: Path, kind: str) -> None:
     """Component code that raises exits with code 4 after its traceback, with a last line

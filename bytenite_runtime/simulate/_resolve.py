@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from .. import registry
 from ..errors import TemplateError, UnknownNameError
+from ..settings import _SECRET_ID
 from ._request import load_json
 
 __all__ = ["Component", "find_template", "resolve", "search_folders"]
@@ -84,6 +85,13 @@ def _from_folder(
     secret_ids = (config.get("secrets") or []) if isinstance(config, dict) else []
     if not isinstance(secret_ids, list) or not all(isinstance(s, str) for s in secret_ids):
         raise TemplateError(f"{role} {tag!r}: platform_config.secrets must be a list of ids")
+    for secret_id in secret_ids:
+        # Each id names environment variables: 'A=B' could not be passed at all.
+        if not _SECRET_ID.fullmatch(secret_id):
+            raise TemplateError(
+                f"{role} {tag!r}: platform_config.secrets: {secret_id!r} is not a valid secret "
+                "id (a letter or '_', then letters, digits or '_')"
+            )
     return Component(role, tag, command, entry.parent, folder, tuple(secret_ids), manifest)
 
 
