@@ -557,6 +557,24 @@ def test_row_invalid_secret_id_in_a_manifest(
     assert run.job_dirs == []
 
 
+@pytest.mark.parametrize("stored", ["plain", "pair"])
+def test_row_secret_holding_a_nul_in_a_job(simulate: Simulate, tmp_path: Path, stored: str) -> None:
+    """A secrets file value holding a NUL, which no environment variable can carry, fails
+    before the job starts (exit 2) naming the id, never a traceback, and hides the value."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    value = PLANTED + "\0"
+    entry = value if stored == "plain" else {"access_key": value, "secret_key": "s"}
+    secrets = write_json(tmp_path / "private" / "secrets.json", {"API_TOKEN": entry})
+    request = write_request(
+        tmp_path / "job.json", app=library_app(tmp_path / "app", ("API_TOKEN",)), source=source
+    )
+    run = simulate(request, "--secrets", secrets)
+    assert_clean_failure(run, "API_TOKEN: holds a NUL character", "(value hidden)", code=2)
+    assert PLANTED not in run.stdout + run.stderr
+    assert run.job_dirs == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_row_task_crash(tmp_path: Path, kind: str) -> None:
     """Component code that raises exits with code 4 after its traceback, with a last line

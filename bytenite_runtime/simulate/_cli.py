@@ -228,6 +228,13 @@ def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
                 f"secrets file {str(path)!r}: {key}: expected a string or "
                 "{access_key, secret_key}"
             )
+        stored = secrets[key]
+        if any("\0" in part for part in (stored if isinstance(stored, tuple) else (stored,))):
+            # No environment variable can hold a NUL: the task could not even be started.
+            raise ConfigError(
+                f"secrets file {str(path)!r}: {key}: holds a NUL character, which an "
+                "environment variable cannot (value hidden)"
+            )
     return secrets
 
 
