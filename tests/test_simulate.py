@@ -1384,12 +1384,13 @@ def test_bad_command_line_is_refused_before_the_job_starts(
     assert not run.output.exists()
 
 
-@pytest.mark.parametrize("path", [5, "", ["out"]])
+@pytest.mark.parametrize("path", [5, "", ["out"], "out\0put"])
 def test_a_destination_path_of_the_wrong_type_is_refused(
     simulate: Simulate, tmp_path: Path, source: Path, path: object
 ) -> None:
-    """A file destination whose params.path is not a non-empty string fails with exit 2
-    naming the field, before the job starts, instead of writing to the default folder."""
+    """A file destination whose params.path is not a non-empty string (or holds a NUL)
+    fails with exit 2 naming the field, before the job starts, instead of writing to the
+    default folder or a traceback."""
     destination = {"dataSourceDescriptor": "file", "params": {"path": path}}
     request = write_request(
         tmp_path / "job.json", app=RAW_APP, source=source, destination=destination
@@ -1401,6 +1402,21 @@ def test_a_destination_path_of_the_wrong_type_is_refused(
     )
     assert run.job_dirs == []
     assert not (tmp_path / "bytenite-output").exists()
+
+
+@pytest.mark.parametrize("tag", ["./my\0app", "my\0app"])
+def test_a_tag_holding_a_nul_is_one_error_line(
+    simulate: Simulate, tmp_path: Path, source: Path, tag: str
+) -> None:
+    """A template tag holding a NUL, a path or not, fails with exit 2 naming the tag, not
+    with a ValueError traceback from the file system."""
+    request = write_request(tmp_path / "job.json", app=tag, source=source)
+    run = simulate(request)
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [
+        f"error: app tag {tag!r}: expected name, name@major or name@major.minor"
+    ]
+    assert run.job_dirs == []
 
 
 def test_missing_request_source_fails_before_the_job_starts(

@@ -138,6 +138,8 @@ def resolve(
     A relative folder tag is taken relative to ``relative_to`` (the folder of the file
     that holds the tag), else to the current folder.
     """
+    if "\0" in tag:  # in no path the system takes, nor in a tag
+        raise TemplateError(f"{role} tag {tag!r}: expected name, name@major or name@major.minor")
     folder = (relative_to or Path.cwd()) / tag
     if _looks_like_path(tag) or (folder.is_dir() and (folder / "manifest.json").is_file()):
         return _from_folder(role, tag, folder)

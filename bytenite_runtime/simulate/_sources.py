@@ -160,8 +160,9 @@ def destination_folder(
     raw = destination.params.get("path") if destination is not None else None
     if raw is None:
         return default
-    if not isinstance(raw, str) or not raw:
-        # Ignored, the output would land in the default folder without a word.
+    if not isinstance(raw, str) or not raw or "\0" in raw:
+        # Ignored, the output would land in the default folder without a word; a NUL is
+        # in no path the system takes.
         raise TemplateError(f"dataDestination.params.path: must be a folder path (got {raw!r})")
     path = Path(raw).expanduser()
     return path if path.is_absolute() else base / path
