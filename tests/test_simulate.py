@@ -411,7 +411,7 @@ def test_tasks_stopped_by_a_failing_job_are_cancelled_not_failed(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:
     """When one task fails the job, the tasks still running are stopped at once and recorded
-    as Cancelled, so the report blames only the task that failed."""
+    as Cancelled, their stopped attempt too, so the report blames only the task that failed."""
     app = write_component(tmp_path / "crash-or-hang", CRASH_OR_HANG_APP)
     request = write_request(
         tmp_path / "job.json",
@@ -427,6 +427,8 @@ def test_tasks_stopped_by_a_failing_job_are_cancelled_not_failed(
     assert time.monotonic() - began < 20
     assert "task 0: exited with code 3" in run.last_error_line
     assert [t["state"] for t in run.report["tasks"]] == ["Failed", "Cancelled"]
+    attempts = [[a["state"] for a in t["attempts"]] for t in run.report["tasks"]]
+    assert attempts == [["Failed"], ["Cancelled"]]
 
 
 def test_task_timeout_kills_the_whole_process_group(

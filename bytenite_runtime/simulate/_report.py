@@ -35,7 +35,8 @@ class Attempt:
 
     def report(self) -> dict[str, Any]:
         o = self.outcome
-        state = "Completed" if o and o.ok else "Failed"
+        # Stopped because the job failed or was stopped: not a failure of its own.
+        state = "Completed" if o and o.ok else "Cancelled" if o and o.cancelled else "Failed"
         return {
             "attempt": self.number,
             "state": state,
