@@ -738,6 +738,36 @@ def test_chunk_in_a_subfolder_of_chunks_dir_is_named_in_a_warning(
     assert "'CHUNKS_DIR/sub/data_1.bin'" in record["message"]
 
 
+ODD_NAME_PARTITIONER = """
+    import os
+    from pathlib import Path
+
+    chunks = Path(os.environ["CHUNKS_DIR"])
+    (chunks / "data_0.bin").write_text("first\\n")
+    (chunks / "chunk.txt").write_text("second\\n")
+"""
+
+
+def test_chunk_not_named_data_i_bin_is_named_in_a_warning(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A chunk file not named data_<i>.bin still becomes a task, and the report's warnings,
+    the summary line and the partitioner's log say so, as for a chunk in a subfolder."""
+    partitioner = write_component(tmp_path / "odd-names", ODD_NAME_PARTITIONER)
+    request = write_request(
+        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
+    )
+    run = simulate(request, quiet=False)
+    assert run.returncode == 0, run.stderr
+    assert run.report["job"]["chunks"] == 2
+    assert run.report["warnings"] == [
+        "partitioner: files not named data_<i>.bin became tasks too: ['chunk.txt']"
+    ]
+    assert run.stdout.rstrip().endswith("(1 warning there)"), run.stdout
+    [record] = [r for r in run.log("partitioner") if r["stream"] == "simulate"]
+    assert "files not named data_<i>.bin became tasks too" in record["message"]
+
+
 def test_folder_source_gives_one_task_per_file(simulate: Simulate, tmp_path: Path) -> None:
     """A folder --source copies every file (subfolders too), and passthrough makes one task
     per file, in path order."""

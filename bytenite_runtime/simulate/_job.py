@@ -271,9 +271,7 @@ class _Job:
             raise JobFailed(f"partitioner: wrote no chunks into CHUNKS_DIR{hint}")
         odd = [p.name for p in chunks if chunk_index_of(p.name) is None]
         if odd:
-            self.events["partitioner"]["warning"] = (
-                f"files not named data_<i>.bin became tasks too: {odd[:5]}"
-            )
+            self._warn("partitioner", f"files not named data_<i>.bin became tasks too: {odd[:5]}")
         # Every file becomes a task; data_<i>.bin in index order, anything else after.
         chunks.sort(
             key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
