@@ -768,6 +768,36 @@ def test_chunk_not_named_data_i_bin_is_named_in_a_warning(
     assert "files not named data_<i>.bin became tasks too" in record["message"]
 
 
+@pytest.mark.parametrize(
+    ("names", "first", "task"), [((1, 2), "data_1.bin", 0), ((0, 2), "data_2.bin", 1)]
+)
+def test_chunk_numbers_with_a_gap_are_named_in_a_warning(
+    simulate: Simulate,
+    tmp_path: Path,
+    source: Path,
+    names: tuple[int, int],
+    first: str,
+    task: int,
+) -> None:
+    """Chunks numbered from 1, or with a gap, still run as tasks 0…N-1, and the report's
+    warnings name the first chunk whose task number differs from its name's."""
+    code = "\n".join(
+        ["import os", "from pathlib import Path", 'chunks = Path(os.environ["CHUNKS_DIR"])']
+        + [f'(chunks / "data_{i}.bin").write_text("x\\n")' for i in names]
+    )
+    partitioner = write_component(tmp_path / "gappy", code)
+    request = write_request(
+        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert run.report["job"]["chunks"] == 2
+    assert run.report["warnings"] == [
+        "partitioner: chunk files are not numbered data_0.bin, data_1.bin, … without a gap: "
+        f"{first} became task {task}"
+    ]
+
+
 def test_folder_source_gives_one_task_per_file(simulate: Simulate, tmp_path: Path) -> None:
     """A folder --source copies every file (subfolders too), and passthrough makes one task
     per file, in path order."""

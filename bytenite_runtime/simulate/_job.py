@@ -276,6 +276,17 @@ class _Job:
         chunks.sort(
             key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
         )
+        # Tasks are numbered 0…N-1 whatever the names say: a gap (or 1-based names) would
+        # give a task a CHUNK_NUMBER its chunk's name does not, without a word.
+        for task, chunk in enumerate(chunks):
+            index = chunk_index_of(chunk.name)
+            if index is not None and index != task:
+                self._warn(
+                    "partitioner",
+                    f"chunk files are not numbered data_0.bin, data_1.bin, … without a gap: "
+                    f"{chunk.name} became task {task}",
+                )
+                break
         return chunks
 
     def run_task(self, task: TaskRecord) -> None:
