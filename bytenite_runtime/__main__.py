@@ -1,7 +1,8 @@
 """``python -m bytenite_runtime serve KIND NAME``: run a built-in component as this process.
 
 ``list`` shows the built-ins; ``engines [--write DIR | --check DIR]`` lists, writes or
-checks the engine folders generated from them.
+checks the engine folders generated from them; ``check PATH…`` is
+``python -m bytenite_runtime.check``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from .task import serve
 
 _USAGE = (
     "usage: python -m bytenite_runtime serve {partitioner,assembler} NAME | list"
-    " | engines [--write DIR | --check DIR]"
+    " | engines [--write DIR | --check DIR] | check PATH…"
 )
 
 
@@ -30,6 +31,9 @@ def _engines_command(argv: list[str]) -> int:
         return 2
     root = Path(argv[1])
     if argv[0] == "--write":
+        if root.exists() and not root.is_dir():
+            print(f"error: --write: {str(root)!r}: not a folder", file=sys.stderr)
+            return 2
         try:
             for folder in _engines.write_engines(root):
                 print(f"wrote {folder}")
@@ -62,6 +66,10 @@ def main(argv: list[str]) -> int:
         return 0
     if argv[:1] == ["engines"]:
         return _engines_command(argv[1:])
+    if argv[:1] == ["check"]:
+        from .check.__main__ import main as check
+
+        return check(argv[1:])
     if len(argv) == 3 and argv[0] == "serve" and argv[1] in {"partitioner", "assembler"}:
         serve(argv[2], argv[1])  # type: ignore[arg-type]
     print(_USAGE, file=sys.stderr)

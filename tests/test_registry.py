@@ -173,3 +173,25 @@ def test_engines_write_to_an_unusable_folder_is_one_error_line(tmp_path: Path) -
     lines = err.getvalue().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(f"error: --write: '{blocker / 'engines'}")
+
+
+def test_engines_write_to_a_file_says_it_is_not_a_folder(tmp_path: Path) -> None:
+    """``engines --write`` naming a file is one line saying that path is not a folder, not
+    an error about an engine folder under it."""
+    from bytenite_runtime.__main__ import main
+
+    blocker = tmp_path / "afile"
+    blocker.write_text("a file, not a folder")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["engines", "--write", str(blocker)]) == 2
+    assert err.getvalue().splitlines() == [f"error: --write: '{blocker}': not a folder"]
+
+
+def test_module_check_runs_the_check_command(tmp_path: Path) -> None:
+    """``python -m bytenite_runtime check PATH`` is ``python -m bytenite_runtime.check PATH``:
+    the same lines and exit code."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["check", str(tmp_path / "nope")]) == 2
+    assert str(tmp_path / "nope") in err.getvalue()
