@@ -1144,6 +1144,22 @@ def test_overwrite_never_replaces_the_home_folder_or_one_holding_it(
     assert (home / ".profile").read_text() == "keep me"
 
 
+@pytest.mark.parametrize("where", ["output", "cwd"])
+def test_output_inside_the_source_folder_is_refused(
+    simulate: Simulate, tmp_path: Path, source: Path, where: str
+) -> None:
+    """An output folder inside a folder source (given, or the default one when run from
+    inside it) is refused before the job runs: the next run would read it as input."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source.parent)
+    if where == "output":
+        run = simulate(request, output=source.parent / "out")
+    else:
+        run = simulate(request.resolve(), output=None, cwd=source.parent)
+    assert run.returncode == 2, run.stderr
+    assert "is inside the source folder" in run.last_error_line
+    assert sorted(p.name for p in source.parent.iterdir()) == ["lines.txt"]
+
+
 @pytest.mark.parametrize("folder", ["/tmp", "/usr", "/"])
 def test_overwrite_never_replaces_a_top_level_folder(folder: str) -> None:
     """A top-level folder of the file system (/tmp, shared with everything else on the

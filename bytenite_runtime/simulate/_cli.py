@@ -311,6 +311,14 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     ]
     if args.report is not None:
         check_report(args.report, inputs)
+    if destination is not None and source is not None and source.is_dir():
+        # The default folder under the current one too: a run from inside the source.
+        folder = destination.parent if destination.name == "{job}" else destination
+        if folder.resolve().is_relative_to(source.resolve()):
+            raise TemplateError(
+                f"output folder {str(folder)!r} is inside the source folder {str(source)!r}: "
+                "the next run would read this output as input; choose a folder outside it"
+            )
     if destination is not None and destination.name != "{job}":
         keep = [
             ("the current folder", Path.cwd()),
