@@ -7,6 +7,8 @@ priming before it keeps its negative time instead of pushing the video late, and
 frame does not shift the next chunk (the drift that makes "non-monotonous DTS").
 MP4/MOV results going into an MP4/MOV are joined in this process instead, as the concat
 demuxer would (:mod:`.remux`), from the containers their probes opened.
+A re-encode decodes every result and places its frames and samples by its own times,
+one result after the previous one's last frame (:func:`_placed_by_video`).
 Results and output are probed (packets only) to check counts against chunk metadata;
 a result's metadata comes from the tags of that same open, not a second one.
 """
@@ -29,7 +31,7 @@ from ..tables.join import label
 from . import MUXERS
 from ._ffmpeg import run_ffmpeg
 from .gpu import Encoder, pick_encoder
-from .probe import MediaInfo, VideoTrack, describe, open_media, probe
+from .probe import AudioTrack, MediaInfo, VideoTrack, describe, open_media, probe
 from .remux import can_remux, remux
 from .slots import meta_from_tags
 
@@ -92,7 +94,8 @@ def _check_joints(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None
     """Audio of two results that overlaps where they meet is an error naming the later: a
     stream copy cannot play both, and squeezes the times of one. An app that re-encodes a
     chunk's audio gives it that: its encoder's priming before the first frame and its
-    padding after the last (chunks' own packets meet end to start)."""
+    padding after the last (chunks' own packets meet end to start). A re-encoded join
+    decodes both and drops the overlap (see :func:`_placed_by_video`), so needs no check."""
     for n in range(1, len(infos)):
         before, after = infos[n - 1], infos[n]
         if not (before.video and before.audio and after.video and after.audio):
@@ -361,7 +364,9 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
             )
 
 
-_LATE_AUDIO = 0.1
+# Where a result's audio is placed off its own video by more than this, the re-encoded join
+# fills the gap with silence or drops the overlap (priming an app's encoder added).
+_AUDIO_SLACK = 0.001
 
 
 def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
@@ -373,6 +378,49 @@ def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
     if encoder.narrowed:
         log.warning("%s: %s: %s", target.name, encoder.name, encoder.narrowed)
     return encoder
+
+
+def _placed_by_video(
+    infos: Sequence[MediaInfo], first_video: VideoTrack, first_audio: AudioTrack | None
+) -> list[str]:
+    """Filter chains placing every result's frames and samples where its video falls in
+    the join, each result after the last frame of the one before: the concat filter starts a
+    result after the longest of its streams, and audio that overhangs a result's last frame
+    (each packet goes whole into the chunk it starts in) pushed the video of the next a
+    frame late every joint or two. Where results' audio overlaps (the priming and padding of
+    an app's encoder) the earlier result's is kept; where none covers the video (a result
+    without audio, a track that starts late), silence."""
+    size = f"{first_video.width}:{first_video.height}"
+    chains, videos, audios = [], [], []
+    at = 0.0
+    for n, info in enumerate(infos):
+        assert info.video is not None
+        shift = f"{at - info.video.start:+.6f}/TB"
+        chains.append(f"[{n}:v:0]scale={size},setsar=1,setpts=PTS{shift}[v{n}]")
+        videos.append(f"[v{n}]")
+        if first_audio is not None and info.audio is not None:
+            # ainterleave (5.1 and 9.x) writes times in microseconds onto an output that
+            # keeps its first input's time base: microseconds in, the same out.
+            chains.append(
+                f"[{n}:a:0]aresample={first_audio.sample_rate},asetpts=PTS{shift},asettb=AVTB[a{n}]"
+            )
+            audios.append(f"[a{n}]")
+        at += info.video.end - info.video.start
+    chains.append(f"{''.join(videos)}interleave=n={len(videos)}[v]")
+    if first_audio is not None:
+        chains.append(
+            f"{''.join(audios)}ainterleave=n={len(audios)},aresample=async=1:"
+            f"min_hard_comp={_AUDIO_SLACK}:first_pts=0,apad=whole_dur={at:.6f}[a]"
+        )
+    return chains
+
+
+def _audio_back_to_back(infos: Sequence[MediaInfo], first_audio: AudioTrack | None) -> list[str]:
+    """Filter chains joining audio-only results one after another."""
+    assert first_audio is not None
+    chains = [f"[{n}:a:0]aresample={first_audio.sample_rate}[a{n}]" for n in range(len(infos))]
+    labels = "".join(f"[a{n}]" for n in range(len(infos)))
+    return [*chains, f"{labels}concat=n={len(infos)}:v=0:a=1[a]"]
 
 
 def _reencode(
@@ -387,37 +435,16 @@ def _reencode(
     has_v = first_video is not None and all(i.video for i in infos)
     has_a = first_audio is not None
     args: list[str] = []
-    chains, labels = [], []
-    inputs = 0
-    for n, (member, info) in enumerate(zip(members, infos, strict=True)):
+    if has_v and first_video is not None:
+        # The files' own times, which the probes read: ffmpeg would start each at its
+        # start time, which its versions (and PyAV's) put differently for Opus in WebM.
+        args.append("-copyts")
+        chains = _placed_by_video(infos, first_video, first_audio)
+    else:
+        chains = _audio_back_to_back(infos, first_audio)
+    for member in members:
         args += ["-i", str(member.path)]
-        source, inputs = inputs, inputs + 1
-        if has_v and first_video is not None:
-            size = f"{first_video.width}:{first_video.height}"
-            chains.append(f"[{source}:v:0]scale={size},setsar=1[v{n}]")
-            labels.append(f"[v{n}]")
-        if first_audio is not None:
-            if info.audio is None:
-                # A result without audio (the source's ended before it) gets silence for
-                # its length, or the concat filter would drop the whole track.
-                layout = first_audio.layout or ("mono" if first_audio.channels == 1 else "stereo")
-                length = info.video.end - info.video.start if info.video else 0.0
-                args += ["-f", "lavfi", "-t", f"{length:.6f}", "-i",
-                         f"anullsrc=r={first_audio.sample_rate}:cl={layout}"]  # fmt: skip
-                chains.append(f"[{inputs}:a:0]anull[a{n}]")
-                inputs += 1
-            else:
-                # Audio that starts well after the result's first frame (a track that starts
-                # late in the source) gets silence before it: the concat filter would start
-                # it at the result's start.
-                late = info.audio.start - info.video.start if info.video else 0.0
-                pad = ":async=1:first_pts=0" if late > _LATE_AUDIO else ""
-                chains.append(f"[{source}:a:0]aresample={first_audio.sample_rate}{pad}[a{n}]")
-            labels.append(f"[a{n}]")
-    outputs = ("[v]" if has_v else "") + ("[a]" if has_a else "")
-    joined = f"{''.join(labels)}concat=n={len(members)}:v={int(has_v)}:a={int(has_a)}{outputs}"
-    graph = ";".join([*chains, joined])
-    args += ["-filter_complex", graph]
+    args += ["-filter_complex", ";".join(chains)]
     webm = muxer == "webm"
     if has_v and first_video is not None:
         codec = (
