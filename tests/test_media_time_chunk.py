@@ -168,6 +168,16 @@ def test_audio_only_exact_mode_gives_sample_exact_wav_chunks(
     assert decoded_counts(_join(chunks, "out.wav", tmp_path))[1] == 144000
 
 
+def test_a_short_exact_cut_joined_to_mp3_passes_the_audio_check(tmp_path: Path) -> None:
+    """A 0.01 s WAV chunk joined to .mp3 is checked with the MP3 encoder's 1152-sample frame
+    (and its priming and padding), not the WAV's: its two frames are no longer an error."""
+    tone = make_audio(tmp_path / "tone.mp3", 0.01)
+    chunks = _cut(tone, {"num_chunks": 1, "mode": "exact"})
+    assert chunks[0].meta is not None and chunks[0].meta.fields["samples"] == 480
+    joined = _join(chunks, "out.mp3", tmp_path)
+    assert 480 <= decoded_counts(joined, untrimmed=True)[1] <= 480 + 2 * 1152
+
+
 def test_segment_longer_than_the_file_gives_one_chunk(clips: dict[str, Path]) -> None:
     """A segment longer than the file is not an error: one chunk holding the whole file."""
     chunks = _cut(clips["mp4"], {"segment_seconds": 100})

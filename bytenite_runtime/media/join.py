@@ -483,11 +483,13 @@ def _check_output(
         seconds = sum(i.audio.samples / i.audio.sample_rate for i in infos if i.audio)
         got = joined.audio.samples / joined.audio.sample_rate
         tolerance = max(i.audio.frame_samples / i.audio.sample_rate for i in infos if i.audio)
-        # A new encoder adds its own priming and padding: a frame more each side; and where
-        # every result was decoded, each decoder dropped that result's own priming and
-        # padding (an MP3's encoder delay and its last frame's fill, which its packets count).
+        # A new encoder adds its own priming and padding, in its own frames (an MP3's 1152
+        # samples where the results were WAV): a frame more each side; and where every
+        # result was decoded, each decoder dropped that result's own priming and padding
+        # (an MP3's encoder delay and its last frame's fill, which its packets count).
         if reencoded:
-            tolerance *= 3 + (2 * len(infos) if decoded else 0)
+            encoded = max(tolerance, joined.audio.frame_samples / joined.audio.sample_rate)
+            tolerance = 3 * encoded + (2 * len(infos) * tolerance if decoded else 0.0)
         elif joined.format != infos[0].format:
             # MP4 flags its priming packet hidden, which the counts leave out; Matroska and
             # the others keep it and trim by a codec delay the packets do not show.
