@@ -244,6 +244,22 @@ def test_ogg_opus_chunks_join_without_losing_their_pre_skip(
     assert abs(decoded_counts(joined)[1] - decoded_counts(clips["opus"])[1]) <= 960
 
 
+@pytest.mark.parametrize("count", [4, 12])
+def test_ogg_opus_chunks_join_to_the_source_length_exactly(
+    clips: dict[str, Path], tmp_path: Path, count: int
+) -> None:
+    """Every Ogg Opus chunk starts at minus the pre-skip, as the source does, so the last
+    one's final granule keeps the source's end trim: the join decodes to the source's
+    samples, not an Opus pre-skip (312) more, and the last chunk alone to its own."""
+    chunks = _cut(clips["opus"], {"num_chunks": count})
+    joined = _join(chunks, "out.opus", tmp_path)
+    assert decoded_counts(joined)[1] == decoded_counts(clips["opus"])[1]
+    last = tmp_path / "last.opus"
+    last.write_bytes(chunks[-1].data)
+    assert chunks[-1].meta is not None
+    assert decoded_counts(last)[1] == chunks[-1].meta.fields["samples"] - 312
+
+
 def test_fewer_audio_chunks_than_asked_say_why(
     clips: dict[str, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:

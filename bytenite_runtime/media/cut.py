@@ -209,7 +209,14 @@ class _CopyPlan:
         else:
             cut_seconds = [float(b) for b in bounds[1:]]
             # Chunk 0 keeps the source's own timeline (priming at negative times included).
-            origin = [Fraction(0), *(Fraction(b) for b in bounds[1:])]
+            # Ogg puts an Opus stream's first packet at minus its pre-skip, and its muxer
+            # counts granules from there: a later chunk starting at 0 ended a pre-skip late,
+            # and the last chunk's final packet, trimmed in the source, came back whole.
+            # (Vorbis granules count otherwise: its chunks start at 0.)
+            track, lead = info.audio, Fraction(0)
+            if fmt == "ogg" and track is not None and track.codec == "opus":
+                lead = Fraction(min(track.start, 0.0))
+            origin = [Fraction(0), *(Fraction(b) - lead for b in bounds[1:])]
         paths = [folder / f"chunk-{i:06d}" for i in range(len(comments))]
         audio = info.audio if pcm is None else None
         return cls(info, bounds, fmt, comments, pcm, audio, cut_seconds, origin, paths,
