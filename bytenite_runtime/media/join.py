@@ -287,11 +287,25 @@ _WEBM_VIDEO = frozenset({"vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9"
 _WEBM_AUDIO = frozenset({"opus", "libopus", "vorbis", "libvorbis"})
 
 
+# The audio codecs each audio container holds (its muxer refuses the rest, and a stream
+# copy of them failed in ffmpeg); PCM is encoded by the copy path, but WAV takes only PCM.
+_AUDIO_HOLDS = {
+    "wav": ("pcm_",), "mp3": ("mp3",), "flac": ("flac",), "adts": ("aac",),
+    "ipod": ("aac", "alac"), "ogg": ("opus", "libopus", "vorbis", "libvorbis", "flac"),
+}  # fmt: skip
+
+
 def _misfit(info: MediaInfo, muxer: str) -> str | None:
     """Why the results' codecs cannot be stream-copied into ``muxer``, or None."""
+    video, audio = info.video, info.audio
+    holds = _AUDIO_HOLDS.get(muxer)
+    if holds is not None and video is None and audio is not None:
+        encoded = audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
+        if encoded or audio.codec.startswith(holds):
+            return None
+        return f"the {muxer} muxer cannot hold {audio.codec} audio"
     if muxer != "webm":
         return None
-    video, audio = info.video, info.audio
     if video is not None and video.codec not in _WEBM_VIDEO:
         return f"WebM cannot hold {video.codec} video"
     if audio is not None and audio.codec not in _WEBM_AUDIO and not audio.codec.startswith("pcm_"):
