@@ -23,7 +23,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, Simulate, write_component, write_json, write_request
+from conftest import FIXTURES, REPO, SimRun, Simulate, write_component, write_json, write_request
 
 RAW_APP = FIXTURES / "raw_app"
 RAW_PARTITIONER = FIXTURES / "raw_partitioner"
@@ -719,16 +719,23 @@ NESTING_PARTITIONER = """
 """
 
 
+def _with_partitioner(
+    simulate: Simulate, folder: Path, code: str, source: Path, *, quiet: bool = True
+) -> SimRun:
+    """The raw app's job on ``source`` with a partitioner made of ``code`` in ``folder``."""
+    partitioner = write_component(folder, code)
+    request = write_request(
+        folder.parent / "job.json", app=RAW_APP, partitioner=partitioner, source=source
+    )
+    return simulate(request, quiet=quiet)
+
+
 def test_chunk_in_a_subfolder_of_chunks_dir_is_named_in_a_warning(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:
     """A file the partitioner writes in a subfolder of CHUNKS_DIR is not a task, and the
     report's warnings and the partitioner's log name its path."""
-    partitioner = write_component(tmp_path / "nesting", NESTING_PARTITIONER)
-    request = write_request(
-        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
-    )
-    run = simulate(request)
+    run = _with_partitioner(simulate, tmp_path / "nesting", NESTING_PARTITIONER, source)
     assert run.returncode == 0, run.stderr
     assert run.report["job"]["chunks"] == 1
     [warning] = run.report["warnings"]
@@ -753,11 +760,9 @@ def test_chunk_not_named_data_i_bin_is_named_in_a_warning(
 ) -> None:
     """A chunk file not named data_<i>.bin still becomes a task, and the report's warnings,
     the summary line and the partitioner's log say so, as for a chunk in a subfolder."""
-    partitioner = write_component(tmp_path / "odd-names", ODD_NAME_PARTITIONER)
-    request = write_request(
-        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
+    run = _with_partitioner(
+        simulate, tmp_path / "odd-names", ODD_NAME_PARTITIONER, source, quiet=False
     )
-    run = simulate(request, quiet=False)
     assert run.returncode == 0, run.stderr
     assert run.report["job"]["chunks"] == 2
     assert run.report["warnings"] == [
@@ -785,11 +790,7 @@ def test_chunk_numbers_with_a_gap_are_named_in_a_warning(
         ["import os", "from pathlib import Path", 'chunks = Path(os.environ["CHUNKS_DIR"])']
         + [f'(chunks / "data_{i}.bin").write_text("x\\n")' for i in names]
     )
-    partitioner = write_component(tmp_path / "gappy", code)
-    request = write_request(
-        tmp_path / "job.json", app=RAW_APP, partitioner=partitioner, source=source
-    )
-    run = simulate(request)
+    run = _with_partitioner(simulate, tmp_path / "gappy", code, source)
     assert run.returncode == 0, run.stderr
     assert run.report["job"]["chunks"] == 2
     assert run.report["warnings"] == [
