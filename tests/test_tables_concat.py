@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
@@ -270,15 +271,17 @@ def test_blank_lines_between_records_convert_and_join_with_every_row(
         ("t.csv", b"f,g\n1,x\n2,y\n\n\n\n\n3,z\n", {"header": False}, [2, 1, 0, 1]),
         ("t.csv", b"a,b\n1,x\n2,y\n\n\n\n\n3,z\n", {"infer_types": True}, [2, 0, 0, 1]),
         ("t.jsonl", b'{"a":1}\n{"a":2}\n\n\n\n\n{"a":3}\n', {}, [2, 0, 0, 1]),
+        ("t.jsonl", b'\n\n{"a":1}\n', {}, [0, 1]),
     ],
-    ids=["no-header", "header-typed", "jsonl"],
+    ids=["no-header", "header-typed", "jsonl", "jsonl-first"],
 )
 def test_converted_chunk_of_blank_lines_alone_has_the_files_columns(
     name: str, source: bytes, params: dict[str, object], rows: list[int]
 ) -> None:
     """A converted chunk cut from blank lines alone holds no rows but the columns (and
-    types) of its file's first chunk, so the chunks join back; pyarrow alone reads no
-    columns there (no header, JSON Lines) or null-typed ones (a typed header)."""
+    types) of its file's first chunk (of the whole file, for JSON Lines, even where it
+    is the first chunk), so the chunks join back; pyarrow alone reads no columns there
+    (no header, JSON Lines) or null-typed ones (a typed header)."""
     chunks = run_partitioner(
         "row", {name: source}, {"rows_per_chunk": 2, "output_format": "parquet", **params}
     )
@@ -292,11 +295,13 @@ def test_converted_chunk_of_blank_lines_alone_has_the_files_columns(
 
 
 def test_converted_first_chunk_of_blank_lines_alone_is_one_error_line() -> None:
-    """Blank lines alone as a file's first converted chunk, where no earlier chunk gives
-    the columns, are one error naming the file and rows."""
-    with pytest.raises(DataError, match=r"^t\.jsonl rows 0-2: blank lines only, and no earlier"):
+    """Blank lines alone as a headerless CSV's first converted chunk, where no earlier
+    chunk gives the columns, are one error naming the file and rows."""
+    with pytest.raises(DataError, match=r"^t\.csv rows 0-2: blank lines only, and no earlier"):
         run_partitioner(
-            "row", {"t.jsonl": b'\n\n{"a":1}\n'}, {"rows_per_chunk": 2, "output_format": "parquet"}
+            "row",
+            {"t.csv": b"\n\n1,x\n"},
+            {"rows_per_chunk": 2, "output_format": "parquet", "header": False},
         )
 
 
@@ -319,6 +324,134 @@ def test_blank_lines_between_records_stay_in_unconverted_chunks_byte_for_byte() 
     assert [c.meta.fields["rows"] for c in chunks if c.meta][-1] == [36, 39]
     results = _names([chunk.data for chunk in chunks])
     assert run_assembler("concat", results)["out.csv"] == source
+
+
+# -- JSON Lines converted: one schema per file ---------------------------------------
+
+
+def _converted_jsonl(source: bytes, output_format: str = "parquet", **params: Any) -> list[Any]:
+    chunks = run_partitioner(
+        "row", {"t.jsonl": source}, {"rows_per_chunk": 2, "output_format": output_format, **params}
+    )
+    if output_format == "parquet":
+        return [pq.read_table(io.BytesIO(c.data)) for c in chunks]
+    return [pa.ipc.open_file(io.BytesIO(c.data)).read_all() for c in chunks]
+
+
+def _schemas(tables: list[Any]) -> set[Any]:
+    return {t.schema.remove_metadata() for t in tables}
+
+
+def test_jsonl_chunks_whose_types_differ_share_the_files_schema() -> None:
+    """Chunks of a JSON Lines file whose values are typed differently chunk by chunk
+    (int then float, a date then plain text) all get the whole file's types."""
+    source = b'{"n":1,"s":"2024-01-01"}\n{"n":2,"s":"2024-01-02"}\n{"n":2.5,"s":"soon"}\n'
+    tables = _converted_jsonl(source)
+    assert _schemas(tables) == {pa.schema([("n", pa.float64()), ("s", pa.string())])}
+    assert tables[0].column("s").to_pylist() == ["2024-01-01", "2024-01-02"]
+
+
+def test_jsonl_column_null_throughout_one_chunk_gets_its_real_type() -> None:
+    """A key null in every row of one chunk has the type its values have elsewhere in
+    the file there, not pyarrow's null type."""
+    source = b'{"a":null}\n{"a":null}\n{"a":{"x":1}}\n{"a":{"y":"z"}}\n'
+    tables = _converted_jsonl(source)
+    kind = pa.struct([("x", pa.int64()), ("y", pa.string())])
+    assert _schemas(tables) == {pa.schema([("a", kind)])}
+    assert tables[0].column("a").to_pylist() == [None, None]
+
+
+def test_jsonl_key_missing_from_a_chunk_is_a_null_column_there() -> None:
+    """A key that no line of a chunk holds is still a column of that chunk, null, in the
+    order the keys first appear in the file."""
+    source = b'{"a":1}\n{"a":2}\n{"b":true}\n{"a":3,"c":"x"}\n\n\n{"a":4}\n'
+    tables = _converted_jsonl(source, "arrow")
+    expected = pa.schema([("a", pa.int64()), ("b", pa.bool_()), ("c", pa.string())])
+    assert _schemas(tables) == {expected}
+    assert tables[0].column("c").to_pylist() == [None, None]
+    assert [t.num_rows for t in tables] == [2, 2, 0, 1]
+
+
+def test_jsonl_schema_is_the_same_however_the_file_is_read_in_blocks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole-file schema found a block of lines at a time (blocks smaller than a
+    line included) is the one found reading the file in one block."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    source = b'{"a":null}\n\n{"a":1,"long":"%s"}\n{"b":[]}\n{"a":0.5,"b":[true]}' % (b"x" * 50)
+    whole = _schemas(_converted_jsonl(source, "arrow"))
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", 16)
+    assert _schemas(_converted_jsonl(source, "arrow")) == whole
+    assert whole == {
+        pa.schema([("a", pa.float64()), ("long", pa.string()), ("b", pa.list_(pa.bool_()))])
+    }
+
+
+@pytest.mark.parametrize("block", [4 << 20, 16], ids=["one-block", "small-blocks"])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            b'{"a":1}\n{"a":2}\n\n{"a":"x"}\n',
+            "t.jsonl line 4: column 'a' holds a string here but a number earlier in the file",
+        ),
+        (
+            b'{"a":{"x":1}}\n{"a":null}\n{"a":{"x":true}}\n',
+            "t.jsonl line 3: column 'a.x' holds a boolean here but a number earlier",
+        ),
+        (
+            b'{"a":[1]}\n{"b":1}\n{"b":2}\n{"a":"s"}\n',
+            "t.jsonl line 4: column 'a' holds a string here but an array earlier",
+        ),
+    ],
+    ids=["number-string", "nested", "array-scalar"],
+)
+def test_jsonl_true_type_conflict_is_one_error_line_naming_where(
+    source: bytes, message: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Values of one column that no type holds both (a number and a string, an array and
+    a string) fail before any chunk, naming the file, the line where the second kind
+    first appears, the column and both kinds; reading the file whole fails on them too."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", block)
+    with pytest.raises(DataError) as caught:
+        _converted_jsonl(source)
+    assert str(caught.value).startswith(message)
+    assert str(caught.value).endswith(
+        "a column converted to parquet holds one type (make its values one kind, or leave "
+        "output_format at 'same')"
+    )
+
+
+@pytest.mark.parametrize("output_format", ["parquet", "arrow", "csv"])
+def test_jsonl_converted_chunks_concat_back_without_unify_schemas(output_format: str) -> None:
+    """Converted chunks of a JSON Lines file whose chunks differ in types, nulls and keys
+    join back with concat's defaults (no ``unify_schemas``), every row in order."""
+    rows = [
+        {"id": i, "v": None if i < 4 else i / 2, "t": "x" if i == 7 else None} for i in range(9)
+    ]
+    present = [{key: value for key, value in r.items() if value is not None} for r in rows]
+    source = b"".join(orjson.dumps(r) + b"\n" for r in present)
+    chunks = run_partitioner(
+        "row",
+        {"t.jsonl": source},
+        {"rows_per_chunk": 3, "output_format": output_format, **_FOOTER},
+    )
+    name = f"t.{output_format}"
+    joined = run_assembler("concat", _names([c.data for c in chunks], name))[name]
+    if output_format == "csv":
+        assert joined.splitlines()[0] == b'"id","v","t"'
+        assert len(joined.splitlines()) == 10
+        return
+    if output_format == "parquet":
+        table = pq.read_table(io.BytesIO(joined))
+    else:
+        table = pa.ipc.open_file(io.BytesIO(joined)).read_all()
+    assert table.column("id").to_pylist() == list(range(9))
+    assert table.column("v").type == pa.float64()
+    assert table.to_pylist() == rows
 
 
 # -- JSON Lines --------------------------------------------------------------------------

@@ -157,8 +157,8 @@ class Row(Partitioner):
                 if self.output_format not in ("same", fmt) and self.header:
                     self._check_distinct_columns(plain, name, fmt)
                 files.append((name, fmt, plain, sizing))
-            pieces: Iterable[tuple[str, Format, Piece]] = (
-                (name, fmt, piece)
+            pieces: Iterable[tuple[str, Format, Path, Piece]] = (
+                (name, fmt, plain, piece)
                 for name, fmt, plain, sizing in files
                 for piece in self._plan(plain, name, fmt, sizing)
             )
@@ -170,14 +170,14 @@ class Row(Partitioner):
             # cut is settled, while the scan goes on (see tables.delimited.plan).
             index = -1
             converted: _Converting = _Converting()
-            for index, (name, fmt, piece) in enumerate(pieces):
+            for index, (name, fmt, plain, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
                 fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
                 meta = ChunkMeta(index, count, name, fields)
                 if out_fmt == fmt:
                     yield self._chunk(piece, meta)
                 else:
-                    yield self._converted(piece, meta, fmt, out_fmt, converted)
+                    yield self._converted(piece, meta, fmt, out_fmt, converted, plain)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _check_distinct_columns(self, path: Path, name: str, fmt: Format) -> None:
@@ -243,16 +243,29 @@ class Row(Partitioner):
         )
 
     def _converted(
-        self, piece: Piece, meta: ChunkMeta, fmt: str, out_fmt: str, files: _Converting
+        self,
+        piece: Piece,
+        meta: ChunkMeta,
+        fmt: str,
+        out_fmt: str,
+        files: _Converting,
+        plain: Path,
     ) -> NewChunk:
-        """``piece`` converted to ``out_fmt``. pyarrow skips blank lines the scan counts as
-        rows, so the chunk's range counts the rows it holds, numbered on from the end of
-        its file's previous chunk (``files.rows``, updated): what concat checks it against,
-        with no gap between chunks. A piece of blank lines alone takes the columns of its
-        file's first chunk with rows (``files.schemas``)."""
+        """``piece`` (of the file at ``plain``) converted to ``out_fmt``. pyarrow skips
+        blank lines the scan counts as rows, so the chunk's range counts the rows it holds,
+        numbered on from the end of its file's previous chunk (``files.rows``, updated):
+        what concat checks it against, with no gap between chunks. A piece of blank lines
+        alone takes the columns of its file's first chunk with rows (``files.schemas``).
+        Every piece of a JSON Lines file is read with the schema of the whole file, found
+        before its first piece (``files.json_schemas``)."""
         from ..tables import convert  # pyarrow: only when converting
         from ..tables.source import has_slot
 
+        name = meta.source or ""
+        if fmt == "jsonl" and name not in files.json_schemas:
+            from ..tables.jsonl_schema import file_schema
+
+            files.json_schemas[name] = file_schema(plain, name, out_fmt)
         table = convert.read_piece(
             piece,
             meta,
@@ -262,9 +275,9 @@ class Row(Partitioner):
             delimiter=self.delimiter,
             quoting=self.quoting,
             infer_types=self.infer_types,
-            like=files.schemas.get(meta.source or ""),
+            like=files.schemas.get(name),
+            schema=files.json_schemas.get(name),
         )
-        name = meta.source or ""
         if table.num_rows:
             files.schemas.setdefault(name, table.schema)
         start = files.rows.get(name, 0)
@@ -290,3 +303,5 @@ class _Converting:
     """Rows converted so far."""
     schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
     """The first converted chunk with rows' schema."""
+    json_schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """A JSON Lines file's whole schema (None where pyarrow cannot read the file whole)."""

@@ -5,8 +5,9 @@ conversion never becomes a task), read back into one Arrow table and written in 
 target format. A chunk is bounded in size, so holding one in memory is acceptable.
 A CSV/TSV source's fields stay text, exactly as written, so every chunk has the same
 schema and no value is reinterpreted ("01234", "NA"); ``infer_types`` asks pyarrow to
-guess types per chunk instead. JSON Lines carry their own types, read per chunk: a key
-that is null in every row of one chunk is typed null there (``unify_schemas`` joins it).
+guess types per chunk instead. JSON Lines carry their own types: every chunk of a file is
+read with the schema the whole file implies (:mod:`.jsonl_schema`), so a key null in
+every row of one chunk, or absent from it, still has the file's type there.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def read_piece(
     quoting: bool = True,
     infer_types: bool = False,
     like: Any = None,
+    schema: Any = None,
 ) -> Any:
     """``piece`` read into one Arrow table, without the staged piece's own slot metadata.
 
@@ -58,14 +60,16 @@ def read_piece(
     named ``f0``, ``f1``…. ``delimiter`` separates a CSV/TSV source's fields (default:
     its format's). ``quoting=False`` reads its quotes as plain characters. Its fields are
     read as text, exactly as written, unless ``infer_types`` lets pyarrow guess each
-    chunk's column types.
+    chunk's column types. A JSON Lines source is read with ``schema`` when given (its
+    whole file's, from :func:`.jsonl_schema.file_schema`), else with the types pyarrow
+    guesses from the piece.
 
     The row count is what a converted chunk holds, which may be fewer than
     ``piece.rows`` says: pyarrow skips the blank lines of CSV, TSV and JSON Lines that
     the scan counts as rows (as Python's ``csv`` reads them). A piece of blank lines
-    alone is then no rows, with the columns of ``like`` (a schema: an earlier chunk's of
-    the same file); without it, the piece's columns are unknown (no header, or JSON
-    Lines), which is an error.
+    alone is then no rows, with the columns of ``schema``, else of ``like`` (an earlier
+    chunk's schema, of the same file); without either, the piece's columns are unknown
+    (no header, or JSON Lines), which is an error.
     """
     with (
         _converting(meta, piece.rows, src_fmt, dst_fmt),
@@ -77,7 +81,7 @@ def read_piece(
         try:
             table = _read(
                 staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
-                infer_types=infer_types,
+                infer_types=infer_types, schema=schema,
             )  # fmt: skip
         except pa.ArrowInvalid:
             if not _blank(staged, src_fmt):
@@ -86,8 +90,8 @@ def read_piece(
         if table is None or (table.num_rows == 0 and src_fmt in (*DELIMITERS, "jsonl")):
             # Blank lines only: pyarrow has no columns for them (no header, JSON Lines) or
             # guesses null-typed ones (a header, with ``infer_types``).
-            if like is not None:
-                return like.empty_table()
+            if schema is not None or like is not None:
+                return (like if schema is None else schema).empty_table()
             if table is None or table.num_columns == 0:
                 raise DataError(
                     f"{meta.source or 'chunk'} rows {piece.rows[0]}-{piece.rows[1]}: blank "
@@ -163,6 +167,7 @@ def _read(
     delimiter: str | None = None,
     quoting: bool = True,
     infer_types: bool = False,
+    schema: Any = None,
 ) -> Any:
     if fmt in DELIMITERS:
         from pyarrow import csv
@@ -185,7 +190,8 @@ def _read(
     if fmt == "jsonl":
         from pyarrow import json
 
-        return json.read_json(path)
+        parse = None if schema is None else json.ParseOptions(explicit_schema=schema)
+        return json.read_json(path, parse_options=parse)
     if fmt == "parquet":
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
