@@ -507,3 +507,29 @@ def test_settings_error_beside_a_secret_does_not_leak_it(app_env: dict[str, str]
         AppSettings.from_environ(env)
     assert SECRET not in str(exc.value)
     assert SECRET not in repr(exc.value)
+
+
+def test_readme_settings_example_is_what_the_readme_app_gets(app_env: dict[str, str]) -> None:
+    """The README's three-problem example is the exact line its own app (``case`` a
+    Literal) prints for a bad CHUNK_NUMBER, a padded secret and ``{"case": 3}``."""
+    from typing import Literal
+
+    from pydantic import BaseModel
+
+    from bytenite_runtime import task
+
+    class Params(BaseModel):
+        case: Literal["upper", "lower", "title"] = "upper"
+
+    @task.app(params=Params, secrets=["MYS"], schema=None)
+    def main(ctx: task.AppContext[Params]) -> None:
+        raise AssertionError("never runs")
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    quoted = next(
+        line for line in readme.splitlines() if line.startswith("error: invalid settings (3")
+    )
+    env = dict(app_env, CHUNK_NUMBER="x", MYS=" v ", APP_PARAMS='{"case": 3}')
+    with pytest.raises(SettingsError) as exc:
+        main.invoke(env)
+    assert f"error: {exc.value}" == quoted
