@@ -10,7 +10,14 @@ from typing import Generic, TypeVar
 
 from ._io import Chunk, Output, Result, Results
 from .errors import ConfigError
-from .settings import AppSettings, AssemblerSettings, PartitionerSettings, Secret
+from .settings import (
+    SHARED_CACHE_DIR,
+    USER_CACHE_DIR,
+    AppSettings,
+    AssemblerSettings,
+    PartitionerSettings,
+    Secret,
+)
 
 __all__ = ["AppContext", "AssemblerContext", "PartitionerContext"]
 
@@ -42,7 +49,7 @@ class PartitionerContext(_Common[P]):
 
     @property
     def shared_cache(self) -> Path:
-        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+        return self._cache(self.settings.shared_cache_dir, SHARED_CACHE_DIR)
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,11 @@ class AppContext(_Common[P]):
 
     @property
     def user_cache(self) -> Path:
-        return self._cache(self.settings.user_cache_dir, "USER_CACHE_DIR")
+        return self._cache(self.settings.user_cache_dir, USER_CACHE_DIR)
 
     @property
     def shared_cache(self) -> Path:
-        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+        return self._cache(self.settings.shared_cache_dir, SHARED_CACHE_DIR)
 
 
 @dataclass(frozen=True)
@@ -72,4 +79,4 @@ class AssemblerContext(_Common[P]):
 
     @property
     def shared_cache(self) -> Path:
-        return self._cache(self.settings.shared_cache_dir, "SHARED_CACHE_DIR")
+        return self._cache(self.settings.shared_cache_dir, SHARED_CACHE_DIR)
