@@ -373,3 +373,19 @@ def test_an_empty_audio_track_beside_a_video_is_no_audio(clip: Path, tmp_path: P
     info = probe(silent)
     assert info.video is not None and info.video.frames == 60
     assert info.audio is None
+
+
+def test_ci_runs_every_test_that_runs_ffmpeg_again_with_the_bundled_binary() -> None:
+    """``.ci/run`` re-runs, with imageio-ffmpeg's 9.x, every test module that makes clips or
+    joins through ffmpeg, as the README's Development section says."""
+    root = Path(__file__).resolve().parents[1]
+    script = (root / ".ci" / "run").read_text()
+    rerun = script[script.index("BYTENITE_FFMPEG=") :]
+    rerun = rerun[: rerun.index("\n\n")]
+    uses_ffmpeg = sorted(
+        path.name
+        for path in (root / "tests").glob("test_*.py")
+        if "_media_clips" in path.read_text() or "run_ffmpeg" in path.read_text()
+    )
+    assert uses_ffmpeg
+    assert [name for name in uses_ffmpeg if f"tests/{name}" not in rerun] == []
