@@ -31,7 +31,7 @@ class Passthrough(Assembler):
     summary: ClassVar[str] = "Every result file goes to the output unchanged."
     restore_names: bool = Field(
         True,
-        description="Drop the '.chunk-NNNNNN' marker from result names when no two results "
+        description="Drop the 'chunk-NNNNNN.' marker from result names when no two results "
         "would then share a name.",
     )
 

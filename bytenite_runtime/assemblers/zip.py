@@ -89,7 +89,7 @@ class Zipper(Assembler):
     restore_names: bool = Field(
         True,
         description="Name entries by the results' original names (without the "
-        "'.chunk-NNNNNN' marker) when they are all distinct.",
+        "'chunk-NNNNNN.' marker) when they are all distinct.",
     )
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
