@@ -28,7 +28,7 @@ import contextlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from pydantic import BaseModel
@@ -37,7 +37,7 @@ from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._entry import Entrypoint, Kind, SchemaOption
 from ._io import Chunk, NewChunk, Result
 from .chunks import MetadataMode
-from .errors import ByteniteError
+from .errors import ByteniteError, ConfigError
 
 __all__ = [
     "AppContext",
@@ -157,8 +157,47 @@ def entrypoint_for(kind: Literal["partitioner", "assembler"], name: str) -> Entr
     from . import registry
 
     component = registry.get(kind, name)
-    method = "partition" if kind == "partitioner" else "assemble"
-    return Entrypoint(kind, lambda ctx: getattr(ctx.params, method)(ctx), component, None, (), None)
+
+    def partition(ctx: PartitionerContext[Any]) -> Iterator[Any]:
+        with _extra_needed(kind, name):  # a generator imports as it goes
+            yield from ctx.params.partition(ctx)
+
+    def assemble(ctx: AssemblerContext[Any]) -> None:
+        with _extra_needed(kind, name):
+            ctx.params.assemble(ctx)
+
+    run = partition if kind == "partitioner" else assemble
+    return Entrypoint(kind, run, component, None, (), None)
+
+
+# The extra that installs each library the built-ins import when they run (numpy: the
+# image components' extra for those, else the tables').
+_EXTRAS = {
+    "pyarrow": "tables",
+    "zstandard": "tables",
+    "PIL": "images",
+    "av": "media",
+    "imageio_ffmpeg": "media",
+    "jsonschema": "schema",
+}
+
+
+@contextlib.contextmanager
+def _extra_needed(kind: str, name: str) -> Iterator[None]:
+    """A library a built-in needs, missing, as a ConfigError naming the extra to install,
+    not a ModuleNotFoundError traceback blamed on the component's code (exit 4)."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        module = (exc.name or "").partition(".")[0]
+        images = "images" if name in {"tile", "mosaic"} else "tables"
+        extra = _EXTRAS.get(module, images if module == "numpy" else None)
+        if extra is None:
+            raise
+        raise ConfigError(
+            f"the {name} {kind} needs {module}, which is not installed: "
+            f"pip install 'bytenite-runtime[{extra}]'"
+        ) from None
 
 
 def serve(name: str, kind: Literal["partitioner", "assembler"] | None = None) -> NoReturn:

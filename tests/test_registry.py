@@ -195,3 +195,51 @@ def test_module_check_runs_the_check_command(tmp_path: Path) -> None:
     with contextlib.redirect_stderr(io.StringIO()) as err:
         assert main(["check", str(tmp_path / "nope")]) == 2
     assert str(tmp_path / "nope") in err.getvalue()
+
+
+_BLOCKED = """
+import sys
+for module in ("numpy", "pyarrow", "zstandard", "PIL", "av", "imageio_ffmpeg"):
+    sys.modules[module] = None  # as if only the core were installed
+from bytenite_runtime.task import serve
+serve({name!r}, {kind!r})
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "files", "extra", "module"),
+    [
+        ("assembler", "concat", {"chunk-000000.o.csv": "a\n1\n"}, "tables", "numpy"),
+        ("partitioner", "row", {"t.parquet": "PAR1"}, "tables", "pyarrow"),
+        ("partitioner", "tile", {"p.png": "not read"}, "images", "PIL"),
+        ("partitioner", "time-chunk", {"clip.mp4": "not read"}, "media", "av"),
+    ],
+)
+def test_a_built_in_without_its_extra_names_the_extra_to_install(
+    tmp_path: Path, kind: str, name: str, files: dict[str, str], extra: str, module: str
+) -> None:
+    """A built-in whose libraries are not installed (only the core is) fails with one line
+    naming the missing library and the extra that installs it, exit 2, not a traceback
+    blamed on the component (exit 4)."""
+    from conftest import base_env, last_line
+
+    inputs, out = tmp_path / "in", tmp_path / "out"
+    inputs.mkdir()
+    out.mkdir()
+    for file, text in files.items():
+        (inputs / file).write_text(text)
+    if kind == "partitioner":
+        env = base_env(SOURCE_DIR=str(inputs), CHUNKS_DIR=str(out), PARTITIONER_PARAMS="{}")
+    else:
+        env = base_env(TASK_RESULTS_DIR=str(inputs), OUTPUT_DIR=str(out), ASSEMBLER_PARAMS="{}")
+    code = _BLOCKED.format(name=name, kind=kind)
+    run = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 2, run.stderr
+    assert last_line(run.stderr) == (
+        f"error: the {name} {kind} needs {module}, which is not installed: "
+        f"pip install 'bytenite-runtime[{extra}]'"
+    )
+    assert "Traceback" not in run.stderr
+    assert list(out.iterdir()) == []
