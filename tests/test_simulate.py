@@ -1643,6 +1643,35 @@ def test_a_source_folder_that_cannot_be_copied_fails_the_job_in_one_line(
     assert not run.output.exists()
 
 
+def test_a_source_file_that_cannot_be_copied_is_named_as_itself(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file source that cannot be copied is named once, as the path, not followed by '.'."""
+    import shutil
+
+    from bytenite_runtime.errors import DataError
+    from bytenite_runtime.simulate._request import DataSource
+    from bytenite_runtime.simulate._sources import fetch_source
+
+    source = tmp_path / "lines.txt"
+    source.write_text(LINES)
+    target = tmp_path / "copy"
+    target.mkdir()
+
+    def refuse(src: object, dst: object) -> None:
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(shutil, "copyfile", refuse)
+    data = DataSource.model_validate(
+        {"dataSourceDescriptor": "file", "params": {"path": str(source)}}
+    )
+    with pytest.raises(DataError) as caught:
+        fetch_source(data, target, tmp_path)
+    assert str(caught.value) == (
+        f"dataSource.params.path: {str(source)!r} cannot be copied (Permission denied)"
+    )
+
+
 @pytest.mark.parametrize("given", ["sub", "itself"])
 @pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
 def test_folder_option_that_cannot_be_created_is_one_error_line(

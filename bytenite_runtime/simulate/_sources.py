@@ -113,7 +113,9 @@ def _copy_failure(root: Path, src: str, _dst: str, why: str) -> str:
             why = f"a symbolic link to a missing file ({str(entry.readlink())!r})"
         except OSError as exc:
             why = f"a symbolic link that cannot be followed: {exc.strerror}"
-    return f"dataSource.params.path: {str(root)!r}: {shown!r} cannot be copied ({why})"
+    # A file source, or the folder itself, is the path already named: not '.' after it.
+    where = "" if entry == root else f": {shown!r}"
+    return f"dataSource.params.path: {str(root)!r}{where} cannot be copied ({why})"
 
 
 def _download(source: DataSource, target: Path, timeout: float, stop: Flag | None) -> Path:
