@@ -1161,6 +1161,23 @@ def test_output_inside_the_source_folder_is_refused(
     assert sorted(p.name for p in source.parent.iterdir()) == ["lines.txt"]
 
 
+def test_job_records_inside_the_source_folder_are_refused(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A --workdir inside a folder source (as the default one is when run from inside it)
+    is refused before the job runs: the job would copy its own records as its input."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source.parent)
+    run = simulate(request, "--workdir", source.parent / "records")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.last_error_line == (
+        f"error: --workdir {str(source.parent / 'records')!r} is inside the source folder "
+        f"{str(source.parent)!r}: the job would copy its own records as input; choose a "
+        "folder outside it"
+    )
+    assert sorted(p.name for p in source.parent.iterdir()) == ["lines.txt"]
+
+
 @pytest.mark.parametrize("folder", ["/tmp", "/usr", "/"])
 def test_overwrite_never_replaces_a_top_level_folder(folder: str) -> None:
     """A top-level folder of the file system (/tmp, shared with everything else on the

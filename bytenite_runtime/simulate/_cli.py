@@ -319,6 +319,17 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
                 f"output folder {str(folder)!r} is inside the source folder {str(source)!r}: "
                 "the next run would read this output as input; choose a folder outside it"
             )
+    if (
+        source is not None
+        and source.is_dir()
+        and args.workdir.resolve().is_relative_to(source.resolve())
+    ):
+        # The source is copied into the job's folder there: the copy would copy itself
+        # until a path grows too long, and the next run would read these records too.
+        raise ConfigError(
+            f"--workdir {str(args.workdir)!r} is inside the source folder {str(source)!r}: "
+            "the job would copy its own records as input; choose a folder outside it"
+        )
     if destination is not None and destination.name != "{job}":
         keep = [
             ("the current folder", Path.cwd()),
