@@ -575,6 +575,38 @@ def test_row_secret_holding_a_nul_in_a_job(simulate: Simulate, tmp_path: Path, s
     assert run.job_dirs == []
 
 
+@pytest.mark.parametrize(
+    ("flag", "what"),
+    [
+        ("--report", "--report"),
+        ("--output", "output folder"),
+        ("--workdir", "--workdir"),
+        ("--user-cache", "--user-cache"),
+        ("--secrets", "--secrets"),
+    ],
+)
+def test_row_path_option_that_is_a_symbolic_link_loop(
+    simulate: Simulate, tmp_path: Path, flag: str, what: str
+) -> None:
+    """A --report, --output, --workdir, cache or secrets path that is a symbolic link loop
+    fails before the job starts (exit 2) with one line naming the option, never a
+    traceback (a --report checked against the secrets file resolved both)."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    request = write_request(tmp_path / "job.json", app=library_app(tmp_path / "app"), source=source)
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop.name)
+    report = () if flag == "--report" else ("--report", tmp_path / "report.json")
+    run = simulate(request, flag, loop, *report)
+    assert "Traceback" not in run.stderr
+    line = assert_clean_failure(run, code=2)
+    assert line == (
+        f"error: {what} {str(loop)!r}: a symbolic link loop (too many levels of symbolic "
+        "links); choose another path"
+    )
+    assert run.job_dirs == []
+
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_row_task_crash(tmp_path: Path, kind: str) -> None:
     """Component code that raises exits with code 4 after its traceback, with a last line

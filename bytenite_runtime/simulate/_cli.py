@@ -39,6 +39,7 @@ from ._sources import (
     destination_folder,
     local_source,
     os_reason,
+    resolved,
 )
 
 __all__ = ["build_parser", "main", "plan_job"]
@@ -240,6 +241,17 @@ def _load_secrets(path: Path | None) -> dict[str, str | tuple[str, str]]:
 
 def plan_job(args: argparse.Namespace) -> JobPlan:
     """Resolve the request, template, overrides and components into a JobPlan."""
+    # Each is resolved below or when the job starts: a symbolic link loop is one line here.
+    for what, given in (
+        ("job request", args.request),
+        ("--report", args.report),
+        ("--secrets", args.secrets),
+        ("--workdir", args.workdir),
+        ("--user-cache", args.user_cache),
+        ("--shared-cache", args.shared_cache),
+    ):
+        if given is not None:
+            resolved(given, what)
     base = args.request.resolve().parent if args.request else Path.cwd()
     search = search_folders(args.search, base)
     request = JobRequest()
@@ -295,6 +307,8 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     destination = destination_folder(
         template.data_destination, args.output, Path("bytenite-output") / "{job}", base
     )
+    if destination is not None:
+        resolved(destination, "output folder")
     # What the job reads: neither the output nor the report copy may replace it.
     inputs: list[tuple[str, Path]] = []
     source = local_source(template.data_source, base)

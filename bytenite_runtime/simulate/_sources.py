@@ -22,6 +22,7 @@ __all__ = [
     "check_source",
     "deliver",
     "fetch_source",
+    "resolved",
 ]
 
 BYPASS_FILE = "bypass.txt"
@@ -212,6 +213,18 @@ def check_report(report: Path, keep: Sequence[tuple[str, Path]]) -> None:
             raise ConfigError(
                 f"--report: {str(report)!r} {how} {what} ({str(path)!r}); choose another path"
             )
+
+
+def resolved(path: Path, what: str) -> Path:
+    """``path`` resolved; a symbolic link loop on the way, which Python before 3.13 raises
+    as a RuntimeError, is a ConfigError naming ``what`` (the option or folder)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        raise ConfigError(
+            f"{what} {str(path)!r}: a symbolic link loop (too many levels of symbolic links); "
+            "choose another path"
+        ) from None
 
 
 def local_source(source: DataSource | None, base: Path) -> Path | None:
