@@ -288,18 +288,22 @@ def test_mp3_results_at_another_rate_are_re_encoded_and_pass_the_audio_check(
 
 @pytest.mark.parametrize(
     ("source", "out"), [("opus", "wav"), ("opus", "m4a"), ("m4a", "mp3"), ("flac", "m4a"),
-                        ("mp3", "ogg"), ("ogg", "aac")],
+                        ("mp3", "ogg"), ("ogg", "aac"), ("ogg", "opus")],
 )  # fmt: skip
 def test_audio_codecs_an_audio_container_cannot_hold_are_re_encoded(
     tmp_path: Path, source: str, out: str
 ) -> None:
     """Audio-only results joined into a container that cannot hold their codec (Opus into
-    .wav or .m4a, AAC into .mp3…) are re-encoded with a warning, not a bare ffmpeg error."""
+    .wav or .m4a, AAC into .mp3, Vorbis into .opus…) are re-encoded with a warning, not a
+    bare ffmpeg error or a file players do not take for what its name says."""
     tone = make_audio(tmp_path / f"tone.{source}", 1.0)
     chunks = run_partitioner("time-chunk", {tone.name: tone.read_bytes()}, {"num_chunks": 2})
     name = f"out.{out}"
     joined = tmp_path / name
     joined.write_bytes(run_assembler("concat", _results([c.data for c in chunks], name))[name])
+    if out == "opus":
+        with av.open(str(joined)) as container:
+            assert container.streams.audio[0].codec_context.name == "opus"
     # An MP3 chunk decoded alone loses its bit reservoir and delay: a frame or so each.
     assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= (len(chunks) + 2) * 1152
 

@@ -260,7 +260,7 @@ def _join(
     differ = _streams_differ(infos)
     ext = target.suffix.lower().lstrip(".")
     muxer = MUXERS.get(ext, "matroska")
-    misfit = None if differ else _misfit(infos[0], muxer)
+    misfit = None if differ else _misfit(infos[0], muxer, ext)
     decoded = reencode or differ or misfit is not None
     if verify and not decoded:
         _check_joints(members, infos)
@@ -292,18 +292,22 @@ _WEBM_AUDIO = frozenset({"opus", "libopus", "vorbis", "libvorbis"})
 _AUDIO_HOLDS = {
     "wav": ("pcm_",), "mp3": ("mp3",), "flac": ("flac",), "adts": ("aac",),
     "ipod": ("aac", "alac"), "ogg": ("opus", "libopus", "vorbis", "libvorbis", "flac"),
+    # An .opus file is Ogg that players take for Opus only.
+    "opus": ("opus", "libopus"),
 }  # fmt: skip
 
 
-def _misfit(info: MediaInfo, muxer: str) -> str | None:
-    """Why the results' codecs cannot be stream-copied into ``muxer``, or None."""
+def _misfit(info: MediaInfo, muxer: str, ext: str = "") -> str | None:
+    """Why the results' codecs cannot be stream-copied into ``muxer`` (writing a file
+    named ``.ext``), or None."""
     video, audio = info.video, info.audio
-    holds = _AUDIO_HOLDS.get(muxer)
+    holds = _AUDIO_HOLDS.get(ext if ext == "opus" else muxer)
     if holds is not None and video is None and audio is not None:
         encoded = audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
         if encoded or audio.codec.startswith(holds):
             return None
-        return f"the {muxer} muxer cannot hold {audio.codec} audio"
+        container = "an .opus file" if ext == "opus" else f"the {muxer} muxer"
+        return f"{container} cannot hold {audio.codec} audio"
     if muxer != "webm":
         return None
     if video is not None and video.codec not in _WEBM_VIDEO:
