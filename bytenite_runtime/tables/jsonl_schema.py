@@ -107,17 +107,23 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
     each with the number of its first line (from 1); blocks of blank lines alone are
     skipped, pyarrow has no columns for them."""
     line = 1
-    carry = b""
+    # The reads since the last newline: joined only once a newline ends them, so a line
+    # far longer than a block is copied once, not once per read.
+    carry: list[bytes] = []
     with path.open("rb") as stream:
         for data in iter(lambda: stream.read(_BLOCK), b""):
-            buffer = carry + data
-            end = buffer.rfind(b"\n") + 1
-            block, carry = buffer[:end], buffer[end:]
+            end = data.rfind(b"\n") + 1
+            if not end:
+                carry.append(data)
+                continue
+            block = b"".join([*carry, data[:end]])
+            carry = [data[end:]]
             if block.strip():
                 yield line, block
             line += block.count(b"\n")
-    if carry.strip():
-        yield line, carry
+    rest = b"".join(carry)
+    if rest.strip():
+        yield line, rest
 
 
 def _merge(old: Any, new: Any, path: tuple[str, ...]) -> Any:
