@@ -308,6 +308,28 @@ def test_audio_codecs_an_audio_container_cannot_hold_are_re_encoded(
     assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= (len(chunks) + 2) * 1152
 
 
+def test_24_bit_flac_joined_into_wav_keeps_every_bit(tmp_path: Path) -> None:
+    """FLAC results re-encoded into a .wav keep the 24 bits their decoder gives (32-bit
+    PCM), sample for sample, instead of being cut down to 16 bits."""
+    tone = tmp_path / "tone.flac"
+    # A floating-point tone, so its 24-bit samples use the bits below the top 16.
+    ffmpeg("-f", "lavfi", "-i", "aevalsrc=0.5*sin(2*PI*440*t):s=48000:d=1",
+           "-c:a", "flac", "-sample_fmt", "s32", str(tone))  # fmt: skip
+    chunks = run_partitioner("time-chunk", {tone.name: tone.read_bytes()}, {"num_chunks": 2})
+    joined = tmp_path / "out.wav"
+    results = _results([c.data for c in chunks], joined.name)
+    joined.write_bytes(run_assembler("concat", results)[joined.name])
+
+    def samples(path: Path) -> np.ndarray:
+        with av.open(str(path)) as container:
+            frames = container.decode(container.streams.audio[0])
+            return np.concatenate([frame.to_ndarray().ravel() for frame in frames])
+
+    source = samples(tone)
+    assert source.dtype == np.int32 and np.any(source & 0xFF00)  # bits below the top 16
+    assert np.array_equal(samples(joined), source)
+
+
 def test_codecs_webm_cannot_hold_are_re_encoded(tmp_path: Path) -> None:
     """exact-mode chunks of a WebM are H.264: joined as .webm they are re-encoded to VP9 (with
     a warning) instead of failing in ffmpeg's WebM muxer."""

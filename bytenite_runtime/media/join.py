@@ -474,12 +474,29 @@ def _reencode(
         # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).
         args += ["-map", "[v]", *codec, "-fps_mode", "passthrough"]
     if has_a:
-        audio_codec = _AUDIO_ENCODERS.get(muxer, "pcm_s16le" if muxer == "wav" else "aac")
+        audio_codec = _AUDIO_ENCODERS.get(muxer) or (
+            _wav_codec(first_audio) if muxer == "wav" else "aac"
+        )
         args += ["-map", "[a]", "-c:a", audio_codec]
     run_ffmpeg(
         [*args, "-f", muxer, str(target)],
         what=f"{target.name}: re-encoding {len(members)} result(s)",
     )
+
+
+# The PCM codecs a WAV file holds as they are (the muxer has no tag for big-endian ones).
+_WAV_PCM = frozenset({"pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_f64le"})
+
+
+def _wav_codec(audio: AudioTrack | None) -> str:
+    """The PCM a re-encoded WAV gets: the results' own PCM, else as many bits as their
+    decoder gives (a 24-bit FLAC decodes to 32-bit integers), 16 for lossy codecs'
+    floating-point samples."""
+    if audio is None:
+        return "pcm_s16le"
+    if audio.codec in _WAV_PCM:
+        return audio.codec
+    return "pcm_s32le" if audio.sample_format.startswith("s32") else "pcm_s16le"
 
 
 def _check_output(

@@ -154,6 +154,8 @@ class AudioTrack:
     those an MP4/MOV edit list hides (its AAC priming, a stream-copy cut's lead-in)."""
     layout: str = ""
     """The channel layout's name ("stereo", "quad", "5.1(side)"…)."""
+    sample_format: str = ""
+    """The decoded samples' format ("s16", "s32p", "fltp"…)."""
 
     @property
     def end(self) -> float:
@@ -341,7 +343,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
         audio = AudioTrack(
             astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
             float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
-            tuple(audio_packets), _layout_name(astream),
+            tuple(audio_packets), _layout_name(astream), _sample_format(astream),
         )  # fmt: skip
     info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
@@ -464,6 +466,11 @@ def _format_name(stream: Any) -> str:
 def _layout_name(stream: Any) -> str:
     layout = stream.codec_context.layout
     return str(layout.name) if layout is not None else ""
+
+
+def _sample_format(stream: Any) -> str:
+    sample_format = stream.codec_context.format
+    return str(sample_format.name) if sample_format is not None else ""
 
 
 def _is_cover(stream: Any) -> bool:
