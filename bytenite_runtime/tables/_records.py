@@ -82,7 +82,7 @@ class _Scratch:
         self.flags = np.empty(size, np.bool_)
         # The UTF-8 check's words reuse the flags' memory: it runs between their two uses.
         self.words = self.flags[: size // 8 * 8].view(np.uint64)
-        self.marks = np.empty(size // 8, np.bool_)
+        self.marks = np.empty(-(-size // 64) * 8, np.bool_)  # whole groups of eight
 
 
 def _analyse(

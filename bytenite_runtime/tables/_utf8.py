@@ -4,7 +4,8 @@ Every byte of a multi-byte UTF-8 sequence has its high bit set, so a stream is v
 exactly when its non-ASCII runs are, each kept whole and cut off from the next by an
 ASCII byte. Tables are mostly ASCII, so only the 8-byte words holding a non-ASCII byte
 go to the stdlib decoder: on a CSV with an accented word in every few rows that is
-~0.15 ms per 2 MiB block, against ~2 ms for decoding the whole block.
+~0.14 ms per 2 MiB block (the benchmark's CSV: 0.19 ms before the marked words were
+found eight flags at a time), against ~2 ms for decoding the whole block.
 
 :func:`non_ascii_runs` looks at one block alone (scan threads run it); :class:`Utf8Check`
 joins the blocks' runs in file order, so a sequence split across two blocks is judged
@@ -90,15 +91,26 @@ def non_ascii_runs(
     scratch: tuple[npt.NDArray[np.uint64], npt.NDArray[np.bool_]] | None = None,
 ) -> Runs | None:
     """The runs of ``block`` to decode, or None when the block is all ASCII; ``scratch``
-    (words and flags, ``len(block) // 8`` or more each) spares allocating temporaries."""
+    (words and flags, ``len(block) // 8`` or more each, the flags rounded up to a multiple
+    of 8) spares allocating temporaries."""
     if block.isascii():
         return None
     whole = len(block) // 8
     words = np.frombuffer(block, np.uint64, count=whole)
-    high, marks = (None, None) if scratch is None else (scratch[0][:whole], scratch[1][:whole])
+    padded = -(-whole // 8) * 8
+    high = None if scratch is None else scratch[0][:whole]
+    marks = np.empty(padded, np.bool_) if scratch is None else scratch[1][:padded]
     high = np.bitwise_and(words, _HIGH_BITS, out=high)
     # Flags, not the words themselves: nonzero() is ~5x faster on bools than on uint64.
-    marked = np.flatnonzero(np.not_equal(high, 0, out=marks))
+    np.not_equal(high, 0, out=marks[:whole])
+    marks[whole:] = False
+    # nonzero() costs per flag, so the flags are found eight at a time first (a 64-bit
+    # view), then one by one in the groups holding any: 0.05 ms per 2 MiB block of the
+    # benchmark's CSV, against 0.10 ms for nonzero() on every word's flag.
+    groups = marks.view(np.uint64)
+    hit = np.flatnonzero(groups != 0)
+    within = np.flatnonzero(groups[hit].view(np.bool_))
+    marked = hit[within >> 3] * 8 + (within & 7)
     tail = bytes(block[whole * 8 :])  # only a file's last block has one
     if marked.size:
         breaks = np.empty(marked.size, dtype=bool)
