@@ -34,6 +34,7 @@ __all__ = [
     "listed",
     "nearest",
     "one_line",
+    "with_article",
 ]
 
 
@@ -103,7 +104,8 @@ class SettingsError(ConfigError):
         super().__init__(f"invalid settings ({len(self.problems)} {noun}): {body}")
 
 
-def _a(kind: str) -> str:
+def with_article(kind: str) -> str:
+    """``kind`` after its indefinite article: "a partitioner", "an app"."""
     return f"an {kind}" if kind[:1] in "aeiou" else f"a {kind}"
 
 
@@ -123,7 +125,8 @@ class UnknownNameError(ConfigError):
         hint = f"; did you mean {close!r}?" if close is not None else ""
         if other_kinds:
             # The name is right, the slot is wrong: no near name would help.
-            hint = f"; {name!r} is {' and '.join(map(_a, other_kinds))}, not {_a(kind)}"
+            kinds = " and ".join(map(with_article, other_kinds))
+            hint = f"; {name!r} is {kinds}, not {with_article(kind)}"
         # The folders searched come last: the name and the suggestion must lead the line.
         where = f"; searched {searched}" if searched is not None else ""
         self.name = name

@@ -37,7 +37,7 @@ from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._entry import Entrypoint, Kind, SchemaOption
 from ._io import Chunk, NewChunk, Result
 from .chunks import MetadataMode
-from .errors import ByteniteError, ConfigError
+from .errors import ByteniteError, ConfigError, with_article
 
 __all__ = [
     "AppContext",
@@ -76,9 +76,8 @@ def _decorator(
         if isinstance(f, Entrypoint):
             # The outer one would look for schema.json beside an object, not a function,
             # find none, and skip that validation.
-            article = "a" if f.kind == "partitioner" else "an"
             raise TypeError(
-                f"{f.__name__!r} is already {article} {f.kind} entry point; decorate the "
+                f"{f.__name__!r} is already {with_article(f.kind)} entry point; decorate the "
                 "function once"
             )
         return Entrypoint(kind, f, params, schema, secrets, chunk_metadata)
