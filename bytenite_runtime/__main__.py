@@ -11,12 +11,28 @@ import sys
 from pathlib import Path
 
 from . import registry
+from .errors import nearest
 from .task import serve
 
 _USAGE = (
     "usage: python -m bytenite_runtime serve {partitioner,assembler} NAME | list"
     " | engines [--write DIR | --check DIR] | check PATH…"
 )
+_HELP = f"""{_USAGE}
+
+commands:
+  serve partitioner NAME  run the built-in partitioner NAME as this process, from the
+                          environment the platform gives a partitioner
+  serve assembler NAME    the same for the built-in assembler NAME
+  list                    the built-in partitioners and assemblers
+  engines                 the engine folders generated from the built-ins
+  engines --write DIR     write those folders into DIR, ready to push
+  engines --check DIR     check that DIR holds them as generation gives them
+  check PATH…             validate app, engine and template folders or files before a
+                          push (python -m bytenite_runtime check --help)
+
+Run a whole job on this machine: python -m bytenite_runtime.simulate --help"""
+_COMMANDS = ("serve", "list", "engines", "check")
 
 
 def _engines_command(argv: list[str]) -> int:
@@ -58,7 +74,7 @@ def _engines_command(argv: list[str]) -> int:
 
 def main(argv: list[str]) -> int:
     if argv in (["-h"], ["--help"]):
-        print(_USAGE)
+        print(_HELP)
         return 0
     if argv == ["list"]:
         for kind in ("partitioner", "assembler"):
@@ -69,9 +85,14 @@ def main(argv: list[str]) -> int:
     if argv[:1] == ["check"]:
         from .check.__main__ import main as check
 
-        return check(argv[1:])
+        return check(argv[1:], prog="python -m bytenite_runtime check")
     if len(argv) == 3 and argv[0] == "serve" and argv[1] in {"partitioner", "assembler"}:
         serve(argv[2], argv[1])  # type: ignore[arg-type]
+    if argv and argv[0] not in _COMMANDS:
+        close = nearest(argv[0], _COMMANDS, cutoff=0.5)
+        hint = f"; did you mean {close!r}?" if close is not None else ""
+        print(f"error: unknown command {argv[0]!r}{hint} (see --help)", file=sys.stderr)
+        return 2
     print(_USAGE, file=sys.stderr)
     return 2
 

@@ -153,6 +153,42 @@ def test_module_help_prints_usage_and_succeeds(flag: str) -> None:
     assert out.getvalue().startswith("usage: python -m bytenite_runtime serve")
 
 
+def test_module_help_describes_every_command() -> None:
+    """``--help`` gives a line for each command the usage names, and points at the
+    simulator, so a user need not read the source to learn what ``engines`` does."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        assert main(["--help"]) == 0
+    text = out.getvalue()
+    for command in ("serve partitioner NAME", "serve assembler NAME", "list", "engines"):
+        assert f"\n  {command} " in text
+    assert "engines --write DIR" in text and "engines --check DIR" in text
+    assert "check PATH" in text and "bytenite_runtime.simulate --help" in text
+
+
+def test_module_unknown_command_is_one_line_with_the_nearest() -> None:
+    """A mistyped command is one error line naming it and the command meant, exit 2."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(["serv", "partitioner", "row"]) == 2
+    assert err.getvalue().splitlines() == [
+        "error: unknown command 'serv'; did you mean 'serve'? (see --help)"
+    ]
+
+
+def test_module_check_usage_names_the_command_that_ran_it() -> None:
+    """``python -m bytenite_runtime check`` with a bad command line points at its own
+    ``--help``, not at the ``bytenite_runtime.check`` module's."""
+    from bytenite_runtime.__main__ import main
+
+    with contextlib.redirect_stderr(io.StringIO()) as err, pytest.raises(SystemExit) as exit_:
+        main(["check"])
+    assert exit_.value.code == 2
+    assert "(see python -m bytenite_runtime check --help)" in err.getvalue()
+
+
 def test_module_list_with_extra_arguments_is_a_usage_error() -> None:
     """``list`` followed by anything else is a usage error (exit 2), not silently accepted."""
     from bytenite_runtime.__main__ import main

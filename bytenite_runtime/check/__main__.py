@@ -11,10 +11,11 @@ from ..errors import ConfigError
 from . import check_paths
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Check the paths given; print one line per problem (stderr) or an ``ok:`` summary."""
+def main(argv: Sequence[str] | None = None, prog: str = "python -m bytenite_runtime.check") -> int:
+    """Check the paths given; print one line per problem (stderr) or an ``ok:`` summary;
+    ``prog`` is the command line that ran it, as usage lines show it."""
     parser = OneLineParser(
-        prog="python -m bytenite_runtime.check",
+        prog=prog,
         description="Validate app, engine and template folders or files before a push.",
     )
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
