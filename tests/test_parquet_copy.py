@@ -15,7 +15,7 @@ import pytest
 
 from bytenite_runtime.chunks import META_KEY, ChunkMeta
 from bytenite_runtime.errors import DataError
-from bytenite_runtime.tables import columnar, parquet_copy, slots, thrift
+from bytenite_runtime.tables import _parquet, columnar, parquet_copy, slots, thrift
 from bytenite_runtime.tables.spans import Span
 
 ROWS = 1000
@@ -73,7 +73,7 @@ def piece(path: Path, groups: list[int], rows: int = GROUP) -> columnar.ParquetP
 
 def copied(path: Path, groups: list[int], meta: ChunkMeta | None) -> bytes:
     out = io.BytesIO()
-    edit = lambda kv: columnar._chunk_key_values(meta, kv)  # noqa: E731
+    edit = lambda kv: _parquet._chunk_key_values(meta, kv)  # noqa: E731
     spans = [(g, 0, GROUP) for g in groups]
     assert parquet_copy.copy_row_groups(path, spans, out, edit, path.name)
     return out.getvalue()
@@ -81,12 +81,12 @@ def copied(path: Path, groups: list[int], meta: ChunkMeta | None) -> bytes:
 
 def decoded(path: Path, groups: list[int], meta: ChunkMeta | None) -> bytes:
     out = io.BytesIO()
-    original = columnar.copy_row_groups
-    columnar.copy_row_groups = lambda *args: False  # type: ignore[assignment]
+    original = _parquet.copy_row_groups
+    _parquet.copy_row_groups = lambda *args: False  # type: ignore[assignment]
     try:
         piece(path, groups).write(out, meta)
     finally:
-        columnar.copy_row_groups = original
+        _parquet.copy_row_groups = original
     return out.getvalue()
 
 

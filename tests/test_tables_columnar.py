@@ -24,7 +24,7 @@ from bytenite_runtime import task
 from bytenite_runtime.chunks import META_KEY, ChunkMeta, chunk_file_name, read_footer, read_slot
 from bytenite_runtime.errors import DataError
 from bytenite_runtime.settings import partitioner_environment
-from bytenite_runtime.tables import columnar, convert, npy, slots
+from bytenite_runtime.tables import _parquet, convert, npy, slots
 from bytenite_runtime.tables.source import Sizing, has_slot
 from bytenite_runtime.tables.spans import Unit, plan_cuts
 from bytenite_runtime.task import entrypoint_for
@@ -131,7 +131,7 @@ def test_parquet_splits_inside_a_row_group_only_when_asked() -> None:
 
 def test_huge_row_groups_are_read_in_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """A row group above the in-memory limit is streamed in batches, sub-slices included."""
-    monkeypatch.setattr(columnar, "_WHOLE_GROUP_BYTES", 256)
+    monkeypatch.setattr(_parquet, "_WHOLE_GROUP_BYTES", 256)
     table = numbered(300)
     chunks = row({"t.parquet": parquet_bytes(table, 300)}, {"rows_per_chunk": 70})
     assert [read_chunk(c.data).num_rows for c in chunks] == [70, 70, 70, 70, 20]
