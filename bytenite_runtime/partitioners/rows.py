@@ -3,13 +3,13 @@
 CSV/TSV/JSONL bytes are copied, never parsed into rows, each chunk as soon as the scan
 has settled its cut; Parquet is cut along row groups; ``.npy`` arrays are sliced through
 a memory map. When a chunk carries the chunk count in its own slot (Parquet, Arrow),
-every source file is planned before the first chunk is written.
+every source file is planned before the first chunk is written. Converting chunks to
+another format (``output_format``) is in :mod:`._row_convert`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
@@ -22,6 +22,7 @@ from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError
 from ..task import PartitionerContext
+from ._row_convert import Converting, convert_piece
 
 if TYPE_CHECKING:
     from ..tables.source import Format
@@ -169,7 +170,7 @@ class Row(Partitioner):
             # Otherwise nothing embeds the count, so each chunk is written as soon as its
             # cut is settled, while the scan goes on (see tables.delimited.plan).
             index = -1
-            converted: _Converting = _Converting()
+            converted = Converting()
             for index, (name, fmt, plain, piece) in enumerate(pieces):
                 out_fmt = fmt if self.output_format == "same" else self.output_format
                 fields = {"rows": list(piece.rows), "format": out_fmt, "source_format": fmt}
@@ -177,7 +178,7 @@ class Row(Partitioner):
                 if out_fmt == fmt:
                     yield self._chunk(piece, meta)
                 else:
-                    yield self._converted(piece, meta, fmt, out_fmt, converted, plain)
+                    yield convert_piece(self, piece, meta, fmt, out_fmt, converted, plain)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _check_distinct_columns(self, path: Path, name: str, fmt: Format) -> None:
@@ -241,67 +242,3 @@ class Row(Partitioner):
             fields=meta.fields,
             embedded=piece.embeds and embed,
         )
-
-    def _converted(
-        self,
-        piece: Piece,
-        meta: ChunkMeta,
-        fmt: str,
-        out_fmt: str,
-        files: _Converting,
-        plain: Path,
-    ) -> NewChunk:
-        """``piece`` (of the file at ``plain``) converted to ``out_fmt``. pyarrow skips
-        blank lines the scan counts as rows, so the chunk's range counts the rows it holds,
-        numbered on from the end of its file's previous chunk (``files.rows``, updated):
-        what concat checks it against, with no gap between chunks. A piece of blank lines
-        alone takes the columns of its file's first chunk with rows (``files.schemas``).
-        Every piece of a JSON Lines file is read with the schema of the whole file, found
-        before its first piece (``files.json_schemas``)."""
-        from ..tables import convert  # pyarrow: only when converting
-        from ..tables.source import has_slot
-
-        name = meta.source or ""
-        if fmt == "jsonl" and name not in files.json_schemas:
-            from ..tables.jsonl_schema import file_schema
-
-            files.json_schemas[name] = file_schema(plain, name, out_fmt)
-        table = convert.read_piece(
-            piece,
-            meta,
-            fmt,
-            out_fmt,
-            header=self.header,
-            delimiter=self.delimiter,
-            quoting=self.quoting,
-            infer_types=self.infer_types,
-            like=files.schemas.get(name),
-            schema=files.json_schemas.get(name),
-        )
-        if table.num_rows:
-            files.schemas.setdefault(name, table.schema)
-        start = files.rows.get(name, 0)
-        files.rows[name] = stop = start + table.num_rows
-        meta = dataclasses.replace(meta, fields={**meta.fields, "rows": [start, stop]})
-        embed = self.chunk_metadata != "off"
-        converted = convert.Converted(
-            table, piece.rows, meta, fmt, out_fmt, header=self.header, embed=embed
-        )
-        return NewChunk(
-            write=converted.write,
-            source=meta.source,
-            fields=meta.fields,
-            embedded=has_slot(out_fmt) and embed,
-        )
-
-
-@dataclasses.dataclass
-class _Converting:
-    """What converting a file's pieces carries from one to the next, by file name."""
-
-    rows: dict[str, int] = dataclasses.field(default_factory=dict)
-    """Rows converted so far."""
-    schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """The first converted chunk with rows' schema."""
-    json_schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
-    """A JSON Lines file's whole schema (None where pyarrow cannot read the file whole)."""
