@@ -185,19 +185,18 @@ class Row(Partitioner):
         """A CSV/TSV header naming a column twice is an error before any chunk: a converted
         chunk's columns are looked up by name (Parquet written with two ``a`` columns
         cannot be read back)."""
+        from ..tables._columnar_base import duplicate_name
         from ..tables.delimited import header_names
 
         if fmt not in ("csv", "tsv"):
             return
         names = header_names(path, name, fmt, delimiter=self.delimiter, quoting=self.quoting)
-        seen: set[str] = set()
-        for column in names:
-            if column in seen:
-                raise DataError(
-                    f"{name}: column {column!r} appears twice in the header; columns need "
-                    f"distinct names to convert to {self.output_format}"
-                )
-            seen.add(column)
+        column = duplicate_name(names)
+        if column is not None:
+            raise DataError(
+                f"{name}: column {column!r} appears twice in the header; columns need "
+                f"distinct names to convert to {self.output_format}"
+            )
 
     def _needs_count(self, formats: set[Format]) -> bool:
         """Whether some chunk carries the chunk count in its own slot, so every file must be
