@@ -100,7 +100,7 @@ def _best_ms(step: Callable[[], object], repeat: int, after: Callable[[], None])
 
 def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
     """The library's steps timed in this process, imports paid: where ours goes."""
-    from bytenite_runtime._io import list_results
+    from bytenite_runtime._inputs import list_results
     from bytenite_runtime.media import join, plan, remux
     from bytenite_runtime.media.cut import write_copy
     from bytenite_runtime.media.probe import probe

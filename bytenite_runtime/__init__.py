@@ -5,7 +5,8 @@ built-in components load on first use, and settings are read only at an entry po
 """
 
 from . import task
-from ._io import Chunk, NewChunk, Result
+from ._chunk_writer import NewChunk
+from ._inputs import Chunk, Result
 from .chunks import ChunkMeta
 from .components import Assembler, Partitioner
 from .errors import (

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from ._io import Chunk, Output, Result, Results
+from ._inputs import Chunk, Result
+from ._staging import Output, Results
 from .errors import ConfigError
 from .settings import (
     SHARED_CACHE_DIR,

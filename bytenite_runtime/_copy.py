@@ -1,16 +1,18 @@
-"""Copying byte ranges between files: the one copy loop partitioners and assemblers share."""
+"""Copying byte ranges between files: the one copy loop partitioners and assemblers share;
+and a whole file hard-linked, or copied where a link cannot be made."""
 
 from __future__ import annotations
 
 import contextlib
 import mmap
 import os
+import shutil
 from pathlib import Path
 from typing import BinaryIO
 
 from .errors import DataError
 
-__all__ = ["append_file", "copy_range", "write_all"]
+__all__ = ["append_file", "copy_range", "link_or_copy", "write_all"]
 
 _BUFFER = 1 << 20
 
@@ -87,3 +89,12 @@ def _sendfile(source: int, target: int, start: int, stop: int) -> int:
                 break
             start += sent
     return start
+
+
+def link_or_copy(src: Path, dst: Path) -> None:
+    # A hard link costs nothing and both sides are read-only from here on;
+    # across filesystems (or where links are refused) fall back to a copy.
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)

@@ -14,10 +14,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
 
+from ._chunk_writer import ChunkWriter, NewChunk
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._io import Chunk, ChunkWriter, NewChunk, Output, Results, list_results, list_sources
+from ._inputs import Chunk, list_results, list_sources
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
+from ._staging import Output, Results
 from .chunks import MetadataMode
 from .errors import (
     ByteniteError,

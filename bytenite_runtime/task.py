@@ -33,9 +33,10 @@ from typing import Any, Literal, NoReturn, TypeVar, overload
 
 from pydantic import BaseModel
 
+from ._chunk_writer import NewChunk
 from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._entry import Entrypoint, Kind, SchemaOption
-from ._io import Chunk, NewChunk, Result
+from ._inputs import Chunk, Result
 from .chunks import MetadataMode
 from .errors import ByteniteError, ConfigError, with_article
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from .._copy import append_file
-from .._io import Result
+from .._inputs import Result
 from .._names import FileName
 from ..chunks import read_slot
 from ..components import Assembler

@@ -7,7 +7,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .._io import Result, _link_or_copy
+from .._copy import link_or_copy
+from .._inputs import Result
 from ..components import Assembler
 from ..task import AssemblerContext
 
@@ -39,5 +40,5 @@ class Passthrough(Assembler):
         for result, name in zip(
             ctx.results, output_names(ctx.results, self.restore_names), strict=True
         ):
-            _link_or_copy(result.path, ctx.output.path(name))
+            link_or_copy(result.path, ctx.output.path(name))
         ctx.log.info("passed %d result file(s) through", len(ctx.results))

@@ -44,7 +44,7 @@ from ..images.placement import PlacedTile, check_cover, common_mode, scale_of, t
 from ..task import AssemblerContext
 
 if TYPE_CHECKING:
-    from .._io import Result
+    from .._inputs import Result
     from ..images.bands import Sink
     from ..images.codec import ImageFormat
 

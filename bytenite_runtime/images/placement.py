@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .._io import Result
+from .._inputs import Result
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from .grid import Box

@@ -25,7 +25,7 @@ from typing import Any
 from PIL import Image
 
 from .._context import AppContext
-from .._io import Chunk
+from .._inputs import Chunk
 from ..errors import DataError
 from . import DEFAULT_MAX_PIXELS, codec
 

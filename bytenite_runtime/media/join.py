@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from .._io import Result
+from .._inputs import Result
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ..tables.join import label

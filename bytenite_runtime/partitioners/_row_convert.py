@@ -12,7 +12,7 @@ import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._io import NewChunk
+from .._chunk_writer import NewChunk
 from ..chunks import ChunkMeta
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from .._io import NewChunk
+from .._chunk_writer import NewChunk
 from ..components import Partitioner
 from ..errors import DataError
 from ..task import PartitionerContext

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from .._io import NewChunk
+from .._chunk_writer import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError

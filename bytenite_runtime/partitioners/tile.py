@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .._io import NewChunk
+from .._chunk_writer import NewChunk
 from .._names import file_name_problem, shown_name
 from ..chunks import ChunkMeta
 from ..components import Partitioner

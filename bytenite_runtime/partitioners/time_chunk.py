@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, model_validator
 
-from .._io import NewChunk
+from .._chunk_writer import NewChunk
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError

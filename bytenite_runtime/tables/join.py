@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._copy import append_file, write_all
-from .._io import Result
+from .._inputs import Result
 from ..errors import DataError
 from .source import Format, check_magic, check_not_binary
 

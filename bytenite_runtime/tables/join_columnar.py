@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from .._io import Result
+from .._inputs import Result
 from ..errors import DataError
 from .columnar import (
     Dictionaries,

@@ -19,7 +19,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .._copy import append_file, write_all
-from .._io import Result
+from .._inputs import Result
 from ..errors import DataError
 from .join import label
 

@@ -1,0 +1,129 @@
+"""What each component reads: a partitioner's source files, an app's chunk (payload,
+index and metadata) and an assembler's task results, in chunk order.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from .chunks import parse_result_name, read_meta
+from .errors import DataError
+
+__all__ = ["Chunk", "Result", "list_results", "list_sources"]
+
+
+class Chunk:
+    """The chunk an app task received: payload, index and metadata.
+
+    ``index`` comes from the chunk's metadata when it carries some, else from
+    ``CHUNK_NUMBER``; it is None when neither is available.
+    """
+
+    def __init__(self, raw_path: Path, chunk_number: int | None, scratch: Path) -> None:
+        self.raw_path = raw_path
+        self.meta, self.size = read_meta(raw_path)
+        self._scratch = scratch
+        # Only a footer makes the file longer than its payload.
+        self._payload: Path | None = raw_path if self.size == raw_path.stat().st_size else None
+        if self.meta is not None:
+            self.index: int | None = self.meta.index
+        else:
+            self.index = chunk_number
+        self.chunk_number = chunk_number
+
+    @property
+    def source(self) -> str | None:
+        return self.meta.source if self.meta else None
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        return self.meta.fields if self.meta else {}
+
+    @property
+    def path(self) -> Path:
+        """A file holding exactly the payload (a stripped copy when the chunk had a footer)."""
+        if self._payload is None:
+            target = self._scratch / "data.bin"
+            with self.raw_path.open("rb") as src, target.open("wb") as dst:
+                _copy_exactly(src, dst, self.size)
+            self._payload = target
+        return self._payload
+
+    def open(self) -> BinaryIO:
+        """A binary stream over the payload only."""
+        return self.path.open("rb")
+
+    def read_bytes(self) -> bytes:
+        with self.raw_path.open("rb") as stream:
+            return stream.read(self.size)
+
+    def read_text(self, encoding: str = "utf-8") -> str:
+        data = self.read_bytes()
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError as exc:
+            where = f"chunk {self.index}" if self.index is not None else "chunk"
+            raise DataError(
+                f"{where} byte {exc.start}: not valid {encoding} ({exc.reason})"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"Chunk(index={self.index}, size={self.size}, source={self.source!r})"
+
+
+def _copy_exactly(src: BinaryIO, dst: BinaryIO, size: int) -> None:
+    remaining = size
+    while remaining:
+        block = src.read(min(remaining, 1 << 20))
+        if not block:
+            break
+        dst.write(block)
+        remaining -= len(block)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One task result the assembler received; ``index`` is None when unordered."""
+
+    path: Path
+    index: int | None
+    original: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_results(folder: Path) -> list[Result]:
+    """Top-level result files, ordered by chunk index, then name; unordered ones last."""
+    found: list[Result] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.is_file() and not entry.name.startswith(".bytenite-"):
+                parsed = parse_result_name(entry.name)
+                found.append(Result(Path(entry.path), parsed.index, parsed.original))
+    found.sort(key=lambda r: (r.index is None, r.index or 0, r.original, r.name))
+    return found
+
+
+def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:
+    """Regular files under ``folder`` (recursively), sorted by relative path, and the
+    hidden ones skipped (a dotfile, or a file in a dot-folder), relative to it and sorted:
+    one walk gives both."""
+    found: list[Path] = []
+    hidden: list[Path] = []
+    for root, dirs, files in os.walk(folder):
+        within = Path(root).relative_to(folder)
+        if any(part.startswith(".") for part in within.parts):
+            hidden.extend(within / f for f in files)
+            continue
+        dirs.sort()
+        found.extend(Path(root, f) for f in files if not f.startswith("."))
+        hidden.extend(within / f for f in files if f.startswith("."))
+    found.sort(key=lambda p: p.relative_to(folder).as_posix())
+    hidden.sort(key=lambda p: p.as_posix())
+    return found, hidden
