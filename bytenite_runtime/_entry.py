@@ -1,5 +1,9 @@
 """The entry point object behind ``task.app``/``partitioner``/``assembler``: settings,
-params, secrets, the call, staging and the exit code."""
+params, secrets, the call, staging and the exit code.
+
+What guards the call of the component's own code (its errors, ``sys.exit()``, what its
+function returned, SIGTERM) is in :mod:`._guards`.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ import signal
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Generic, Literal, NoReturn, TypeVar, cast
+from typing import Any, Generic, Literal, NoReturn, TypeVar
 
-from ._chunk_writer import ChunkWriter, NewChunk
+from ._chunk_writer import ChunkWriter
 from ._context import AppContext, AssemblerContext, PartitionerContext
+from ._guards import END, Terminated, check_ran, chunks_from, guarded, is_main_thread, terminate
 from ._inputs import Chunk, list_results, list_sources
 from ._log import Redactor, component_logger
 from ._params import load_schema, validate_params
@@ -24,7 +29,6 @@ from .chunks import MetadataMode
 from .errors import (
     ByteniteError,
     ComponentError,
-    ConfigError,
     DataError,
     Problem,
     SettingsError,
@@ -44,7 +48,6 @@ from .settings import (
 __all__ = ["Entrypoint", "Kind", "SchemaOption"]
 
 P = TypeVar("P")
-T = TypeVar("T")
 Kind = Literal["partitioner", "app", "assembler"]
 SchemaOption = Path | str | Mapping[str, Any] | None
 
@@ -188,10 +191,10 @@ class Entrypoint(Generic[P]):
         writer = ChunkWriter(settings.chunks_dir, mode)
         ctx = PartitionerContext(params, log, secrets, settings, sources)
         try:
-            iterator = _chunks_from(_guarded(None, self.fn, ctx))
-            while (item := _guarded(writer.count, next, iterator, _END, on_exit=_END)) is not _END:
+            iterator = chunks_from(guarded(None, self.fn, ctx))
+            while (item := guarded(writer.count, next, iterator, END, on_exit=END)) is not END:
                 # What was yielded may not be a chunk, or its write callable may raise.
-                _guarded(writer.count, writer.add, item)
+                guarded(writer.count, writer.add, item)
             count = writer.finish()
         except BaseException:
             writer.abort()
@@ -219,7 +222,7 @@ class Entrypoint(Generic[P]):
             results = Results(settings.task_results_dir, chunk.index)
             try:
                 ctx = AppContext(params, log, secrets, settings, chunk, results)
-                _check_ran(self.kind, _guarded(chunk.index, self.fn, ctx))
+                check_ran(self.kind, guarded(chunk.index, self.fn, ctx))
                 results.commit()
             except BaseException:
                 results.discard()
@@ -236,7 +239,7 @@ class Entrypoint(Generic[P]):
         output = Output(settings.output_dir)
         try:
             ctx = AssemblerContext(params, log, secrets, settings, results, output)
-            _check_ran(self.kind, _guarded(None, self.fn, ctx))
+            check_ran(self.kind, guarded(None, self.fn, ctx))
             output.commit()
         except BaseException:
             output.discard()
@@ -249,7 +252,7 @@ class Entrypoint(Generic[P]):
     def main(self, environ: Mapping[str, str] | None = None) -> int:
         """Run and return the exit code instead of exiting."""
         redactor = Redactor()
-        previous = signal.signal(signal.SIGTERM, _terminate) if _is_main_thread() else None
+        previous = signal.signal(signal.SIGTERM, terminate) if is_main_thread() else None
         try:
             self._invoke(environ, redactor)
             return 0
@@ -261,7 +264,7 @@ class Entrypoint(Generic[P]):
             return exc.exit_code
         except KeyboardInterrupt as exc:
             # As simulate reports a stop: the signal named, exit 128 + its number.
-            signum = exc.signum if isinstance(exc, _Terminated) else signal.SIGINT
+            signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
             name = signal.Signals(signum).name
             print(f"error: {self.kind} interrupted ({name})", file=sys.stderr)
             return 128 + int(signum)
@@ -274,96 +277,6 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-
-
-_END = object()
-
-
-def _unstarted(value: object) -> str | None:
-    """What ``value`` is when it is a coroutine or generator (whose body has not run yet),
-    closed so that Python does not warn about it later; None for anything else."""
-    if inspect.iscoroutine(value):
-        value.close()
-        return "a coroutine"
-    if inspect.isasyncgen(value):
-        # aclose() would need an event loop; dropping it unstarted runs nothing.
-        return "an async generator"
-    if inspect.isgenerator(value):
-        value.close()
-        return "a generator"
-    return None
-
-
-def _chunks_from(produced: Any) -> Iterator[Any]:
-    """An iterator over what a partitioner function returned, which must be an iterable
-    of chunks; a str, bytes or path is one chunk, not chunks of one character or byte."""
-    if inspect.iscoroutine(produced) or inspect.isasyncgen(produced):
-        raise ConfigError(
-            f"the partitioner function returned {_unstarted(produced)}; it must yield chunks "
-            "from a plain 'def'"
-        )
-    if produced is None:
-        raise ConfigError("the partitioner function returned None; it must yield chunks")
-    if isinstance(produced, str | bytes | bytearray | memoryview | os.PathLike | NewChunk):
-        kind = "path" if isinstance(produced, os.PathLike) else type(produced).__name__
-        raise ConfigError(
-            f"the partitioner function returned one {kind} instead of yielding chunks; "
-            "yield each chunk (or return a list of them)"
-        )
-    try:
-        return iter(produced)
-    except TypeError:
-        raise ConfigError(
-            f"the partitioner function returned {type(produced).__name__}; it must yield chunks"
-        ) from None
-
-
-def _check_ran(kind: Kind, returned: object) -> None:
-    """An 'async def' or generator app/assembler returns before its body runs; committing
-    nothing and exiting 0 would look like a task that had nothing to write."""
-    what = _unstarted(returned)
-    if what is not None:
-        raise ConfigError(
-            f"the {kind} function returned {what}, so its body never ran; it must be a plain "
-            "'def' that writes its files and returns"
-        )
-
-
-def _guarded(chunk: int | None, fn: Callable[..., T], *args: Any, on_exit: Any = None) -> T:
-    """``fn(*args)``, a failure of the component's own code becoming a ComponentError.
-
-    ``sys.exit()`` in the component's code is a return of ``on_exit`` when its code is 0
-    or None (what it wrote is kept; a partitioner's generator ends there), else a
-    failure: it must not skip the commit of results, or the one error line.
-    """
-    try:
-        return fn(*args)
-    except ByteniteError:
-        raise
-    except SystemExit as exc:
-        if exc.code is None or exc.code == 0:
-            return cast(T, on_exit)
-        raise ComponentError(f"called sys.exit({exc.code!r})", chunk) from None
-    except Exception as exc:
-        raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
-
-
-def _is_main_thread() -> bool:
-    import threading
-
-    return threading.current_thread() is threading.main_thread()
-
-
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, raised where the code was, so staging folders are cleaned up on the way out."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum: int, frame: object) -> None:
-    raise _Terminated(signum)
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
