@@ -7,6 +7,10 @@
 ``slots``      chunk metadata inside Parquet/Arrow key-value metadata
 ``join``       joining table results back together, in chunk order
 
+``delimited`` and ``columnar`` keep their parts in private modules beside them
+(``_cutter``, ``_background``, ``_fields``; ``_parquet``, ``_arrow_ipc``,
+``_columnar_base``), each saying in its docstring what it holds.
+
 Everything here needs the ``tables`` extra (numpy, pyarrow, zstandard); nothing here
 is imported until a table component runs.
 """
