@@ -6,6 +6,7 @@ parallel with retries and timeouts, results are collected flat, and the job leav
 report and per-component logs behind. See ``--help``.
 """
 
-from ._job import JobOptions, JobPlan, run_job
+from ._job import run_job
+from ._options import JobOptions, JobPlan
 
 __all__ = ["JobOptions", "JobPlan", "run_job"]

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from .._argparse import OneLineParser
 from ..errors import ByteniteError, ConfigError, JobFailed, TemplateError
 from ..settings import CONTRACT_VARIABLES, problems_from_validation
-from ._job import JobOptions, JobPlan, Stop, run_job
+from ._job import run_job
+from ._options import JobOptions, JobPlan, Stop
 from ._report import Progress
 from ._request import (
     Config,
