@@ -1457,7 +1457,8 @@ BAD_COMMAND_LINES = [
     (["--parallelism", "0"], "--parallelism: "),
     (["--params", '{"app": 5}'], "--params.app: "),
     (["--params", '{"ap": {"x": 1}}'], "--params.ap: "),
-    (["--params", "[1]"], "--params: "),
+    (["--params", "[1]"], "--params: must be a JSON object, got an array"),
+    (["--params", "{x"], "--params: is not valid JSON ("),
     (["--source", "nowhere.txt"], "dataSource.params.path: "),
     (["--source", "ftp://example.com/x"], "--source 'ftp://example.com/x'"),
 ]

@@ -6,14 +6,14 @@ import argparse
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from pydantic import ValidationError
 
 from .._argparse import OneLineParser
 from ..errors import ConfigError
-from ..settings import problems_from_validation
+from ..settings import parse_json_object, problems_from_validation
 from ._request import Config, DataSource, Params, load_json
 
 __all__ = [
@@ -117,18 +117,12 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError as exc:
-        raise ConfigError(f"{what}: not valid JSON ({exc})") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"{what}: must be a JSON object")
-    return value
-
-
 def params_flag(text: str) -> Params:
-    value = _json_object(text, "--params")
+    try:
+        # The check a params variable gets: from text, only a dict comes back.
+        value = cast("dict[str, Any]", parse_json_object(text))
+    except ValueError as exc:
+        raise ConfigError(f"--params: {exc}") from None
     unknown = sorted(set(value) - set(Params.model_fields))
     if unknown:
         raise ConfigError(f"--params.{unknown[0]}: expected only partitioner, app, assembler")
