@@ -16,7 +16,7 @@ from PIL import Image, ImageFile, PngImagePlugin
 
 from bytenite_runtime import DataError, task
 from bytenite_runtime.chunks import ChunkMeta
-from bytenite_runtime.images import codec
+from bytenite_runtime.images import codec, header
 from bytenite_runtime.images.tiles import open_tile, save_tile
 from bytenite_runtime.testing import PartitionedChunk, run_app, run_assembler, run_partitioner
 
@@ -634,7 +634,7 @@ def test_a_2x_app_doubles_the_dpi_so_the_mosaic_prints_at_the_sources_size(
 def test_a_quarter_turn_swaps_the_dpi_when_orientation_is_applied() -> None:
     """EXIF orientation 6 (a quarter turn) applied to the pixels swaps the density across and
     down; kept, the stored density stays."""
-    exif = codec.exif_bytes(6)
+    exif = header.exif_bytes(6)
     data = encoded(noise_rgb(40, 20), "JPEG", dpi=(72, 96), exif=exif)
     applied = run_partitioner("tile", {"p.jpg": data}, {"tile_width": 16})
     assert applied[0].meta is not None and applied[0].meta.fields["dpi"] == [96.0, 72.0]
@@ -841,7 +841,7 @@ def test_a_jpegs_chroma_subsampling_survives_png_tiles_into_a_jpeg_mosaic(
 
     source = encoded(noise_rgb(40, 24), "JPEG", quality=95, subsampling=subsampling)
     chunks = run_partitioner("tile", {"photo.jpg": source}, {"tile_width": 16, "format": "png"})
-    named = codec.SUBSAMPLINGS[subsampling]
+    named = header.SUBSAMPLINGS[subsampling]
     assert all(c.meta is not None and c.meta.fields["subsampling"] == named for c in chunks)
     assert sampling(run_assembler("mosaic", _identity(chunks))["photo.jpg"]) == subsampling
     run = run_app(_to_jpeg, chunks[0].data, chunk_number=None, tmp_path=tmp_path)

@@ -46,7 +46,7 @@ from ..task import AssemblerContext
 if TYPE_CHECKING:
     from .._inputs import Result
     from ..images.bands import Sink
-    from ..images.codec import ImageFormat
+    from ..images.formats import ImageFormat
 
 __all__ = ["Mosaic"]
 
@@ -80,7 +80,7 @@ class Mosaic(Assembler):
     )
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
-        from ..images.codec import format_of_name
+        from ..images.formats import format_of_name
 
         groups: dict[tuple[str, str], list[PlacedTile]] = defaultdict(list)
         untagged: list[Result] = []
@@ -185,7 +185,7 @@ class Mosaic(Assembler):
     ) -> None:
         from PIL import Image
 
-        from ..images import codec, pngstream
+        from ..images import codec, formats, header, pngstream
         from ..images.bands import copy_palette, crop_bands, feather_bands
 
         where = f"mosaic {source!r}"
@@ -206,7 +206,7 @@ class Mosaic(Assembler):
         for tile in tiles:
             with codec.open_image(tile.result.path, tile.result.name, self.max_pixels) as image:
                 tile.pixels = image.size
-                tile.mode = codec.normalized_mode(image.mode, f"{where}: {tile.label}")
+                tile.mode = formats.normalized_mode(image.mode, f"{where}: {tile.label}")
                 if image.mode == "P":
                     transparency = image.info.get("transparency")
                     keyed |= transparency is not None
@@ -215,9 +215,9 @@ class Mosaic(Assembler):
                     icc_profile = image.info.get("icc_profile")
                     # JPEG tiles' own (an app may have chosen it), else a JPEG source's
                     # that PNG or other tiles could not keep.
-                    subsampling = codec.subsampling_of(image)
+                    subsampling = header.subsampling_of(image)
                     if subsampling is None:
-                        subsampling = codec.subsampling_named(first.meta.fields.get("subsampling"))
+                        subsampling = header.subsampling_named(first.meta.fields.get("subsampling"))
                     key = image.info.get("transparency")
                     if image.mode == "I;16" and isinstance(key, int):
                         grey_key = key
@@ -253,8 +253,8 @@ class Mosaic(Assembler):
         orientation = int(fields.get("orientation") or 1)
         # Before the tiles are decoded, so a format that cannot hold the mode fails at once.
         transparent = palette is not None and "transparency" in palette.info
-        out_mode = codec.output_mode(mode, fmt, name, transparent=transparent)
-        icc_profile = codec.profile_for(icc_profile, mode, out_mode)
+        out_mode = formats.output_mode(mode, fmt, name, transparent=transparent)
+        icc_profile = formats.profile_for(icc_profile, mode, out_mode)
         dpi = _output_dpi(fields.get("dpi"), sx, sy)
         target = ctx.output.path(name)
 
@@ -266,7 +266,7 @@ class Mosaic(Assembler):
                     crop_bands(sink, out_w, mode, grid, (sx, sy), pool)
 
         if fmt == "png" and mode in pngstream.MODES:
-            exif = codec.exif_bytes(orientation) if orientation != 1 else None
+            exif = header.exif_bytes(orientation) if orientation != 1 else None
             with target.open("wb") as stream:
                 writer = pngstream.PngWriter(
                     stream, out_w, out_h, mode, workers=workers, exif=exif,

@@ -11,7 +11,7 @@ from typing import Any, TypeAlias
 import numpy as np
 from PIL import Image
 
-from . import codec
+from . import codec, formats
 from .placement import PlacedTile, to_out
 
 __all__ = ["Sink", "copy_palette", "crop_bands", "cut", "feather_bands"]
@@ -31,7 +31,7 @@ def decoded(
         image = codec.open_image(tile.result.path, tile.result.name, 1 << 62)
         codec.load(image, f"{tile.result.name} (chunk {tile.meta.index})")
         # Through supported_mode first: Pillow's convert clamps big-endian 16-bit to 255.
-        image = codec.supported_mode(image, tile.result.name)
+        image = formats.supported_mode(image, tile.result.name)
         return image if image.mode == mode else image.convert(mode)
 
     return pool.map(decode, tiles)

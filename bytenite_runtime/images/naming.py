@@ -1,12 +1,13 @@
 """The name a mosaic gives each source image's output, in one place: the ``mosaic``
 assembler writes it, and the ``tile`` partitioner checks up front that a source's name
-can give one (folders joined to the file name can make no file name)."""
+can give one (folders joined to the file name can make no file name). Plain Python, no
+Pillow."""
 
 from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from .codec import EXTENSIONS, ImageFormat, format_of_name
+from .formats import EXTENSIONS, ImageFormat, format_of_name
 
 __all__ = ["mosaic_name", "shortest_mosaic_name"]
 

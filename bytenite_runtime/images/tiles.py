@@ -27,7 +27,7 @@ from PIL import Image
 from .._context import AppContext
 from .._inputs import Chunk
 from ..errors import DataError
-from . import DEFAULT_MAX_PIXELS, codec
+from . import DEFAULT_MAX_PIXELS, codec, formats, header
 
 __all__ = ["open_tile", "save_tile"]
 
@@ -65,18 +65,18 @@ def save_tile(
         )
     if name is None:
         chunk_format = meta.fields.get("format")
-        fmt: codec.ImageFormat = chunk_format if chunk_format in codec.EXTENSIONS else "png"
-        name = "tile" + codec.EXTENSIONS[fmt]
+        fmt: formats.ImageFormat = chunk_format if chunk_format in formats.EXTENSIONS else "png"
+        name = "tile" + formats.EXTENSIONS[fmt]
     else:
-        found = codec.format_of_name(name)
+        found = formats.format_of_name(name)
         if found is None:
             raise ValueError(f"{name!r}: use a .png, .jpg, .webp or .tif name for a tile")
         fmt = found
     # A 1-bit, premultiplied or big-endian 16-bit tile is brought to one of the modes the
     # mosaic joins, as the partitioner brings its sources.
-    image = codec.supported_mode(image, name)
-    mode = codec.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
-    icc_profile = codec.profile_for(image.info.get("icc_profile"), image.mode, mode)
+    image = formats.supported_mode(image, name)
+    mode = formats.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
+    icc_profile = formats.profile_for(image.info.get("icc_profile"), image.mode, mode)
     if mode != image.mode:
         image = image.convert(mode)
     subsampling = None
@@ -84,9 +84,9 @@ def save_tile(
         # The chunk's chroma subsampling, which Pillow would otherwise reset to 4:2:0;
         # its size was checked when the app opened it.
         with codec.open_image(ctx.chunk.path, _label(ctx.chunk), 1 << 62) as chunk:
-            subsampling = codec.subsampling_of(chunk)
+            subsampling = header.subsampling_of(chunk)
     if fmt == "jpeg" and subsampling is None:  # a chunk in another format of a JPEG source
-        subsampling = codec.subsampling_named(meta.fields.get("subsampling"))
+        subsampling = header.subsampling_named(meta.fields.get("subsampling"))
     path = ctx.results.path(name)
     codec.save(
         image, path, fmt, quality=quality, lossless=lossless, meta=meta,

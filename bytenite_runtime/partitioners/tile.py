@@ -43,7 +43,8 @@ from ..task import PartitionerContext
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..images.codec import Dpi, ImageFormat
+    from ..images.formats import ImageFormat
+    from ..images.header import Dpi
 
 __all__ = ["Tile"]
 
@@ -125,7 +126,7 @@ class Tile(Partitioner):
         return width, self.tile_height or width
 
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
-        from ..images import codec
+        from ..images import codec, formats, header
 
         cell = self._cell()
         grid = None if cell is not None else (self.cols or 1, self.rows or 1)
@@ -134,12 +135,12 @@ class Tile(Partitioner):
             name = path.relative_to(ctx.source_dir).as_posix()
             _check_mosaic_name(name)
             with codec.open_image(path, name, self.max_pixels) as image:
-                orientation = codec.orientation_of(image)
-                width, height = codec.stored_size(image)
+                orientation = header.orientation_of(image)
+                width, height = header.stored_size(image)
                 # Before any source is decoded, so a later one in a mode the format cannot
                 # hold fails at once rather than after every earlier one is tiled.
-                codec.planned_mode(image, self._format(codec.pil_format(image)), name)
-            if self.orientation == "apply" and orientation in codec.QUARTER_TURNS:
+                formats.planned_mode(image, self._format(formats.pil_format(image)), name)
+            if self.orientation == "apply" and orientation in header.QUARTER_TURNS:
                 width, height = height, width
             tiles = plan_tiles(
                 width, height, cell=cell, grid=grid, overlap=self.overlap, edge=self.edge
@@ -175,15 +176,15 @@ class Tile(Partitioner):
         cell: tuple[int, int] | None,
         log: logging.Logger,
     ) -> Iterator[NewChunk]:
-        from ..images import codec
+        from ..images import codec, formats, header
 
         image = codec.open_image(source.path, source.name, self.max_pixels)
-        source_format = codec.pil_format(image)
+        source_format = formats.pil_format(image)
         # Pillow encodes JPEG at 4:2:0 unless told: a 4:4:4 or 4:2:2 source would lose
         # half or more of its colour resolution in tiles of the same quality.
-        subsampling = codec.subsampling_of(image)
-        sampled = codec.SUBSAMPLINGS[subsampling] if subsampling is not None else None
-        lost = codec.precision_lost(image)
+        subsampling = header.subsampling_of(image)
+        sampled = header.SUBSAMPLINGS[subsampling] if subsampling is not None else None
+        lost = formats.precision_lost(image)
         if lost is not None:
             log.warning("%s: %s: its tiles are not the source's exact pixels", source.name, lost)
         frames = getattr(image, "n_frames", 1)
@@ -192,16 +193,16 @@ class Tile(Partitioner):
         codec.load(image, source.name)
         stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
         upright = self.orientation == "apply"
-        dpi = codec.resolution(image, source.orientation, upright=upright)
-        image = codec.oriented(image, source.orientation, upright=upright)
-        image = codec.supported_mode(image, source.name)
-        image = codec.keyed_alpha(image)
+        dpi = header.resolution(image, source.orientation, upright=upright)
+        image = header.oriented(image, source.orientation, upright=upright)
+        image = formats.supported_mode(image, source.name)
+        image = formats.keyed_alpha(image)
         fmt = self._format(source_format)
         transparent = "transparency" in image.info
-        mode = codec.output_mode(image.mode, fmt, source.name, transparent=transparent)
+        mode = formats.output_mode(image.mode, fmt, source.name, transparent=transparent)
         if mode != image.mode:
             image = image.convert(mode)
-        icc_profile = codec.profile_for(icc_profile, stored_mode, mode)
+        icc_profile = formats.profile_for(icc_profile, stored_mode, mode)
         embed = self.chunk_metadata != "off"
         workers = self.workers or os.cpu_count() or 1
         try:
