@@ -3,9 +3,9 @@
 Importing this package is cheap: ``slots`` (metadata readers), ``grid`` (tile geometry),
 ``placement`` (where a result tile goes), ``formats`` (tile formats and pixel modes) and
 ``naming`` (mosaic output names) are plain Python; ``codec`` (opening and encoding),
-``header`` (orientation, density, subsampling), ``sniff``, ``tiles``, ``bands`` and
-``pngstream`` import Pillow and numpy, and only the components that need them import
-those.
+``header`` (orientation, density, subsampling), ``cutting`` (a tile cut and encoded),
+``sniff``, ``tiles``, ``bands`` and ``pngstream`` import Pillow and numpy, and only the
+components that need them import those.
 
 For app authors, :mod:`bytenite_runtime.images.tiles` opens a tile chunk and saves the
 processed tile with its metadata carried over, so the ``mosaic`` assembler can place it.

@@ -32,17 +32,15 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from pydantic import Field, model_validator
 
 from .._chunk_writer import NewChunk
-from .._names import file_name_problem, shown_name
 from ..chunks import ChunkMeta
 from ..components import Partitioner
 from ..errors import DataError
 from ..images import DEFAULT_MAX_PIXELS
 from ..images.grid import EdgePolicy, TilePlan, plan_tiles
+from ..images.naming import check_mosaic_name
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from ..images.formats import ImageFormat
     from ..images.header import Dpi
 
@@ -133,7 +131,7 @@ class Tile(Partitioner):
         sources = []
         for path in ctx.sources:
             name = path.relative_to(ctx.source_dir).as_posix()
-            _check_mosaic_name(name)
+            check_mosaic_name(name)
             with codec.open_image(path, name, self.max_pixels) as image:
                 orientation = header.orientation_of(image)
                 width, height = header.stored_size(image)
@@ -177,6 +175,7 @@ class Tile(Partitioner):
         log: logging.Logger,
     ) -> Iterator[NewChunk]:
         from ..images import codec, formats, header
+        from ..images.cutting import encode_tile
 
         image = codec.open_image(source.path, source.name, self.max_pixels)
         source_format = formats.pil_format(image)
@@ -216,7 +215,7 @@ class Tile(Partitioner):
                         self._fields(source, plan, cell, mode, fmt, source_format, dpi, sampled),
                     )
                     job = pool.submit(
-                        _encode, image, plan, fmt, meta if embed else None, self.fill,
+                        encode_tile, image, plan, fmt, meta if embed else None, self.fill,
                         self.quality, self.lossless, icc_profile, dpi, subsampling,
                     )  # fmt: skip
                     pending.append((meta, job))
@@ -263,49 +262,3 @@ class Tile(Partitioner):
         return NewChunk(
             data=future.result(), source=meta.source, fields=meta.fields, embedded=embed
         )
-
-
-def _check_mosaic_name(source: str) -> None:
-    # The mosaic names its output after the source, folders joined to the file name: two
-    # names the file system took can join into one it refuses, and only the assembler
-    # would find out, after every task ran.
-    from ..images.naming import shortest_mosaic_name
-
-    name = shortest_mosaic_name(source)
-    problem = file_name_problem(name)
-    if problem is not None:
-        raise DataError(
-            f"{shown_name(source)}: the mosaic of its tiles would be named {shown_name(name)}, "
-            f"which {problem}; shorten or rename the source or its folders"
-        )
-
-
-def _encode(
-    image: Image.Image,
-    plan: TilePlan,
-    fmt: ImageFormat,
-    meta: ChunkMeta | None,
-    fill: Literal["zero", "edge"],
-    quality: int,
-    lossless: bool,
-    icc_profile: bytes | None,
-    dpi: Dpi | None,
-    subsampling: int | None,
-) -> bytes:
-    from ..images import codec
-
-    tile = cut(image, plan, fill)
-    return codec.encode(
-        tile, fmt, quality=quality, lossless=lossless, meta=meta, icc_profile=icc_profile,
-        dpi=dpi, subsampling=subsampling,
-    )  # fmt: skip
-
-
-def cut(image: Image.Image, plan: TilePlan, fill: Literal["zero", "edge"]) -> Image.Image:
-    """The tile ``plan`` describes, cut from ``image`` (padded when its size asks for it)."""
-    from ..images import codec
-
-    tile = image.crop((plan.box.x0, plan.box.y0, plan.box.x1, plan.box.y1))
-    if plan.size == tile.size:
-        return tile
-    return codec.pad(tile, plan.offset, plan.size, edge=fill == "edge")
