@@ -24,23 +24,31 @@ Per group:
 
 from __future__ import annotations
 
-import math
 import os
-from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping, Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .._names import file_name_problem, shown_name
 from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError
 from ..images import DEFAULT_MAX_PIXELS
+from ..images.formats import format_of_name
 from ..images.grid import axis_edges
-from ..images.placement import PlacedTile, check_cover, common_mode, scale_of, tile_of, to_out
+from ..images.naming import mosaic_names
+from ..images.placement import (
+    PlacedTile,
+    check_cover,
+    check_every_chunk,
+    common_mode,
+    missing_notes,
+    scale_of,
+    tile_of,
+    to_out,
+)
 from ..task import AssemblerContext
 
 if TYPE_CHECKING:
@@ -80,8 +88,6 @@ class Mosaic(Assembler):
     )
 
     def assemble(self, ctx: AssemblerContext[Any]) -> None:
-        from ..images.formats import format_of_name
-
         groups: dict[tuple[str, str], list[PlacedTile]] = defaultdict(list)
         untagged: list[Result] = []
         for result in ctx.results:
@@ -108,44 +114,12 @@ class Mosaic(Assembler):
                 "TASK_RESULTS_DIR: no result carries tile metadata (write tiles with "
                 "bytenite_runtime.images.tiles.save_tile)"
             )
-        _check_every_chunk(groups.values())
-        per_source: dict[str, int] = defaultdict(int)
-        for source, _ in groups:
-            per_source[source] += 1
-        names = {
-            key: self._output_name(*key, tiles, several=per_source[key[0]] > 1)
-            for key, tiles in groups.items()
-        }
-        # Two sources that differ only in extension (photo.png, photo.jpg joined as PNG)
-        # would share a name: those keep their source's extension in it.
-        shared = Counter(names.values())
-        for key, tiles in groups.items():
-            if shared[names[key]] > 1:
-                names[key] = self._output_name(
-                    *key, tiles, several=per_source[key[0]] > 1, full=True
-                )
-        owners: dict[str, tuple[str, str]] = {}
-        for key, name in sorted(names.items()):
-            first = owners.setdefault(name, key)
-            if first != key:
-                what = (
-                    f"results {first[1]!r} and {key[1]!r} of source {key[0]!r}"
-                    if first[0] == key[0]
-                    else f"sources {first[0]!r} and {key[0]!r}"
-                )
-                raise DataError(f"mosaic: {what} would both be written as {name!r}")
-        for (source, _), name in names.items():
-            # The name comes from the data (the source and result names), so it is bad data,
-            # found before any mosaic is built; the tile partitioner finds most of these.
-            problem = file_name_problem(name)
-            if problem is not None:
-                raise DataError(
-                    f"mosaic {shown_name(source)}: output name {shown_name(name)} {problem}"
-                )
+        check_every_chunk(groups.values())
+        names = mosaic_names({key: self._output_format(tiles) for key, tiles in groups.items()})
         for (source, original), tiles in groups.items():
             self._build(
                 ctx, source, names[(source, original)], tiles,
-                _missing_notes(source, original, groups, untagged),
+                missing_notes(source, original, groups, untagged),
             )  # fmt: skip
 
     def _check_undamaged(self, result: Result) -> None:
@@ -160,20 +134,6 @@ class Mosaic(Assembler):
             return self.format
         found = tiles[0].meta.fields.get("source_format")
         return found if found in ("png", "jpeg", "webp", "tiff") else "png"
-
-    def _output_name(
-        self,
-        source: str,
-        original: str,
-        tiles: Sequence[PlacedTile],
-        *,
-        several: bool,
-        full: bool = False,
-    ) -> str:
-        from ..images.naming import mosaic_name
-
-        fmt = self._output_format(tiles)
-        return mosaic_name(source, fmt, original if several else None, full=full)
 
     def _build(
         self,
@@ -255,7 +215,7 @@ class Mosaic(Assembler):
         transparent = palette is not None and "transparency" in palette.info
         out_mode = formats.output_mode(mode, fmt, name, transparent=transparent)
         icc_profile = formats.profile_for(icc_profile, mode, out_mode)
-        dpi = _output_dpi(fields.get("dpi"), sx, sy)
+        dpi = header.scaled_dpi(fields.get("dpi"), sx, sy)
         target = ctx.output.path(name)
 
         def fill(sink: Sink) -> None:
@@ -295,63 +255,3 @@ class Mosaic(Assembler):
             "%s: %d tile(s) → %s (%dx%d, scale %s x %s)", where, len(tiles), name, out_w, out_h,
             sx, sy,
         )  # fmt: skip
-
-
-def _output_dpi(stated: object, sx: Fraction, sy: Fraction) -> tuple[float, float] | None:
-    """The source's density (its tiles' ``dpi`` field) times the app's scale, so that the
-    output prints at the source's size; None when the source stated none."""
-    if not isinstance(stated, list) or len(stated) != 2:
-        return None
-    if not all(type(v) in (int, float) and 0 < v < math.inf for v in stated):
-        return None
-    return round(float(stated[0] * sx), 4), round(float(stated[1] * sy), 4)
-
-
-def _missing_notes(
-    source: str,
-    original: str,
-    groups: Mapping[tuple[str, str], Sequence[PlacedTile]],
-    untagged: Sequence[Result],
-) -> dict[int, str]:
-    """What came back, by chunk index, from chunks that may be missing a tile of the group
-    ``(source, original)``: a result under its name without tile metadata, or tiles of the
-    source under another name (an app that saved some tiles as JPEG)."""
-    notes = {
-        r.index: f"its result {r.name!r} carries no tile metadata; write tiles with "
-        "bytenite_runtime.images.tiles.save_tile"
-        for r in untagged
-        if r.index is not None and r.original == original
-    }
-    for (other_source, other), tiles in groups.items():
-        if other_source == source and other != original:
-            for tile in tiles:
-                notes.setdefault(
-                    tile.meta.index, f"it returned {tile.result.name!r} but no {original!r}"
-                )
-    return notes
-
-
-def _check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:
-    # Coverage is checked per source image, so a source none of whose tiles came back
-    # would vanish from the output unnoticed; the chunk count every tile records tells.
-    counts = {tile.meta.count for group in groups for tile in group}
-    count = counts.pop() if len(counts) == 1 else None
-    if not isinstance(count, int):
-        return
-    spans = []
-    for group in groups:  # the other tiles' grids are checked against the first's later
-        tile = group[0]
-        cols, rows = tile.meta.fields["grid"][2:]
-        base = tile.meta.index - (tile.row * cols + tile.col)
-        spans.append((base, base + cols * rows))
-    missing: list[int] = []  # the first nine at most: the count may be huge
-    reached = 0
-    for start, stop in [*sorted(spans), (count, count)]:
-        missing.extend(range(reached, min(start, count, reached + 9 - len(missing))))
-        reached = max(reached, stop)
-    if missing:
-        shown = ", ".join(map(str, missing[:8])) + (", …" if len(missing) > 8 else "")
-        raise DataError(
-            f"mosaic: no tile came back from chunks {shown} (of {count}): a whole source "
-            "image is missing"
-        )

@@ -6,8 +6,12 @@ and written back: the EXIF orientation (and the size stored under it), the pixel
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from PIL import Image, JpegImagePlugin, TiffImagePlugin
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 __all__ = [
     "QUARTER_TURNS",
@@ -17,6 +21,7 @@ __all__ = [
     "orientation_of",
     "oriented",
     "resolution",
+    "scaled_dpi",
     "stored_size",
     "subsampling_named",
     "subsampling_of",
@@ -114,6 +119,16 @@ _PER_METRE_STEP = 0.0254 / 2
 QUARTER_TURNS = frozenset({5, 6, 7, 8})
 """EXIF orientations that turn the image a quarter (transposed, rotated 90 or 270
 degrees): applied, they swap width and height."""
+
+
+def scaled_dpi(stated: object, sx: Fraction, sy: Fraction) -> tuple[float, float] | None:
+    """The source's density (its tiles' ``dpi`` field) times the app's scale, so that the
+    output prints at the source's size; None when the source stated none."""
+    if not isinstance(stated, list) or len(stated) != 2:
+        return None
+    if not all(type(v) in (int, float) and 0 < v < math.inf for v in stated):
+        return None
+    return round(float(stated[0] * sx), 4), round(float(stated[1] * sy), 4)
 
 
 def exif_bytes(orientation: int) -> bytes:

@@ -1,17 +1,20 @@
 """The name a mosaic gives each source image's output, in one place: the ``mosaic``
-assembler writes it, and the ``tile`` partitioner checks up front that a source's name
-can give one (:func:`check_mosaic_name`: folders joined to the file name can make no
-file name). Plain Python, no Pillow."""
+assembler writes it (:func:`mosaic_names`: every group's, collisions resolved), and the
+``tile`` partitioner checks up front that a source's name can give one
+(:func:`check_mosaic_name`: folders joined to the file name can make no file name).
+Plain Python, no Pillow."""
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import PurePosixPath
 
 from .._names import file_name_problem, shown_name
 from ..errors import DataError
 from .formats import EXTENSIONS, ImageFormat, format_of_name
 
-__all__ = ["check_mosaic_name", "mosaic_name", "shortest_mosaic_name"]
+__all__ = ["check_mosaic_name", "mosaic_name", "mosaic_names", "shortest_mosaic_name"]
 
 
 def mosaic_name(
@@ -51,3 +54,43 @@ def check_mosaic_name(source: str) -> None:
             f"{shown_name(source)}: the mosaic of its tiles would be named {shown_name(name)}, "
             f"which {problem}; shorten or rename the source or its folders"
         )
+
+
+def mosaic_names(formats: Mapping[tuple[str, str], ImageFormat]) -> dict[tuple[str, str], str]:
+    """The output name of each group of tiles, by (source, result name), given its output
+    format: see :func:`mosaic_name`; a DataError when two groups would share one, or when
+    one is no file name."""
+    per_source: dict[str, int] = defaultdict(int)
+    for source, _ in formats:
+        per_source[source] += 1
+    names = {
+        key: mosaic_name(key[0], fmt, key[1] if per_source[key[0]] > 1 else None)
+        for key, fmt in formats.items()
+    }
+    # Two sources that differ only in extension (photo.png, photo.jpg joined as PNG)
+    # would share a name: those keep their source's extension in it.
+    shared = Counter(names.values())
+    for key, fmt in formats.items():
+        if shared[names[key]] > 1:
+            names[key] = mosaic_name(
+                key[0], fmt, key[1] if per_source[key[0]] > 1 else None, full=True
+            )
+    owners: dict[str, tuple[str, str]] = {}
+    for key, name in sorted(names.items()):
+        first = owners.setdefault(name, key)
+        if first != key:
+            what = (
+                f"results {first[1]!r} and {key[1]!r} of source {key[0]!r}"
+                if first[0] == key[0]
+                else f"sources {first[0]!r} and {key[0]!r}"
+            )
+            raise DataError(f"mosaic: {what} would both be written as {name!r}")
+    for (source, _), name in names.items():
+        # The name comes from the data (the source and result names), so it is bad data,
+        # found before any mosaic is built; the tile partitioner finds most of these.
+        problem = file_name_problem(name)
+        if problem is not None:
+            raise DataError(
+                f"mosaic {shown_name(source)}: output name {shown_name(name)} {problem}"
+            )
+    return names

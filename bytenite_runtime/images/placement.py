@@ -1,11 +1,12 @@
 """Where each result tile goes in a mosaic: its metadata read, its cell checked against
-the grid, the app's scale read off its size. Plain Python, no Pillow."""
+the grid (and every chunk's tile accounted for), the app's scale read off its size.
+Plain Python, no Pillow."""
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
@@ -15,7 +16,16 @@ from ..chunks import ChunkMeta
 from ..errors import DataError
 from .grid import Box
 
-__all__ = ["PlacedTile", "check_cover", "common_mode", "scale_of", "tile_of", "to_out"]
+__all__ = [
+    "PlacedTile",
+    "check_cover",
+    "check_every_chunk",
+    "common_mode",
+    "missing_notes",
+    "scale_of",
+    "tile_of",
+    "to_out",
+]
 
 # Tiles in these modes join in the wider one without loss: libwebp stores a fully opaque
 # tile without its alpha channel, so its neighbours with alpha decode as RGBA and it as RGB.
@@ -171,6 +181,58 @@ def check_cover(
 def _field(tile: PlacedTile, name: str) -> Any:
     value = tile.meta.fields.get(name)
     return _ABSENT.get(name) if value is None else value
+
+
+def missing_notes(
+    source: str,
+    original: str,
+    groups: Mapping[tuple[str, str], Sequence[PlacedTile]],
+    untagged: Sequence[Result],
+) -> dict[int, str]:
+    """What came back, by chunk index, from chunks that may be missing a tile of the group
+    ``(source, original)``: a result under its name without tile metadata, or tiles of the
+    source under another name (an app that saved some tiles as JPEG)."""
+    notes = {
+        r.index: f"its result {r.name!r} carries no tile metadata; write tiles with "
+        "bytenite_runtime.images.tiles.save_tile"
+        for r in untagged
+        if r.index is not None and r.original == original
+    }
+    for (other_source, other), tiles in groups.items():
+        if other_source == source and other != original:
+            for tile in tiles:
+                notes.setdefault(
+                    tile.meta.index, f"it returned {tile.result.name!r} but no {original!r}"
+                )
+    return notes
+
+
+def check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:
+    """A DataError naming the chunks (the first eight) that no group's grid accounts for,
+    when the tiles agree on the chunk count."""
+    # Coverage is checked per source image, so a source none of whose tiles came back
+    # would vanish from the output unnoticed; the chunk count every tile records tells.
+    counts = {tile.meta.count for group in groups for tile in group}
+    count = counts.pop() if len(counts) == 1 else None
+    if not isinstance(count, int):
+        return
+    spans = []
+    for group in groups:  # the other tiles' grids are checked against the first's later
+        tile = group[0]
+        cols, rows = tile.meta.fields["grid"][2:]
+        base = tile.meta.index - (tile.row * cols + tile.col)
+        spans.append((base, base + cols * rows))
+    missing: list[int] = []  # the first nine at most: the count may be huge
+    reached = 0
+    for start, stop in [*sorted(spans), (count, count)]:
+        missing.extend(range(reached, min(start, count, reached + 9 - len(missing))))
+        reached = max(reached, stop)
+    if missing:
+        shown = ", ".join(map(str, missing[:8])) + (", …" if len(missing) > 8 else "")
+        raise DataError(
+            f"mosaic: no tile came back from chunks {shown} (of {count}): a whole source "
+            "image is missing"
+        )
 
 
 def common_mode(where: str, tiles: Sequence[PlacedTile]) -> str:
