@@ -39,6 +39,7 @@ from ..images import DEFAULT_MAX_PIXELS
 from ..images.formats import format_of_name
 from ..images.grid import axis_edges
 from ..images.naming import mosaic_names
+from ..images.params import FormatChoice, Quality
 from ..images.placement import (
     PlacedTile,
     check_cover,
@@ -66,12 +67,12 @@ class Mosaic(Assembler):
     name: ClassVar[str] = "mosaic"
     summary: ClassVar[str] = "Tiles joined back into each source image (any order, any scale)."
 
-    format: Literal["same", "png", "jpeg", "webp", "tiff"] = Field(
+    format: FormatChoice = Field(
         "same",
         description="Output format; 'same' is the source image's (PNG when the source was "
         "not one of the four).",
     )
-    quality: int = Field(95, ge=1, le=100, description="JPEG and WebP quality.")
+    quality: Quality = 95
     lossless: bool = Field(False, description="WebP: lossless output.")
     blend: Literal["crop", "feather"] = Field(
         "crop",

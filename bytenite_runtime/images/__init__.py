@@ -1,8 +1,9 @@
 """Images: tiling, mosaics and the metadata slot every tile carries.
 
 Importing this package is cheap: ``slots`` (metadata readers), ``grid`` (tile geometry),
-``placement`` (where a result tile goes), ``formats`` (tile formats and pixel modes) and
-``naming`` (mosaic output names) are plain Python; ``codec`` (opening and encoding),
+``placement`` (where a result tile goes), ``formats`` (tile formats and pixel modes),
+``naming`` (mosaic output names) and ``params`` (the params ``tile`` and ``mosaic``
+share, pydantic types) are plain Python; ``codec`` (opening and encoding),
 ``header`` (orientation, density, subsampling), ``cutting`` (a tile cut and encoded),
 ``sniff``, ``tiles``, ``bands`` and ``pngstream`` import Pillow and numpy, and only the
 components that need them import those.

@@ -38,6 +38,7 @@ from ..errors import DataError
 from ..images import DEFAULT_MAX_PIXELS
 from ..images.grid import EdgePolicy, TilePlan, plan_tiles
 from ..images.naming import check_mosaic_name
+from ..images.params import FormatChoice, Quality
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
@@ -89,11 +90,11 @@ class Tile(Partitioner):
         description="What 'pad' fills with: 'zero' (black, transparent with alpha, palette "
         "index 0) or 'edge' (the nearest edge pixel repeated).",
     )
-    format: Literal["same", "png", "jpeg", "webp", "tiff"] = Field(
+    format: FormatChoice = Field(
         "same",
         description="Tile format; 'same' keeps the source's (PNG for formats other than the four).",
     )
-    quality: int = Field(95, ge=1, le=100, description="JPEG and WebP quality.")
+    quality: Quality = 95
     lossless: bool = Field(False, description="WebP: lossless tiles.")
     orientation: Literal["apply", "keep"] = Field(
         "apply",
