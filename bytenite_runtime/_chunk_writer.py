@@ -41,9 +41,6 @@ class NewChunk:
             raise TypeError("NewChunk needs exactly one of data, path or write")
 
 
-ChunkItem = NewChunk | bytes | bytearray | memoryview | str | os.PathLike[str]
-
-
 def _as_new_chunk(item: object) -> NewChunk:
     if isinstance(item, NewChunk):
         return item
