@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import numpy as np
 
 from bytenite_runtime.media import run_ffmpeg
 
@@ -44,6 +45,39 @@ def make_video(path: Path, seconds: float = 4.0) -> Path:
         *VIDEO_RECIPES[ext], "-shortest", str(path),
     )  # fmt: skip
     return path
+
+
+def make_sync_marks(path: Path, seconds: int = 4) -> Path:
+    """A VP9/Opus WebM, black but for one white frame 0.48 s into every second, with a 2 ms
+    click under each: where both fall in a file tells its audio's offset to its video."""
+    rate = RATES["webm"]
+    flash = f"geq=lum='if(eq(mod(N\\,{rate})\\,{rate * 12 // 25})\\,235\\,16)':cb=128:cr=128"
+    ffmpeg(
+        "-f", "lavfi", "-i", f"color=black:size=160x120:rate={rate}:duration={seconds},{flash}",
+        "-f", "lavfi", "-i",
+        f"aevalsrc='if(between(mod(t\\,1)\\,0.48\\,0.482)\\,0.9\\,0)':s=48000:d={seconds}",
+        *VIDEO_RECIPES["webm"], "-shortest", str(path),
+    )  # fmt: skip
+    return path
+
+
+def sync_offsets(path: Path) -> list[float]:
+    """Seconds from each white frame of a :func:`make_sync_marks` clip to its click, as a
+    player places them (positive: the sound comes late)."""
+    flashes, clicks = [], []
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            if frame.to_ndarray(format="gray").mean() > 128:
+                flashes.append(float(frame.pts * frame.time_base))
+    with av.open(str(path)) as container:
+        for frame in container.decode(container.streams.audio[0]):
+            start = float(frame.pts * frame.time_base)
+            for at in np.flatnonzero(np.abs(frame.to_ndarray()[0]) > 0.3):
+                heard = start + at / frame.sample_rate
+                if not clicks or heard - clicks[-1] > 0.3:
+                    clicks.append(heard)
+    assert len(flashes) == len(clicks), (flashes, clicks)
+    return [c - f for f, c in zip(flashes, clicks, strict=True)]
 
 
 def hide_last_frame(path: Path, rate: int) -> Path:

@@ -16,6 +16,7 @@ a result's metadata comes from the tags of that same open, not a second one.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import tempfile
@@ -29,7 +30,7 @@ from ..chunks import ChunkMeta
 from ..errors import DataError
 from ..tables.join import label
 from . import MUXERS
-from ._ffmpeg import run_ffmpeg
+from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
 from .gpu import Encoder, pick_encoder
 from .probe import AudioTrack, MediaInfo, VideoTrack, describe, open_media, probe
 from .remux import can_remux, remux
@@ -365,6 +366,15 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
         if _encodes_pcm(infos[0], muxer):
             # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
             codecs += ["-c:a", _AUDIO_ENCODERS[muxer]]
+        lead = _opus_lead(infos[0], muxer)
+        if lead > 0 and infos[0].video is not None and _moves_beside_opus(muxer):
+            # Opus packets handed over that much later, none below zero, so the muxer moves
+            # no stream; readers take the CodecDelay off them again. (5.1's setts misreads
+            # an encoder's time base: the samples are moved before the encoder instead.)
+            if _encodes_pcm(infos[0], muxer):
+                codecs += ["-af", f"asetpts=PTS+{lead:.6f}/TB"]
+            else:
+                codecs += ["-bsf:a", f"setts=ts=TS+ceil({lead:.6f}/TB)"]
         # Every file's first Vorbis packet carries its comment header anew, on which the Ogg
         # muxer starts a chained stream whose granules restart the count: read back, times
         # run to three times the length. Matroska in between drops that; then Ogg, one link.
@@ -399,7 +409,10 @@ def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
 
 
 def _placed_by_video(
-    infos: Sequence[MediaInfo], first_video: VideoTrack, first_audio: AudioTrack | None
+    infos: Sequence[MediaInfo],
+    first_video: VideoTrack,
+    first_audio: AudioTrack | None,
+    audio_late: float = 0.0,
 ) -> list[str]:
     """Filter chains placing every result's frames and samples where its video falls in
     the join, each result after the last frame of the one before: the concat filter starts a
@@ -407,7 +420,9 @@ def _placed_by_video(
     (each packet goes whole into the chunk it starts in) pushed the video of the next a
     frame late every joint or two. Where results' audio overlaps (the priming and padding of
     an app's encoder) the earlier result's is kept; where none covers the video (a result
-    without audio, a track that starts late), silence."""
+    without audio, a track that starts late), silence. ``audio_late``: seconds the audio
+    reaches its encoder late, for a muxer that would move the video (see
+    :func:`_moves_streams_for_opus`)."""
     size = f"{first_video.width}:{first_video.height}"
     chains, videos, audios = [], [], []
     at = 0.0
@@ -428,9 +443,57 @@ def _placed_by_video(
     if first_audio is not None:
         chains.append(
             f"{''.join(audios)}ainterleave=n={len(audios)},aresample=async=1:"
-            f"min_hard_comp={_AUDIO_SLACK}:first_pts=0,apad=whole_dur={at:.6f}[a]"
+            f"min_hard_comp={_AUDIO_SLACK}:first_pts=0,apad=whole_dur={at:.6f}"
+            + (f",asetpts=PTS+{audio_late:.6f}/TB[a]" if audio_late else "[a]")
         )
     return chains
+
+
+# libopus's pre-skip (its lookahead at the default application), in seconds at any rate.
+_OPUS_PRE_SKIP = 312 / 48000
+
+
+@functools.cache
+def _moves_streams_for_opus(ffmpeg: str) -> bool:
+    """Whether ``ffmpeg``'s Matroska muxer moves every stream later by an Opus track's
+    pre-skip: libavformat 59 (ffmpeg 5.1) took Matroska for a format without negative
+    times, so the encoder's first packet (at minus its pre-skip) shifted the video too,
+    while readers still take the CodecDelay off the Opus blocks: the video played 6.5 ms
+    late against the audio, once more every time 5.1 wrote the file. Later muxers let the
+    Opus track alone start below zero. Asked of the muxer itself (a 50 ms write, once per
+    ffmpeg) rather than read off a version."""
+    with tempfile.TemporaryDirectory(prefix="bytenite-opus-") as scratch:
+        written = Path(scratch) / "probe.mkv"
+        try:
+            run_ffmpeg(
+                ["-f", "lavfi", "-i", "anullsrc=r=48000:cl=mono", "-f", "lavfi", "-i",
+                 "anullsrc=r=48000:cl=mono", "-map", "0:a", "-map", "1:a", "-t", "0.05",
+                 "-c:a:0", "libopus", "-c:a:1", "pcm_s16le", "-f", "matroska", str(written)],
+                what="checking how the Matroska muxer places Opus", ffmpeg=ffmpeg,
+            )  # fmt: skip
+        except FfmpegError:
+            return False
+        with open_media(written) as container:
+            pcm = container.streams[1]
+            first = next((p for p in container.demux(pcm) if p.pts is not None), None)
+            return first is not None and first.pts > 0
+
+
+def _moves_beside_opus(muxer: str) -> bool:
+    """Whether this ffmpeg writing ``muxer`` moves the other streams by an Opus track's
+    pre-skip (see :func:`_moves_streams_for_opus`)."""
+    return muxer in {"webm", "matroska"} and _moves_streams_for_opus(find_ffmpeg())
+
+
+def _opus_lead(info: MediaInfo, muxer: str) -> float:
+    """Seconds the copy path's first Opus packet comes before zero: a copied track's own
+    start, or the pre-skip of the encoder for PCM results; 0 for other codecs."""
+    audio = info.audio
+    if audio is None:
+        return 0.0
+    if _encodes_pcm(info, muxer):
+        return _OPUS_PRE_SKIP if _AUDIO_ENCODERS[muxer] == "libopus" else 0.0
+    return max(0.0, -audio.start) if audio.codec == "opus" else 0.0
 
 
 def _audio_back_to_back(infos: Sequence[MediaInfo], first_audio: AudioTrack | None) -> list[str]:
@@ -457,7 +520,9 @@ def _reencode(
         # The files' own times, which the probes read: ffmpeg would start each at its
         # start time, which its versions (and PyAV's) put differently for Opus in WebM.
         args.append("-copyts")
-        chains = _placed_by_video(infos, first_video, first_audio)
+        opus = first_audio is not None and muxer == "webm"
+        late = _OPUS_PRE_SKIP if opus and _moves_beside_opus(muxer) else 0.0
+        chains = _placed_by_video(infos, first_video, first_audio, late)
     else:
         chains = _audio_back_to_back(infos, first_audio)
     for member in members:
