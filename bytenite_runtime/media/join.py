@@ -6,7 +6,8 @@ priming before it keeps its negative time instead of pushing the video late, and
 ``duration`` = the video's own span, so a last audio packet that overhangs the last
 frame does not shift the next chunk (the drift that makes "non-monotonous DTS").
 MP4/MOV results going into an MP4/MOV are joined in this process instead, as the concat
-demuxer would (:mod:`.remux`), from the containers their probes opened.
+demuxer would (:mod:`.remux`), from the containers their probes opened; audio-only Vorbis
+results going into an Ogg file are too, packet after packet (:mod:`._ogg`).
 A re-encode decodes every result and places its frames and samples by its own times,
 one result after the previous one's last frame (:func:`_placed_by_video`).
 Results and output are probed (packets only) to check counts against chunk metadata;
@@ -31,6 +32,7 @@ from ..errors import DataError
 from ..tables.join import label
 from . import MUXERS
 from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
+from ._ogg import join_vorbis
 from .gpu import Encoder, pick_encoder
 from .probe import AudioTrack, MediaInfo, VideoTrack, describe, open_media, probe
 from .remux import can_remux, remux
@@ -340,6 +342,11 @@ def _lead(info: MediaInfo) -> float:
 
 
 def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str) -> None:
+    if muxer == "ogg" and all(
+        i.video is None and i.audio is not None and i.audio.codec == "vorbis" for i in infos
+    ):
+        join_vorbis(infos, target)
+        return
     with tempfile.TemporaryDirectory(prefix="bytenite-join-") as scratch:
         listing = Path(scratch) / "list.ffconcat"
         lines = ["ffconcat version 1.0"]
@@ -377,7 +384,8 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
                 codecs += ["-bsf:a", f"setts=ts=TS+ceil({lead:.6f}/TB)"]
         # Every file's first Vorbis packet carries its comment header anew, on which the Ogg
         # muxer starts a chained stream whose granules restart the count: read back, times
-        # run to three times the length. Matroska in between drops that; then Ogg, one link.
+        # run to three times the length. Matroska in between drops that; then Ogg, one link
+        # (audio-only results are joined sample for sample in this process instead).
         chained = muxer == "ogg" and audio is not None and audio.codec == "vorbis"
         joined = Path(scratch) / "joined.mka" if chained else target
         run_ffmpeg(
@@ -595,8 +603,9 @@ def _check_output(
             # the others keep it and trim by a codec delay the packets do not show.
             tolerance *= 2
         elif joined.audio.codec == "vorbis":
-            # The Matroska step (see _copy) loses the last page's end trim: the final packet
-            # counts whole, a little over one frame (a long Vorbis block spans two).
+            # The Matroska step for Ogg with video (see _copy) loses the last page's end
+            # trim: the final packet counts whole, a little over one frame (a long Vorbis
+            # block spans two).
             tolerance *= 2
         if abs(got - seconds) > tolerance + 1e-6:
             raise DataError(
