@@ -15,11 +15,7 @@ within one audio frame.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import re
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -28,6 +24,16 @@ import av
 
 from ..errors import DataError
 from ._mp4index import records_from_index
+from ._scan import (
+    _format_name,
+    _is_cover,
+    _layout_name,
+    _opening,
+    _pcm_unit,
+    _sample_format,
+    _Scan,
+)
+from ._tracks import AudioTrack, MediaInfo, VideoTrack, _is_indexed
 
 __all__ = [
     "AudioTrack",
@@ -39,165 +45,6 @@ __all__ = [
     "open_media",
     "probe",
 ]
-
-
-@dataclass(frozen=True)
-class VideoTrack:
-    """The first video stream: every frame's presentation time and the keyframes'."""
-
-    index: int
-    codec: str
-    width: int
-    height: int
-    time_base: Fraction
-    frame_pts: tuple[int, ...]
-    """Presentation times of all frames, sorted, in ``time_base`` units."""
-    decode_pts: tuple[int, ...]
-    """The same times in decode (packet) order: what a stream copy cuts along."""
-    key_pts: tuple[int, ...]
-    """Presentation times of keyframes (where a decoder can start), sorted."""
-    last_duration: int
-    hidden_pts: tuple[int, ...] = ()
-    """Presentation times of the frames an MP4/MOV edit list hides, sorted: demuxed, but
-    never decoded out. Before the first frame shown, the lead-in of a stream-copy cut
-    (``ffmpeg -ss 1.5 -i in.mp4 -c copy``: frames from the keyframe before 1.5 s); after
-    the last, what ffmpeg 5.1's variable-rate encodes leave (an edit list ending before
-    the last packet)."""
-    open_key_pts: tuple[int, ...] = ()
-    """Keyframes that open a GOP: frames after them in decode order are shown before them
-    (HEVC's CRA with leading pictures, as x265 writes by default; an open-GOP H.264 I
-    frame). A decoder can start there, but drops or misplaces those leading frames, so a
-    stream copy does not cut there."""
-
-    orphan_pts: tuple[int, ...] = ()
-    """Frames before the first keyframe in decode order (a recording or a byte cut that
-    starts mid-GOP), sorted: they refer to frames the file does not hold, so no decoder
-    rebuilds them. Chunks leave them out, and no count includes them."""
-    pixel_format: str = ""
-    """The decoder's pixel format ("yuv420p10le"), "" when the file does not say."""
-
-    @property
-    def cut_pts(self) -> tuple[int, ...]:
-        """Keyframes a stream copy may cut at: the others open a GOP."""
-        if not self.open_key_pts:
-            return self.key_pts
-        opened = set(self.open_key_pts)
-        return tuple(p for p in self.key_pts if p not in opened)
-
-    def shown(self) -> VideoTrack:
-        """The frames a decoder gives out. A stream copy keeps hidden frames (frames shown
-        may refer to them); a re-encode never gets them, so it plans on these. Keyframes
-        stay, hidden ones included: they are where a decoder can start."""
-        unseen = self._unseen()
-        if not unseen:
-            return self
-        return dataclasses.replace(
-            self,
-            frame_pts=tuple(p for p in self.frame_pts if p not in unseen),
-            decode_pts=tuple(p for p in self.decode_pts if p not in unseen),
-            hidden_pts=(),
-            orphan_pts=(),
-        )
-
-    def _unseen(self) -> set[int]:
-        return {*self.hidden_pts, *self.orphan_pts}
-
-    @property
-    def frames(self) -> int:
-        """Frames a decoder gives out: hidden and orphan frames are not counted."""
-        return len(self.frame_pts) - len(self._unseen())
-
-    @property
-    def first_shown(self) -> int:
-        """Presentation time of the first frame shown: where the track's time starts."""
-        unseen = self._unseen()
-        if self.frame_pts[0] not in unseen:
-            return self.frame_pts[0]
-        return next((p for p in self.frame_pts if p not in unseen), self.frame_pts[0])
-
-    @property
-    def frame_seconds(self) -> float:
-        """Nominal duration of one frame."""
-        diffs = [b - a for a, b in zip(self.frame_pts, self.frame_pts[1:], strict=False)]
-        step = statistics.median(diffs) if diffs else self.last_duration
-        return float(step * self.time_base)
-
-    @property
-    def start(self) -> float:
-        return float(self.first_shown * self.time_base) if self.frame_pts else 0.0
-
-    @property
-    def end(self) -> float:
-        if not self.frame_pts:
-            return 0.0
-        return float((self.frame_pts[-1] + self.last_duration) * self.time_base)
-
-    def seconds(self, pts: int) -> float:
-        return float(pts * self.time_base)
-
-
-@dataclass(frozen=True)
-class AudioTrack:
-    """The first audio stream: sample rate and the samples its packets hold."""
-
-    index: int
-    codec: str
-    sample_rate: int
-    channels: int
-    time_base: Fraction
-    start: float
-    samples: int
-    frame_samples: int
-    """Samples in a typical packet (1024 for AAC, 960 for Opus…): the join tolerance."""
-    packets: tuple[tuple[int, int], ...]
-    """``(pts, duration)`` of every packet in demux order, in ``time_base`` units, but for
-    those an MP4/MOV edit list hides (its AAC priming, a stream-copy cut's lead-in)."""
-    layout: str = ""
-    """The channel layout's name ("stereo", "quad", "5.1(side)"…)."""
-    sample_format: str = ""
-    """The decoded samples' format ("s16", "s32p", "fltp"…)."""
-
-    @property
-    def end(self) -> float:
-        return self.start + self.samples / self.sample_rate
-
-
-@dataclass(frozen=True)
-class MediaInfo:
-    """What :func:`probe` found: the container and its first video and audio streams."""
-
-    path: Path
-    format: str
-    video: VideoTrack | None
-    audio: AudioTrack | None
-    disorder: str | None = None
-    """Where a stream's decode timestamps first fail to increase, or None."""
-    container_start: float = 0.0
-    """The start ffmpeg itself reports (and offsets ``-ss`` and the concat demuxer by):
-    Matroska's codec delay, for one, makes it differ from the earliest packet."""
-    left_out: tuple[str, ...] = ()
-    """Video, audio and subtitle streams past the first video and audio ("stream 2
-    (audio)"): what a chunk does not carry."""
-    tags: Mapping[str, str] = field(default_factory=dict, compare=False)
-    """Global metadata, with stream tags under it (see :func:`container_tags`): read in
-    the same open, so checking a result's chunk metadata costs no second open."""
-
-    @property
-    def indexed(self) -> bool:
-        """An MP4/MOV-family file with video: its demuxer indexes every packet (so a seek
-        is exact), and the concat demuxer places it by its first frame's inpoint."""
-        return self.video is not None and _is_indexed(self.format)
-
-    @property
-    def start(self) -> float:
-        starts = [t.start for t in (self.video, self.audio) if t is not None]
-        return min(starts) if starts else 0.0
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the earliest start to the latest end of the video/audio streams."""
-        ends = [t.end for t in (self.video, self.audio) if t is not None]
-        return max(ends) - self.start if ends else 0.0
 
 
 # PyAV < 19 decodes tags strictly unless told to ignore bytes that are not UTF-8; PyAV 19
@@ -360,122 +207,6 @@ def describe(path: Path, container: Any) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
-
-
-def _is_indexed(format_name: str) -> bool:
-    # libavformat's MP4/MOV demuxer is "mov,mp4,m4a,3gp,3g2,mj2".
-    return "mp4" in format_name
-
-
-@dataclass
-class _Scan:
-    """What the packets of the first video and audio stream say, read in one pass."""
-
-    frame_pts: list[int] = field(default_factory=list)
-    key_pts: list[int] = field(default_factory=list)
-    hidden: list[int] = field(default_factory=list)
-    orphans: list[int] = field(default_factory=list)
-    keyed: bool = False
-    last_duration: int = 0
-    first_audio: int | None = None
-    last_audio: int = -(1 << 62)
-    audio_packets: list[tuple[int, int]] = field(default_factory=list)
-    disorder: str | None = None
-
-    @classmethod
-    def of(cls, packets: Iterable[Any], video_index: int, pcm: tuple[int, float]) -> _Scan:
-        """``packets``: PyAV packets in demux order, or the index's records."""
-        scan = cls()
-        frame_pts, key_pts, hidden, orphans = (
-            scan.frame_pts, scan.key_pts, scan.hidden, scan.orphans
-        )  # fmt: skip
-        audio_packets = scan.audio_packets
-        pcm_bytes, pcm_ticks = pcm
-        keyed = False
-        last_dts: dict[int, int] = {}
-        # Every packet of the file passes here: each attribute is read once.
-        for packet in packets:
-            pts = packet.pts
-            if pts is None or packet.size == 0:
-                continue
-            index = packet.stream_index
-            # Matroska stores presentation times only; its packets' dts are unset.
-            dts = packet.dts
-            if dts is not None:
-                previous = last_dts.get(index)
-                if previous is not None and dts <= previous and not scan.disorder:
-                    at = float(dts * packet.time_base)
-                    scan.disorder = f"stream {index} at {at:.3f} s ({previous} -> {dts})"
-                last_dts[index] = dts
-            duration = packet.duration or 0
-            if index == video_index:
-                frame_pts.append(pts)
-                if packet.is_keyframe:
-                    key_pts.append(pts)
-                    keyed = True
-                elif not keyed:
-                    orphans.append(pts)
-                if packet.is_discard:
-                    hidden.append(pts)
-                scan.last_duration = duration
-            elif packet.is_discard:
-                # Hidden by the edit list (AAC priming, a cut's lead-in): no decoder gives
-                # these samples out, so neither the counts nor the start include them.
-                continue
-            else:
-                if pcm_bytes:
-                    # MOV gives a chunk's last PCM packet the duration its track header
-                    # leaves it (64 of 1024 samples); the bytes say how many it holds.
-                    duration = round(packet.size // pcm_bytes * pcm_ticks)
-                if scan.first_audio is None:
-                    scan.first_audio = pts
-                scan.last_audio = max(scan.last_audio, pts + duration)
-                audio_packets.append((pts, duration))
-        scan.keyed = keyed
-        return scan
-
-
-def _opening(decode_pts: Sequence[int], key_pts: Sequence[int]) -> tuple[int, ...]:
-    """The keyframes after which, in decode order, a frame comes that is shown earlier."""
-    keys = set(key_pts)
-    opened = []
-    later = None  # the earliest time shown among the frames decoded after this one
-    for pts in reversed(decode_pts):
-        if pts in keys and later is not None and later < pts:
-            opened.append(pts)
-        later = pts if later is None else min(later, pts)
-    return tuple(sorted(opened))
-
-
-def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
-    """For a PCM stream, bytes per sample frame (all channels) and time-base ticks per
-    sample; ``(0, 0.0)`` for anything else."""
-    bits = re.fullmatch(r"pcm_[suf](8|16|24|32|64)(?:le|be)?(?:_planar)?", codec)
-    rate = int(stream.codec_context.sample_rate or 0) if stream is not None else 0
-    channels = int(stream.codec_context.channels or 0) if stream is not None else 0
-    if bits is None or not rate or not channels:
-        return 0, 0.0
-    return int(bits.group(1)) // 8 * channels, float(1 / (rate * Fraction(stream.time_base)))
-
-
-def _format_name(stream: Any) -> str:
-    fmt = stream.codec_context.format
-    return str(fmt.name) if fmt is not None else ""
-
-
-def _layout_name(stream: Any) -> str:
-    layout = stream.codec_context.layout
-    return str(layout.name) if layout is not None else ""
-
-
-def _sample_format(stream: Any) -> str:
-    sample_format = stream.codec_context.format
-    return str(sample_format.name) if sample_format is not None else ""
-
-
-def _is_cover(stream: Any) -> bool:
-    # An MP3's or M4A's cover art is a one-picture "video" stream: not a video to cut.
-    return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
 def first_sample_time(path: Path, index: int) -> Fraction:
