@@ -325,9 +325,9 @@ def test_failure_midway_removes_written_chunks(
     clip: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An encoder failure on chunk 1 leaves neither chunk 0 nor the scratch folder behind."""
-    from bytenite_runtime.media import cut
+    from bytenite_runtime.media import _cut_exact
 
-    real = cut.run_ffmpeg
+    real = _cut_exact.run_ffmpeg
     calls = []
 
     def fail_second(args: list[str], **kw: object) -> object:
@@ -336,7 +336,7 @@ def test_failure_midway_removes_written_chunks(
             raise FfmpegError("chunk 1: encoding", ["ffmpeg", *args], 1, "Conversion failed!")
         return real(args, **kw)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cut, "run_ffmpeg", fail_second)
+    monkeypatch.setattr(_cut_exact, "run_ffmpeg", fail_second)
     _fails_leaving_nothing(
         tmp_path, {"clip.mp4": clip.read_bytes()},
         {"segment_seconds": 0.7, "mode": "exact", "gpu": "off"}, FfmpegError,

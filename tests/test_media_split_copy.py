@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from _media_clips import cut_with_lead_in, make_variable_rate, make_video
 
-from bytenite_runtime.media import cut
+from bytenite_runtime.media import _cut_copy
 from bytenite_runtime.testing import PartitionedChunk, run_partitioner
 
 
@@ -20,18 +20,18 @@ def _both(
     path: Path, params: dict[str, object], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[list[PartitionedChunk], list[PartitionedChunk], list[bool]]:
     """Chunks cut in one pass, chunks cut in two halves, and where each half's seek landed."""
-    monkeypatch.setattr(cut, "_SPLIT_BYTES", 1 << 62)
+    monkeypatch.setattr(_cut_copy, "_SPLIT_BYTES", 1 << 62)
     whole = run_partitioner("time-chunk", {path.name: path.read_bytes()}, params)
     landed: list[bool] = []
-    later = cut._copy_later
+    later = _cut_copy._copy_later
 
     def spy(*args: object) -> list[Path]:
         copied = later(*args)  # type: ignore[arg-type]
         landed.append(args[2].result())  # type: ignore[attr-defined]
         return copied
 
-    monkeypatch.setattr(cut, "_SPLIT_BYTES", 0)
-    monkeypatch.setattr(cut, "_copy_later", spy)
+    monkeypatch.setattr(_cut_copy, "_SPLIT_BYTES", 0)
+    monkeypatch.setattr(_cut_copy, "_copy_later", spy)
     halves = run_partitioner("time-chunk", {path.name: path.read_bytes()}, params)
     return whole, halves, landed
 
