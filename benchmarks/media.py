@@ -101,7 +101,7 @@ def _best_ms(step: Callable[[], object], repeat: int, after: Callable[[], None])
 def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
     """The library's steps timed in this process, imports paid: where ours goes."""
     from bytenite_runtime._inputs import list_results
-    from bytenite_runtime.media import join, plan, remux
+    from bytenite_runtime.media import _join_checks, _join_copy, join, plan, remux
     from bytenite_runtime.media.cut import write_copy
     from bytenite_runtime.media.probe import probe
 
@@ -131,7 +131,7 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
 
         def copy_joined() -> None:
             if not remux.remux(infos, containers, joined, "mp4"):
-                join._copy(members, infos, joined, "mp4")
+                _join_copy._copy(members, infos, joined, "mp4")
 
         remuxed = _best_ms(copy_joined, repeat, lambda: joined.unlink())
         copy_joined()
@@ -139,7 +139,7 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
         "probe results": _best_ms(lambda: join._probe_all(paths), repeat, nothing),
         "remux": remuxed,
         "probe output": _best_ms(
-            lambda: join._check_output(joined, infos, reencoded=False, decoded=False),
+            lambda: _join_checks._check_output(joined, infos, reencoded=False, decoded=False),
             repeat,
             nothing,
         ),

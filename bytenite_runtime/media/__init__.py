@@ -4,9 +4,16 @@
   binary the ``imageio-ffmpeg`` wheel ships) and runs it, turning a failure into an
   :class:`FfmpegError` that carries the command and the last lines of its stderr;
 * :mod:`.probe` reads streams, durations, frame times and keyframes with PyAV (no
-  ffprobe needed): packets are demuxed, never decoded;
+  ffprobe needed): packets are demuxed, never decoded (:mod:`._scan`, in one pass, or
+  :mod:`._mp4index`, from an MP4's index), into the tracks of :mod:`._tracks`;
 * :mod:`.gpu` picks NVENC when a GPU and the encoder are both usable, else libx264;
-* :mod:`.cut` writes ``time-chunk`` chunks, :mod:`.join` joins media results;
+* :mod:`.plan` places the cuts, and :mod:`.cut` writes ``time-chunk`` chunks: stream
+  copy (:mod:`._cut_copy`, its pieces :mod:`._cut_pieces`), exact (:mod:`._cut_exact`),
+  with what they share in :mod:`._cut_out`;
+* :mod:`.join` joins media results: its checks (:mod:`._join_checks`), what each
+  output holds (:mod:`._join_codecs`), stream copy (:mod:`._join_copy`, in this process
+  :mod:`.remux` for MP4/MOV and :mod:`._ogg` for Ogg Vorbis), re-encode
+  (:mod:`._join_encode`);
 * :mod:`.slots` carries chunk metadata in the container's ``comment`` tag.
 
 Importing this package is cheap; PyAV is imported by the modules that need it.

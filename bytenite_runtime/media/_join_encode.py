@@ -1,0 +1,123 @@
+"""The join's re-encode: every result decoded and placed by its own times, one after
+the previous one's last frame."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+from .._inputs import Result
+from ._ffmpeg import run_ffmpeg
+from ._join_codecs import _AUDIO_ENCODERS, _OPUS_PRE_SKIP, _moves_beside_opus, _wav_codec
+from .gpu import Encoder, pick_encoder
+from .probe import AudioTrack, MediaInfo, VideoTrack
+
+# Where a result's audio is placed off its own video by more than this, the re-encoded join
+# fills the gap with silence or drops the overlap (priming an app's encoder added).
+_AUDIO_SLACK = 0.001
+
+
+def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
+    """The H.264 encoder for a re-encoded join, in the first result's pixel format where
+    it can (a 10-bit result stays 10-bit)."""
+    encoder = pick_encoder(
+        "h264", crf=18, source_format=video.pixel_format, width=video.width, height=video.height
+    )
+    if encoder.narrowed:
+        log.warning("%s: %s: %s", target.name, encoder.name, encoder.narrowed)
+    return encoder
+
+
+def _placed_by_video(
+    infos: Sequence[MediaInfo],
+    first_video: VideoTrack,
+    first_audio: AudioTrack | None,
+    audio_late: float = 0.0,
+) -> list[str]:
+    """Filter chains placing every result's frames and samples where its video falls in
+    the join, each result after the last frame of the one before: the concat filter starts a
+    result after the longest of its streams, and audio that overhangs a result's last frame
+    (each packet goes whole into the chunk it starts in) pushed the video of the next a
+    frame late every joint or two. Where results' audio overlaps (the priming and padding of
+    an app's encoder) the earlier result's is kept; where none covers the video (a result
+    without audio, a track that starts late), silence. ``audio_late``: seconds the audio
+    reaches its encoder late, for a muxer that would move the video (see
+    :func:`._join_codecs._moves_streams_for_opus`)."""
+    size = f"{first_video.width}:{first_video.height}"
+    chains, videos, audios = [], [], []
+    at = 0.0
+    for n, info in enumerate(infos):
+        assert info.video is not None
+        shift = f"{at - info.video.start:+.6f}/TB"
+        chains.append(f"[{n}:v:0]scale={size},setsar=1,setpts=PTS{shift}[v{n}]")
+        videos.append(f"[v{n}]")
+        if first_audio is not None and info.audio is not None:
+            # ainterleave (5.1 and 9.x) writes times in microseconds onto an output that
+            # keeps its first input's time base: microseconds in, the same out.
+            chains.append(
+                f"[{n}:a:0]aresample={first_audio.sample_rate},asetpts=PTS{shift},asettb=AVTB[a{n}]"
+            )
+            audios.append(f"[a{n}]")
+        at += info.video.end - info.video.start
+    chains.append(f"{''.join(videos)}interleave=n={len(videos)}[v]")
+    if first_audio is not None:
+        chains.append(
+            f"{''.join(audios)}ainterleave=n={len(audios)},aresample=async=1:"
+            f"min_hard_comp={_AUDIO_SLACK}:first_pts=0,apad=whole_dur={at:.6f}"
+            + (f",asetpts=PTS+{audio_late:.6f}/TB[a]" if audio_late else "[a]")
+        )
+    return chains
+
+
+def _audio_back_to_back(infos: Sequence[MediaInfo], first_audio: AudioTrack | None) -> list[str]:
+    """Filter chains joining audio-only results one after another."""
+    assert first_audio is not None
+    chains = [f"[{n}:a:0]aresample={first_audio.sample_rate}[a{n}]" for n in range(len(infos))]
+    labels = "".join(f"[a{n}]" for n in range(len(infos)))
+    return [*chains, f"{labels}concat=n={len(infos)}:v=0:a=1[a]"]
+
+
+def _reencode(
+    members: Sequence[Result],
+    infos: Sequence[MediaInfo],
+    target: Path,
+    muxer: str,
+    log: logging.Logger,
+) -> None:
+    first_video = next((i.video for i in infos if i.video), None)
+    first_audio = next((i.audio for i in infos if i.audio), None)
+    has_v = first_video is not None and all(i.video for i in infos)
+    has_a = first_audio is not None
+    args: list[str] = []
+    if has_v and first_video is not None:
+        # The files' own times, which the probes read: ffmpeg would start each at its
+        # start time, which its versions (and PyAV's) put differently for Opus in WebM.
+        args.append("-copyts")
+        opus = first_audio is not None and muxer == "webm"
+        late = _OPUS_PRE_SKIP if opus and _moves_beside_opus(muxer) else 0.0
+        chains = _placed_by_video(infos, first_video, first_audio, late)
+    else:
+        chains = _audio_back_to_back(infos, first_audio)
+    for member in members:
+        args += ["-i", str(member.path)]
+    args += ["-filter_complex", ";".join(chains)]
+    webm = muxer == "webm"
+    if has_v and first_video is not None:
+        codec = (
+            ["-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "32"]
+            if webm
+            else list(_encoder(first_video, target, log).output_args)
+        )
+        # The filter's frames, one for one: with its default frame-rate mode, ffmpeg 5.1
+        # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).
+        args += ["-map", "[v]", *codec, "-fps_mode", "passthrough"]
+    if has_a:
+        audio_codec = _AUDIO_ENCODERS.get(muxer) or (
+            _wav_codec(first_audio) if muxer == "wav" else "aac"
+        )
+        args += ["-map", "[a]", "-c:a", audio_codec]
+    run_ffmpeg(
+        [*args, "-f", muxer, str(target)],
+        what=f"{target.name}: re-encoding {len(members)} result(s)",
+    )
