@@ -6,9 +6,8 @@ and turns Pillow's many exceptions for damaged files into a ``DataError`` naming
 file. :func:`encode` writes one of the four tile formats with the chunk metadata in the
 format's own slot (see :mod:`bytenite_runtime.images.slots`).
 
-Formats and modes live in :mod:`bytenite_runtime.images.formats`, orientation, density
-and chroma subsampling in :mod:`bytenite_runtime.images.header`; the names of theirs
-this module has always exported are still importable from it.
+Formats and modes live in :mod:`bytenite_runtime.images.formats`; orientation, density
+and chroma subsampling in :mod:`bytenite_runtime.images.header`.
 """
 
 from __future__ import annotations
@@ -27,59 +26,11 @@ from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 from . import sniff
-from .formats import (
-    EXTENSIONS,
-    MODES,
-    PIL_NAMES,
-    ImageFormat,
-    format_of_name,
-    keyed_alpha,
-    normalized_mode,
-    output_mode,
-    pil_format,
-    planned_mode,
-    profile_for,
-    supported_mode,
-)
-from .header import (
-    QUARTER_TURNS,
-    SUBSAMPLINGS,
-    Dpi,
-    exif_bytes,
-    orientation_of,
-    oriented,
-    stored_size,
-    subsampling_named,
-    subsampling_of,
-)
+from .formats import PIL_NAMES, ImageFormat
+from .header import Dpi, exif_bytes
 from .slots import meta_text, xmp_packet
 
-__all__ = [
-    "EXTENSIONS",
-    "MODES",
-    "QUARTER_TURNS",
-    "SUBSAMPLINGS",
-    "ImageFormat",
-    "encode",
-    "exif_bytes",
-    "format_of_name",
-    "keyed_alpha",
-    "load",
-    "normalized_mode",
-    "open_image",
-    "orientation_of",
-    "oriented",
-    "output_mode",
-    "pad",
-    "pil_format",
-    "planned_mode",
-    "profile_for",
-    "save",
-    "stored_size",
-    "subsampling_named",
-    "subsampling_of",
-    "supported_mode",
-]
+__all__ = ["encode", "load", "open_image", "pad", "save"]
 
 _PILLOW_GLOBALS = threading.Lock()
 """Held while Pillow's process-wide settings are changed and in effect: tiles decode on
@@ -181,8 +132,8 @@ def save(
     """Write ``image`` as ``fmt`` to ``target`` (see :func:`encode`), with ``icc_profile``
     (Pillow's encoders write one only when asked, and some take it from ``image.info``),
     ``dpi`` (PNG pHYs, JPEG JFIF density in whole dots, TIFF resolution; WebP has no
-    place for it) and, for JPEG, the chroma ``subsampling`` (see :func:`subsampling_of`;
-    None: Pillow's 4:2:0)."""
+    place for it) and, for JPEG, the chroma ``subsampling`` (see
+    :func:`bytenite_runtime.images.header.subsampling_of`; None: Pillow's 4:2:0)."""
     options: dict[str, object] = {"icc_profile": icc_profile or None}
     if dpi is not None and fmt != "webp":
         options["dpi"] = dpi
