@@ -1,6 +1,8 @@
-"""What the Parquet and Arrow IPC halves of :mod:`.columnar` share, none of it importing
-pyarrow: the planned piece, the chunk metadata put into and taken out of an Arrow
-schema, a column named twice, and pyarrow's error messages cut to their first line.
+"""The parts of :mod:`.columnar` that need no pyarrow at import: what its Parquet and
+Arrow IPC halves share (the planned piece, the chunk metadata put into an Arrow schema,
+pyarrow's error messages cut to their first line), and what the converter and the
+columnar join take from it besides (the chunk metadata taken out of a schema, a column
+named twice, which the ``row`` partitioner also checks a CSV header for).
 """
 
 from __future__ import annotations
