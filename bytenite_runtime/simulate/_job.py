@@ -1,5 +1,11 @@
 """Run a whole job the way the platform does: partitioner, parallel tasks with retries and
-timeouts, flat result collection, assembler, delivery; and record it all in a report."""
+timeouts, flat result collection, assembler, delivery; and record it all in a report.
+
+Here: the stages in order (the partitioner's and the assembler's in full) and the
+report. The tasks run in :mod:`._tasks`, their results are collected in
+:mod:`._collect`, and what every stage shares (folders, limits, environments, logs) is
+the :mod:`._state` the job is built on.
+"""
 
 from __future__ import annotations
 
