@@ -10,9 +10,11 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
-from ._records import Check
+if TYPE_CHECKING:
+    # Only named in annotations: at run time _records would load numpy for a type.
+    from ._records import Check
 
 __all__ = ["in_background"]
 
@@ -22,7 +24,7 @@ _T = TypeVar("_T")
 _DONE = object()
 
 
-_Producer = Callable[[Callable[[_T], None], Callable[[Check], None]], None]
+_Producer: TypeAlias = "Callable[[Callable[[_T], None], Callable[[Check], None]], None]"
 
 
 def in_background(produce: _Producer[_T], name: str) -> Iterator[_T]:
