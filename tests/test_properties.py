@@ -10,26 +10,15 @@ empty only when its source file is, and assembling gives back the input.
 from __future__ import annotations
 
 import io
-import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import pytest
+from _pipeline import Pipeline, run_pipeline
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bytenite_runtime import task
-from bytenite_runtime.chunks import chunk_index_of, parse_result_name, read_footer
-from bytenite_runtime.settings import (
-    app_environment,
-    assembler_environment,
-    partitioner_environment,
-)
-from bytenite_runtime.task import entrypoint_for
+from bytenite_runtime.chunks import parse_result_name
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -41,65 +30,6 @@ FILES = st.dictionaries(_PATH, st.binary(max_size=300), min_size=1, max_size=4)
 ONE_FILE = st.binary(max_size=300)
 # Metadata mode and whether CHUNK_NUMBER is sent, limited to ways the index is known.
 DELIVERY = st.sampled_from([("footer", False), ("footer", True), ("auto", True), ("off", True)])
-
-
-@task.app
-def identity(ctx: task.AppContext[Any]) -> None:
-    """Write the chunk's payload back as its only result."""
-    ctx.results.write_bytes("part.bin", ctx.chunk.read_bytes())
-
-
-@dataclass
-class Pipeline:
-    """What one run left behind: chunk payloads and result names in order, and the output."""
-
-    payloads: list[bytes]
-    chunk_indices: list[int]
-    result_names: list[str]
-    output: dict[str, bytes]
-
-
-def run_pipeline(
-    partitioner: str,
-    files: dict[str, bytes],
-    partitioner_params: dict[str, Any],
-    assembler: str,
-    send_chunk_number: bool,
-) -> Pipeline:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        source, chunks, results, output = (root / n for n in ("src", "chunks", "res", "out"))
-        for folder in (source, chunks, results, output):
-            folder.mkdir()
-        for rel, data in files.items():
-            (source / rel).parent.mkdir(parents=True, exist_ok=True)
-            (source / rel).write_bytes(data)
-        entrypoint_for("partitioner", partitioner).invoke(
-            partitioner_environment(source, chunks, partitioner_params, None)
-        )
-        written = sorted(p.name for p in chunks.iterdir())
-        indices = sorted(i for name in written if (i := chunk_index_of(name)) is not None)
-        assert len(indices) == len(written), f"stray files in CHUNKS_DIR: {written}"
-        payloads = []
-        for i in indices:
-            meta, size = read_footer(chunks / f"data_{i}.bin")
-            assert meta is None or (meta.index, meta.count) == (i, len(indices))
-            payloads.append((chunks / f"data_{i}.bin").read_bytes()[:size])
-            task_dir, task_results = root / f"task{i}", root / f"results{i}"
-            task_dir.mkdir()
-            task_results.mkdir()
-            shutil.copyfile(chunks / f"data_{i}.bin", task_dir / "data.bin")
-            number = i if send_chunk_number else None
-            identity.invoke(app_environment(task_dir, task_results, {}, root, root, number))
-            for result in task_results.iterdir():
-                assert not (results / result.name).exists(), f"result collision: {result.name}"
-                result.replace(results / result.name)
-        result_names = sorted(p.name for p in results.iterdir())
-        entrypoint_for("assembler", assembler).invoke(
-            assembler_environment(results, output, {}, None)
-        )
-        produced = {p.name: p.read_bytes() for p in output.iterdir()}
-    return Pipeline(payloads, indices, result_names, produced)
 
 
 def _unzip(output: dict[str, bytes]) -> list[bytes]:

@@ -17,6 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 import pytest
 from _failing import failing_partition
+from _tables import TABLE_SIZINGS, arrow_bytes, arrow_tables, npy_bytes, parquet_bytes, read_chunk
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -37,33 +38,6 @@ def numbered(rows: int) -> pa.Table:
     return pa.table(
         {"id": pa.array(range(rows), pa.int64()), "name": [f"row {i}" for i in range(rows)]}
     )
-
-
-def parquet_bytes(table: pa.Table, row_group_size: int, compression: str = "zstd") -> bytes:
-    sink = io.BytesIO()
-    pq.write_table(table, sink, row_group_size=row_group_size, compression=compression)
-    return sink.getvalue()
-
-
-def arrow_bytes(table: pa.Table, batch_rows: int, *, stream: bool = False) -> bytes:
-    sink = io.BytesIO()
-    opener = pa.ipc.new_stream if stream else pa.ipc.new_file
-    with opener(sink, table.schema) as writer:
-        for batch in table.to_batches(max_chunksize=batch_rows):
-            writer.write_batch(batch)
-    return sink.getvalue()
-
-
-def npy_bytes(array: np.ndarray[Any, Any]) -> bytes:
-    sink = io.BytesIO()
-    np.save(sink, array)
-    return sink.getvalue()
-
-
-def read_chunk(data: bytes) -> pa.Table:
-    if data.startswith(b"PAR1"):
-        return pq.read_table(io.BytesIO(data))
-    return pa.ipc.open_file(io.BytesIO(data)).read_all()
 
 
 def slot_meta(data: bytes) -> ChunkMeta | None:
@@ -344,32 +318,9 @@ def test_app_takes_its_index_from_the_parquet_slot_without_chunk_number() -> Non
 
 # -- properties ------------------------------------------------------------------------
 
-_TEXT = st.one_of(st.none(), st.text(max_size=6), st.sampled_from(["", "ü", "名前", "a,b", '"q"']))
-
-
-@st.composite
-def tables(draw: st.DrawFn) -> pa.Table:
-    n = draw(st.integers(1, 40))
-    ints = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))
-    floats = st.one_of(st.none(), st.floats(allow_nan=False))
-    return pa.table(
-        {
-            "i": pa.array(draw(st.lists(ints, min_size=n, max_size=n)), pa.int64()),
-            "f": pa.array(draw(st.lists(floats, min_size=n, max_size=n)), pa.float64()),
-            "s": pa.array(draw(st.lists(_TEXT, min_size=n, max_size=n)), pa.string()),
-        }
-    )
-
-
-_SIZINGS = st.one_of(
-    st.builds(lambda n: {"rows_per_chunk": n}, st.integers(1, 45)),
-    st.builds(lambda n: {"num_chunks": n}, st.integers(1, 45)),
-    st.builds(lambda n: {"bytes_per_chunk": n}, st.integers(1, 4000)),
-)
-
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(tables(), st.integers(1, 15), st.sampled_from(["parquet", "arrow"]), _SIZINGS)
+@given(arrow_tables(), st.integers(1, 15), st.sampled_from(["parquet", "arrow"]), TABLE_SIZINGS)
 def test_partitioned_tables_concatenate_back_row_for_row(
     table: pa.Table, unit_rows: int, fmt: str, params: dict[str, int]
 ) -> None:

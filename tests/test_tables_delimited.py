@@ -10,7 +10,6 @@ chunk is left behind.
 from __future__ import annotations
 
 import contextlib
-import csv
 import gzip
 import io
 import json
@@ -26,6 +25,7 @@ from unittest import mock
 import pytest
 import zstandard
 from _failing import failing_partition
+from _tables import TEXT_SIZINGS, delimited_tables, json_lines, parse_delimited
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -400,46 +400,7 @@ def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> N
 
 # -- properties ------------------------------------------------------------------------
 
-_TEXT = st.text(st.sampled_from([",", "\t", '"', "\n", "\r", " ", "a", "Z", "é", "東", "😀"]))
-_SIZING = st.one_of(
-    st.fixed_dictionaries({"rows_per_chunk": st.integers(1, 6)}),
-    st.fixed_dictionaries({"num_chunks": st.integers(1, 9)}),
-    st.fixed_dictionaries({"bytes_per_chunk": st.integers(1, 120)}),
-)
 _BLOCKS = st.sampled_from([8, 16, 24, 64, 1 << 20])
-
-
-def _field(text: str, delimiter: str, force: bool) -> str:
-    if force or any(c in text for c in (delimiter, '"', "\n", "\r")):
-        return '"' + text.replace('"', '""') + '"'
-    return text
-
-
-@st.composite
-def _tables(draw: st.DrawFn, delimiter: str) -> tuple[bytes, int]:
-    """A CSV/TSV file as bytes, and the length of its header (0 without one)."""
-    columns = draw(st.integers(1, 4))
-    rows = draw(st.lists(st.lists(_TEXT, min_size=columns, max_size=columns), min_size=1))
-    has_header = draw(st.booleans())
-    if has_header:
-        rows.insert(0, [f"c{i}" for i in range(columns)])
-    newline = draw(st.sampled_from(["\n", "\r\n"]))
-    lines = []
-    for row in rows:
-        # A lone empty field is quoted, as the csv module does, or the row would vanish.
-        force = [(columns == 1 and not text) or draw(st.booleans()) for text in row]
-        lines.append(delimiter.join(map(_field, row, [delimiter] * columns, force)) + newline)
-    bom = "\ufeff" if draw(st.booleans()) else ""
-    text = bom + "".join(lines)
-    if draw(st.booleans()):
-        text = text[: -len(newline)]
-    header = len((bom + lines[0]).encode()) if has_header else 0
-    return text.encode(), header
-
-
-def _parse(data: bytes, delimiter: str) -> list[list[str]]:
-    text = io.StringIO(data.decode("utf-8-sig"), newline="")
-    return list(csv.reader(text, delimiter=delimiter, strict=True))
 
 
 def _check_chunks(
@@ -465,9 +426,9 @@ def _check_chunks(
 @settings(max_examples=30, deadline=None)
 @given(
     table=st.sampled_from(["csv", "tsv"]).flatmap(
-        lambda f: st.tuples(st.just(f), _tables("," if f == "csv" else "\t"))
+        lambda f: st.tuples(st.just(f), delimited_tables("," if f == "csv" else "\t"))
     ),
-    sizing=_SIZING,
+    sizing=TEXT_SIZINGS,
     block=_BLOCKS,
 )
 def test_property_csv_tsv_chunks_are_whole_records(
@@ -481,21 +442,13 @@ def test_property_csv_tsv_chunks_are_whole_records(
         chunks = _chunks({f"t.{fmt}": data}, header=bool(header), **sizing)
     _check_chunks(chunks, data, header, sizing)
     skip = 1 if header else 0
-    parsed = [_parse(c.data, delimiter)[skip:] for c in chunks]
+    parsed = [parse_delimited(c.data, delimiter)[skip:] for c in chunks]
     assert [len(rows) for rows in parsed] == [stop - start for start, stop in map(_rows, chunks)]
-    assert [row for rows in parsed for row in rows] == _parse(data, delimiter)[skip:]
-
-
-@st.composite
-def _json_lines(draw: st.DrawFn) -> bytes:
-    values = st.one_of(_TEXT, st.integers(), st.none(), st.lists(_TEXT, max_size=3))
-    docs = draw(st.lists(st.dictionaries(_TEXT, values, max_size=3), min_size=1))
-    text = "".join(json.dumps(doc, ensure_ascii=False) + "\n" for doc in docs)
-    return (text[:-1] if draw(st.booleans()) else text).encode()
+    assert [row for rows in parsed for row in rows] == parse_delimited(data, delimiter)[skip:]
 
 
 @settings(max_examples=30, deadline=None)
-@given(data=_json_lines(), sizing=_SIZING, block=_BLOCKS)
+@given(data=json_lines(), sizing=TEXT_SIZINGS, block=_BLOCKS)
 def test_property_jsonl_chunks_are_whole_records(
     data: bytes, sizing: dict[str, int], block: int
 ) -> None:
