@@ -446,6 +446,15 @@ def test_csv_source_converts_end_to_end() -> None:
     assert pa.concat_tables(read_chunk(c.data) for c in guessed).to_pydict()["a"] == [1, 2, 3]
 
 
+def test_a_last_chunk_of_one_empty_quoted_field_without_newline_converts() -> None:
+    """A headerless chunk holding only '""' and no final newline (one record of one empty
+    field) converts to that one record, not to pyarrow's "empty CSV file" error."""
+    chunks = row(
+        {"t.csv": b'x\n""'}, {"header": False, "rows_per_chunk": 1, "output_format": "parquet"}
+    )
+    assert [read_chunk(c.data).to_pylist() for c in chunks] == [[{"f0": "x"}], [{"f0": ""}]]
+
+
 def test_converted_csv_chunks_keep_every_field_as_written_and_join() -> None:
     """Zip codes with leading zeros, 'NA' (Namibia) and empty fields survive conversion as
     written, and every chunk has the same schema, so the Parquet chunks join back."""
