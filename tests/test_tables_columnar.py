@@ -455,6 +455,26 @@ def test_a_last_chunk_of_one_empty_quoted_field_without_newline_converts() -> No
     assert [read_chunk(c.data).to_pylist() for c in chunks] == [[{"f0": "x"}], [{"f0": ""}]]
 
 
+@pytest.mark.parametrize(
+    ("name", "data"),
+    [("t.jsonl", b"{}\n{}\n{}\n"), ("x.npy", npy_bytes(np.zeros((3, 0))))],
+    ids=["jsonl-no-keys", "npy-no-columns"],
+)
+@pytest.mark.parametrize("output_format", ["parquet", "arrow", "csv"])
+def test_rows_without_columns_are_an_error_not_empty_chunks(
+    tmp_path: Path, name: str, data: bytes, output_format: str
+) -> None:
+    """JSON Lines whose objects have no keys, or an (n, 0) array, cannot become a table:
+    a one-line error naming the rows, never chunks that silently hold no rows."""
+    message, left = fail(tmp_path, {name: data}, {"num_chunks": 1, "output_format": output_format})
+    fmt = name.rsplit(".", 1)[1]
+    assert message == (
+        f"{name} rows 0-3: cannot convert {fmt} to {output_format} (its rows have no "
+        "columns, and a table without columns holds no rows)"
+    )
+    assert left == []
+
+
 def test_converted_csv_chunks_keep_every_field_as_written_and_join() -> None:
     """Zip codes with leading zeros, 'NA' (Namibia) and empty fields survive conversion as
     written, and every chunk has the same schema, so the Parquet chunks join back."""

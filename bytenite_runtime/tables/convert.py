@@ -89,6 +89,10 @@ def read_piece(
             if not _blank(staged, src_fmt):
                 raise
             table = None
+        if table is not None and not table.num_columns and not _blank(staged, src_fmt):
+            # JSON Lines of '{}' alone, or an (n, 0) array: Parquet and CSV hold no rows
+            # without a column, and pyarrow drops the count anyway, so the rows would vanish.
+            raise ValueError("its rows have no columns, and a table without columns holds no rows")
         if table is None or (table.num_rows == 0 and src_fmt in (*DELIMITERS, "jsonl")):
             # Blank lines only: pyarrow has no columns for them (no header, JSON Lines) or
             # guesses null-typed ones (a header, with ``infer_types``).
