@@ -83,18 +83,29 @@ _COLUMN_TEXT = st.one_of(
 
 
 @st.composite
-def arrow_tables(draw: st.DrawFn) -> pa.Table:
-    """1 to 40 rows of nullable int64, float64 and unicode string columns."""
+def arrow_tables(draw: st.DrawFn, *, more_types: bool = False, infinities: bool = True) -> pa.Table:
+    """1 to 40 rows of nullable int64, float64 (infinities unless told not) and unicode
+    string columns; with ``more_types`` also nullable bool, list of string, UTC timestamp
+    and dictionary columns."""
     n = draw(st.integers(1, 40))
+
+    def column(values: st.SearchStrategy[Any], kind: pa.DataType) -> pa.Array:
+        return pa.array(draw(st.lists(values, min_size=n, max_size=n)), kind)
+
     ints = st.one_of(st.none(), st.integers(-(2**63), 2**63 - 1))
-    floats = st.one_of(st.none(), st.floats(allow_nan=False))
-    return pa.table(
-        {
-            "i": pa.array(draw(st.lists(ints, min_size=n, max_size=n)), pa.int64()),
-            "f": pa.array(draw(st.lists(floats, min_size=n, max_size=n)), pa.float64()),
-            "s": pa.array(draw(st.lists(_COLUMN_TEXT, min_size=n, max_size=n)), pa.string()),
-        }
-    )
+    floats = st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=infinities))
+    columns = {
+        "i": column(ints, pa.int64()),
+        "f": column(floats, pa.float64()),
+        "s": column(_COLUMN_TEXT, pa.string()),
+    }
+    if more_types:
+        instants = st.one_of(st.none(), st.integers(-(2**50), 2**50))
+        columns["b"] = column(st.one_of(st.none(), st.booleans()), pa.bool_())
+        columns["l"] = column(st.none() | st.lists(_COLUMN_TEXT, max_size=3), pa.list_(pa.string()))
+        columns["t"] = column(instants, pa.timestamp("us", tz="UTC"))
+        columns["d"] = column(_COLUMN_TEXT, pa.string()).dictionary_encode()
+    return pa.table(columns)
 
 
 def parquet_bytes(table: pa.Table, row_group_size: int, compression: str = "zstd") -> bytes:
