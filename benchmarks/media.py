@@ -131,7 +131,7 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
 
         def copy_joined() -> None:
             if not remux.remux(infos, containers, joined, "mp4"):
-                _join_copy._copy(members, infos, joined, "mp4")
+                _join_copy.join_by_copy(members, infos, joined, "mp4")
 
         remuxed = _best_ms(copy_joined, repeat, lambda: joined.unlink())
         copy_joined()
@@ -139,7 +139,7 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
         "probe results": _best_ms(lambda: join._probe_all(paths), repeat, nothing),
         "remux": remuxed,
         "probe output": _best_ms(
-            lambda: _join_checks._check_output(joined, infos, reencoded=False, decoded=False),
+            lambda: _join_checks.check_output(joined, infos, reencoded=False, decoded=False),
             repeat,
             nothing,
         ),

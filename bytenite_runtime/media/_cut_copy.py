@@ -13,7 +13,7 @@ from typing import Any
 import av
 
 from ._cut_out import Pcm
-from ._cut_pieces import _copy_pieces, _CopyPlan
+from ._cut_pieces import CopyPlan, copy_pieces
 from .plan import audio_piece_of
 from .probe import MediaInfo, open_media
 
@@ -41,11 +41,11 @@ def write_copy(
     mezzanine's 6 chunks took 155 ms instead of 255. Where the seek does not land on that
     cut's keyframe with every later packet after it, one pass copies it all.
     """
-    plan = _CopyPlan.of(info, bounds, folder, fmt, comments, pcm)
+    plan = CopyPlan.of(info, bounds, folder, fmt, comments, pcm)
     split = _split_piece(plan)
     if split is None:
         with open_media(info.path) as source:
-            yield from _copy_pieces(plan, source, source.demux(plan.streams(source)), 0, None)
+            yield from copy_pieces(plan, source, source.demux(plan.streams(source)), 0, None)
         return
     seeked: Future[bool] = Future()
     cancel = threading.Event()
@@ -55,7 +55,7 @@ def write_copy(
             with open_media(info.path) as source:
                 packets = source.demux(plan.streams(source))
                 stop = split if seeked.result() else None
-                yield from _copy_pieces(plan, source, packets, 0, stop)
+                yield from copy_pieces(plan, source, packets, 0, stop)
             yield from later.result()
         finally:
             cancel.set()
@@ -67,7 +67,7 @@ def write_copy(
 _SPLIT_BYTES = 64 << 20
 
 
-def _split_piece(plan: _CopyPlan) -> int | None:
+def _split_piece(plan: CopyPlan) -> int | None:
     """The piece a second thread copies from (the one starting nearest the middle of the
     video), or None where one pass is safer or as fast."""
     info, video = plan.info, plan.info.video
@@ -94,7 +94,7 @@ def _split_piece(plan: _CopyPlan) -> int | None:
 
 
 def _copy_later(
-    plan: _CopyPlan, split: int, seeked: Future[bool], cancel: threading.Event
+    plan: CopyPlan, split: int, seeked: Future[bool], cancel: threading.Event
 ) -> list[Path]:
     """Pieces ``split`` on, copied from a seek to their first keyframe; ``seeked`` says
     whether it landed where no packet of theirs comes before it (else nothing is copied)."""
@@ -131,7 +131,7 @@ def _copy_later(
         seeked.set_result(landed)
         if not landed:
             return []
-        return list(_copy_pieces(plan, source, itertools.chain(head, packets), split, None,
+        return list(copy_pieces(plan, source, itertools.chain(head, packets), split, None,
                                  cancel))  # fmt: skip
 
 

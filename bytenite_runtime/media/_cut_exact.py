@@ -13,13 +13,13 @@ from typing import Any
 from ..errors import DataError
 from ._cut_out import (
     Pcm,
-    _add_pcm,
-    _in_base,
-    _mux_pcm,
-    _open_out,
-    _pieces_with_audio,
-    _shift,
+    add_pcm,
     copied_stream,
+    in_base,
+    mux_pcm,
+    open_out,
+    pieces_with_audio,
+    shift_packet,
 )
 from ._ffmpeg import run_ffmpeg
 from .gpu import Encoder
@@ -54,7 +54,7 @@ def write_exact_video(
         audio_in = source.streams[copied.index] if copied is not None else None
         audio_packets = _packets(source, audio_in) if audio_in is not None else iter(())
         pending: Any = None
-        with_audio = _pieces_with_audio(info, cut_seconds)
+        with_audio = pieces_with_audio(info, cut_seconds)
         for piece, start_pts, comment in zip(pieces, bounds, comments, strict=True):
             encoded = folder / f"video-{piece.index:06d}.nut"
             # Seek (input -ss) to a second before the keyframe ahead of the cut: formats
@@ -78,7 +78,7 @@ def write_exact_video(
             path = folder / f"chunk-{piece.index:06d}"
             origin = Fraction(start_pts) * video.time_base
             span = _pts_span(encoded)
-            with open_media(encoded) as coded, _open_out(path, fmt, comment) as out:
+            with open_media(encoded) as coded, open_out(path, fmt, comment) as out:
                 vin = coded.streams.video[0]
                 # The encoder guesses the last frame's duration (1/frame rate): a variable-rate
                 # source's may be longer, and the chunk would end early by the difference.
@@ -91,7 +91,7 @@ def write_exact_video(
                     if audio_in is not None and piece.index in with_audio
                     else None
                 )
-                pout = _add_pcm(out, pcm) if pcm is not None else None
+                pout = add_pcm(out, pcm) if pcm is not None else None
                 frames, first = 0, None
                 for packet in coded.demux(vin):
                     if packet.size == 0 or packet.pts is None:
@@ -102,7 +102,7 @@ def write_exact_video(
                     is_last = packet.pts == span[1] or frames + 1 == piece.frames
                     if is_last and last_duration > 0:
                         packet.duration = last_duration
-                    _shift(packet, first)
+                    shift_packet(packet, first)
                     packet.stream = vout
                     out.mux(packet)
                     frames += 1
@@ -124,11 +124,11 @@ def write_exact_video(
                         # An edit list's hidden audio (a cut's lead-in) in a piece without
                         # audio: it belongs to no later piece either.
                         continue
-                    _shift(packet, _in_base(origin, Fraction(packet.time_base)))
+                    shift_packet(packet, in_base(origin, Fraction(packet.time_base)))
                     packet.stream = aout
                     out.mux(packet)
                 if pcm is not None and raw is not None:
-                    _mux_pcm(out, pout, pcm, piece.index, origin, raw)
+                    mux_pcm(out, pout, pcm, piece.index, origin, raw)
             encoded.unlink()
             yield path
 

@@ -14,10 +14,19 @@ from ..errors import DataError
 from .plan import audio_piece_of
 from .probe import MediaInfo
 
-__all__ = ["Pcm", "copied_stream"]
+__all__ = [
+    "Pcm",
+    "add_pcm",
+    "copied_stream",
+    "in_base",
+    "mux_pcm",
+    "open_out",
+    "pieces_with_audio",
+    "shift_packet",
+]
 
 
-def _open_out(path: Path, fmt: str, comment: str | None) -> Any:
+def open_out(path: Path, fmt: str, comment: str | None) -> Any:
     out = av.open(str(path), "w", format=fmt)
     if comment is not None:
         out.metadata["comment"] = comment
@@ -50,18 +59,18 @@ def copied_stream(out: Any, template: Any, path: Path, tag: str = "") -> Any:
     return stream
 
 
-def _shift(packet: Any, offset: int) -> None:
+def shift_packet(packet: Any, offset: int) -> None:
     if packet.pts is not None:
         packet.pts -= offset
     if packet.dts is not None:
         packet.dts -= offset
 
 
-def _in_base(seconds: float | Fraction, time_base: Fraction) -> int:
+def in_base(seconds: float | Fraction, time_base: Fraction) -> int:
     return round(Fraction(seconds) / time_base)
 
 
-def _pieces_with_audio(info: MediaInfo, cut_seconds: Sequence[float]) -> set[int]:
+def pieces_with_audio(info: MediaInfo, cut_seconds: Sequence[float]) -> set[int]:
     """The pieces at least one audio packet a decoder gives out starts in. The others get
     no audio stream: Matroska keeps an empty track (MP4 drops it), which no reader of the
     chunk, nor the join's probe, takes for audio."""
@@ -97,7 +106,7 @@ _PCM_PACKET = 4096
 _LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 
 
-def _add_pcm(out: Any, pcm: Pcm) -> Any:
+def add_pcm(out: Any, pcm: Pcm) -> Any:
     layout = pcm.layout or _LAYOUTS.get(pcm.channels)
     if layout is None:
         raise DataError(f"audio='pcm': {pcm.channels} channels in no known layout")
@@ -106,7 +115,7 @@ def _add_pcm(out: Any, pcm: Pcm) -> Any:
     return stream
 
 
-def _mux_pcm(out: Any, stream: Any, pcm: Pcm, index: int, origin: Fraction, raw: BinaryIO) -> None:
+def mux_pcm(out: Any, stream: Any, pcm: Pcm, index: int, origin: Fraction, raw: BinaryIO) -> None:
     start, stop = pcm.edges[index], pcm.edges[index + 1]
     frame = pcm.width * pcm.channels
     raw.seek(start * frame)

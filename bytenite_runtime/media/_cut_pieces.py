@@ -15,20 +15,22 @@ import av
 from ..errors import DataError
 from ._cut_out import (
     Pcm,
-    _add_pcm,
-    _in_base,
-    _mux_pcm,
-    _open_out,
-    _pieces_with_audio,
-    _shift,
+    add_pcm,
     copied_stream,
+    in_base,
+    mux_pcm,
+    open_out,
+    pieces_with_audio,
+    shift_packet,
 )
 from .plan import audio_piece_of
 from .probe import MediaInfo
 
+__all__ = ["CopyPlan", "copy_pieces"]
+
 
 @dataclass(frozen=True)
-class _CopyPlan:
+class CopyPlan:
     """What both halves of a copy share: where each piece starts and goes."""
 
     info: MediaInfo
@@ -46,7 +48,7 @@ class _CopyPlan:
     def of(
         cls, info: MediaInfo, bounds: Sequence[int] | Sequence[float], folder: Path, fmt: str,
         comments: Sequence[str | None], pcm: Pcm | None,
-    ) -> _CopyPlan:  # fmt: skip
+    ) -> CopyPlan:  # fmt: skip
         video = info.video
         if video is not None:
             cut_seconds = [video.seconds(int(b)) for b in bounds[1:]]
@@ -65,7 +67,7 @@ class _CopyPlan:
         paths = [folder / f"chunk-{i:06d}" for i in range(len(comments))]
         audio = info.audio if pcm is None else None
         return cls(info, bounds, fmt, comments, pcm, audio, cut_seconds, origin, paths,
-                   _pieces_with_audio(info, cut_seconds))  # fmt: skip
+                   pieces_with_audio(info, cut_seconds))  # fmt: skip
 
     @property
     def count(self) -> int:
@@ -75,8 +77,8 @@ class _CopyPlan:
         return [source.streams[t.index] for t in (self.info.video, self.audio) if t is not None]
 
 
-def _copy_pieces(
-    plan: _CopyPlan,
+def copy_pieces(
+    plan: CopyPlan,
     source: Any,
     packets: Iterable[Any],
     first: int,
@@ -156,7 +158,7 @@ def _copy_pieces(
                     audio_at = max(audio_at, min(target, end))
                 if first <= target < end:
                     if target not in outs:
-                        out = _open_out(paths[target], plan.fmt, plan.comments[target])
+                        out = open_out(paths[target], plan.fmt, plan.comments[target])
                         outs[target] = (
                             out,
                             {
@@ -166,17 +168,17 @@ def _copy_pieces(
                             },
                         )
                         if pcm is not None and raw is not None:
-                            stream = _add_pcm(out, pcm)
-                            _mux_pcm(out, stream, pcm, target, origin[target], raw)
+                            stream = add_pcm(out, pcm)
+                            mux_pcm(out, stream, pcm, target, origin[target], raw)
                     out, mapped = outs[target]
                     # Not mapped: an edit list's hidden audio (a cut's lead-in) in a piece
                     # without audio.
                     if index in mapped:
                         offset = offsets.get((target, index))
                         if offset is None:
-                            offset = _in_base(origin[target], Fraction(*scales[index]))
+                            offset = in_base(origin[target], Fraction(*scales[index]))
                             offsets[target, index] = offset
-                        _shift(packet, offset)
+                        shift_packet(packet, offset)
                         packet.stream = mapped[index]
                         if index == video_index:
                             if held is not None:

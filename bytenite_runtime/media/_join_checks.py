@@ -13,8 +13,20 @@ from ..errors import DataError
 from ..tables.join import label
 from .probe import MediaInfo, probe
 
+__all__ = [
+    "check_chunk",
+    "check_joints",
+    "check_none_missing",
+    "check_output",
+    "check_video_kept",
+    "signature",
+    "streams_differ",
+]
 
-def _signature(info: MediaInfo) -> tuple[Any, ...]:
+
+def signature(info: MediaInfo) -> tuple[Any, ...]:
+    """What results must share to be stream-copied one after another: the video's codec
+    and size, the audio's codec, rate and channels (None for a missing track)."""
     v, a = info.video, info.audio
     return (
         (v.codec, v.width, v.height) if v else None,
@@ -22,17 +34,17 @@ def _signature(info: MediaInfo) -> tuple[Any, ...]:
     )
 
 
-def _streams_differ(infos: Sequence[MediaInfo]) -> bool:
+def streams_differ(infos: Sequence[MediaInfo]) -> bool:
     """Whether the results cannot be stream-copied one after another: their codecs or sizes
     differ, or the first has no audio but a later one has (the concat demuxer takes its
     streams from the first file). Later results without audio are fine: audio that ends
     before the video leaves the last chunks without any."""
-    videos = {_signature(i)[0] for i in infos}
-    audios = {_signature(i)[1] for i in infos if i.audio is not None}
+    videos = {signature(i)[0] for i in infos}
+    audios = {signature(i)[1] for i in infos if i.audio is not None}
     return len(videos) > 1 or len(audios) > 1 or (infos[0].audio is None and bool(audios))
 
 
-def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> None:
+def check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> None:
     if meta is None:
         return
     fields = meta.fields
@@ -53,7 +65,7 @@ def _check_chunk(result: Result, info: MediaInfo, meta: ChunkMeta | None) -> Non
             )
 
 
-def _check_video_kept(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
+def check_video_kept(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
     """A result without video among results with video is an error naming it: the join
     keeps a stream only where every result has it, and would drop the video of them all
     (a chunk of a video source always has frames; audio may end early, video not)."""
@@ -66,7 +78,7 @@ def _check_video_kept(members: Sequence[Result], infos: Sequence[MediaInfo]) -> 
         )
 
 
-def _check_joints(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
+def check_joints(members: Sequence[Result], infos: Sequence[MediaInfo]) -> None:
     """Audio of two results that overlaps where they meet is an error naming the later: a
     stream copy cannot play both, and squeezes the times of one. An app that re-encodes a
     chunk's audio gives it that: its encoder's priming before the first frame and its
@@ -94,7 +106,7 @@ def _seconds(meta: ChunkMeta, field: str) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _check_none_missing(
+def check_none_missing(
     target: Path, metas: Sequence[ChunkMeta | None], elsewhere: Collection[int] = ()
 ) -> None:
     """A gap in the chunk indices of one source or where one source's chunks give way to
@@ -146,7 +158,7 @@ def _check_none_missing(
         )
 
 
-def _check_output(
+def check_output(
     target: Path, infos: Sequence[MediaInfo], *, reencoded: bool, decoded: bool
 ) -> None:
     joined = probe(target)

@@ -10,6 +10,16 @@ from pathlib import Path
 from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
 from .probe import AudioTrack, MediaInfo, open_media
 
+__all__ = [
+    "AUDIO_ENCODERS",
+    "OPUS_PRE_SKIP",
+    "container_misfit",
+    "encodes_pcm",
+    "moves_beside_opus",
+    "opus_lead",
+    "wav_codec",
+]
+
 # What WebM holds (ffmpeg's muxer refuses the rest); PCM is encoded by the copy path.
 _WEBM_VIDEO = frozenset({"vp8", "vp9", "av1", "libdav1d", "libvpx", "libvpx-vp9"})
 _WEBM_AUDIO = frozenset({"opus", "libopus", "vorbis", "libvorbis"})
@@ -25,13 +35,13 @@ _AUDIO_HOLDS = {
 }  # fmt: skip
 
 
-def _misfit(info: MediaInfo, muxer: str, ext: str = "") -> str | None:
+def container_misfit(info: MediaInfo, muxer: str, ext: str = "") -> str | None:
     """Why the results' codecs cannot be stream-copied into ``muxer`` (writing a file
     named ``.ext``), or None."""
     video, audio = info.video, info.audio
     holds = _AUDIO_HOLDS.get(ext if ext == "opus" else muxer)
     if holds is not None and video is None and audio is not None:
-        encoded = audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
+        encoded = audio.codec.startswith("pcm_") and muxer in AUDIO_ENCODERS
         if encoded or audio.codec.startswith(holds):
             return None
         container = "an .opus file" if ext == "opus" else f"the {muxer} muxer"
@@ -46,23 +56,23 @@ def _misfit(info: MediaInfo, muxer: str, ext: str = "") -> str | None:
 
 
 # Audio encoders for the outputs whose muxer takes no (or no widely playable) PCM.
-_AUDIO_ENCODERS = {
+AUDIO_ENCODERS = {
     "mp4": "aac", "ipod": "aac", "adts": "aac", "mpegts": "aac", "webm": "libopus",
     "ogg": "libopus", "mp3": "libmp3lame", "flac": "flac",
 }  # fmt: skip
 
 
-def _encodes_pcm(info: MediaInfo, muxer: str) -> bool:
+def encodes_pcm(info: MediaInfo, muxer: str) -> bool:
     """Whether the copy path encodes the results' PCM audio (``audio='pcm'`` chunks)."""
     audio = info.audio
-    return audio is not None and audio.codec.startswith("pcm_") and muxer in _AUDIO_ENCODERS
+    return audio is not None and audio.codec.startswith("pcm_") and muxer in AUDIO_ENCODERS
 
 
 # The PCM codecs a WAV file holds as they are (the muxer has no tag for big-endian ones).
 _WAV_PCM = frozenset({"pcm_u8", "pcm_s16le", "pcm_s24le", "pcm_s32le", "pcm_f32le", "pcm_f64le"})
 
 
-def _wav_codec(audio: AudioTrack | None) -> str:
+def wav_codec(audio: AudioTrack | None) -> str:
     """The PCM a re-encoded WAV gets: the results' own PCM, else as many bits as their
     decoder gives (a 24-bit FLAC decodes to 32-bit integers), 16 for lossy codecs'
     floating-point samples."""
@@ -74,7 +84,7 @@ def _wav_codec(audio: AudioTrack | None) -> str:
 
 
 # libopus's pre-skip (its lookahead at the default application), in seconds at any rate.
-_OPUS_PRE_SKIP = 312 / 48000
+OPUS_PRE_SKIP = 312 / 48000
 
 
 @functools.cache
@@ -103,18 +113,18 @@ def _moves_streams_for_opus(ffmpeg: str) -> bool:
             return first is not None and first.pts > 0
 
 
-def _moves_beside_opus(muxer: str) -> bool:
+def moves_beside_opus(muxer: str) -> bool:
     """Whether this ffmpeg writing ``muxer`` moves the other streams by an Opus track's
     pre-skip (see :func:`_moves_streams_for_opus`)."""
     return muxer in {"webm", "matroska"} and _moves_streams_for_opus(find_ffmpeg())
 
 
-def _opus_lead(info: MediaInfo, muxer: str) -> float:
+def opus_lead(info: MediaInfo, muxer: str) -> float:
     """Seconds the copy path's first Opus packet comes before zero: a copied track's own
     start, or the pre-skip of the encoder for PCM results; 0 for other codecs."""
     audio = info.audio
     if audio is None:
         return 0.0
-    if _encodes_pcm(info, muxer):
-        return _OPUS_PRE_SKIP if _AUDIO_ENCODERS[muxer] == "libopus" else 0.0
+    if encodes_pcm(info, muxer):
+        return OPUS_PRE_SKIP if AUDIO_ENCODERS[muxer] == "libopus" else 0.0
     return max(0.0, -audio.start) if audio.codec == "opus" else 0.0

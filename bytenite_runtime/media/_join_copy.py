@@ -9,9 +9,11 @@ from pathlib import Path
 
 from .._inputs import Result
 from ._ffmpeg import run_ffmpeg
-from ._join_codecs import _AUDIO_ENCODERS, _encodes_pcm, _moves_beside_opus, _opus_lead
+from ._join_codecs import AUDIO_ENCODERS, encodes_pcm, moves_beside_opus, opus_lead
 from ._ogg import join_vorbis
 from .probe import MediaInfo
+
+__all__ = ["join_by_copy"]
 
 
 def _lead(info: MediaInfo) -> float:
@@ -22,7 +24,9 @@ def _lead(info: MediaInfo) -> float:
     return info.container_start - track.start
 
 
-def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str) -> None:
+def join_by_copy(
+    members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str
+) -> None:
     if muxer == "ogg" and all(
         i.video is None and i.audio is not None and i.audio.codec == "vorbis" for i in infos
     ):
@@ -51,15 +55,15 @@ def _copy(members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, m
         listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
         codecs = ["-c", "copy"]
         audio = infos[0].audio
-        if _encodes_pcm(infos[0], muxer):
+        if encodes_pcm(infos[0], muxer):
             # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
-            codecs += ["-c:a", _AUDIO_ENCODERS[muxer]]
-        lead = _opus_lead(infos[0], muxer)
-        if lead > 0 and infos[0].video is not None and _moves_beside_opus(muxer):
+            codecs += ["-c:a", AUDIO_ENCODERS[muxer]]
+        lead = opus_lead(infos[0], muxer)
+        if lead > 0 and infos[0].video is not None and moves_beside_opus(muxer):
             # Opus packets handed over that much later, none below zero, so the muxer moves
             # no stream; readers take the CodecDelay off them again. (5.1's setts misreads
             # an encoder's time base: the samples are moved before the encoder instead.)
-            if _encodes_pcm(infos[0], muxer):
+            if encodes_pcm(infos[0], muxer):
                 codecs += ["-af", f"asetpts=PTS+{lead:.6f}/TB"]
             else:
                 codecs += ["-bsf:a", f"setts=ts=TS+ceil({lead:.6f}/TB)"]

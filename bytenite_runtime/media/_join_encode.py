@@ -9,9 +9,11 @@ from pathlib import Path
 
 from .._inputs import Result
 from ._ffmpeg import run_ffmpeg
-from ._join_codecs import _AUDIO_ENCODERS, _OPUS_PRE_SKIP, _moves_beside_opus, _wav_codec
+from ._join_codecs import AUDIO_ENCODERS, OPUS_PRE_SKIP, moves_beside_opus, wav_codec
 from .gpu import Encoder, pick_encoder
 from .probe import AudioTrack, MediaInfo, VideoTrack
+
+__all__ = ["join_by_reencode"]
 
 # Where a result's audio is placed off its own video by more than this, the re-encoded join
 # fills the gap with silence or drops the overlap (priming an app's encoder added).
@@ -78,7 +80,7 @@ def _audio_back_to_back(infos: Sequence[MediaInfo], first_audio: AudioTrack | No
     return [*chains, f"{labels}concat=n={len(infos)}:v=0:a=1[a]"]
 
 
-def _reencode(
+def join_by_reencode(
     members: Sequence[Result],
     infos: Sequence[MediaInfo],
     target: Path,
@@ -95,7 +97,7 @@ def _reencode(
         # start time, which its versions (and PyAV's) put differently for Opus in WebM.
         args.append("-copyts")
         opus = first_audio is not None and muxer == "webm"
-        late = _OPUS_PRE_SKIP if opus and _moves_beside_opus(muxer) else 0.0
+        late = OPUS_PRE_SKIP if opus and moves_beside_opus(muxer) else 0.0
         chains = _placed_by_video(infos, first_video, first_audio, late)
     else:
         chains = _audio_back_to_back(infos, first_audio)
@@ -113,8 +115,8 @@ def _reencode(
         # duplicated a frame where two results meet in an MP4 (dup=1, 91 of 90 frames).
         args += ["-map", "[v]", *codec, "-fps_mode", "passthrough"]
     if has_a:
-        audio_codec = _AUDIO_ENCODERS.get(muxer) or (
-            _wav_codec(first_audio) if muxer == "wav" else "aac"
+        audio_codec = AUDIO_ENCODERS.get(muxer) or (
+            wav_codec(first_audio) if muxer == "wav" else "aac"
         )
         args += ["-map", "[a]", "-c:a", audio_codec]
     run_ffmpeg(

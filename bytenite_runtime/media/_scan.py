@@ -11,9 +11,19 @@ from typing import Any
 
 import av
 
+__all__ = [
+    "PacketScan",
+    "format_name_of",
+    "is_cover",
+    "layout_name",
+    "opening_of",
+    "pcm_unit",
+    "sample_format_of",
+]
+
 
 @dataclass
-class _Scan:
+class PacketScan:
     """What the packets of the first video and audio stream say, read in one pass."""
 
     frame_pts: list[int] = field(default_factory=list)
@@ -28,7 +38,7 @@ class _Scan:
     disorder: str | None = None
 
     @classmethod
-    def of(cls, packets: Iterable[Any], video_index: int, pcm: tuple[int, float]) -> _Scan:
+    def of(cls, packets: Iterable[Any], video_index: int, pcm: tuple[int, float]) -> PacketScan:
         """``packets``: PyAV packets in demux order, or the index's records."""
         scan = cls()
         frame_pts, key_pts, hidden, orphans = (
@@ -80,7 +90,7 @@ class _Scan:
         return scan
 
 
-def _opening(decode_pts: Sequence[int], key_pts: Sequence[int]) -> tuple[int, ...]:
+def opening_of(decode_pts: Sequence[int], key_pts: Sequence[int]) -> tuple[int, ...]:
     """The keyframes after which, in decode order, a frame comes that is shown earlier."""
     keys = set(key_pts)
     opened = []
@@ -92,7 +102,7 @@ def _opening(decode_pts: Sequence[int], key_pts: Sequence[int]) -> tuple[int, ..
     return tuple(sorted(opened))
 
 
-def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
+def pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
     """For a PCM stream, bytes per sample frame (all channels) and time-base ticks per
     sample; ``(0, 0.0)`` for anything else."""
     bits = re.fullmatch(r"pcm_[suf](8|16|24|32|64)(?:le|be)?(?:_planar)?", codec)
@@ -103,21 +113,21 @@ def _pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
     return int(bits.group(1)) // 8 * channels, float(1 / (rate * Fraction(stream.time_base)))
 
 
-def _format_name(stream: Any) -> str:
+def format_name_of(stream: Any) -> str:
     fmt = stream.codec_context.format
     return str(fmt.name) if fmt is not None else ""
 
 
-def _layout_name(stream: Any) -> str:
+def layout_name(stream: Any) -> str:
     layout = stream.codec_context.layout
     return str(layout.name) if layout is not None else ""
 
 
-def _sample_format(stream: Any) -> str:
+def sample_format_of(stream: Any) -> str:
     sample_format = stream.codec_context.format
     return str(sample_format.name) if sample_format is not None else ""
 
 
-def _is_cover(stream: Any) -> bool:
+def is_cover(stream: Any) -> bool:
     # An MP3's or M4A's cover art is a one-picture "video" stream: not a video to cut.
     return bool(stream.disposition & av.stream.Disposition.attached_pic)

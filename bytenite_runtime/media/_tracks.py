@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-__all__ = ["AudioTrack", "MediaInfo", "VideoTrack"]
+__all__ = ["AudioTrack", "MediaInfo", "VideoTrack", "is_indexed"]
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ class MediaInfo:
     def indexed(self) -> bool:
         """An MP4/MOV-family file with video: its demuxer indexes every packet (so a seek
         is exact), and the concat demuxer places it by its first frame's inpoint."""
-        return self.video is not None and _is_indexed(self.format)
+        return self.video is not None and is_indexed(self.format)
 
     @property
     def start(self) -> float:
@@ -172,6 +172,6 @@ class MediaInfo:
         return max(ends) - self.start if ends else 0.0
 
 
-def _is_indexed(format_name: str) -> bool:
+def is_indexed(format_name: str) -> bool:
     # libavformat's MP4/MOV demuxer is "mov,mp4,m4a,3gp,3g2,mj2".
     return "mp4" in format_name

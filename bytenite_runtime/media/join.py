@@ -28,17 +28,17 @@ from .._inputs import Result
 from ..tables.join import label
 from . import MUXERS
 from ._join_checks import (
-    _check_chunk,
-    _check_joints,
-    _check_none_missing,
-    _check_output,
-    _check_video_kept,
-    _signature,
-    _streams_differ,
+    check_chunk,
+    check_joints,
+    check_none_missing,
+    check_output,
+    check_video_kept,
+    signature,
+    streams_differ,
 )
-from ._join_codecs import _encodes_pcm, _misfit
-from ._join_copy import _copy
-from ._join_encode import _reencode
+from ._join_codecs import container_misfit, encodes_pcm
+from ._join_copy import join_by_copy
+from ._join_encode import join_by_reencode
 from .probe import MediaInfo, describe, open_media
 from .remux import can_remux, remux
 from .slots import meta_from_tags
@@ -128,32 +128,32 @@ def _join(
     elsewhere: Collection[int],
 ) -> None:
     infos = [info for info, _ in opened]
-    _check_video_kept(members, infos)
+    check_video_kept(members, infos)
     if verify:
         metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
         for member, info, meta in zip(members, infos, metas, strict=True):
-            _check_chunk(member, info, meta)
-        _check_none_missing(target, metas, elsewhere)
-    differ = _streams_differ(infos)
+            check_chunk(member, info, meta)
+        check_none_missing(target, metas, elsewhere)
+    differ = streams_differ(infos)
     ext = target.suffix.lower().lstrip(".")
     muxer = MUXERS.get(ext, "matroska")
-    misfit = None if differ else _misfit(infos[0], muxer, ext)
+    misfit = None if differ else container_misfit(infos[0], muxer, ext)
     decoded = reencode or differ or misfit is not None
     if verify and not decoded:
-        _check_joints(members, infos)
+        check_joints(members, infos)
     if decoded:
         if misfit is not None and not reencode:
             log.warning("%s: %s: re-encoding", target.name, misfit)
         elif not reencode:
-            first = _signature(infos[0])
-            odd = next(m for m, i in zip(members, infos, strict=True) if _signature(i) != first)
+            first = signature(infos[0])
+            odd = next(m for m, i in zip(members, infos, strict=True) if signature(i) != first)
             log.warning("%s: streams differ from chunk %s's %s: re-encoding", label(odd),
                         members[0].index, first)  # fmt: skip
-        _reencode(members, infos, target, muxer, log)
-    elif _encodes_pcm(infos[0], muxer) or not (
+        join_by_reencode(members, infos, target, muxer, log)
+    elif encodes_pcm(infos[0], muxer) or not (
         can_remux(infos, muxer) and remux(infos, [c for _, c in opened], target, muxer)
     ):
-        _copy(members, infos, target, muxer)
+        join_by_copy(members, infos, target, muxer)
     if verify:
-        reencoded = decoded or _encodes_pcm(infos[0], muxer)
-        _check_output(target, infos, reencoded=reencoded, decoded=decoded)
+        reencoded = decoded or encodes_pcm(infos[0], muxer)
+        check_output(target, infos, reencoded=reencoded, decoded=decoded)

@@ -25,15 +25,15 @@ import av
 from ..errors import DataError
 from ._mp4index import records_from_index
 from ._scan import (
-    _format_name,
-    _is_cover,
-    _layout_name,
-    _opening,
-    _pcm_unit,
-    _sample_format,
-    _Scan,
+    PacketScan,
+    format_name_of,
+    is_cover,
+    layout_name,
+    opening_of,
+    pcm_unit,
+    sample_format_of,
 )
-from ._tracks import AudioTrack, MediaInfo, VideoTrack, _is_indexed
+from ._tracks import AudioTrack, MediaInfo, VideoTrack, is_indexed
 
 __all__ = [
     "AudioTrack",
@@ -93,14 +93,14 @@ def _known_codec(path: Path, stream: Any) -> str:
 
 def _scan_index(
     container: Any, path: Path, wanted: list[Any], video_index: int, pcm: tuple[int, float]
-) -> _Scan | None:
+) -> PacketScan | None:
     """The scan of an MP4/MOV file from its index (see :mod:`._mp4index`), or None
     where the index cannot say for sure."""
     try:
         records = records_from_index(container, str(path), wanted)
     except av.FFmpegError:
         return None
-    scan = _Scan.of(records, video_index, pcm) if records is not None else None
+    scan = PacketScan.of(records, video_index, pcm) if records is not None else None
     # Which stream's disorder comes first is a matter of demux (interleaved) order.
     return scan if scan is not None and scan.disorder is None else None
 
@@ -120,7 +120,7 @@ def probe(path: Path) -> MediaInfo:
 def describe(path: Path, container: Any) -> MediaInfo:
     """:func:`probe` of ``path`` opened as ``container`` (by :func:`open_media`), which
     is left open, at no particular packet: a caller that demuxes it seeks first."""
-    videos = [s for s in container.streams if s.type == "video" and not _is_cover(s)]
+    videos = [s for s in container.streams if s.type == "video" and not is_cover(s)]
     audios = [s for s in container.streams if s.type == "audio"]
     if not videos and not audios:
         raise DataError(f"{path.name}: no video or audio stream")
@@ -132,14 +132,14 @@ def describe(path: Path, container: Any) -> MediaInfo:
         if s.type in {"video", "audio", "subtitle"}
         and s is not vstream
         and s is not astream
-        and not _is_cover(s)
+        and not is_cover(s)
     )
     vcodec = _known_codec(path, vstream) if vstream is not None else ""
     acodec = _known_codec(path, astream) if astream is not None else ""
     wanted = [s for s in (vstream, astream) if s is not None]
     video_index = vstream.index if vstream is not None else -1
-    pcm = _pcm_unit(astream, acodec)
-    indexed = vstream is not None and _is_indexed(container.format.name)
+    pcm = pcm_unit(astream, acodec)
+    indexed = vstream is not None and is_indexed(container.format.name)
     scan = _scan_index(container, path, wanted, video_index, pcm) if indexed else None
     if scan is None:
         with contextlib.ExitStack() as stack:
@@ -150,7 +150,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
                 source = stack.enter_context(open_media(path))
             streams = [source.streams[s.index] for s in wanted]
             try:
-                scan = _Scan.of(source.demux(streams), video_index, pcm)
+                scan = PacketScan.of(source.demux(streams), video_index, pcm)
             except av.FFmpegError as exc:
                 raise DataError(f"{path.name}: damaged media ({_reason(exc)})") from None
     frame_pts, key_pts, keyed = scan.frame_pts, scan.key_pts, scan.keyed
@@ -172,9 +172,9 @@ def describe(path: Path, container: Any) -> MediaInfo:
             vstream.index, vcodec, int(vstream.codec_context.width or 0),
             int(vstream.codec_context.height or 0), Fraction(vstream.time_base),
             tuple(frame_pts), decode_pts, tuple(sorted(key_pts)), last_duration,
-            tuple(sorted(scan.hidden)), _opening(decode_pts, key_pts),
+            tuple(sorted(scan.hidden)), opening_of(decode_pts, key_pts),
             # Without any keyframe flag (some raw streams) no frame can be told an orphan.
-            tuple(sorted(scan.orphans)) if keyed else (), _format_name(vstream),
+            tuple(sorted(scan.orphans)) if keyed else (), format_name_of(vstream),
         )  # fmt: skip
     if astream is not None and first_audio is None and video is not None:
         astream = None
@@ -190,7 +190,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
         audio = AudioTrack(
             astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
             float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
-            tuple(audio_packets), _layout_name(astream), _sample_format(astream),
+            tuple(audio_packets), layout_name(astream), sample_format_of(astream),
         )  # fmt: skip
     info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
