@@ -62,7 +62,8 @@ CONTRACT_VARIABLES = frozenset(
 )  # fmt: skip
 
 CHUNK_FILE = "data.bin"
-_SECRET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+SECRET_ID = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
+"""A secret id that can name its variables (``ID``, ``ID_ACCESS_KEY``, ``ID_SECRET_KEY``)."""
 
 
 def _json_type(value: object) -> str:
@@ -304,7 +305,7 @@ def load_secrets(
     secrets: dict[str, Secret] = {}
     problems: list[Problem] = []
     for secret_id in ids:
-        if not _SECRET_ID.fullmatch(secret_id):
+        if not SECRET_ID.fullmatch(secret_id):
             problems.append(
                 Problem("secrets", secret_id, "is not a valid id (letters, digits, '_')")
             )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
-from ..settings import _SECRET_ID
+from ..settings import SECRET_ID
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
 __all__ = ["check_manifest", "check_schema_file"]
@@ -144,7 +144,7 @@ def _secrets(shown: str, secrets: object) -> list[Finding]:
     found = []
     seen: set[str] = set()
     for i, secret in enumerate(secrets):
-        if not isinstance(secret, str) or not _SECRET_ID.fullmatch(secret):
+        if not isinstance(secret, str) or not SECRET_ID.fullmatch(secret):
             reason = (
                 "is not a valid secret id (a letter or '_', then letters, digits or '_'; "
                 f"it names variables such as ID_ACCESS_KEY) (got {describe(secret)})"

@@ -14,7 +14,7 @@ from .._params import load_schema, validate_params
 from ..errors import ByteniteError
 from ..settings import problems_from_validation
 from ..simulate._request import Config, DataSource
-from ..simulate._resolve import _TAG, Component, Role, _looks_like_path, resolve
+from ..simulate._resolve import TAG, Component, Role, looks_like_path, resolve
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
 __all__ = ["check_template"]
@@ -45,13 +45,13 @@ def _pydantic(shown: str, field: str, model: type[BaseModel], value: object) -> 
 def _tag(shown: str, role: Role, tag: object) -> list[Finding]:
     if not isinstance(tag, str) or not tag:
         return [Finding(shown, role, f"must be a tag such as name@1 (got {describe(tag)})")]
-    if _looks_like_path(tag):
+    if looks_like_path(tag):
         reason = (
             f"{tag!r} is a folder path, which only the simulator understands; "
             "the platform needs a tag (name, name@1 or name@1.2)"
         )
         return [Finding(shown, role, reason)]
-    if not _TAG.fullmatch(tag):
+    if not TAG.fullmatch(tag):
         reason = f"{tag!r} is not a tag (expected name, name@major or name@major.minor)"
         return [Finding(shown, role, reason)]
     return []
@@ -65,7 +65,7 @@ def _params_of(
     schema: dict[str, Any] | None = None
     schema_name = "schema.json"
     if component.builtin:
-        match = _TAG.fullmatch(component.tag)
+        match = TAG.fullmatch(component.tag)
         if match and role != "app":
             model = registry.get(role, match.group("name"))
     else:

@@ -17,13 +17,14 @@ from typing import Any, Literal
 
 from .. import registry
 from ..errors import TemplateError, UnknownNameError
-from ..settings import _SECRET_ID
+from ..settings import SECRET_ID
 from ._request import load_json
 
 __all__ = ["Component", "find_template", "resolve", "search_folders"]
 
 Role = Literal["partitioner", "app", "assembler"]
-_TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>\d+)(?:\.(?P<minor>\d+))?)?")
+TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>\d+)(?:\.(?P<minor>\d+))?)?")
+"""A component tag: ``name``, ``name@1`` (newest 1.x) or ``name@1.2`` (exact)."""
 _VERSION = re.compile(r"(\d+)\.(\d+)")
 
 
@@ -44,7 +45,7 @@ class Component:
         return self.folder is None
 
 
-def _looks_like_path(tag: str) -> bool:
+def looks_like_path(tag: str) -> bool:
     return os.sep in tag or "/" in tag or tag.startswith(".") or tag.endswith(".json")
 
 
@@ -87,7 +88,7 @@ def _from_folder(
         raise TemplateError(f"{role} {tag!r}: platform_config.secrets must be a list of ids")
     for secret_id in secret_ids:
         # Each id names environment variables: 'A=B' could not be passed at all.
-        if not _SECRET_ID.fullmatch(secret_id):
+        if not SECRET_ID.fullmatch(secret_id):
             raise TemplateError(
                 f"{role} {tag!r}: platform_config.secrets: {secret_id!r} is not a valid secret "
                 "id (a letter or '_', then letters, digits or '_')"
@@ -141,9 +142,9 @@ def resolve(
     if "\0" in tag:  # in no path the system takes, nor in a tag
         raise TemplateError(f"{role} tag {tag!r}: expected name, name@major or name@major.minor")
     folder = (relative_to or Path.cwd()) / tag
-    if _looks_like_path(tag) or (folder.is_dir() and (folder / "manifest.json").is_file()):
+    if looks_like_path(tag) or (folder.is_dir() and (folder / "manifest.json").is_file()):
         return _from_folder(role, tag, folder)
-    match = _TAG.fullmatch(tag)
+    match = TAG.fullmatch(tag)
     if match is None:
         raise TemplateError(f"{role} tag {tag!r}: expected name, name@major or name@major.minor")
     name = match.group("name")
