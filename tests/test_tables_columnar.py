@@ -701,3 +701,28 @@ def test_a_big_endian_npy_converts_and_an_arrows_stream_is_recognised() -> None:
     assert read_chunk(chunk.data).to_pydict() == {"value": [0, 1, 2, 3]}
     chunks = row({"t.arrows": arrow_bytes(numbered(6), 2, stream=True)}, {"num_chunks": 3})
     assert pa.concat_tables(read_chunk(c.data) for c in chunks).equals(numbered(6))
+
+
+def test_nan_and_infinities_written_to_json_lines_are_null_with_a_warning_per_column(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Parquet floats holding NaN or an infinity become null in JSON Lines chunks (JSON has
+    neither), and a warning names each such column of the file once, not once a chunk."""
+    table = pa.table(
+        {
+            "x": pa.array([1.5, float("nan"), float("inf"), None, -float("inf"), 2.0]),
+            "y": pa.array([0.5] * 6),
+            "z": pa.array([1.0, 2.0, 3.0, 4.0, 5.0, float("nan")], pa.float32()),
+        }
+    )
+    chunks = row(
+        {"t.parquet": parquet_bytes(table, 2)}, {"num_chunks": 3, "output_format": "jsonl"}
+    )
+    lines = [orjson.loads(line) for c in chunks for line in c.data.splitlines()]
+    assert [line["x"] for line in lines] == [1.5, None, None, None, None, 2.0]
+    assert lines[-1]["z"] is None
+    err = capsys.readouterr().err
+    for column in ("x", "z"):
+        warning = f"t.parquet: column '{column}' holds NaN or an infinity, which JSON has no way"
+        assert err.count(warning) == 1
+    assert "column 'y'" not in err

@@ -9,6 +9,7 @@ never loads it.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +30,7 @@ def convert_piece(
     out_fmt: str,
     files: Converting,
     plain: Path,
+    log: logging.Logger,
 ) -> NewChunk:
     """``piece`` (of the file at ``plain``) converted to ``out_fmt``. pyarrow skips
     blank lines the scan counts as rows, so the chunk's range counts the rows it holds,
@@ -36,7 +38,8 @@ def convert_piece(
     what concat checks it against, with no gap between chunks. A piece of blank lines
     alone takes the columns of its file's first chunk with rows (``files.schemas``).
     Every piece of a JSON Lines file is read with the schema of the whole file, found
-    before its first piece (``files.json_schemas``)."""
+    before its first piece (``files.json_schemas``). NaN and infinities written to JSON
+    Lines become null, with one warning per column of each file."""
     from ..tables import convert  # pyarrow: only when converting
     from ..tables.source import has_slot
 
@@ -57,6 +60,16 @@ def convert_piece(
         like=files.schemas.get(name),
         schema=files.json_schemas.get(name),
     )
+    if out_fmt == "jsonl":
+        for column in convert.nonfinite_columns(table):
+            if (name, column) not in files.nonfinite:
+                files.nonfinite.add((name, column))
+                log.warning(
+                    "%s: column %r holds NaN or an infinity, which JSON has no way to write: "
+                    "null in the JSON Lines chunks",
+                    name,
+                    column,
+                )
     if table.num_rows:
         files.schemas.setdefault(name, table.schema)
     start = files.rows.get(name, 0)
@@ -84,3 +97,5 @@ class Converting:
     """The first converted chunk with rows' schema."""
     json_schemas: dict[str, Any] = dataclasses.field(default_factory=dict)
     """A JSON Lines file's whole schema (None where pyarrow cannot read the file whole)."""
+    nonfinite: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    """(file, column) pairs already warned about for NaN or infinities written as null."""

@@ -178,7 +178,7 @@ class Row(Partitioner):
                 if out_fmt == fmt:
                     yield self._chunk(piece, meta)
                 else:
-                    yield convert_piece(self, piece, meta, fmt, out_fmt, converted, plain)
+                    yield convert_piece(self, piece, meta, fmt, out_fmt, converted, plain, ctx.log)
             ctx.log.info("cut %d chunk(s) from %d file(s)", index + 1, len(files))
 
     def _check_distinct_columns(self, path: Path, name: str, fmt: Format) -> None:

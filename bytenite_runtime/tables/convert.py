@@ -288,6 +288,18 @@ def _json_ready(table: Any) -> Any:
     return pa.table(columns, names=names)
 
 
+def nonfinite_columns(table: Any) -> list[str]:
+    """The floating-point columns of ``table`` holding NaN or an infinity, which JSON has
+    no way to write: a JSON Lines chunk holds null there."""
+    import pyarrow.compute as pc
+
+    return [
+        field.name
+        for field, column in zip(table.schema, table.columns, strict=True)
+        if pa.types.is_floating(field.type) and pc.any(pc.invert(pc.is_finite(column))).as_py()
+    ]
+
+
 def _json_culprit(batch: Any) -> str:
     """The first column of ``batch`` whose values JSON cannot hold, in words."""
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
