@@ -150,8 +150,17 @@ class Entrypoint(Generic[P]):
     # -- running ------------------------------------------------------------------
 
     def invoke(self, environ: Mapping[str, str] | None = None) -> None:
-        """Run the component once against ``environ`` (default ``os.environ``); raise on error."""
-        self._invoke(environ, Redactor())
+        """Run the component once against ``environ`` (default ``os.environ``); raise on error.
+
+        The error raised, and every error chained to it, shows a declared secret's value
+        as ``***``, as ``run()``'s error line and traceback do.
+        """
+        redactor = Redactor()
+        try:
+            self._invoke(environ, redactor)
+        except Exception as exc:
+            _mask_chain(exc, redactor)
+            raise
 
     def _invoke(self, environ: Mapping[str, str] | None, redactor: Redactor) -> None:
         settings, params, secrets = self._load(environ, redactor)
@@ -277,6 +286,26 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+
+def _mask_chain(exc: BaseException, redactor: Redactor) -> None:
+    # run() prints only redacted text, but whoever catches invoke()'s error (a test runner
+    # above all) prints its message and those of its causes: an app's own exception often
+    # quotes the secret it failed with.
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        masked = tuple(redactor.redact(a) if isinstance(a, str) else a for a in current.args)
+        if masked != current.args:
+            current.args = masked
+        notes = getattr(current, "__notes__", None)
+        if isinstance(notes, list):
+            current.__notes__ = [redactor.redact(n) if isinstance(n, str) else n for n in notes]
+        pending += [current.__cause__, current.__context__]
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:

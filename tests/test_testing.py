@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import struct
+import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,6 +143,32 @@ def test_run_app_missing_declared_secret_fails() -> None:
 
     with pytest.raises(SettingsError, match="TOKEN: is not set"):
         run_app(uses, "x")
+
+
+def test_run_app_masks_secrets_in_the_error_it_raises() -> None:
+    """A secret's value quoted by an app's exception or its sys.exit() message is masked in
+    the error run_app raises and in the exception chained to it, as run() masks it."""
+
+    @task.app(secrets=["TOKEN"])
+    def rejects(ctx: task.AppContext[Any]) -> None:
+        token = ctx.secrets["TOKEN"].revealed()[0]
+        if ctx.chunk.read_text() == "exit":
+            sys.exit(f"bad token {token}")
+        try:
+            raise KeyError(token)
+        except KeyError as exc:
+            exc.add_note(f"while sending {token}")
+            raise RuntimeError(f"auth failed with {token!r}") from exc
+
+    secrets = {"TOKEN": "s3cr3t-value"}
+    with pytest.raises(ComponentError) as raised:
+        run_app(rejects, "x", secrets=secrets)
+    chain = "".join(traceback.format_exception(raised.value))
+    assert "s3cr3t" not in chain
+    assert "chunk 0: RuntimeError: auth failed with '***'" in chain
+    assert "KeyError: '***'" in chain and "while sending ***" in chain
+    with pytest.raises(ComponentError, match=re.escape("called sys.exit('bad token ***')")):
+        run_app(rejects, "exit", secrets=secrets)
 
 
 def test_run_app_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
