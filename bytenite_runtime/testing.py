@@ -202,7 +202,8 @@ def run_assembler(
     """Run an assembler (an entry point or a built-in's name) over task results.
 
     ``results`` maps flat result names, as tasks write them (``chunk-000003.out.txt``),
-    to their bytes; returns the files left in ``OUTPUT_DIR`` by name.
+    to their bytes; returns every file left in ``OUTPUT_DIR``, as the destination gets
+    them, by its path there (``frames/0001.png`` for one in a subfolder).
     """
     assembler = _entry("assembler", entry)
     with _workspace(tmp_path) as root:
@@ -211,4 +212,9 @@ def run_assembler(
         env = assembler_environment(results_dir, output_dir, params or {}, None)
         env.update(secret_environment(secrets or {}))
         assembler.invoke(env)
-        return _read_flat(output_dir)
+        # The platform uploads the output folder whole, subfolders too, as simulate delivers it.
+        return {
+            path.relative_to(output_dir).as_posix(): path.read_bytes()
+            for path in sorted(output_dir.rglob("*"))
+            if path.is_file()
+        }

@@ -301,6 +301,23 @@ def test_run_assembler_with_a_custom_entry_and_params() -> None:
     assert output == {"list.txt": b"c.txt,b.txt,a.txt"}
 
 
+def test_run_assembler_returns_files_in_output_subfolders() -> None:
+    """Files an assembler leaves in a subfolder of OUTPUT_DIR, which simulate delivers,
+    come back under their relative paths instead of being left out."""
+
+    @task.assembler
+    def frames(ctx: task.AssemblerContext[Any]) -> None:
+        (ctx.output.dir / "frames" / "raw").mkdir(parents=True)
+        for result in ctx.results:
+            (ctx.output.dir / "frames" / "raw" / result.original).write_bytes(
+                result.path.read_bytes()
+            )
+        ctx.output.write_text("index.txt", "1")
+
+    output = run_assembler(frames, {"chunk-000000.f0.png": b"p"})
+    assert output == {"frames/raw/f0.png": b"p", "index.txt": b"1"}
+
+
 @pytest.mark.parametrize("name", ["sub/r.txt", "../r.txt", ""])
 def test_run_assembler_results_must_be_flat(name: str) -> None:
     """Results arrive flat, so a result name with a folder is a ValueError."""
