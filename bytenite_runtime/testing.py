@@ -164,19 +164,21 @@ def run_partitioner(
     params: Mapping[str, Any] | None = None,
     *,
     secrets: Secrets | None = None,
+    shared_cache: Path | None = None,
     tmp_path: Path | None = None,
 ) -> list[PartitionedChunk]:
     """Run a partitioner (an entry point or a built-in's name) over ``files``.
 
     ``files`` maps relative paths inside ``SOURCE_DIR`` to their bytes; the chunks come
     back in index order, payload without any footer, with the metadata the chunk carries
-    (footer or format slot).
+    (footer or format slot). ``shared_cache`` is as for :func:`run_app`.
     """
     partitioner = _entry("partitioner", entry)
     with _workspace(tmp_path) as root:
-        source_dir, chunks_dir = _folders(root, "source", "chunks")
+        source_dir, chunks_dir, empty_cache = _folders(root, "source", "chunks", "shared-cache")
         _write_files(source_dir, files, flat=False)
-        env = partitioner_environment(source_dir, chunks_dir, params or {}, None)
+        shared = shared_cache or empty_cache
+        env = partitioner_environment(source_dir, chunks_dir, params or {}, shared)
         env.update(secret_environment(secrets or {}))
         partitioner.invoke(env)
         indexed = sorted(
@@ -197,19 +199,22 @@ def run_assembler(
     params: Mapping[str, Any] | None = None,
     *,
     secrets: Secrets | None = None,
+    shared_cache: Path | None = None,
     tmp_path: Path | None = None,
 ) -> dict[str, bytes]:
     """Run an assembler (an entry point or a built-in's name) over task results.
 
     ``results`` maps flat result names, as tasks write them (``chunk-000003.out.txt``),
     to their bytes; returns every file left in ``OUTPUT_DIR``, as the destination gets
-    them, by its path there (``frames/0001.png`` for one in a subfolder).
+    them, by its path there (``frames/0001.png`` for one in a subfolder). ``shared_cache``
+    is as for :func:`run_app`.
     """
     assembler = _entry("assembler", entry)
     with _workspace(tmp_path) as root:
-        results_dir, output_dir = _folders(root, "results", "output")
+        results_dir, output_dir, empty_cache = _folders(root, "results", "output", "shared-cache")
         _write_files(results_dir, results, flat=True)
-        env = assembler_environment(results_dir, output_dir, params or {}, None)
+        shared = shared_cache or empty_cache
+        env = assembler_environment(results_dir, output_dir, params or {}, shared)
         env.update(secret_environment(secrets or {}))
         assembler.invoke(env)
         # The platform uploads the output folder whole, subfolders too, as simulate delivers it.

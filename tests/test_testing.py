@@ -244,6 +244,29 @@ def test_run_partitioner_returns_chunks_in_order() -> None:
     ]
 
 
+def test_run_partitioner_and_run_assembler_give_a_shared_cache(tmp_path: Path) -> None:
+    """Partitioners and assemblers get SHARED_CACHE_DIR, as the contract and simulate give
+    every component: the folder passed in, else an empty one, never an unset variable."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "vocab.txt").write_text("v")
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield b"|".join(sorted(p.name.encode() for p in ctx.shared_cache.iterdir()))
+
+    @task.assembler
+    def merge(ctx: task.AssemblerContext[Any]) -> None:
+        names = sorted(p.name for p in ctx.shared_cache.iterdir())
+        ctx.output.write_text("cache.txt", "|".join(names))
+
+    assert run_partitioner(split, {"a": b""}) == [PartitionedChunk(b"", None)]
+    chunks = run_partitioner(split, {"a": b""}, shared_cache=tmp_path / "models")
+    assert chunks == [PartitionedChunk(b"vocab.txt", None)]
+    assert run_assembler(merge, {}) == {"cache.txt": b""}
+    output = run_assembler(merge, {}, shared_cache=tmp_path / "models")
+    assert output == {"cache.txt": b"vocab.txt"}
+
+
 def test_passthrough_chunk_ending_in_the_footer_magic_is_read_back_whole() -> None:
     """A source file ending in the footer magic passes through with metadata off and is
     read back whole, not refused as a broken footer."""
