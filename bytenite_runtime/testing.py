@@ -41,8 +41,9 @@ from .task import Entrypoint, entrypoint_for
 
 __all__ = ["AppRun", "PartitionedChunk", "Secrets", "run_app", "run_assembler", "run_partitioner"]
 
-Secrets = Mapping[str, str | tuple[str, str]]
-"""Secret values by id: an ``(access_key, secret_key)`` pair for storage secrets, else a str."""
+Secrets = Mapping[str, str | tuple[str, str] | Mapping[str, str]]
+"""Secret values by id: a str, or for a storage secret an ``(access_key, secret_key)`` pair
+or ``{"access_key": …, "secret_key": …}`` (the shape of simulate's ``--secrets`` file)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,27 @@ def _write_files(folder: Path, files: Mapping[str, bytes | str], *, flat: bool) 
         path.write_bytes(data.encode() if isinstance(data, str) else data)
 
 
+def _secret_environment(secrets: Secrets | None) -> dict[str, str]:
+    values: dict[str, str | tuple[str, str]] = {}
+    for secret_id, value in (secrets or {}).items():
+        pair: object = value
+        if isinstance(value, Mapping) and set(value) == {"access_key", "secret_key"}:
+            pair = (value["access_key"], value["secret_key"])
+        elif isinstance(value, list):
+            pair = tuple(value)
+        if isinstance(pair, str) or (
+            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
+        ):
+            values[secret_id] = pair
+            continue
+        # Naming the type only: the value is the secret.
+        raise TypeError(
+            f"secrets[{secret_id!r}]: expected a str, an (access_key, secret_key) pair of str "
+            f'or {{"access_key": …, "secret_key": …}}, got {type(value).__name__} (value hidden)'
+        )
+    return secret_environment(values)
+
+
 def _read_flat(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -142,7 +164,7 @@ def run_app(
                 append_footer(stream, chunk_meta)
         shared = shared_cache or empty_cache
         env = app_environment(task_dir, results_dir, params or {}, user_cache, shared, chunk_number)
-        env.update(secret_environment(secrets or {}))
+        env.update(_secret_environment(secrets))
         app.invoke(env)
         raw = _read_flat(results_dir)
         # The platform collects top-level files only, as the simulator does: a folder
@@ -179,7 +201,7 @@ def run_partitioner(
         _write_files(source_dir, files, flat=False)
         shared = shared_cache or empty_cache
         env = partitioner_environment(source_dir, chunks_dir, params or {}, shared)
-        env.update(secret_environment(secrets or {}))
+        env.update(_secret_environment(secrets))
         partitioner.invoke(env)
         indexed = sorted(
             (index, path)
@@ -215,7 +237,7 @@ def run_assembler(
         _write_files(results_dir, results, flat=True)
         shared = shared_cache or empty_cache
         env = assembler_environment(results_dir, output_dir, params or {}, shared)
-        env.update(secret_environment(secrets or {}))
+        env.update(_secret_environment(secrets))
         assembler.invoke(env)
         # The platform uploads the output folder whole, subfolders too, as simulate delivers it.
         return {

@@ -134,6 +134,38 @@ def test_run_app_hands_over_secrets() -> None:
     assert seen == {"AWS": ["access", "key"], "TOKEN": ["t0k3n"]}
 
 
+def test_run_app_takes_secrets_in_the_shape_of_simulates_secrets_file() -> None:
+    """A storage secret given as simulate's --secrets file holds it, {access_key,
+    secret_key}, or as a list pair, arrives as the pair, not as an AttributeError."""
+    seen: list[list[str]] = []
+
+    @task.app(secrets=["AWS"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        seen.append(ctx.secrets["AWS"].revealed())
+
+    run_app(uses, "x", secrets={"AWS": {"access_key": "AKIA1", "secret_key": "k/1"}})
+    run_app(uses, "x", secrets={"AWS": ["AKIA2", "k/2"]})  # type: ignore[dict-item]
+    assert seen == [["AKIA1", "k/1"], ["AKIA2", "k/2"]]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"access_key": "AKIA1"}, ("AKIA1", "k/1", "x"), b"hunter2", {"key": "hunter2"}, None],
+    ids=["half-a-pair", "three", "bytes", "other-keys", "none"],
+)
+def test_run_app_names_a_secret_of_the_wrong_shape(value: Any) -> None:
+    """A secret run_app cannot hand over is a TypeError naming its id and the shapes it
+    takes, never showing the value."""
+
+    @task.app(secrets=["AWS"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        raise AssertionError("must not run")
+
+    with pytest.raises(TypeError, match=r"^secrets\['AWS'\]: expected a str, an") as raised:
+        run_app(uses, "x", secrets={"AWS": value})
+    assert "hunter2" not in str(raised.value) and "AKIA1" not in str(raised.value)
+
+
 def test_run_app_missing_declared_secret_fails() -> None:
     """A declared secret not given to run_app is the configuration error a run would give."""
 
