@@ -140,7 +140,7 @@ def run_app(
     chunk: bytes | str,
     *,
     params: Mapping[str, Any] | None = None,
-    chunk_number: int | None = 0,
+    chunk_number: int | Literal["auto"] | None = "auto",
     secrets: Secrets | None = None,
     chunk_meta: ChunkMeta | None = None,
     shared_cache: Path | None = None,
@@ -149,11 +149,16 @@ def run_app(
     """Run an app on one chunk and return what it wrote.
 
     ``chunk_number`` becomes ``CHUNK_NUMBER`` (None leaves it unset, as on a platform
-    that does not send it); ``chunk_meta`` is appended to the chunk as a footer, as a
-    built-in partitioner with ``chunk_metadata="footer"`` would; ``shared_cache`` is
-    the folder given as ``SHARED_CACHE_DIR`` (an empty one by default).
+    that does not send it; ``"auto"``, the default, is ``chunk_meta``'s index, else 0);
+    ``chunk_meta`` is appended to the chunk as a footer, as a built-in partitioner with
+    ``chunk_metadata="footer"`` would; ``shared_cache`` is the folder given as
+    ``SHARED_CACHE_DIR`` (an empty one by default).
     """
     app = _entry("app", entry)
+    if chunk_number == "auto":
+        # The platform's task i gets data_i.bin, so CHUNK_NUMBER is the index the chunk's
+        # own metadata names; any other number would be warned about as a mismatch.
+        chunk_number = chunk_meta.index if chunk_meta is not None else 0
     with _workspace(tmp_path) as root:
         task_dir, results_dir, user_cache, empty_cache = _folders(
             root, "task", "results", "user-cache", "shared-cache"

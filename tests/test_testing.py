@@ -95,6 +95,22 @@ def test_run_app_chunk_meta_travels_as_a_footer() -> None:
     assert run.results["info.txt"] == b"4|video.mp4|{'start': 2.5}|b'\\x00\\x01'"
 
 
+def test_run_app_sends_chunk_metas_index_as_chunk_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With chunk_meta and no chunk_number, CHUNK_NUMBER is the metadata's index, as the
+    platform's task for that chunk gets, so the app warns of no mismatch."""
+
+    @task.partitioner(chunk_metadata="footer")
+    def thirds(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield from (b"a", b"b", b"c")
+
+    for index, chunk in enumerate(run_partitioner(thirds, {"p.txt": ""})):
+        run = run_app(describe, chunk.data, chunk_meta=chunk.meta)
+        assert run.raw_names == (f"chunk-{index:06d}.info.txt",)
+    assert "WARNING" not in capsys.readouterr().err
+
+
 def test_run_app_reads_a_chunk_that_merely_ends_in_the_footer_magic_whole() -> None:
     """A plain chunk whose last bytes are the footer magic (or a footer failing its checks)
     reaches the app whole, with no metadata, and the index comes from CHUNK_NUMBER."""
