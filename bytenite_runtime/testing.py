@@ -198,7 +198,10 @@ def run_partitioner(
 
     ``files`` maps relative paths inside ``SOURCE_DIR`` to their bytes; the chunks come
     back in index order, payload without any footer, with the metadata the chunk carries
-    (footer or format slot). ``shared_cache`` is as for :func:`run_app`.
+    (footer or format slot). ``shared_cache`` is as for :func:`run_app`. A file the
+    partitioner wrote into ``CHUNKS_DIR`` itself under another name than ``data_<i>.bin``
+    comes back after those (simulate runs it as a task too), one in a subfolder of it not
+    at all (it is no task); both are warned about with :func:`warnings.warn`.
     """
     partitioner = _entry("partitioner", entry)
     with _workspace(tmp_path) as root:
@@ -208,15 +211,27 @@ def run_partitioner(
         env = partitioner_environment(source_dir, chunks_dir, params or {}, shared)
         env.update(_secret_environment(secrets))
         partitioner.invoke(env)
-        indexed = sorted(
-            (index, path)
-            for path in chunks_dir.iterdir()
-            if (index := chunk_index_of(path.name)) is not None
+        files_written = [p for p in chunks_dir.iterdir() if p.is_file()]
+        # Every top-level file becomes a task on the platform, data_<i>.bin in index order
+        # and, as simulate runs them, any other after; files in a subfolder become none.
+        # Either is warned about, as simulate warns, not dropped without a word.
+        files_written.sort(
+            key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
+        )
+        odd = [p.name for p in files_written if chunk_index_of(p.name) is None]
+        nested = sorted(
+            p.relative_to(chunks_dir).as_posix()
+            for p in chunks_dir.rglob("*")
+            if p.parent != chunks_dir and p.is_file()
         )
         chunks = []
-        for _, path in indexed:
+        for path in files_written:
             meta, size = read_meta(path)
             chunks.append(PartitionedChunk(path.read_bytes()[:size], meta))
+    notes = [f"{name!r} is not named data_<i>.bin but is a chunk too, after those" for name in odd]
+    notes += [f"{name!r} is in a subfolder of CHUNKS_DIR, so not a chunk" for name in nested]
+    for note in notes:
+        warnings.warn(f"run_partitioner: {note}", UserWarning, stacklevel=2)
     return chunks
 
 

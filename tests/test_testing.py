@@ -315,6 +315,28 @@ def test_run_partitioner_and_run_assembler_give_a_shared_cache(tmp_path: Path) -
     assert output == {"cache.txt": b"vocab.txt"}
 
 
+def test_run_partitioner_warns_about_files_not_named_as_chunks() -> None:
+    """A file written into CHUNKS_DIR directly under another name comes back after the
+    data_<i>.bin chunks, as simulate runs it as a task, and one in a subfolder (no task) is
+    left out; both are warned about, not dropped without a word."""
+
+    @task.partitioner
+    def stray(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        chunks_dir = ctx.settings.chunks_dir
+        (chunks_dir / "extra.bin").write_bytes(b"e")
+        (chunks_dir / "sub").mkdir()
+        (chunks_dir / "sub" / "deep.bin").write_bytes(b"d")
+        yield from (b"a", b"b")
+
+    with pytest.warns(UserWarning) as caught:
+        chunks = run_partitioner(stray, {"a": b""})
+    assert [c.data for c in chunks] == [b"a", b"b", b"e"]
+    assert [str(w.message) for w in caught] == [
+        "run_partitioner: 'extra.bin' is not named data_<i>.bin but is a chunk too, after those",
+        "run_partitioner: 'sub/deep.bin' is in a subfolder of CHUNKS_DIR, so not a chunk",
+    ]
+
+
 def test_passthrough_chunk_ending_in_the_footer_magic_is_read_back_whole() -> None:
     """A source file ending in the footer magic passes through with metadata off and is
     read back whole, not refused as a broken footer."""
