@@ -306,6 +306,8 @@ def _mask_chain(exc: BaseException, redactor: Redactor) -> None:
         if isinstance(notes, list):
             current.__notes__ = [redactor.redact(n) if isinstance(n, str) else n for n in notes]
         pending += [current.__cause__, current.__context__]
+        if isinstance(current, BaseExceptionGroup):
+            pending += current.exceptions
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
