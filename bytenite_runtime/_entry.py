@@ -305,6 +305,11 @@ def _mask_chain(exc: BaseException, redactor: Redactor) -> None:
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
             current.__notes__ = [redactor.redact(n) if isinstance(n, str) else n for n in notes]
+        if isinstance(current, OSError):  # its message shows these, not its args
+            for name in ("filename", "filename2"):
+                value = getattr(current, name)
+                if isinstance(value, str):
+                    setattr(current, name, redactor.redact(value))
         pending += [current.__cause__, current.__context__]
         if isinstance(current, BaseExceptionGroup):
             pending += current.exceptions

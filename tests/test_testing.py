@@ -202,6 +202,8 @@ def test_run_app_masks_secrets_in_the_error_it_raises() -> None:
         token = ctx.secrets["TOKEN"].revealed()[0]
         if ctx.chunk.read_text() == "exit":
             sys.exit(f"bad token {token}")
+        if ctx.chunk.read_text() == "file":
+            (ctx.results.dir / token / "cfg").read_bytes()
         if ctx.chunk.read_text() == "group":
             raise ExceptionGroup("calls failed", [ValueError(f"rejected {token}")])
         try:
@@ -219,6 +221,10 @@ def test_run_app_masks_secrets_in_the_error_it_raises() -> None:
     assert "KeyError: '***'" in chain and "while sending ***" in chain
     with pytest.raises(ComponentError, match=re.escape("called sys.exit('bad token ***')")):
         run_app(rejects, "exit", secrets=secrets)
+    with pytest.raises(ComponentError) as raised:
+        run_app(rejects, "file", secrets=secrets)
+    chain = "".join(traceback.format_exception(raised.value))
+    assert "/***/cfg'" in chain and "s3cr3t" not in chain
     with pytest.raises(ComponentError) as raised:
         run_app(rejects, "group", secrets=secrets)
     chain = "".join(traceback.format_exception(raised.value))
