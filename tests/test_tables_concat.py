@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import orjson
@@ -17,6 +20,7 @@ from _failing import failing_assembly
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import META_KEY, ChunkMeta
 from bytenite_runtime.settings import assembler_environment
+from bytenite_runtime.tables import join
 from bytenite_runtime.task import entrypoint_for
 from bytenite_runtime.testing import run_assembler, run_partitioner
 
@@ -201,6 +205,148 @@ def test_tsv_header_once() -> None:
     parts = [b"a\tb\n1\t2\n", b"a\tb\n3\t4\n"]
     for name in ("t.tsv", "t.tab"):
         assert run_assembler("concat", _names(parts, name)) == {name: b"a\tb\n1\t2\n3\t4\n"}
+
+
+# -- CSV / TSV / JSON Lines read in tiny blocks ------------------------------------------
+
+_BOM = b"\xef\xbb\xbf"
+
+
+@contextlib.contextmanager
+def _join_blocks_of(size: int) -> Iterator[None]:
+    """concat reads heads and counts quotes ``size`` bytes at a time."""
+    with mock.patch.object(join, "_SCAN", size), mock.patch.object(join, "_PARITY_BLOCK", size):
+        yield
+
+
+def _misjoined(
+    parts: list[bytes], expected: bytes | str, name: str = "out.csv", **params: Any
+) -> dict[int, bytes | str]:
+    """The block sizes, from 1 byte to one past the largest part, at which concat's
+    outcome (the output's bytes, or a DataError's message) is not ``expected``."""
+    wrong: dict[int, bytes | str] = {}
+    for size in range(1, max(map(len, parts)) + 2):
+        with _join_blocks_of(size):
+            try:
+                outcome: bytes | str = run_assembler("concat", _names(parts, name), params)[name]
+            except DataError as exc:
+                outcome = str(exc)
+        if outcome != expected:
+            wrong[size] = outcome
+    return wrong
+
+
+@pytest.mark.parametrize(
+    ("parts", "message"),
+    [
+        (
+            [b"id,name\n1,a\n", b"id,name\n2,b\n", b"id,namf\n3,c\n"],
+            "chunk 2: header differs from chunk 0's ('id,namf' vs 'id,name')",
+        ),
+        (
+            [b"id,name\r\n1,a\r\n", b"id,name,x\r\n2,b\r\n"],
+            "chunk 1: header differs from chunk 0's ('id,name,x' vs 'id,name')",
+        ),
+        (
+            [b"id,name,x\n1,a\n", b"id,name\n2,b\n"],
+            "chunk 1: header differs from chunk 0's ('id,name' vs 'id,name,x')",
+        ),
+        (
+            [b'"x\r\ny",z\r\n1,2\r\n', b'"x\r\ny",w\r\n3,4\r\n'],
+            "chunk 1: header differs from chunk 0's ('\"x\\r\\ny\",w' vs '\"x\\r\\ny\",z')",
+        ),
+        (
+            [_BOM + "nom,é\n1,2\n".encode(), _BOM + "nom,è\n3,4\n".encode()],
+            "chunk 1: header differs from chunk 0's ('nom,è' vs 'nom,é')",
+        ),
+    ],
+    ids=["last-byte", "longer", "shorter", "after-quoted-crlf", "utf8-after-bom"],
+)
+def test_headers_differing_after_a_block_edge_name_the_chunk(
+    parts: list[bytes], message: str
+) -> None:
+    """Headers that differ only past some block edge (a last byte, an extra field, a field
+    after a quoted CRLF, a UTF-8 letter after a BOM) are a mismatch at every block size."""
+    assert _misjoined(parts, message) == {}
+
+
+@pytest.mark.parametrize(
+    ("parts", "expected"),
+    [
+        (
+            [b"a,b\r\n1,2\r\n", b"a,b\r\n", b"a,b", _BOM + b"a,b\r\n3,4\r\n"],
+            b"a,b\r\n1,2\r\n3,4\r\n",
+        ),
+        ([b"a,b", b"a,b\r\n1,2\r\n"], b"a,b\r\n1,2\r\n"),
+        ([_BOM + b'"a\r\nb",c\r\n', _BOM + b'"a\r\nb",c'], _BOM + b'"a\r\nb",c\r\n'),
+        ([b"a\r", b"a\r1\r"], b"a\r1\r"),
+        ([b"", _BOM, b"a\n1\n", _BOM, _BOM + b"a\n2"], b"a\n1\n2"),
+    ],
+    ids=[
+        "header-only-between",
+        "header-only-first",
+        "quoted-crlf-header-only",
+        "cr-newlines",
+        "empty-and-bom-only",
+    ],
+)
+def test_header_only_results_add_nothing_at_every_block_size(
+    parts: list[bytes], expected: bytes
+) -> None:
+    """A result holding only its header (with or without its newline, behind a BOM, with
+    a quoted CRLF) or nothing but a BOM adds nothing, and a first one without a newline
+    gets the newline the others' headers use (a CRLF split by a block edge read whole),
+    at every block size."""
+    assert _misjoined(parts, expected) == {}
+
+
+@pytest.mark.parametrize(
+    ("parts", "header", "expected"),
+    [
+        ([b"a\r\n1", b"a\r\n2\r\n"], True, b"a\r\n1\r\n2\r\n"),
+        ([b"1,2\r\n3,4", b"5,6\r\n", b"7"], False, b"1,2\r\n3,4\r\n5,6\r\n7"),
+        ([b'"x\r\ny",1\n2', b"3\n"], False, b'"x\r\ny",1\n2\n3\n'),
+        ([b"1", b'"x\ny"\r\n'], False, b'1\r\n"x\ny"\r\n'),
+        ([b"1\r2", b"3\r"], False, b"1\r2\r3\r"),
+        ([_BOM + b"\xc3\xa9", _BOM + b"\xc3\xa8\r\n"], False, _BOM + "é\r\nè\r\n".encode()),
+    ],
+    ids=["header", "crlf", "quoted-crlf-first", "quoted-lf-later", "cr", "bom-utf8"],
+)
+def test_results_without_a_final_newline_get_the_datas_newline_at_every_block_size(
+    parts: list[bytes], header: bool, expected: bytes
+) -> None:
+    """A result ending mid-record followed by another gets the newline the data uses
+    (CRLF, LF or CR, never a newline inside quotes nor half a CRLF), at every block size;
+    a later result's BOM is dropped."""
+    assert _misjoined(parts, expected, header=header) == {}
+
+
+def test_jsonl_without_a_final_newline_gets_the_datas_newline_at_every_block_size() -> None:
+    """A JSON Lines result ending without a newline gets the newline a later result uses,
+    a CRLF split by a block edge read whole, at every block size."""
+    parts = [b'{"a": "\xc3\xa9"}', b'{"a": 2}\r\n{"a": 3}']
+    expected = b'{"a": "\xc3\xa9"}\r\n{"a": 2}\r\n{"a": 3}'
+    assert _misjoined(parts, expected, "out.jsonl") == {}
+
+
+@pytest.mark.parametrize(
+    ("parts", "chunk", "size", "opened"),
+    [
+        ([b'a,b\n1,"x""y\n', b"a,b\n3,4\n"], 0, 12, 9),
+        ([b'"h\n1",c\n1,2\n', b'"h\n1",c\n"\xc3\xa9"",",2\n"\xc3\xa9', b'"h\n1",c\n"'], 1, 21, 18),
+    ],
+    ids=["escaped-quote", "quoted-header-utf8"],
+)
+def test_a_result_ending_inside_quotes_names_the_chunk_at_every_block_size(
+    parts: list[bytes], chunk: int, size: int, opened: int
+) -> None:
+    """A result whose bytes end inside a quoted field is an error naming the first such
+    chunk, its size and its last quote, however its quotes fall across parity blocks."""
+    message = (
+        f"chunk {chunk} byte {size}: unterminated quoted field (opened at byte {opened}); "
+        "if its quotes are plain characters, set quoting=false"
+    )
+    assert _misjoined(parts, message) == {}
 
 
 def test_row_partitioner_chunks_join_back_byte_for_byte() -> None:

@@ -6,18 +6,29 @@ the input byte for byte; for Parquet and Arrow IPC row for row, schema included;
 Every run also checks that chunk indices run from 0, no chunk is empty, the row ranges in
 the chunks' metadata tile the rows, and results reach ``concat`` in order with or without
 ``CHUNK_NUMBER`` and behind a platform prefix.
+
+The partitioner's record scan and concat's head and quote-parity reads run again with
+blocks of a few bytes, so that quotes, CRLF pairs, BOMs, headers and UTF-8 sequences
+straddle block edges: the bytes still come back whole, and a result cut inside a quoted
+field is still an error naming its chunk.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
+from _failing import failing_assembly
 from _pipeline import Pipeline, run_pipeline
 from _tables import (
     FIELD_TEXT,
@@ -37,6 +48,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from bytenite_runtime.chunks import META_KEY, ChunkMeta, parse_result_name
+from bytenite_runtime.tables import _records, join
+from bytenite_runtime.testing import run_partitioner
 
 PROPERTY = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -330,3 +343,103 @@ def test_parquet_converted_to_json_lines_comes_back_row_for_row(
     _check_chunks(run, "part.jsonl", table.num_rows)
     lines = run.output["part.jsonl"].splitlines()
     assert [orjson.loads(line) for line in lines] == table.to_pylist()
+
+
+# -- under tiny blocks -----------------------------------------------------------------
+
+# A block of a few bytes puts an edge in every field; a few hundred, one every few records.
+_TINY = st.one_of(st.integers(1, 16), st.integers(17, 300))
+
+
+@contextlib.contextmanager
+def _tiny_blocks(scan: int, parity: int, record: int) -> Iterator[None]:
+    """concat reads heads ``scan`` bytes at a time and counts quotes ``parity`` bytes at
+    a time; ``row`` scans records ``record`` bytes at a time."""
+    with (
+        mock.patch.object(join, "_SCAN", scan),
+        mock.patch.object(join, "_PARITY_BLOCK", parity),
+        mock.patch.object(_records, "BLOCK", record),
+    ):
+        yield
+
+
+@PROPERTY
+@given(
+    table=DELIMITED,
+    sizing=TEXT_SIZINGS,
+    delivery=TEXT_DELIVERY,
+    scan=_TINY,
+    parity=_TINY,
+    record=_TINY,
+)
+def test_csv_tsv_come_back_byte_for_byte_under_tiny_blocks(
+    table: tuple[str, tuple[bytes, int]],
+    sizing: dict[str, int],
+    delivery: tuple[str, bool],
+    scan: int,
+    parity: int,
+    record: int,
+) -> None:
+    """Generated CSV/TSV, split by ``row`` and joined by concat, each reading in blocks
+    of a few bytes, is the input byte for byte."""
+    fmt, (data, header) = table
+    name = f"part.{fmt}"
+    params = {**sizing, "header": bool(header)}
+    with _tiny_blocks(scan, parity, record):
+        run = _run({f"t.{fmt}": data}, params, delivery, "", name, header=bool(header))
+    records = len(parse_delimited(data, DELIMITERS[fmt])) - (1 if header else 0)
+    _check_chunks(run, name, records)
+    assert run.output == {name: data}
+
+
+@PROPERTY
+@given(data=json_lines(), sizing=TEXT_SIZINGS, scan=_TINY, record=_TINY)
+def test_json_lines_come_back_byte_for_byte_under_tiny_blocks(
+    data: bytes, sizing: dict[str, int], scan: int, record: int
+) -> None:
+    """Generated JSON Lines, split by ``row`` and joined by concat, each reading in
+    blocks of a few bytes, is the input byte for byte."""
+    with _tiny_blocks(scan, 1, record):
+        run = _run({"t.jsonl": data}, sizing, ("footer", False), "", "part.jsonl")
+    _check_chunks(run, "part.jsonl", len(data.splitlines()))
+    assert run.output == {"part.jsonl": data}
+
+
+def _open_quotes(data: bytes, start: int) -> list[int]:
+    """The lengths ``n > start`` at which ``data[:n]`` ends inside a quoted field (an
+    odd number of quotes in ``data[start:n]``), counted one byte at a time."""
+    inside, lengths = False, []
+    for n in range(start + 1, len(data) + 1):
+        inside ^= data[n - 1] == ord('"')
+        if inside:
+            lengths.append(n)
+    return lengths
+
+
+@PROPERTY
+@given(table=DELIMITED, sizing=TEXT_SIZINGS, record=_TINY, blocks=st.data())
+def test_results_ending_inside_quotes_name_the_first_such_chunk_under_tiny_blocks(
+    table: tuple[str, tuple[bytes, int]], sizing: dict[str, int], record: int, blocks: st.DataObject
+) -> None:
+    """Chunks of a generated CSV/TSV, some cut short inside a quoted field, make concat
+    fail naming the first cut chunk, its size and its last quote, and write nothing,
+    whatever the sizes of its head and parity blocks."""
+    fmt, (data, header) = table
+    with _tiny_blocks(1, 1, record):
+        chunks = run_partitioner("row", {f"t.{fmt}": data}, {**sizing, "header": bool(header)})
+    cuts = {i: lengths for i, c in enumerate(chunks) if (lengths := _open_quotes(c.data, header))}
+    assume(cuts)
+    cut = blocks.draw(st.sets(st.sampled_from(sorted(cuts)), min_size=1), label="cut chunks")
+    parts = [c.data for c in chunks]
+    for i in cut:
+        parts[i] = parts[i][: blocks.draw(st.sampled_from(cuts[i]), label=f"chunk {i} length")]
+    first = min(cut)
+    opened = parts[first].rindex(b'"')
+    results = {f"chunk-{i:06d}.part.{fmt}": part for i, part in enumerate(parts)}
+    scan, parity = blocks.draw(_TINY, label="scan"), blocks.draw(_TINY, label="parity")
+    with _tiny_blocks(scan, parity, record), tempfile.TemporaryDirectory() as tmp:
+        message = failing_assembly(Path(tmp), "concat", results, header=bool(header))
+    assert message == (
+        f"chunk {first} byte {len(parts[first])}: unterminated quoted field (opened at byte "
+        f"{opened}); if its quotes are plain characters, set quoting=false"
+    )
