@@ -16,6 +16,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
 from _failing import failing_assembly
+from _tables import arrow_bytes, npy_bytes
 
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import META_KEY, ChunkMeta
@@ -32,25 +33,14 @@ def _names(parts: list[bytes], name: str = "out.csv") -> dict[str, bytes]:
 
 
 def _parquet(table: pa.Table, meta: ChunkMeta | None = None, **options: Any) -> bytes:
+    """``table`` as Parquet, ``meta`` (if any) in its schema metadata as chunks carry it,
+    written with pyarrow's defaults (one row group, snappy) unless ``options`` say
+    otherwise; ``_tables.parquet_bytes`` sets both and carries no metadata."""
     if meta is not None:
         metadata = {**(table.schema.metadata or {}), META_KEY: meta.to_json()}
         table = table.replace_schema_metadata(metadata)
     sink = io.BytesIO()
     pq.write_table(table, sink, **options)
-    return sink.getvalue()
-
-
-def _arrow(table: pa.Table, *, stream: bool = False) -> bytes:
-    sink = io.BytesIO()
-    opener = pa.ipc.new_stream if stream else pa.ipc.new_file
-    with opener(sink, table.schema) as writer:
-        writer.write_table(table, max_chunksize=2)
-    return sink.getvalue()
-
-
-def _npy(array: np.ndarray[Any, Any]) -> bytes:
-    sink = io.BytesIO()
-    np.save(sink, array)
     return sink.getvalue()
 
 
@@ -137,9 +127,9 @@ def test_csv_utf16_result_is_named_as_utf16(tmp_path: Path) -> None:
 
 
 _OWN = {
-    "t.arrow": _arrow(pa.table({"a": [1, 2]})),
+    "t.arrow": arrow_bytes(pa.table({"a": [1, 2]}), 2),
     "t.parquet": _parquet(pa.table({"a": [1, 2]})),
-    "t.npy": _npy(np.arange(3)),
+    "t.npy": npy_bytes(np.arange(3)),
 }
 
 
@@ -377,7 +367,7 @@ def test_row_partitioner_parquet_and_npy_chunks_join_back() -> None:
     ):
         run_assembler("concat", results)
 
-    array = _npy(np.arange(300.0).reshape(100, 3))
+    array = npy_bytes(np.arange(300.0).reshape(100, 3))
     chunks = run_partitioner("row", {"m.npy": array}, {"rows_per_chunk": 30})
     results = _names([chunk.data for chunk in chunks], "m.npy")
     assert run_assembler("concat", results) == {"m.npy": array}
@@ -694,9 +684,9 @@ def test_arrow_file_and_stream_results_join_into_one_ipc_file() -> None:
     """Arrow IPC results (file or stream format) become one IPC file, batches in order."""
     tables = [pa.table({"x": list(range(i * 5, i * 5 + 5))}) for i in range(3)]
     results = {
-        "chunk-000000.o.arrow": _arrow(tables[0]),
-        "chunk-000001.o.arrow": _arrow(tables[1], stream=True),
-        "chunk-000002.o.arrow": _arrow(tables[2]),
+        "chunk-000000.o.arrow": arrow_bytes(tables[0], 2),
+        "chunk-000001.o.arrow": arrow_bytes(tables[1], 2, stream=True),
+        "chunk-000002.o.arrow": arrow_bytes(tables[2], 2),
     }
     output = run_assembler("concat", results)
     reader = pa.ipc.open_file(pa.BufferReader(output["o.arrow"]))
@@ -708,7 +698,7 @@ def test_feather_v1_result_is_named_as_such() -> None:
     """A Feather v1 result is refused saying so, as the row partitioner refuses a Feather v1
     source, not as a bad metadata length read from its magic bytes."""
     results = {
-        "chunk-000000.o.feather": _arrow(pa.table({"x": [1]})),
+        "chunk-000000.o.feather": arrow_bytes(pa.table({"x": [1]}), 2),
         "chunk-000001.o.feather": b"FEA1" + bytes(64),
     }
     with pytest.raises(DataError) as exc:
@@ -721,8 +711,8 @@ def test_feather_v1_result_is_named_as_such() -> None:
 def test_arrow_schema_mismatch_names_chunk_and_field() -> None:
     """Arrow results follow the Parquet schema rules."""
     results = {
-        "chunk-000000.o.feather": _arrow(pa.table({"x": [1]})),
-        "chunk-000001.o.feather": _arrow(pa.table({"z": [1]})),
+        "chunk-000000.o.feather": arrow_bytes(pa.table({"x": [1]}), 2),
+        "chunk-000001.o.feather": arrow_bytes(pa.table({"z": [1]}), 2),
     }
     with pytest.raises(DataError, match=r"^chunk 1: schema differs .*field 'z' is not in"):
         run_assembler("concat", results)
@@ -734,7 +724,7 @@ def test_arrow_schema_mismatch_names_chunk_and_field() -> None:
 def test_npy_one_dimensional() -> None:
     """1-D arrays join end to end, one header for the total length."""
     parts = [np.arange(5, dtype="<i4"), np.arange(5, 8, dtype="<i4"), np.arange(0, dtype="<i4")]
-    output = run_assembler("concat", _names([_npy(p) for p in parts], "a.npy"))
+    output = run_assembler("concat", _names([npy_bytes(p) for p in parts], "a.npy"))
     joined = np.load(io.BytesIO(output["a.npy"]))
     assert joined.dtype == np.dtype("<i4")
     assert joined.tolist() == list(range(8))
@@ -744,7 +734,7 @@ def test_npy_two_dimensional_and_fortran_order() -> None:
     """2-D arrays join along the first axis; a Fortran-order result is laid out in C order."""
     a = np.arange(12, dtype=np.float64).reshape(4, 3)
     b = np.asfortranarray(np.arange(12, 18, dtype=np.float64).reshape(2, 3))
-    output = run_assembler("concat", _names([_npy(a), _npy(b)], "m.npy"))
+    output = run_assembler("concat", _names([npy_bytes(a), npy_bytes(b)], "m.npy"))
     np.testing.assert_array_equal(np.load(io.BytesIO(output["m.npy"])), np.vstack([a, b]))
 
 
@@ -754,7 +744,7 @@ def test_npy_format_3_results_with_utf8_field_names_join() -> None:
     dtype = np.dtype([("温度", "<f4"), ("id", "<i4")])
     source = np.array([(i * 0.5, i) for i in range(10)], dtype=dtype)
     with pytest.warns(UserWarning, match="format 3.0"):
-        data = _npy(source)
+        data = npy_bytes(source)
         chunks = run_partitioner("row", {"t.npy": data}, {"rows_per_chunk": 4})
     assert [chunk.data[6:8] for chunk in chunks] == [b"\x03\x00"] * 3
     output = run_assembler("concat", _names([chunk.data for chunk in chunks], "t.npy"))
@@ -766,7 +756,7 @@ def test_npy_format_3_results_with_utf8_field_names_join() -> None:
 
 def test_npy_dtype_mismatch_names_the_chunk() -> None:
     """Arrays of different dtypes cannot be byte-joined: the chunk is named."""
-    parts = [_npy(np.zeros(3, "<f8")), _npy(np.zeros(3, "<f4"))]
+    parts = [npy_bytes(np.zeros(3, "<f8")), npy_bytes(np.zeros(3, "<f4"))]
     with pytest.raises(DataError) as exc:
         run_assembler("concat", _names(parts, "a.npy"))
     assert str(exc.value) == "chunk 1: dtype float32 differs from chunk 0's float64"
@@ -774,14 +764,14 @@ def test_npy_dtype_mismatch_names_the_chunk() -> None:
 
 def test_npy_trailing_shape_mismatch_names_the_chunk() -> None:
     """Arrays whose shape[1:] differs cannot follow each other along the first axis."""
-    parts = [_npy(np.zeros((2, 3))), _npy(np.zeros((2, 3))), _npy(np.zeros((2, 4)))]
+    parts = [npy_bytes(np.zeros((2, 3))), npy_bytes(np.zeros((2, 3))), npy_bytes(np.zeros((2, 4)))]
     with pytest.raises(DataError, match=r"^chunk 2: shape \(2, 4\) does not continue chunk 0's"):
         run_assembler("concat", _names(parts, "a.npy"))
 
 
 def test_npy_truncated_result_names_the_chunk() -> None:
     """A result whose data section is shorter than its header promises is rejected by chunk."""
-    parts = [_npy(np.zeros(4)), _npy(np.zeros(4))[:-8]]
+    parts = [npy_bytes(np.zeros(4)), npy_bytes(np.zeros(4))[:-8]]
     with pytest.raises(DataError, match=r"^chunk 1: truncated \.npy file: shape \(4,\) needs 32"):
         run_assembler("concat", _names(parts, "a.npy"))
 
@@ -840,7 +830,7 @@ def test_format_param_overrides_the_extension() -> None:
 def test_each_group_is_joined_by_its_own_format() -> None:
     """With several result names, each output is joined according to its own extension."""
     results = {**_names([b"h\n1\n", b"h\n2\n"]), **_names([b"h\n", b"h\n"], "log.txt")}
-    results.update(_names([_npy(np.arange(2)), _npy(np.arange(2, 3))], "v.npy"))
+    results.update(_names([npy_bytes(np.arange(2)), npy_bytes(np.arange(2, 3))], "v.npy"))
     output = run_assembler("concat", results)
     assert output["out.csv"] == b"h\n1\n2\n"
     assert output["log.txt"] == b"h\nh\n"
@@ -885,7 +875,7 @@ def test_arrow_results_with_their_own_dictionaries_join_onto_one() -> None:
     """Each task dictionary-encodes its own categories; the joined Arrow file holds one
     dictionary per column that grows by deltas, and every value reads back."""
     parts = [["x", "y"], ["z", "x"], ["y", None, "w"]]
-    results = [_arrow(pa.table({"c": pa.array(p).dictionary_encode()})) for p in parts]
+    results = [arrow_bytes(pa.table({"c": pa.array(p).dictionary_encode()}), 2) for p in parts]
     out = run_assembler("concat", _names(results, "t.arrow"))
     column = pa.ipc.open_file(pa.py_buffer(out["t.arrow"])).read_all().column("c")
     assert column.to_pylist() == [v for p in parts for v in p]
@@ -897,7 +887,8 @@ def test_dictionaries_outgrowing_their_index_type_name_the_column(tmp_path: Path
     naming the column, instead of wrapping around."""
     kind = pa.dictionary(pa.int8(), pa.string())
     parts = [[f"v{i}" for i in range(k, k + 100)] for k in (0, 100)]
-    results = [_arrow(pa.table({"c": pa.array(p).dictionary_encode().cast(kind)})) for p in parts]
+    tables = [pa.table({"c": pa.array(p).dictionary_encode().cast(kind)}) for p in parts]
+    results = [arrow_bytes(table, 2) for table in tables]
     assert failing_assembly(tmp_path, "concat", _names(results, "t.arrow")) == (
         "t.arrow: column 'c': the dictionaries hold 200 distinct values together, more than "
         "its int8 indices can address"
