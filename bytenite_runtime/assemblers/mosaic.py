@@ -39,7 +39,7 @@ from ..images import DEFAULT_MAX_PIXELS
 from ..images.formats import format_of_name
 from ..images.grid import axis_edges
 from ..images.naming import mosaic_names
-from ..images.params import FormatChoice, Quality
+from ..images.params import FormatChoice, Quality, chosen_format
 from ..images.placement import (
     PlacedTile,
     check_cover,
@@ -131,10 +131,7 @@ class Mosaic(Assembler):
             codec.load(image, name)
 
     def _output_format(self, tiles: Sequence[PlacedTile]) -> ImageFormat:
-        if self.format != "same":
-            return self.format
-        found = tiles[0].meta.fields.get("source_format")
-        return found if found in ("png", "jpeg", "webp", "tiff") else "png"
+        return chosen_format(self.format, tiles[0].meta.fields.get("source_format"))
 
     def _build(
         self,

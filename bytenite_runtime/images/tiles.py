@@ -28,6 +28,7 @@ from .._context import AppContext
 from .._inputs import Chunk
 from ..errors import DataError
 from . import DEFAULT_MAX_PIXELS, codec, formats, header
+from .params import chosen_format
 
 __all__ = ["open_tile", "save_tile"]
 
@@ -64,8 +65,7 @@ def save_tile(
             "partitioner with chunk_metadata other than 'off'?)"
         )
     if name is None:
-        chunk_format = meta.fields.get("format")
-        fmt: formats.ImageFormat = chunk_format if chunk_format in formats.EXTENSIONS else "png"
+        fmt = chosen_format("same", meta.fields.get("format"))
         name = "tile" + formats.EXTENSIONS[fmt]
     else:
         found = formats.format_of_name(name)

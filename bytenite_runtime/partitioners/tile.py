@@ -38,11 +38,10 @@ from ..errors import DataError
 from ..images import DEFAULT_MAX_PIXELS
 from ..images.grid import EdgePolicy, TilePlan, plan_tiles
 from ..images.naming import check_mosaic_name
-from ..images.params import FormatChoice, Quality
+from ..images.params import FormatChoice, Quality, chosen_format
 from ..task import PartitionerContext
 
 if TYPE_CHECKING:
-    from ..images.formats import ImageFormat
     from ..images.header import Dpi
 
 __all__ = ["Tile"]
@@ -138,7 +137,8 @@ class Tile(Partitioner):
                 width, height = header.stored_size(image)
                 # Before any source is decoded, so a later one in a mode the format cannot
                 # hold fails at once rather than after every earlier one is tiled.
-                formats.planned_mode(image, self._format(formats.pil_format(image)), name)
+                fmt = chosen_format(self.format, formats.pil_format(image))
+                formats.planned_mode(image, fmt, name)
             if self.orientation == "apply" and orientation in header.QUARTER_TURNS:
                 width, height = height, width
             tiles = plan_tiles(
@@ -152,9 +152,6 @@ class Tile(Partitioner):
         for source in sources:
             yield from self._tile_source(source, index, count, cell, ctx.log)
             index += len(source.tiles)
-
-    def _format(self, source_format: ImageFormat | None) -> ImageFormat:
-        return (source_format or "png") if self.format == "same" else self.format
 
     def _check_tile_size(self, name: str, size: tuple[int, int]) -> None:
         # The source is held to max_pixels from its header, but a padded tile is as large
@@ -197,7 +194,7 @@ class Tile(Partitioner):
         image = header.oriented(image, source.orientation, upright=upright)
         image = formats.supported_mode(image, source.name)
         image = formats.keyed_alpha(image)
-        fmt = self._format(source_format)
+        fmt = chosen_format(self.format, source_format)
         transparent = "transparency" in image.info
         mode = formats.output_mode(image.mode, fmt, source.name, transparent=transparent)
         if mode != image.mode:
