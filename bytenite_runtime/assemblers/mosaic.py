@@ -147,12 +147,10 @@ class Mosaic(Assembler):
         from ..images.bands import copy_palette, crop_bands, feather_bands
 
         where = f"mosaic {source!r}"
-        fields = tiles[0].meta.fields
-        width, height = (int(v) for v in fields["size"])
-        cols, rows = int(fields["grid"][2]), int(fields["grid"][3])
-        cell = fields.get("cell")
-        xs = axis_edges(width, cols, int(cell[0]) if cell else None)
-        ys = axis_edges(height, rows, int(cell[1]) if cell else None)
+        fields, layout = tiles[0].meta.fields, tiles[0].layout
+        (width, height), (cols, rows), cell = layout.size, layout.grid, layout.cell
+        xs = axis_edges(width, cols, cell[0] if cell else None)
+        ys = axis_edges(height, rows, cell[1] if cell else None)
         grid = check_cover(where, tiles, xs, ys, notes)
         first = grid[0][0]
         icc_profile: bytes | None = None
@@ -202,13 +200,12 @@ class Mosaic(Assembler):
                 f"{where}: output {out_w}x{out_h} exceeds max_pixels ({self.max_pixels})"
             )
         mode = common_mode(where, tiles)
-        feather = self.blend == "feather" and int(fields.get("overlap", 0)) > 0
+        feather = self.blend == "feather" and layout.overlap > 0
         if feather and mode == "P":
             ctx.log.warning("%s: palette tiles cannot be blended; cropping instead", where)
             feather = False
         workers = self.workers or os.cpu_count() or 1
         fmt = self._output_format(tiles)
-        orientation = int(fields.get("orientation") or 1)
         # Before the tiles are decoded, so a format that cannot hold the mode fails at once.
         transparent = palette is not None and "transparency" in palette.info
         out_mode = formats.output_mode(mode, fmt, name, transparent=transparent)
@@ -224,7 +221,7 @@ class Mosaic(Assembler):
                     crop_bands(sink, out_w, mode, grid, (sx, sy), pool)
 
         if fmt == "png" and mode in pngstream.MODES:
-            exif = header.exif_bytes(orientation) if orientation != 1 else None
+            exif = header.exif_bytes(layout.orientation) if layout.orientation != 1 else None
             with target.open("wb") as stream:
                 writer = pngstream.PngWriter(
                     stream, out_w, out_h, mode, workers=workers, exif=exif,
@@ -246,7 +243,7 @@ class Mosaic(Assembler):
                 output = output.convert(out_mode)
             codec.save(
                 output, target, fmt, quality=self.quality, lossless=self.lossless,
-                orientation=orientation, icc_profile=icc_profile, dpi=dpi,
+                orientation=layout.orientation, icc_profile=icc_profile, dpi=dpi,
                 subsampling=subsampling,
             )  # fmt: skip
         ctx.log.info(

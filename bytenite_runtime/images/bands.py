@@ -117,7 +117,7 @@ def feather_bands(
     :func:`ramp`; a band of tiles is decoded once and kept while later bands still need it."""
     sx, sy = scale
     width, height = size
-    overlap = int(grid[0][0].meta.fields.get("overlap", 0))
+    overlap = grid[0][0].layout.overlap
     cache: dict[int, list[tuple[PlacedTile, np.ndarray[Any, Any]]]] = {}
     tops = [to_out(band[0].box.y0, sy) for band in grid]
     bottoms = [to_out(band[0].box.y1, sy) for band in grid]

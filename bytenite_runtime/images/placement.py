@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._inputs import Result
 from ..chunks import ChunkMeta
@@ -17,6 +17,7 @@ from ..errors import DataError
 from .grid import Box
 
 __all__ = [
+    "Layout",
     "PlacedTile",
     "check_cover",
     "check_every_chunk",
@@ -32,8 +33,18 @@ __all__ = [
 _WIDER = {frozenset({"RGB", "RGBA"}): "RGBA", frozenset({"L", "LA"}): "LA"}
 # Exact tile scales tried, most common first, when the largest tile's is not everyone's.
 _TRIED_SCALES = 4
-# What an absent field means, as the mosaic reads it: no overlap, upright.
-_ABSENT = {"overlap": 0, "orientation": 1}
+
+
+class Layout(NamedTuple):
+    """What every tile of one source states alike: the image's size, the grid's columns
+    and rows, the cell asked for (None for a grid), the overlap (0 when absent) and the
+    EXIF orientation (1 when absent)."""
+
+    size: tuple[int, int]
+    grid: tuple[int, int]
+    cell: tuple[int, int] | None
+    overlap: int
+    orientation: int
 
 
 @dataclass
@@ -49,6 +60,7 @@ class PlacedTile:
     box: Box
     offset: tuple[int, int]
     tile_size: tuple[int, int]
+    layout: Layout
     pixels: tuple[int, int] = (0, 0)
     mode: str = ""
 
@@ -63,14 +75,13 @@ def tile_of(result: Result, meta: ChunkMeta) -> PlacedTile:
     wrong pixels or blame a neighbour)."""
     f = meta.fields
     try:
-        size, grid, cell = _ints(f["size"], 2), _ints(f["grid"], 4), f.get("cell")
+        grid = _ints(f["grid"], 4)
         tile = PlacedTile(
             result, meta, grid[0], grid[1], Box.of(_ints(f["core"], 4)),
             Box.of(_ints(f["box"], 4)), _pair(_ints(f["offset"], 2)),
-            _pair(_ints(f["tile_size"], 2)),
+            _pair(_ints(f["tile_size"], 2)), _layout(f, grid),
         )  # fmt: skip
-        _check_geometry(tile, size, grid, None if cell is None else _ints(cell, 2))
-        _check_overlap_and_orientation(f.get("overlap", 0), f.get("orientation"))
+        _check_geometry(tile)
     except KeyError as exc:
         reason = f"no {exc.args[0]!r}"
     except (TypeError, ValueError) as exc:
@@ -90,13 +101,26 @@ def _pair(values: list[int]) -> tuple[int, int]:
     return values[0], values[1]
 
 
-def _check_geometry(
-    tile: PlacedTile, size: list[int], grid: list[int], cell: list[int] | None
-) -> None:
-    for name, values in (("size", size), ("grid", grid[2:]), ("cell", cell),
-                         ("tile_size", list(tile.tile_size))):  # fmt: skip
+def _layout(fields: Mapping[str, Any], grid: list[int]) -> Layout:
+    size, cell = _ints(fields["size"], 2), fields.get("cell")
+    # The mosaic feathers by the overlap and turns its output by the orientation.
+    overlap, orientation = fields.get("overlap", 0), fields.get("orientation")
+    if type(overlap) is not int or overlap < 0:
+        raise ValueError(f"overlap {overlap!r} is not an integer >= 0")
+    if orientation is not None and (type(orientation) is not int or not 1 <= orientation <= 8):
+        raise ValueError(f"orientation {orientation!r} is not an EXIF orientation (1 to 8)")
+    return Layout(
+        _pair(size), _pair(grid[2:]), None if cell is None else _pair(_ints(cell, 2)), overlap,
+        orientation or 1,
+    )  # fmt: skip
+
+
+def _check_geometry(tile: PlacedTile) -> None:
+    size = tile.layout.size
+    for name, values in (("size", size), ("grid", tile.layout.grid), ("cell", tile.layout.cell),
+                         ("tile_size", tile.tile_size)):  # fmt: skip
         if values is not None and min(values) < 1:
-            raise ValueError(f"{name} {values} must be positive")
+            raise ValueError(f"{name} {list(values)} must be positive")
     core, box = tile.core, tile.box
     inside = 0 <= box.x0 <= core.x0 < core.x1 <= box.x1 <= size[0] and (
         0 <= box.y0 <= core.y0 < core.y1 <= box.y1 <= size[1]
@@ -110,14 +134,6 @@ def _check_geometry(
         raise ValueError(
             f"offset {list(tile.offset)} puts box {box} outside its {width}x{height} tile"
         )
-
-
-def _check_overlap_and_orientation(overlap: object, orientation: object) -> None:
-    # The mosaic feathers by the overlap and turns its output by the orientation.
-    if type(overlap) is not int or overlap < 0:
-        raise ValueError(f"overlap {overlap!r} is not an integer >= 0")
-    if orientation is not None and (type(orientation) is not int or not 1 <= orientation <= 8):
-        raise ValueError(f"orientation {orientation!r} is not an EXIF orientation (1 to 8)")
 
 
 def to_out(value: int | Fraction, scale: Fraction) -> int:
@@ -142,13 +158,11 @@ def check_cover(
         # The overlap too: feathering ramps every tile by one overlap, so a tile cut with
         # another (results of two tile runs mixed) would leave a seam. And the orientation:
         # a tile of the stored pixels ('keep') among upright ones would be pasted turned.
-        for field in ("size", "grid", "cell", "overlap", "orientation"):
-            mine, theirs = _field(tile, field), _field(tiles[0], field)
-            if field == "grid" and mine and theirs:
-                mine, theirs = mine[2:], theirs[2:]
+        for field, mine, theirs in zip(Layout._fields, tile.layout, tiles[0].layout, strict=True):
             if mine != theirs:
                 raise DataError(
-                    f"{where}: {tile.label} has {field} {mine}, but {tiles[0].label} has {theirs}"
+                    f"{where}: {tile.label} has {field} {_shown(mine)}, but {tiles[0].label} "
+                    f"has {_shown(theirs)}"
                 )
         key = (tile.col, tile.row)
         expected = (
@@ -178,9 +192,8 @@ def check_cover(
     return [[cells[(col, row)] for col in range(cols)] for row in range(rows)]
 
 
-def _field(tile: PlacedTile, name: str) -> Any:
-    value = tile.meta.fields.get(name)
-    return _ABSENT.get(name) if value is None else value
+def _shown(value: object) -> object:
+    return list(value) if isinstance(value, tuple) else value
 
 
 def missing_notes(
@@ -219,7 +232,7 @@ def check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:
     spans = []
     for group in groups:  # the other tiles' grids are checked against the first's later
         tile = group[0]
-        cols, rows = tile.meta.fields["grid"][2:]
+        cols, rows = tile.layout.grid
         base = tile.meta.index - (tile.row * cols + tile.col)
         spans.append((base, base + cols * rows))
     missing: list[int] = []  # the first nine at most: the count may be huge
