@@ -6,7 +6,7 @@ Plain Python, no Pillow."""
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import PurePosixPath
 
@@ -60,21 +60,21 @@ def mosaic_names(formats: Mapping[tuple[str, str], ImageFormat]) -> dict[tuple[s
     """The output name of each group of tiles, by (source, result name), given its output
     format: see :func:`mosaic_name`; a DataError when two groups would share one, or when
     one is no file name."""
-    per_source: dict[str, int] = defaultdict(int)
-    for source, _ in formats:
-        per_source[source] += 1
-    names = {
-        key: mosaic_name(key[0], fmt, key[1] if per_source[key[0]] > 1 else None)
-        for key, fmt in formats.items()
-    }
+    per_source = Counter(source for source, _ in formats)
+
+    def named(key: tuple[str, str], *, full: bool = False) -> str:
+        source, result = key
+        return mosaic_name(
+            source, formats[key], result if per_source[source] > 1 else None, full=full
+        )
+
+    names = {key: named(key) for key in formats}
     # Two sources that differ only in extension (photo.png, photo.jpg joined as PNG)
     # would share a name: those keep their source's extension in it.
     shared = Counter(names.values())
-    for key, fmt in formats.items():
+    for key in formats:
         if shared[names[key]] > 1:
-            names[key] = mosaic_name(
-                key[0], fmt, key[1] if per_source[key[0]] > 1 else None, full=True
-            )
+            names[key] = named(key, full=True)
     owners: dict[str, tuple[str, str]] = {}
     for key, name in sorted(names.items()):
         first = owners.setdefault(name, key)
