@@ -18,7 +18,6 @@ __all__ = [
     "layout_name",
     "opening_of",
     "pcm_unit",
-    "sample_format_of",
 ]
 
 
@@ -114,6 +113,7 @@ def pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
 
 
 def format_name_of(stream: Any) -> str:
+    """The decoder's pixel format (video) or sample format (audio), "" when unknown."""
     fmt = stream.codec_context.format
     return str(fmt.name) if fmt is not None else ""
 
@@ -121,11 +121,6 @@ def format_name_of(stream: Any) -> str:
 def layout_name(stream: Any) -> str:
     layout = stream.codec_context.layout
     return str(layout.name) if layout is not None else ""
-
-
-def sample_format_of(stream: Any) -> str:
-    sample_format = stream.codec_context.format
-    return str(sample_format.name) if sample_format is not None else ""
 
 
 def is_cover(stream: Any) -> bool:

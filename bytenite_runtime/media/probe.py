@@ -31,7 +31,6 @@ from ._scan import (
     layout_name,
     opening_of,
     pcm_unit,
-    sample_format_of,
 )
 from ._tracks import AudioTrack, MediaInfo, VideoTrack, is_indexed
 
@@ -190,7 +189,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
         audio = AudioTrack(
             astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
             float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
-            tuple(audio_packets), layout_name(astream), sample_format_of(astream),
+            tuple(audio_packets), layout_name(astream), format_name_of(astream),
         )  # fmt: skip
     info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
