@@ -117,11 +117,9 @@ class Mosaic(Assembler):
             )
         check_every_chunk(groups.values())
         names = mosaic_names({key: self._output_format(tiles) for key, tiles in groups.items()})
-        for (source, original), tiles in groups.items():
-            self._build(
-                ctx, source, names[(source, original)], tiles,
-                missing_notes(source, original, groups, untagged),
-            )  # fmt: skip
+        notes = missing_notes(groups, untagged)
+        for key, tiles in groups.items():
+            self._build(ctx, key[0], names[key], tiles, notes[key])
 
     def _check_undamaged(self, result: Result) -> None:
         from ..images import codec

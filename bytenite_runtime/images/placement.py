@@ -5,7 +5,7 @@ Plain Python, no Pillow."""
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -197,27 +197,35 @@ def _shown(value: object) -> object:
 
 
 def missing_notes(
-    source: str,
-    original: str,
-    groups: Mapping[tuple[str, str], Sequence[PlacedTile]],
-    untagged: Sequence[Result],
-) -> dict[int, str]:
-    """What came back, by chunk index, from chunks that may be missing a tile of the group
-    ``(source, original)``: a result under its name without tile metadata, or tiles of the
-    source under another name (an app that saved some tiles as JPEG)."""
-    notes = {
-        r.index: f"its result {r.name!r} carries no tile metadata; write tiles with "
-        "bytenite_runtime.images.tiles.save_tile"
-        for r in untagged
-        if r.index is not None and r.original == original
-    }
-    for (other_source, other), tiles in groups.items():
-        if other_source == source and other != original:
-            for tile in tiles:
-                notes.setdefault(
-                    tile.meta.index, f"it returned {tile.result.name!r} but no {original!r}"
-                )
-    return notes
+    groups: Mapping[tuple[str, str], Sequence[PlacedTile]], untagged: Sequence[Result]
+) -> dict[tuple[str, str], dict[int, str]]:
+    """For each group ``(source, original)``, what came back, by chunk index, from chunks
+    that may be missing one of its tiles: a result under its name without tile metadata,
+    or tiles of the source under another name (an app that saved some tiles as JPEG)."""
+    # Indexed once: a job of thousands of source images, each group scanning every other
+    # group and result, was quadratic.
+    plain: dict[str, list[Result]] = defaultdict(list)
+    for result in untagged:
+        plain[result.original].append(result)
+    originals: dict[str, list[str]] = defaultdict(list)
+    for source, original in groups:
+        originals[source].append(original)
+    found: dict[tuple[str, str], dict[int, str]] = {}
+    for source, original in groups:
+        notes = {
+            r.index: f"its result {r.name!r} carries no tile metadata; write tiles with "
+            "bytenite_runtime.images.tiles.save_tile"
+            for r in plain.get(original, ())
+            if r.index is not None
+        }
+        for other in originals[source]:
+            if other != original:
+                for tile in groups[(source, other)]:
+                    notes.setdefault(
+                        tile.meta.index, f"it returned {tile.result.name!r} but no {original!r}"
+                    )
+        found[(source, original)] = notes
+    return found
 
 
 def check_every_chunk(groups: Collection[Sequence[PlacedTile]]) -> None:
