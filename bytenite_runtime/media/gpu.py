@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import shutil
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -152,14 +152,22 @@ def _whole_chroma(chosen: str, supported: Sequence[str], width: int, height: int
         return None
     if width % shape[0] == 0 and height % shape[1] == 0:
         return None
-    for name in supported:
-        other = _shape(name)
-        fmt = av.VideoFormat(name) if other is not None else None
-        if other is None or fmt is None or fmt.is_rgb or fmt.has_palette:
-            continue
-        if other[:2] == (1, 1) and other[2] == shape[2] and len(fmt.components) == 3:
+    for name, other in _yuv_formats(supported):
+        if other[:2] == (1, 1) and other[2] == shape[2] and not other[3]:
             return name
     return None
+
+
+def _yuv_formats(supported: Sequence[str]) -> Iterator[tuple[str, tuple[int, int, int, bool]]]:
+    """The formats of ``supported`` that are YUV or grey without alpha (no RGB, no
+    palette, no hardware surface such as NVENC's ``cuda``), each with its :func:`_shape`."""
+    for name in supported:
+        shape = _shape(name)
+        if shape is None:
+            continue
+        fmt = av.VideoFormat(name)
+        if not (fmt.is_rgb or fmt.has_palette) and len(fmt.components) in {1, 3}:
+            yield name, shape
 
 
 def _nearest_format(source: str, supported: Sequence[str]) -> tuple[str, str]:
@@ -172,15 +180,11 @@ def _nearest_format(source: str, supported: Sequence[str]) -> tuple[str, str]:
     if want is None:
         return _DEFAULT_FORMAT, ""
     chroma, bits, grey = want[:2], want[2], want[3]
-    fits: list[tuple[str, int]] = []
-    for name in supported:
-        shape = _shape(name)
-        fmt = av.VideoFormat(name) if shape is not None else None
-        if shape is None or fmt is None or fmt.is_rgb or fmt.has_palette:
-            continue
-        alpha = len(fmt.components) in {2, 4}
-        if shape[:2] == chroma and shape[3] == grey and not alpha:
-            fits.append((name, shape[2]))
+    fits = [
+        (name, shape[2])
+        for name, shape in _yuv_formats(supported)
+        if shape[:2] == chroma and shape[3] == grey
+    ]
     enough = [f for f in fits if f[1] >= bits]
     if enough:
         chosen = min(enough, key=lambda f: f[1])[0]
