@@ -131,7 +131,7 @@ def _stages(clip: Path, results: Path, scratch: Path, repeat: int) -> str:
 
         def copy_joined() -> None:
             if not remux.remux(infos, containers, joined, "mp4"):
-                _join_copy.join_by_copy(members, infos, joined, "mp4")
+                _join_copy.join_by_copy(members, infos, containers, joined, "mp4")
 
         remuxed = _best_ms(copy_joined, repeat, lambda: joined.unlink())
         copy_joined()

@@ -48,7 +48,7 @@ def test_remux_gives_the_packets_of_ffmpegs_concat_demuxer(
     ours, theirs = tmp_path / "ours.mp4", tmp_path / "theirs.mp4"
     assert remux.remux(infos, [None] * len(infos), ours, "mp4")
     members = [dataclasses.make_dataclass("M", ["path"])(p) for p in results]
-    _join_copy.join_by_copy(members, infos, theirs, "mp4")  # type: ignore[arg-type]
+    _join_copy.join_by_copy(members, infos, [None] * len(infos), theirs, "mp4")  # type: ignore[arg-type]
     got, want = _packets(ours), _packets(theirs)
     last = {p[0]: n for n, p in enumerate(got)}
     assert [p[:3] + p[4:] for p in got] == [p[:3] + p[4:] for p in want]

@@ -479,6 +479,24 @@ def test_ogg_vorbis_chunks_join_into_one_ogg_stream(tmp_path: Path) -> None:
     assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= 1024
 
 
+def test_ogg_vorbis_join_reads_the_containers_its_probes_opened(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Vorbis results joined as .ogg are copied from the containers the join's probes
+    opened, each sought back to its start, without opening any result a second time."""
+    if "libvorbis" not in encoders():
+        pytest.skip("this ffmpeg has no libvorbis encoder to make the clip")
+    from bytenite_runtime.media import _ogg
+
+    def reopened(path: Path) -> None:
+        raise AssertionError(f"{path.name} opened a second time")
+
+    monkeypatch.setattr(_ogg, "open_media", reopened)
+    tone = make_audio(tmp_path / "tone.ogg")
+    joined = _join(_cut(tone, {"num_chunks": 3}), "out.ogg", tmp_path)
+    assert abs(decoded_counts(joined)[1] - decoded_counts(tone)[1]) <= 1024
+
+
 @pytest.mark.parametrize(("seconds", "count"), [(3.0, 1), (3.0, 5), (2.37, 4)])
 def test_ogg_vorbis_chunks_join_to_the_source_samples_exactly(
     tmp_path: Path, seconds: float, count: int

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from .._inputs import Result
 from ._ffmpeg import run_ffmpeg
@@ -25,12 +26,18 @@ def _lead(info: MediaInfo) -> float:
 
 
 def join_by_copy(
-    members: Sequence[Result], infos: Sequence[MediaInfo], target: Path, muxer: str
+    members: Sequence[Result],
+    infos: Sequence[MediaInfo],
+    containers: Sequence[Any | None],
+    target: Path,
+    muxer: str,
 ) -> None:
+    """Stream-copy ``members`` (probed as ``infos``; open as ``containers``, or None where
+    not kept open) into ``target``."""
     if muxer == "ogg" and all(
         i.video is None and i.audio is not None and i.audio.codec == "vorbis" for i in infos
     ):
-        join_vorbis(infos, target)
+        join_vorbis(infos, containers, target)
         return
     with tempfile.TemporaryDirectory(prefix="bytenite-join-") as scratch:
         listing = Path(scratch) / "list.ffconcat"

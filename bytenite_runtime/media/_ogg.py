@@ -12,9 +12,11 @@ the last one keeps the source's end trim.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -24,15 +26,19 @@ from .probe import MediaInfo, open_media
 __all__ = ["join_vorbis"]
 
 
-def join_vorbis(infos: Sequence[MediaInfo], target: Path) -> None:
-    """Join the audio-only Vorbis results probed as ``infos`` into the Ogg file ``target``,
-    with the first result's stream tags (as ffmpeg copies them)."""
+def join_vorbis(infos: Sequence[MediaInfo], containers: Sequence[Any | None], target: Path) -> None:
+    """Join the audio-only Vorbis results probed as ``infos`` (open as ``containers``, or
+    None to open here) into the Ogg file ``target``, with the first result's stream tags
+    (as ffmpeg copies them)."""
     with av.open(str(target), "w", format="ogg") as out:
         stream = None
         end: Fraction | None = None
-        for info in infos:
+        for info, given in zip(infos, containers, strict=True):
             assert info.audio is not None
-            with open_media(info.path) as source:
+            with contextlib.ExitStack() as stack:
+                source = given or stack.enter_context(open_media(info.path))
+                if given is not None:
+                    given.seek(0)  # the probe demuxed it to the end
                 track = source.streams[info.audio.index]
                 if stream is None:
                     stream = copied_stream(out, track, info.path)

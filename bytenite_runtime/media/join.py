@@ -128,6 +128,7 @@ def _join(
     elsewhere: Collection[int],
 ) -> None:
     infos = [info for info, _ in opened]
+    containers = [container for _, container in opened]
     check_video_kept(members, infos)
     if verify:
         metas = [meta_from_tags(i.tags, m.path) for m, i in zip(members, infos, strict=True)]
@@ -151,9 +152,9 @@ def _join(
                         members[0].index, first)  # fmt: skip
         join_by_reencode(members, infos, target, muxer, log)
     elif encodes_pcm(infos[0], muxer) or not (
-        can_remux(infos, muxer) and remux(infos, [c for _, c in opened], target, muxer)
+        can_remux(infos, muxer) and remux(infos, containers, target, muxer)
     ):
-        join_by_copy(members, infos, target, muxer)
+        join_by_copy(members, infos, containers, target, muxer)
     if verify:
         reencoded = decoded or encodes_pcm(infos[0], muxer)
         check_output(target, infos, reencoded=reencoded, decoded=decoded)
