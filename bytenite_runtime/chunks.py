@@ -48,11 +48,13 @@ __all__ = [
     "FOOTER_MAGIC",
     "META_KEY",
     "META_TEXT_PREFIX",
+    "ChunkFiles",
     "ChunkMeta",
     "MetadataMode",
     "ResultName",
     "append_footer",
     "chunk_file_name",
+    "chunk_files",
     "chunk_index_of",
     "parse_result_name",
     "read_footer",
@@ -127,6 +129,32 @@ def chunk_index_of(name: str) -> int | None:
     """The index in a ``data_{i}.bin`` name, or None for any other name."""
     match = _CHUNK_FILE.fullmatch(name)
     return int(match.group(1)) if match else None
+
+
+@dataclass(frozen=True)
+class ChunkFiles:
+    """What a partitioner left in ``CHUNKS_DIR``, as the platform takes it."""
+
+    tasks: list[Path]
+    """Every top-level file, one task each: ``data_<i>.bin`` in index order, then any
+    other by name."""
+    odd: list[str]
+    """The names of those tasks' files not named ``data_<i>.bin``."""
+    nested: list[str]
+    """Files in a subfolder (paths relative to ``CHUNKS_DIR``), which are no task."""
+
+
+def chunk_files(chunks_dir: Path) -> ChunkFiles:
+    """The files in ``chunks_dir`` that become tasks, and those that are odd or none."""
+    tasks = [p for p in chunks_dir.iterdir() if p.is_file()]
+    tasks.sort(key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name))
+    nested = sorted(
+        p.relative_to(chunks_dir).as_posix()
+        for p in chunks_dir.rglob("*")
+        if p.parent != chunks_dir and p.is_file()
+    )
+    odd = [p.name for p in tasks if chunk_index_of(p.name) is None]
+    return ChunkFiles(tasks, odd, nested)
 
 
 def append_footer(stream: BinaryIO, meta: ChunkMeta) -> None:

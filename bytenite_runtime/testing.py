@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from .chunks import ChunkMeta, append_footer, chunk_index_of, parse_result_name, read_meta
+from .chunks import ChunkMeta, append_footer, chunk_files, parse_result_name, read_meta
 from .settings import (
     CHUNK_FILE,
     app_environment,
@@ -211,25 +211,18 @@ def run_partitioner(
         env = partitioner_environment(source_dir, chunks_dir, params or {}, shared)
         env.update(_secret_environment(secrets))
         partitioner.invoke(env)
-        files_written = [p for p in chunks_dir.iterdir() if p.is_file()]
         # Every top-level file becomes a task on the platform, data_<i>.bin in index order
         # and, as simulate runs them, any other after; files in a subfolder become none.
         # Either is warned about, as simulate warns, not dropped without a word.
-        files_written.sort(
-            key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
-        )
-        odd = [p.name for p in files_written if chunk_index_of(p.name) is None]
-        nested = sorted(
-            p.relative_to(chunks_dir).as_posix()
-            for p in chunks_dir.rglob("*")
-            if p.parent != chunks_dir and p.is_file()
-        )
+        found = chunk_files(chunks_dir)
         chunks = []
-        for path in files_written:
+        for path in found.tasks:
             meta, size = read_meta(path)
             chunks.append(PartitionedChunk(path.read_bytes()[:size], meta))
-    notes = [f"{name!r} is not named data_<i>.bin but is a chunk too, after those" for name in odd]
-    notes += [f"{name!r} is in a subfolder of CHUNKS_DIR, so not a chunk" for name in nested]
+    notes = [
+        f"{name!r} is not named data_<i>.bin but is a chunk too, after those" for name in found.odd
+    ]
+    notes += [f"{name!r} is in a subfolder of CHUNKS_DIR, so not a chunk" for name in found.nested]
     for note in notes:
         warnings.warn(f"run_partitioner: {note}", UserWarning, stacklevel=2)
     return chunks

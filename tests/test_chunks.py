@@ -16,6 +16,7 @@ from bytenite_runtime.chunks import (
     ResultName,
     append_footer,
     chunk_file_name,
+    chunk_files,
     chunk_index_of,
     parse_result_name,
     read_footer,
@@ -143,6 +144,18 @@ def test_chunk_file_names_follow_the_contract() -> None:
     assert chunk_index_of("data_12.bin") == 12
     for other in ("data.bin", "data_x.bin", "data_1.bin.partial", ".data_1.bin.partial"):
         assert chunk_index_of(other) is None
+
+
+def test_chunk_files_orders_tasks_and_names_stray_files(tmp_path: Path) -> None:
+    """Every top-level file of CHUNKS_DIR is a task, data_<i>.bin by index then others by
+    name; files in a subfolder are named apart, as no task."""
+    for name in ("data_10.bin", "data_2.bin", "zz.bin", "extra.txt", "sub/data_0.bin"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    found = chunk_files(tmp_path)
+    assert [p.name for p in found.tasks] == ["data_2.bin", "data_10.bin", "extra.txt", "zz.bin"]
+    assert found.odd == ["extra.txt", "zz.bin"]
+    assert found.nested == ["sub/data_0.bin"]
 
 
 # -- result names ------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from .._log import Redactor
-from ..chunks import chunk_index_of
+from ..chunks import chunk_files, chunk_index_of
 from ..errors import ByteniteError, ConfigError, JobFailed, listed
 from ..settings import assembler_environment, partitioner_environment
 from ._collect import collect
@@ -47,15 +47,12 @@ class _Job(JobState):
             source_dir, chunks_dir, self.plan.template.params.partitioner, self.options.shared_cache
         )
         self._single(self.plan.partitioner, "partitioner", contract)
-        chunks = [p for p in chunks_dir.iterdir() if p.is_file()]
+        # Every file becomes a task; data_<i>.bin in index order, anything else after.
+        found = chunk_files(chunks_dir)
+        chunks, nested = found.tasks, found.nested
         # The contract names chunks data_<i>.bin in CHUNKS_DIR and is silent on subfolders:
         # a file there is not a task here, and may not be one on the platform either, so
         # it is named rather than dropped in silence (as a task's nested results are).
-        nested = sorted(
-            p.relative_to(chunks_dir).as_posix()
-            for p in chunks_dir.rglob("*")
-            if p.parent != chunks_dir and p.is_file()
-        )
         if nested:
             self._warn(
                 "partitioner",
@@ -66,13 +63,10 @@ class _Job(JobState):
         if not chunks:
             hint = " (only files in subfolders, which are not chunks)" if nested else ""
             raise JobFailed(f"partitioner: wrote no chunks into CHUNKS_DIR{hint}")
-        odd = [p.name for p in chunks if chunk_index_of(p.name) is None]
-        if odd:
-            self._warn("partitioner", f"files not named data_<i>.bin became tasks too: {odd[:5]}")
-        # Every file becomes a task; data_<i>.bin in index order, anything else after.
-        chunks.sort(
-            key=lambda p: (chunk_index_of(p.name) is None, chunk_index_of(p.name) or 0, p.name)
-        )
+        if found.odd:
+            self._warn(
+                "partitioner", f"files not named data_<i>.bin became tasks too: {found.odd[:5]}"
+            )
         # Tasks are numbered 0…N-1 whatever the names say: a gap (or 1-based names) would
         # give a task a CHUNK_NUMBER its chunk's name does not, without a word.
         for task, chunk in enumerate(chunks):
