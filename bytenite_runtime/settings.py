@@ -38,6 +38,7 @@ __all__ = [
     "parse_json_object",
     "partitioner_environment",
     "secret_environment",
+    "secret_value",
     "secret_variable_names",
 ]
 
@@ -385,6 +386,18 @@ def assembler_environment(
     if shared_cache_dir is not None:
         env[SHARED_CACHE_DIR] = str(shared_cache_dir)
     return env
+
+
+def secret_value(value: object) -> str | tuple[str, str] | None:
+    """A secret as a secrets file holds it: a str, or a storage secret's
+    ``{"access_key": …, "secret_key": …}`` as its pair; None for any other shape."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        access, secret = value.get("access_key"), value.get("secret_key")
+        if isinstance(access, str) and isinstance(secret, str):
+            return (access, secret)
+    return None
 
 
 def secret_environment(values: Mapping[str, str | tuple[str, str]]) -> dict[str, str]:

@@ -36,6 +36,7 @@ from .settings import (
     assembler_environment,
     partitioner_environment,
     secret_environment,
+    secret_value,
 )
 from .task import Entrypoint, entrypoint_for
 
@@ -113,21 +114,20 @@ def _write_files(folder: Path, files: Mapping[str, bytes | str], *, flat: bool) 
 def _secret_environment(secrets: Secrets | None) -> dict[str, str]:
     values: dict[str, str | tuple[str, str]] = {}
     for secret_id, value in (secrets or {}).items():
-        pair: object = value
-        if isinstance(value, Mapping) and set(value) == {"access_key", "secret_key"}:
-            pair = (value["access_key"], value["secret_key"])
-        elif isinstance(value, list):
+        stored: str | tuple[str, str] | None
+        if isinstance(value, tuple | list):
             pair = tuple(value)
-        if isinstance(pair, str) or (
-            isinstance(pair, tuple) and len(pair) == 2 and all(isinstance(v, str) for v in pair)
-        ):
-            values[secret_id] = pair
-            continue
-        # Naming the type only: the value is the secret.
-        raise TypeError(
-            f"secrets[{secret_id!r}]: expected a str, an (access_key, secret_key) pair of str "
-            f'or {{"access_key": …, "secret_key": …}}, got {type(value).__name__} (value hidden)'
-        )
+            stored = pair if len(pair) == 2 and all(isinstance(v, str) for v in pair) else None
+        else:
+            stored = secret_value(value)  # a str, or simulate's --secrets file shape
+        if stored is None:
+            # Naming the type only: the value is the secret.
+            raise TypeError(
+                f"secrets[{secret_id!r}]: expected a str, an (access_key, secret_key) pair of "
+                f'str or {{"access_key": …, "secret_key": …}}, got {type(value).__name__} '
+                "(value hidden)"
+            )
+        values[secret_id] = stored
     return secret_environment(values)
 
 

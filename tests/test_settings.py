@@ -27,6 +27,7 @@ from bytenite_runtime.settings import (
     load_secrets,
     partitioner_environment,
     secret_environment,
+    secret_value,
 )
 
 SECRET = "hunter2-s3cr3t-value"
@@ -404,6 +405,23 @@ def test_storage_secret_is_read_from_its_pair() -> None:
     assert secret.secret_key.get_secret_value() == SECRET
     assert secret.value is None
     assert sorted(secret.revealed()) == sorted(["AKIA" + SECRET, SECRET])
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("t0k3n", "t0k3n"),
+        ({"access_key": "AKIA", "secret_key": "k/1"}, ("AKIA", "k/1")),
+        ({"access_key": "AKIA"}, None),
+        ({"access_key": "AKIA", "secret_key": 1}, None),
+        (["AKIA", "k/1"], None),
+        (None, None),
+    ],
+)
+def test_secret_value_reads_the_secrets_file_shapes(value: object, expected: object) -> None:
+    """A secrets file's value is a str, or a storage secret's {access_key, secret_key} as
+    its pair; any other shape is None, for the caller to name."""
+    assert secret_value(value) == expected
 
 
 def test_other_secret_is_read_from_its_id() -> None:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from .._argparse import OneLineParser
 from ..errors import ConfigError
-from ..settings import parse_json_object, problems_from_validation
+from ..settings import parse_json_object, problems_from_validation, secret_value
 from ._request import Config, DataSource, Params, load_json
 
 __all__ = [
@@ -191,20 +191,13 @@ def load_secrets_file(path: Path | None) -> dict[str, str | tuple[str, str]]:
     doc = load_json(path, "secrets file")
     secrets: dict[str, str | tuple[str, str]] = {}
     for key, value in doc.items():
-        if isinstance(value, str):
-            secrets[key] = value
-        elif (
-            isinstance(value, dict)
-            and isinstance(value.get("access_key"), str)
-            and isinstance(value.get("secret_key"), str)
-        ):
-            secrets[key] = (value["access_key"], value["secret_key"])
-        else:
+        stored = secret_value(value)
+        if stored is None:
             raise ConfigError(
                 f"secrets file {str(path)!r}: {key}: expected a string or "
                 "{access_key, secret_key}"
             )
-        stored = secrets[key]
+        secrets[key] = stored
         if any("\0" in part for part in (stored if isinstance(stored, tuple) else (stored,))):
             # No environment variable can hold a NUL: the task could not even be started.
             raise ConfigError(
