@@ -299,12 +299,12 @@ def _mask_chain(exc: BaseException, redactor: Redactor) -> None:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        masked = tuple(redactor.redact(a) if isinstance(a, str) else a for a in current.args)
+        masked = redactor.redact_all(current.args)
         if masked != current.args:
             current.args = masked
         notes = getattr(current, "__notes__", None)
         if isinstance(notes, list):
-            current.__notes__ = [redactor.redact(n) if isinstance(n, str) else n for n in notes]
+            current.__notes__ = redactor.redact_all(notes)
         if isinstance(current, OSError):  # its message shows these, not its args
             for name in ("filename", "filename2"):
                 value = getattr(current, name)

@@ -7,6 +7,7 @@ import logging
 import sys
 import urllib.parse
 from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["Redactor", "component_logger"]
 
@@ -39,6 +40,18 @@ class Redactor(logging.Filter):
         for value in self.values:
             text = text.replace(value, "***")
         return text
+
+    def redact_all(self, value: Any) -> Any:
+        """``value`` with every string in it redacted: a str, or a plain list, tuple or dict
+        holding them (nested; keys are left as they are). A subclass of those is left
+        whole: a named tuple, say, cannot be rebuilt from its items alone."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if type(value) is dict:
+            return {key: self.redact_all(item) for key, item in value.items()}
+        if type(value) in (list, tuple):
+            return type(value)(self.redact_all(item) for item in value)
+        return value
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.values:

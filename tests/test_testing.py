@@ -8,7 +8,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from pydantic import BaseModel
@@ -229,6 +229,26 @@ def test_run_app_masks_secrets_in_the_error_it_raises() -> None:
         run_app(rejects, "group", secrets=secrets)
     chain = "".join(traceback.format_exception(raised.value))
     assert "ValueError: rejected ***" in chain and "s3cr3t" not in chain
+
+
+def test_run_app_masks_secrets_held_in_an_errors_containers() -> None:
+    """A secret inside a dict or list an app's exception was raised with is masked too,
+    and an argument that is a named tuple is left whole rather than breaking the mask."""
+
+    class Call(NamedTuple):
+        url: str
+
+    @task.app(secrets=["TOKEN"])
+    def rejects(ctx: task.AppContext[Any]) -> None:
+        token = ctx.secrets["TOKEN"].revealed()[0]
+        raise ValueError({"token": token}, [token], Call("https://example.invalid"))
+
+    secrets = {"TOKEN": "s3cr3t-value"}  # not on the line the traceback quotes
+    with pytest.raises(ComponentError) as raised:
+        run_app(rejects, "x", secrets=secrets)
+    chain = "".join(traceback.format_exception(raised.value))
+    assert "s3cr3t" not in chain
+    assert "({'token': '***'}, ['***'], Call(url='https://example.invalid'))" in chain
 
 
 def test_run_app_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:

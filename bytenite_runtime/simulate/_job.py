@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 
-from .._log import Redactor
 from ..chunks import chunk_files, chunk_index_of
 from ..errors import ByteniteError, ConfigError, JobFailed, listed
 from ..settings import assembler_environment, partitioner_environment
@@ -125,8 +124,8 @@ class _Job(JobState):
                 cleanup.join()
         # The report names what components chose (result names, output files, reasons
         # quoting their output): a secret there is masked as in the logs.
-        report: dict[str, Any] = _redacted(
-            self._report(state, created, time.time(), files), self.redactor
+        report: dict[str, Any] = self.redactor.redact_all(
+            self._report(state, created, time.time(), files)
         )
         (self.root / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
         if not self.options.keep:
@@ -181,17 +180,6 @@ class _Job(JobState):
                 "files": [str(f) for f in files],
             },
         }
-
-
-def _redacted(value: Any, redactor: Redactor) -> Any:
-    """``value`` (JSON-like) with every string in it redacted."""
-    if isinstance(value, str):
-        return redactor.redact(value)
-    if isinstance(value, dict):
-        return {key: _redacted(item, redactor) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item, redactor) for item in value]
-    return value
 
 
 def _discard(folders: Iterable[Path]) -> None:
