@@ -149,12 +149,11 @@ class Row(Partitioner):
             )
             files = []
             for original, plain, sizing in zip(ctx.sources, plains, sizings, strict=True):
-                with plain.open("rb") as stream:
-                    head = stream.read(8)
+                head = table_source.read_head(plain)
                 fmt = table_source.detect_format(original, head, declared)
                 name = original.relative_to(ctx.source_dir).as_posix()
                 table_source.check_not_binary(plain, head, name, fmt)
-                table_source.check_magic(plain, name, fmt)
+                table_source.check_magic(head, name, fmt)
                 if self.output_format not in ("same", fmt) and self.header:
                     self._check_distinct_columns(plain, name, fmt)
                 files.append((name, fmt, plain, sizing))

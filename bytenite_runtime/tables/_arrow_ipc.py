@@ -14,13 +14,12 @@ import pyarrow as pa  # type: ignore[import-untyped]
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._columnar_base import ColumnarPiece, no_rows, short_reason, with_meta
-from .source import Sizing
+from .source import Sizing, check_not_feather_v1
 from .spans import Unit, plan_cuts
 
-__all__ = ["ArrowPiece", "Dictionaries", "check_not_feather_v1", "new_ipc_file", "plan_arrow"]
+__all__ = ["ArrowPiece", "Dictionaries", "new_ipc_file", "plan_arrow"]
 
 _ARROW_MAGIC = b"ARROW1"
-_FEATHER_V1_MAGIC = b"FEA1"
 
 
 class ArrowPiece(ColumnarPiece):
@@ -96,15 +95,6 @@ class Dictionaries:
             )
         return pa.DictionaryArray.from_arrays(
             indices.cast(index_type), known, ordered=array.type.ordered
-        )
-
-
-def check_not_feather_v1(head: bytes, name: str) -> None:
-    """Raise ``DataError`` when ``head`` (a file's first bytes) opens a Feather v1 file,
-    which pyarrow's IPC readers misread as a stream with an absurd message length."""
-    if head.startswith(_FEATHER_V1_MAGIC):
-        raise DataError(
-            f"{name}: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
         )
 
 

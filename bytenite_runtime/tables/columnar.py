@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from ._arrow_ipc import ArrowPiece, Dictionaries, check_not_feather_v1, new_ipc_file, plan_arrow
+from ._arrow_ipc import ArrowPiece, Dictionaries, new_ipc_file, plan_arrow
 from ._columnar_base import duplicate_name, short_reason, with_meta, without_meta
 from ._parquet import ParquetPiece, plan_parquet, storage_options
 from .source import Sizing
@@ -27,7 +27,6 @@ __all__ = [
     "ArrowPiece",
     "Dictionaries",
     "ParquetPiece",
-    "check_not_feather_v1",
     "duplicate_name",
     "new_ipc_file",
     "plan",

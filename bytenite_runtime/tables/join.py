@@ -23,7 +23,7 @@ from typing import Protocol
 from .._copy import append_file, write_all
 from .._inputs import Result
 from ..errors import DataError
-from .source import Format, check_magic, check_not_binary
+from .source import Format, check_magic, check_not_binary, read_head
 
 __all__ = ["Join", "label", "plan"]
 
@@ -47,9 +47,9 @@ def plan(
     """Check that ``results`` (in chunk order) can be joined as ``fmt``; nothing is written.
     ``quoting=False`` reads a CSV/TSV result's quotes as plain characters."""
     for result in results:
-        check_magic(result.path, label(result), fmt)
-        with result.path.open("rb") as stream:
-            check_not_binary(result.path, stream.read(8), label(result), fmt)
+        head = read_head(result.path)
+        check_magic(head, label(result), fmt)
+        check_not_binary(result.path, head, label(result), fmt)
     if fmt in ("parquet", "arrow"):
         from . import join_columnar
 

@@ -20,7 +20,6 @@ from .._inputs import Result
 from ..errors import DataError
 from .columnar import (
     Dictionaries,
-    check_not_feather_v1,
     duplicate_name,
     new_ipc_file,
     storage_options,
@@ -84,9 +83,6 @@ class ColumnarJoin:
         schemas: list[Any] = []
         self.rows: list[int | None] = []
         for result in results:
-            if fmt == "arrow":
-                with result.path.open("rb") as stream:
-                    check_not_feather_v1(stream.read(4), label(result))
             try:
                 schema, rows = self._inspect(result.path)
             except _ARROW_ERRORS as exc:

@@ -18,11 +18,13 @@ __all__ = [
     "Sizing",
     "check_magic",
     "check_not_binary",
+    "check_not_feather_v1",
     "decompressed",
     "detect_format",
     "format_of_name",
     "has_slot",
     "plan_sizing",
+    "read_head",
 ]
 
 Format = Literal["csv", "tsv", "jsonl", "parquet", "arrow", "npy"]
@@ -75,6 +77,7 @@ _OTHER_MAGIC = (
     (_ZSTD, "zstd data"),
 )
 _A_FILE = {"parquet": "a Parquet file", "arrow": "an Arrow IPC file", "npy": "a .npy file"}
+_FEATHER_V1 = b"FEA1"
 _HEAD = 512
 
 
@@ -140,19 +143,36 @@ def _looks_like(head: bytes) -> str | None:
     return "text (TSV?)" if "\t" in text.partition("\n")[0] else "text (CSV?)"
 
 
-def check_magic(path: Path, name: str, fmt: Format) -> None:
-    """Raise ``DataError`` when a Parquet, Arrow IPC or ``.npy`` file at ``path`` (``name``
-    in messages) holds another format's bytes, saying what they look like, rather than
-    passing on pyarrow's or numpy's wording about a metadata length or a footer."""
+def read_head(path: Path) -> bytes:
+    """The first bytes of the file at ``path``: what :func:`detect_format`,
+    :func:`check_not_binary` and :func:`check_magic` look at."""
+    with path.open("rb") as stream:
+        return stream.read(_HEAD)
+
+
+def check_magic(head: bytes, name: str, fmt: Format) -> None:
+    """Raise ``DataError`` when a Parquet, Arrow IPC or ``.npy`` file (``name`` in
+    messages), whose first bytes are ``head`` (:func:`read_head`), holds another format's
+    bytes, saying what they look like, rather than passing on pyarrow's or numpy's wording
+    about a metadata length or a footer; or, for Arrow IPC, Feather v1."""
     if fmt not in _OWN_MAGIC:
         return
-    with path.open("rb") as stream:
-        head = stream.read(_HEAD)
+    if fmt == "arrow":
+        check_not_feather_v1(head, name)
     if not head or head.startswith(_OWN_MAGIC[fmt]):
         return
     shown = _looks_like(head)
     if shown is not None:
         raise DataError(f"{name}: not {_A_FILE[fmt]}; its bytes look like {shown}")
+
+
+def check_not_feather_v1(head: bytes, name: str) -> None:
+    """Raise ``DataError`` when ``head`` (a file's first bytes) opens a Feather v1 file,
+    which pyarrow's IPC readers misread as a stream with an absurd message length."""
+    if head.startswith(_FEATHER_V1):
+        raise DataError(
+            f"{name}: Feather v1 is not supported; rewrite it as Feather v2 / Arrow IPC"
+        )
 
 
 DELIMITERS = {"csv": ",", "tsv": "\t"}
