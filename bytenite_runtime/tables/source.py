@@ -53,11 +53,6 @@ _ZSTD = b"\x28\xb5\x2f\xfd"
 _COMPRESSIONS = {".gz": ("gzip", _GZIP), ".gzip": ("gzip", _GZIP), ".zst": ("zstd", _ZSTD)}
 _COMPRESSIONS[".zstd"] = _COMPRESSIONS[".zst"]
 _TEXT_FORMATS = ("csv", "tsv", "jsonl")
-_SHOWN: dict[Format, str] = {
-    "parquet": "Parquet",
-    "arrow": "Arrow IPC",
-    "npy": "a NumPy .npy array",
-}
 _COPY_BLOCK = 8 << 20
 # What each binary format's file starts with: an Arrow IPC stream opens with a message's
 # continuation marker (0xFFFFFFFF), one written before Arrow 0.15 with its length.
@@ -119,8 +114,9 @@ def check_not_binary(path: Path, head: bytes, name: str, fmt: Format) -> None:
                 if stream.read() != magic:
                     continue
         shown = magic.decode("latin-1").encode("unicode_escape").decode("ascii")
+        kind = dict(_OTHER_MAGIC)[magic]
         raise DataError(
-            f"{name}: looks like {_SHOWN[real]} (starts with {shown}), not {fmt.upper()}; "
+            f"{name}: looks like {kind} (starts with {shown}), not {fmt.upper()}; "
             f'set "format": "{real}" or rename it'
         )
 
