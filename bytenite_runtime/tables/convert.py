@@ -78,8 +78,10 @@ def read_piece(
         staged = Path(scratch) / f"piece.{src_fmt}"
         with staged.open("wb") as stream:
             piece.write(stream, meta)
-        if src_fmt in DELIMITERS:
-            _end_with_newline(staged)
+            if src_fmt in DELIMITERS:
+                # pyarrow reads a last record of one empty quoted field ('""') without a
+                # newline as an empty file; after a newline, this is a blank line it skips.
+                stream.write(b"\n")
         try:
             table = _read(
                 staged, src_fmt, header=header, delimiter=delimiter, quoting=quoting,
@@ -106,18 +108,6 @@ def read_piece(
                 )
         # The staged piece's own slot is not the converted chunk's metadata.
         return table.replace_schema_metadata(without_meta(table.schema).metadata)
-
-
-def _end_with_newline(path: Path) -> None:
-    """End the staged CSV/TSV piece with a newline if its last record has none: pyarrow
-    reads a lone '""' (one empty field) without one as an empty file, not as a record."""
-    with path.open("r+b") as stream:
-        size = stream.seek(0, 2)
-        if size:
-            stream.seek(size - 1)
-            if stream.read(1) != b"\n":
-                stream.seek(size)
-                stream.write(b"\n")
 
 
 def _blank(path: Path, fmt: str) -> bool:
