@@ -43,9 +43,11 @@ _WORKERS = 4
 
 
 class _Conflict(Exception):
-    def __init__(self, path: tuple[str, ...], old: Any, new: Any) -> None:
+    """Two types, or two JSON kinds, at ``path`` that do not join."""
+
+    def __init__(self, path: tuple[str, ...], before: Any, here: Any) -> None:
         super().__init__(path)
-        self.path, self.old, self.new = path, old, new
+        self.path, self.before, self.here = path, before, here
 
 
 def file_schema(path: Path, name: str, dst_fmt: str) -> Any:
@@ -66,7 +68,7 @@ def file_schema(path: Path, name: str, dst_fmt: str) -> Any:
             last = first_line + block.rstrip(b"\r\n").count(b"\n")
             raise DataError(
                 f"{name} lines {first_line}-{last}: column {_column(conflict.path)!r} is "
-                f"{conflict.new} there but {conflict.old} earlier in the file; a column "
+                f"{conflict.here} there but {conflict.before} earlier in the file; a column "
                 f"converted to {dst_fmt} holds one type"
             ) from None
     return pa.schema(list(fields.items()))
@@ -180,7 +182,7 @@ def _raise_conflict(
             return
         try:
             known = _join_object(known, record, ())
-        except _KindConflict as conflict:
+        except _Conflict as conflict:
             raise DataError(
                 f"{name} line {number}: column {_column(conflict.path)!r} holds "
                 f"{_words(conflict.here)} here but {_words(conflict.before)} earlier in the "
@@ -188,12 +190,6 @@ def _raise_conflict(
                 f"to {dst_fmt} holds one type (make its values one kind, or leave "
                 "output_format at 'same')"
             ) from None
-
-
-class _KindConflict(Exception):
-    def __init__(self, path: tuple[str, ...], before: Any, here: Any) -> None:
-        super().__init__(path)
-        self.path, self.before, self.here = path, before, here
 
 
 # A kind: None (null), "boolean", "number", "string", ("array", kind) or ("object", {..}).
@@ -252,7 +248,7 @@ def _join(before: Any, here: Any, path: tuple[str, ...]) -> Any:
         for key, kind in here[1].items():
             fields[key] = _join(fields.get(key), kind, (*path, key))
         return ("object", fields)
-    raise _KindConflict(path, before, here)
+    raise _Conflict(path, before, here)
 
 
 def _column(path: tuple[str, ...]) -> str:
