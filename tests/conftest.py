@@ -48,6 +48,12 @@ class Completed:
     def last_error_line(self) -> str:
         return last_line(self.stderr)
 
+    @property
+    def delivered(self) -> list[str]:
+        """The names in the output folder, less the simulator's record of the delivery."""
+        assert self.output is not None
+        return delivered_names(self.output)
+
 
 def run_component(
     command: Iterable[str],
@@ -105,6 +111,13 @@ def write_component(
     return folder
 
 
+def delivered_names(folder: Path) -> list[str]:
+    """The names in an output folder the simulator delivered, less its record there."""
+    names = sorted(p.name for p in folder.iterdir())
+    assert ".bytenite-output" in names, f"{folder} holds no record of its delivery"
+    return [n for n in names if n != ".bytenite-output"]
+
+
 @dataclass
 class SimRun:
     """One finished ``python -m bytenite_runtime.simulate`` run."""
@@ -119,6 +132,12 @@ class SimRun:
     @property
     def last_error_line(self) -> str:
         return last_line(self.stderr)
+
+    @property
+    def delivered(self) -> list[str]:
+        """The names in the output folder, less the simulator's record of the delivery."""
+        assert self.output is not None
+        return delivered_names(self.output)
 
     @property
     def job_dir(self) -> Path:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import delivered_names
 from PIL import Image, ImageFilter
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "image-tiles"
@@ -26,6 +27,6 @@ def test_image_tiles_example_equals_blurring_the_whole_image(
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["photo.png"]
+    assert delivered_names(out) == ["photo.png"]
     expected = Image.open(EXAMPLE / "photo.png").filter(ImageFilter.GaussianBlur(2))
     assert np.array_equal(np.asarray(Image.open(out / "photo.png")), np.asarray(expected))

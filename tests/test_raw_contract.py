@@ -105,7 +105,7 @@ def test_raw_partitioner_app_and_assembler_run_together(
     run = simulate(request)
     assert run.returncode == 0, run.stderr
     assert run.report["job"]["chunks"] == 3
-    assert sorted(p.name for p in run.output.iterdir()) == ["all.txt"]
+    assert run.delivered == ["all.txt"]
     assert (run.output / "all.txt").read_bytes() == LINES.upper().encode()
 
 
@@ -119,7 +119,7 @@ def test_raw_app_between_passthrough_builtins(
     )
     run = simulate(request)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in run.output.iterdir()) == ["out.txt"]
+    assert run.delivered == ["out.txt"]
     assert (run.output / "out.txt").read_bytes() == LINES.upper().encode()
 
 
@@ -141,7 +141,7 @@ def test_raw_app_with_replicate_fanout_and_zipper(
     )
     run = simulate(request)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in run.output.iterdir()) == ["results_archive.zip"]
+    assert run.delivered == ["results_archive.zip"]
     with zipfile.ZipFile(run.output / "results_archive.zip") as archive:
         assert archive.namelist() == ["copy_0.txt", "copy_1.txt", "copy_2.txt"]
         for name in archive.namelist():
@@ -167,7 +167,7 @@ def test_raw_app_results_named_by_convention_are_ordered_by_concat(
     )
     run = simulate(request)
     assert run.returncode == 0, run.stderr
-    assert sorted(p.name for p in run.output.iterdir()) == ["part.txt"]
+    assert run.delivered == ["part.txt"]
     assert (run.output / "part.txt").read_bytes() == LINES.upper().encode()
 
 

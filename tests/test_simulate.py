@@ -610,7 +610,7 @@ def test_result_name_collision_is_renamed_and_recorded(
     assert collision["firstChunk"] == 0
     renamed = collision["renamedTo"]
     assert renamed != "out.txt"
-    assert sorted(p.name for p in run.output.iterdir()) == sorted(["out.txt", renamed])
+    assert run.delivered == sorted(["out.txt", renamed])
     assert run.report["tasks"][1]["results"] == [renamed]
 
 
@@ -662,7 +662,7 @@ def test_prefixed_results_are_joined_in_order_by_concat(
     chunk order."""
     run = simulate(_indexed_job(tmp_path, source, "concat"), "--prefix-results")
     assert run.returncode == 0, run.stderr
-    assert [p.name for p in run.output.iterdir()] == ["part.txt"]
+    assert run.delivered == ["part.txt"]
     assert (run.output / "part.txt").read_text() == "".join(f"{i}|{i}|{LINES}" for i in range(3))
 
 
@@ -699,7 +699,7 @@ def test_hello_world_example_runs(simulate: Simulate, tmp_path: Path) -> None:
     run = simulate(example / "job.json")
     assert run.returncode == 0, run.stderr
     expected = (example / "input.txt").read_text().upper()
-    assert sorted(p.name for p in run.output.iterdir()) == ["hello_world_processed.txt"]
+    assert run.delivered == ["hello_world_processed.txt"]
     assert (run.output / "hello_world_processed.txt").read_text() == expected
     assert run.report["job"]["name"] == "hello world"
     assert run.report["job"]["config"]["maxTaskRetries"] == 1
@@ -1069,22 +1069,99 @@ def test_bypass_destination_discards_the_output(
     assert not run.output.exists()
 
 
-def test_non_empty_output_folder_is_refused_without_overwrite(
+def test_earlier_output_is_replaced_only_with_overwrite(
     simulate: Simulate, tmp_path: Path, source: Path
 ) -> None:
-    """An output folder that already holds files is refused before the job runs, and
-    replaced with --overwrite."""
+    """An earlier run's output folder is refused before the job runs, and replaced whole
+    with --overwrite; each delivery records its job and entries in .bytenite-output."""
+    output = tmp_path / "out"
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    first = simulate(request, output=output)
+    assert first.returncode == 0, first.stderr
+    assert first.delivered == ["out.txt"]
+    run = simulate(request, output=output)
+    assert run.returncode == 2
+    assert run.last_error_line == (
+        f"error: output folder {str(output)!r} holds an earlier run's output "
+        "(pass --overwrite to replace it)"
+    )
+    again = simulate(request, "--overwrite", output=output)
+    assert again.returncode == 0, again.stderr
+    assert again.delivered == ["out.txt"]
+    record = json.loads((output / ".bytenite-output").read_text())
+    assert record == {"job": again.job_dir.name, "entries": ["out.txt"]}
+    assert again.report["output"]["files"] == [str(output / "out.txt")]
+
+
+@pytest.mark.parametrize("record", [None, "not json", '{"entries": "out.txt"}'])
+def test_overwrite_never_replaces_a_folder_no_run_delivered(
+    simulate: Simulate, tmp_path: Path, source: Path, record: str | None
+) -> None:
+    """A non-empty folder without a readable delivery record (``--output ~/Documents``
+    mistyped) is refused even with --overwrite, and nothing there is lost."""
     output = tmp_path / "taken"
     output.mkdir()
     (output / "precious.txt").write_text("keep me")
+    if record is not None:
+        (output / ".bytenite-output").write_text(record)
     request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
-    run = simulate(request, output=output)
+    for flags in ((), ("--overwrite",)):
+        run = simulate(request, *flags, output=output)
+        assert run.returncode == 2
+        assert run.last_error_line == (
+            f"error: output folder {str(output)!r} is not empty and no earlier run delivered "
+            "it (it has no .bytenite-output), so even --overwrite leaves it: empty it or "
+            "choose another"
+        )
+        assert (output / "precious.txt").read_text() == "keep me"
+        assert run.job_dirs == []
+
+
+@pytest.mark.parametrize("added", ["notes.txt", "sub/deep.txt"])
+def test_overwrite_never_replaces_a_file_added_beside_an_earlier_output(
+    simulate: Simulate, tmp_path: Path, source: Path, added: str
+) -> None:
+    """A file put into an earlier run's output folder after it was delivered makes
+    --overwrite refuse the folder, naming that file, and the file survives."""
+    output = tmp_path / "out"
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    assert simulate(request, output=output).returncode == 0
+    (output / added).parent.mkdir(exist_ok=True)
+    (output / added).write_text("mine")
+    run = simulate(request, "--overwrite", output=output)
     assert run.returncode == 2
-    assert "--overwrite" in run.last_error_line
-    assert (output / "precious.txt").read_text() == "keep me"
-    again = simulate(request, "--overwrite", output=output)
-    assert again.returncode == 0, again.stderr
-    assert sorted(p.name for p in output.iterdir()) == ["out.txt"]
+    first = added.split("/")[0]
+    assert run.last_error_line == (
+        f"error: output folder {str(output)!r} holds {first!r}, which the run that "
+        "delivered it did not write, so even --overwrite leaves it: move it or choose "
+        "another folder"
+    )
+    assert (output / added).read_text() == "mine"
+    assert (output / "out.txt").exists()
+
+
+def test_output_named_like_the_delivery_record_fails_the_job(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An assembler output named .bytenite-output, the simulator's record, fails the job
+    with a one-line error instead of being replaced by the record, and nothing is delivered."""
+    output = tmp_path / "out"
+    request = write_request(
+        tmp_path / "job.json",
+        app=RAW_APP,
+        assembler=RAW_ASSEMBLER,
+        source=source,
+        params={"assembler": {"output_name": ".bytenite-output"}},
+    )
+    run = simulate(request, output=output)
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr
+    assert run.report["job"]["state"] == "Failed"
+    assert run.report["job"]["reason"] == (
+        "the assembler's output holds '.bytenite-output', the name the simulator keeps for "
+        "its record of a delivery: name that output otherwise"
+    )
+    assert not output.exists()
 
 
 @pytest.mark.parametrize("case", ["cwd", "source", "workdir"])
@@ -1183,7 +1260,7 @@ def test_overwrite_never_replaces_a_top_level_folder(folder: str) -> None:
     """A top-level folder of the file system (/tmp, shared with everything else on the
     machine) is refused as an output even with --overwrite, whatever it holds."""
     from bytenite_runtime.errors import TemplateError
-    from bytenite_runtime.simulate._sources import check_destination
+    from bytenite_runtime.simulate._destination import check_destination
 
     with pytest.raises(TemplateError, match="is a top-level folder of the file system"):
         check_destination(Path(folder), True)

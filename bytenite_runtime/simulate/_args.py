@@ -38,7 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument(
         "--output", type=Path, help="output folder (default: bytenite-output/<job id>)"
     )
-    src.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    src.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run's output folder (never one it did not deliver)",
+    )
     par = p.add_argument_group("params")
     par.add_argument(
         "--params", help="JSON object {partitioner, app, assembler} merged over the request's"

@@ -22,10 +22,11 @@ from ..chunks import chunk_files, chunk_index_of
 from ..errors import ByteniteError, ConfigError, JobFailed, listed
 from ..settings import assembler_environment, partitioner_environment
 from ._collect import collect
+from ._destination import deliver
 from ._options import JobOptions, JobPlan, Stop
 from ._report import Progress, iso, span
 from ._shared_cache import listing
-from ._sources import deliver, fetch_source, os_reason
+from ._sources import fetch_source, os_reason
 from ._state import JobState
 from ._tasks import run_tasks
 
@@ -109,7 +110,7 @@ class _Job(JobState):
             output = self.assemble(results)
             self._check_shared_cache("assembler")
             self.check_stop()
-            files = deliver(output, self.destination)
+            files = deliver(output, self.destination, self.id)
             state = "Complete"
         except ByteniteError as exc:
             # Bad data met mid-job (a download that fails…) fails the job like a component

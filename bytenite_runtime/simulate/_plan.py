@@ -11,11 +11,11 @@ from typing import Any
 
 from ..errors import ConfigError, TemplateError
 from ._args import apply_sets, override_config, params_flag, source_from_flag
+from ._destination import check_destination
 from ._options import JobPlan
 from ._request import JobRequest, Params, Template, load_json, merge_request, parse, unknown_fields
 from ._resolve import find_template, resolve, search_folders
 from ._sources import (
-    check_destination,
     check_report,
     check_source,
     destination_folder,

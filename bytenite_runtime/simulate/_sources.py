@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -17,11 +16,10 @@ from ._request import DataSource
 
 __all__ = [
     "BYPASS_FILE",
-    "check_destination",
     "check_report",
     "check_source",
-    "deliver",
     "fetch_source",
+    "os_reason",
     "resolved",
 ]
 
@@ -171,37 +169,6 @@ def destination_folder(
     return path if path.is_absolute() else base / path
 
 
-def check_destination(
-    folder: Path | None, overwrite: bool, keep: Sequence[tuple[str, Path]] = ()
-) -> None:
-    """Refuse, before the job runs, to write into a non-empty folder unless told to, and
-    ever to replace a top-level folder (``/tmp``) or a folder that is or holds one of
-    ``keep`` (what it is, where): the current folder, the home folder, the source, the job
-    records."""
-    if folder is None or not folder.exists():
-        return
-    if not folder.is_dir():
-        raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
-    target = folder.resolve()
-    if len(target.parts) <= 2:
-        # /tmp, /usr, /home: never an output, and shared with everything else on the machine.
-        raise TemplateError(
-            f"output folder {str(folder)!r} is a top-level folder of the file system; the "
-            "output replaces its folder whole: choose another"
-        )
-    for what, path in keep:
-        where = path.resolve()
-        if where.is_relative_to(target):  # the folder itself, or inside it
-            raise TemplateError(
-                f"output folder {str(folder)!r} holds {what} ({str(path)!r}); the output "
-                "replaces its folder whole: choose another"
-            )
-    if any(folder.iterdir()) and not overwrite:
-        raise TemplateError(
-            f"output folder {str(folder)!r} is not empty (pass --overwrite to replace it)"
-        )
-
-
 def check_report(report: Path, keep: Sequence[tuple[str, Path]]) -> None:
     """Refuse, before the job runs, a ``--report`` path that would replace what the job
     reads (``keep``: the request, the source, the secrets file, a component's folder)."""
@@ -243,26 +210,3 @@ def os_reason(path: Path, exc: OSError) -> str:
                 return f"{str(ancestor)!r} is not a folder"
             break
     return exc.strerror or str(exc)
-
-
-def deliver(output: Path, folder: Path | None) -> list[Path]:
-    """Move the assembler's output into ``folder`` in one step; nothing partial is left."""
-    if folder is None:
-        return []
-    staging: Path | None = None
-    try:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-        shutil.copytree(output, staging, dirs_exist_ok=True)
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.replace(folder)
-    except BaseException as exc:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
-        if isinstance(exc, OSError):
-            raise ConfigError(
-                f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
-            ) from None
-        raise
-    return sorted(p for p in folder.rglob("*") if p.is_file())

@@ -1,0 +1,129 @@
+"""The output folder: refused before the job runs where replacing it could lose anything
+but an earlier run's output, and filled in one step when the job completes.
+
+A delivered folder holds :data:`OUTPUT_RECORD`, a small JSON record of the job and of
+every entry it delivered. ``--overwrite`` replaces only a folder that holds such a record
+and nothing the record does not list, so a mistyped ``--output ~/Documents`` is refused
+rather than emptied, and a file put beside an earlier run's output survives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import ConfigError, DataError, TemplateError
+from ._sources import os_reason
+
+__all__ = ["OUTPUT_RECORD", "check_destination", "deliver"]
+
+OUTPUT_RECORD = ".bytenite-output"
+"""The record a delivery leaves in its folder (hidden, as Sphinx's ``.buildinfo`` is)."""
+
+
+def check_destination(
+    folder: Path | None, overwrite: bool, keep: Sequence[tuple[str, Path]] = ()
+) -> None:
+    """Refuse, before the job runs, to replace anything but an earlier run's output (and
+    that only with ``overwrite``), and ever to replace a top-level folder (``/tmp``) or a
+    folder that is or holds one of ``keep`` (what it is, where): the current folder, the
+    home folder, the source, the job records."""
+    if folder is None or not folder.exists():
+        return
+    if not folder.is_dir():
+        raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
+    target = folder.resolve()
+    if len(target.parts) <= 2:
+        # /tmp, /usr, /home: never an output, and shared with everything else on the machine.
+        raise TemplateError(
+            f"output folder {str(folder)!r} is a top-level folder of the file system; the "
+            "output replaces its folder whole: choose another"
+        )
+    for what, path in keep:
+        where = path.resolve()
+        if where.is_relative_to(target):  # the folder itself, or inside it
+            raise TemplateError(
+                f"output folder {str(folder)!r} holds {what} ({str(path)!r}); the output "
+                "replaces its folder whole: choose another"
+            )
+    held = _entries(folder)
+    if not held:
+        return
+    delivered = _delivered(folder)
+    if delivered is None:
+        raise TemplateError(
+            f"output folder {str(folder)!r} is not empty and no earlier run delivered it (it "
+            f"has no {OUTPUT_RECORD}), so even --overwrite leaves it: empty it or choose "
+            "another"
+        )
+    foreign = sorted(held - delivered)
+    if foreign:
+        raise TemplateError(
+            f"output folder {str(folder)!r} holds {foreign[0]!r}, which the run that "
+            "delivered it did not write, so even --overwrite leaves it: move it or choose "
+            "another folder"
+        )
+    if not overwrite:
+        raise TemplateError(
+            f"output folder {str(folder)!r} holds an earlier run's output "
+            "(pass --overwrite to replace it)"
+        )
+
+
+def deliver(output: Path, folder: Path | None, job: str) -> list[Path]:
+    """Move the assembler's output into ``folder`` in one step, with the record of what
+    job ``job`` delivered there; nothing partial is left. Returns the output's files."""
+    if folder is None:
+        return []
+    if (output / OUTPUT_RECORD).exists() or (output / OUTPUT_RECORD).is_symlink():
+        raise DataError(
+            f"the assembler's output holds {OUTPUT_RECORD!r}, the name the simulator keeps "
+            "for its record of a delivery: name that output otherwise"
+        )
+    staging: Path | None = None
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
+        shutil.copytree(output, staging, dirs_exist_ok=True)
+        record = {"job": job, "entries": sorted(_entries(staging))}
+        (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.replace(folder)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ConfigError(
+                f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
+            ) from None
+        raise
+    kept = folder / OUTPUT_RECORD
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p != kept)
+
+
+def _entries(folder: Path) -> set[str]:
+    """Every file, folder and link under ``folder`` (links not followed), as paths relative
+    to it, less the delivery record."""
+    found: set[str] = set()
+    for top, dirs, files in os.walk(folder):
+        base = Path(top).relative_to(folder)
+        found.update((base / name).as_posix() for name in (*dirs, *files))
+    found.discard(OUTPUT_RECORD)
+    return found
+
+
+def _delivered(folder: Path) -> set[str] | None:
+    """The entries the record in ``folder`` lists, or None without a readable record."""
+    try:
+        record = json.loads((folder / OUTPUT_RECORD).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    entries = record.get("entries") if isinstance(record, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+        return None
+    return set(entries)
