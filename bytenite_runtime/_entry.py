@@ -38,9 +38,9 @@ from .errors import (
 from .settings import (
     AppSettings,
     AssemblerSettings,
+    ComponentSettings,
     PartitionerSettings,
     Secret,
-    _ComponentSettings,
     load_secrets,
     parse_json_object,
 )
@@ -52,7 +52,7 @@ Kind = Literal["partitioner", "app", "assembler"]
 SchemaOption = Path | str | Mapping[str, Any] | None
 
 
-_SETTINGS: dict[str, type[_ComponentSettings]] = {
+_SETTINGS: dict[str, type[ComponentSettings]] = {
     "partitioner": PartitionerSettings,
     "app": AppSettings,
     "assembler": AssemblerSettings,

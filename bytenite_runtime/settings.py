@@ -30,6 +30,7 @@ __all__ = [
     "CONTRACT_VARIABLES",
     "AppSettings",
     "AssemblerSettings",
+    "ComponentSettings",
     "PartitionerSettings",
     "Secret",
     "app_environment",
@@ -145,7 +146,10 @@ class _MappingEnvSource(EnvSettingsSource):
         return dict(os.environ if environ is None else environ)
 
 
-class _ComponentSettings(BaseSettings):
+class ComponentSettings(BaseSettings):
+    """What every component's settings share: read from the injected environment only
+    (no ``.env`` file, no secrets folder), frozen, and failing with one SettingsError."""
+
     model_config = SettingsConfigDict(case_sensitive=True, frozen=True, extra="ignore")
     component: ClassVar[str]
     params_variable: ClassVar[str]
@@ -174,7 +178,7 @@ class _ComponentSettings(BaseSettings):
             _ENVIRON.reset(token)
 
 
-class PartitionerSettings(_ComponentSettings):
+class PartitionerSettings(ComponentSettings):
     """What a partitioner receives: where the source files are and where chunks go."""
 
     component: ClassVar[str] = "partitioner"
@@ -185,7 +189,7 @@ class PartitionerSettings(_ComponentSettings):
     shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
 
 
-class AppSettings(_ComponentSettings):
+class AppSettings(ComponentSettings):
     """What one app task receives: its chunk folder, results folder, params and caches."""
 
     component: ClassVar[str] = "app"
@@ -204,7 +208,7 @@ class AppSettings(_ComponentSettings):
         return self.task_dir / CHUNK_FILE
 
 
-class AssemblerSettings(_ComponentSettings):
+class AssemblerSettings(ComponentSettings):
     """What the assembler receives: every task's results (flat) and the output folder."""
 
     component: ClassVar[str] = "assembler"
