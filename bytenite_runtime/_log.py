@@ -6,12 +6,15 @@ import json
 import logging
 import sys
 import urllib.parse
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
-__all__ = ["Redactor", "component_logger"]
+__all__ = ["Redactor", "component_logger", "propagating"]
 
 _FORMAT = "%(levelname)s %(name)s: %(message)s"
+_PROPAGATE: ContextVar[bool] = ContextVar("bytenite_log_propagate", default=False)
 
 
 class Redactor(logging.Filter):
@@ -78,11 +81,25 @@ def _shown_forms(value: str) -> set[str]:
     }
 
 
+@contextmanager
+def propagating() -> Iterator[None]:
+    """Component loggers made meanwhile also hand their records, already redacted, to the
+    root logger, where pytest's ``caplog`` sees them (the testing helpers use this)."""
+    token = _PROPAGATE.set(True)
+    try:
+        yield
+    finally:
+        _PROPAGATE.reset(token)
+
+
 def component_logger(kind: str, redactor: Redactor, level: int = logging.INFO) -> logging.Logger:
-    """The logger handed to a component: ``bytenite.<kind>``, one stderr handler, redacted."""
+    """The logger handed to a component: ``bytenite.<kind>``, one stderr handler, redacted.
+
+    It does not propagate (a component calling ``logging.basicConfig`` would print every
+    line twice) unless made inside :func:`propagating`."""
     logger = logging.getLogger(f"bytenite.{kind}")
     logger.setLevel(level)
-    logger.propagate = False
+    logger.propagate = _PROPAGATE.get()
     for handler in list(logger.handlers):
         logger.removeHandler(handler)
     for old in list(logger.filters):

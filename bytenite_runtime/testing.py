@@ -16,7 +16,8 @@
 Each helper lays out real folders, builds exactly the contract's environment for that
 component (nothing from ``os.environ`` leaks in) and calls ``Entrypoint.invoke``, so bad
 params or data raise the same ``ByteniteError`` a platform run would exit with.
-Built-in partitioners and assemblers can be named by their registry key.
+Built-in partitioners and assemblers can be named by their registry key. What a
+component logs through ``ctx.log`` reaches pytest's ``caplog`` too, secrets masked.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from ._log import propagating
 from .chunks import ChunkMeta, append_footer, chunk_files, parse_result_name, read_meta
 from .settings import (
     CHUNK_FILE,
@@ -170,7 +172,8 @@ def run_app(
         shared = shared_cache or empty_cache
         env = app_environment(task_dir, results_dir, params or {}, user_cache, shared, chunk_number)
         env.update(_secret_environment(secrets))
-        app.invoke(env)
+        with propagating():
+            app.invoke(env)
         raw = _read_flat(results_dir)
         # The platform collects top-level files only, as the simulator does: a folder
         # (or a link to one) would be lost without a word, so it is warned about as there.
@@ -210,7 +213,8 @@ def run_partitioner(
         shared = shared_cache or empty_cache
         env = partitioner_environment(source_dir, chunks_dir, params or {}, shared)
         env.update(_secret_environment(secrets))
-        partitioner.invoke(env)
+        with propagating():
+            partitioner.invoke(env)
         # Every top-level file becomes a task on the platform, data_<i>.bin in index order
         # and, as simulate runs them, any other after; files in a subfolder become none.
         # Either is warned about, as simulate warns, not dropped without a word.
@@ -251,7 +255,8 @@ def run_assembler(
         shared = shared_cache or empty_cache
         env = assembler_environment(results_dir, output_dir, params or {}, shared)
         env.update(_secret_environment(secrets))
-        assembler.invoke(env)
+        with propagating():
+            assembler.invoke(env)
         # The platform uploads the output folder whole, subfolders too, as simulate delivers it.
         return {
             path.relative_to(output_dir).as_posix(): path.read_bytes()

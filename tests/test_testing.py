@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import struct
 import sys
@@ -249,6 +250,37 @@ def test_run_app_masks_secrets_held_in_an_errors_containers() -> None:
     chain = "".join(traceback.format_exception(raised.value))
     assert "s3cr3t" not in chain
     assert "({'token': '***'}, ['***'], Call(url='https://example.invalid'))" in chain
+
+
+def test_component_logs_reach_caplog_with_secrets_masked(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """What an app, a partitioner and an assembler log through ctx.log reaches pytest's
+    caplog (the component loggers do not propagate outside the helpers), secrets masked."""
+
+    @task.app(secrets=["TOKEN"])
+    def app(ctx: task.AppContext[Any]) -> None:
+        ctx.log.info("app used %s", ctx.secrets["TOKEN"].revealed()[0])
+        ctx.results.write_bytes("out.txt", b"x")
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        ctx.log.warning("partitioner saw %d files", len(ctx.sources))
+        yield b"a"
+
+    @task.assembler
+    def join(ctx: task.AssemblerContext[Any]) -> None:
+        ctx.log.info("assembler joined %d results", len(ctx.results))
+
+    with caplog.at_level(logging.INFO):
+        run_app(app, "x", secrets={"TOKEN": "t0k3n-value"})
+        run_partitioner(split, {"in.txt": b"a"})
+        run_assembler(join, {"out.txt": b"x"})
+    logged = [(r.name, r.getMessage()) for r in caplog.records]
+    assert ("bytenite.app", "app used ***") in logged
+    assert ("bytenite.partitioner", "partitioner saw 1 files") in logged
+    assert ("bytenite.assembler", "assembler joined 1 results") in logged
+    assert "t0k3n-value" not in caplog.text
 
 
 def test_run_app_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
