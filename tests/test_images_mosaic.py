@@ -333,7 +333,7 @@ def test_corrupt_tile_names_the_result(tmp_path: Path) -> None:
     [
         (lambda data: b"an app wrote this instead of a tile", "(its bytes are not PNG)"),
         (lambda data: data[:12], "(PNG whose header Pillow cannot read)"),
-        (lambda data: data[:45], "("),  # inside the text chunk: Pillow's own words
+        (lambda data: data[:45], "(PNG whose header Pillow cannot read)"),  # in its text chunk
     ],
 )
 def test_a_damaged_tile_without_readable_metadata_is_named_not_reported_missing(

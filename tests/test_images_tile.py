@@ -268,6 +268,16 @@ def test_a_file_of_a_format_pillow_reads_cut_in_its_header_is_called_damaged(
     assert _failing(tmp_path, {name: data}) == f"{name}: corrupt or truncated image {expected}"
 
 
+@pytest.mark.parametrize("cut", [16, 20, 24])
+def test_a_png_cut_inside_its_ihdr_chunk_is_called_damaged_in_the_readmes_words(
+    tmp_path: Path, cut: int
+) -> None:
+    """A PNG cut inside its IHDR chunk, where Pillow raises "Truncated File Read", gets the
+    same "PNG whose header Pillow cannot read" reason as a cut elsewhere in its header."""
+    message = _failing(tmp_path, {"photo.png": encoded(noise_rgb(8, 8))[:cut]})
+    assert message == "photo.png: corrupt or truncated image (PNG whose header Pillow cannot read)"
+
+
 def test_an_empty_source_is_named_as_empty(tmp_path: Path) -> None:
     """A zero-byte source is called empty, not an unreadable image."""
     good = encoded(noise_rgb(8, 8))

@@ -39,6 +39,8 @@ several threads."""
 
 @contextmanager
 def _damage_is_data_error(name: str, path: Path | None = None) -> Iterator[None]:
+    # ``path`` is given while the header is read: Pillow reports a header cut short in
+    # several ways (unidentified, "Truncated File Read", EOFError), all of them one damage.
     try:
         yield
     except DataError:
@@ -50,8 +52,12 @@ def _damage_is_data_error(name: str, path: Path | None = None) -> Iterator[None]
     except OSError as exc:
         if exc.errno is not None:  # the file system's (no such file, permission), not damage
             raise DataError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+        if path is not None:
+            raise sniff.unidentified(path, name) from None
         raise DataError(f"{name}: corrupt or truncated image ({exc})") from None
     except (SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        if path is not None:
+            raise sniff.unidentified(path, name) from None
         raise DataError(f"{name}: corrupt or truncated image ({exc})") from None
 
 
