@@ -118,8 +118,14 @@ def schema(kind: ComponentKind, name: str) -> dict[str, Any]:
 def _constraints(prop: Mapping[str, Any]) -> list[str]:
     marks = {"minimum": "≥", "maximum": "≤", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
     found = [f"{sign} {prop[key]}" for key, sign in marks.items() if key in prop]
-    if prop.get("minLength") == 1:
-        found.append("non-empty")
+    shortest, longest = prop.get("minLength"), prop.get("maxLength")
+    if shortest == longest == 1:
+        found.append("one character")
+    else:
+        if shortest == 1:
+            found.append("non-empty")
+        if longest is not None:
+            found.append(f"≤ {longest} characters")
     return found
 
 

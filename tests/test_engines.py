@@ -269,3 +269,12 @@ def test_engines_check_of_a_missing_folder_is_one_line(tmp_path: Path) -> None:
         f"error: --check: {str(missing)!r}: no such folder "
         f"(write it with `python -m bytenite_runtime engines --write {missing}/`)"
     ]
+
+
+def test_readme_type_column_shows_the_models_string_length_bounds() -> None:
+    """A string param's length bounds reach the generated table: one character for a
+    delimiter, the 255-character limit of a file-name param."""
+    row = _engines.readme("partitioner", "row")
+    zipper = _engines.readme("assembler", "zipper")
+    assert "| `delimiter` | string, one character (optional) |" in row
+    assert "| `archive_name` | string, non-empty, ≤ 255 characters |" in zipper
