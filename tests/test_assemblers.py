@@ -269,11 +269,19 @@ def test_concat_output_name_renames_the_single_group() -> None:
     assert run_assembler("concat", results, {"output_name": "all.txt"}) == {"all.txt": b"xy"}
 
 
-def test_concat_output_name_with_several_groups_is_rejected() -> None:
-    """output_name cannot name several different outputs."""
-    with pytest.raises(DataError, match="output_name is set but results have 2 different names"):
-        run_assembler("concat", {"chunk-000000.a.txt": b"", "chunk-000000.b.txt": b""},
-                      {"output_name": "x.txt"})  # fmt: skip
+@pytest.mark.parametrize(
+    ("names", "shown"), [("ab", "a.txt, b.txt"), ("abcde", "a.txt, b.txt, c.txt and 2 more")]
+)
+def test_concat_output_name_with_several_groups_is_rejected(names: str, shown: str) -> None:
+    """output_name cannot name several different outputs: the error names the param and
+    lists the result names, saying how many more there are only when some are left out."""
+    results = {f"chunk-000000.{n}.txt": b"" for n in names}
+    with pytest.raises(DataError) as exc:
+        run_assembler("concat", results, {"output_name": "x.txt"})
+    assert str(exc.value) == (
+        f"ASSEMBLER_PARAMS.output_name: names one output, but the results have {len(names)} "
+        f"different names ({shown})"
+    )
 
 
 def test_concat_rejects_unordered_results_naming_the_file() -> None:

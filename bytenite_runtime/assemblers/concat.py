@@ -23,7 +23,7 @@ from .._inputs import Result
 from .._names import FileName
 from ..chunks import read_slot
 from ..components import Assembler
-from ..errors import DataError
+from ..errors import DataError, listed
 from ..media import is_media_name
 from ..tables.join import label
 from ..tables.source import Format, format_of_name
@@ -171,8 +171,8 @@ class Concat(Assembler):
         groups = group_results(list(ctx.results))
         if self.output_name is not None and len(groups) > 1:
             raise DataError(
-                f"output_name is set but results have {len(groups)} different names "
-                f"({', '.join(sorted(groups)[:3])}…)"
+                f"ASSEMBLER_PARAMS.output_name: names one output, but the results have "
+                f"{len(groups)} different names ({listed(sorted(groups), 3)})"
             )
         indices = {r.index for r in ctx.results if r.index is not None}
         for original, members in groups.items():

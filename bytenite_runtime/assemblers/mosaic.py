@@ -34,7 +34,7 @@ from pydantic import Field
 
 from ..chunks import read_slot
 from ..components import Assembler
-from ..errors import DataError
+from ..errors import DataError, listed
 from ..images import DEFAULT_MAX_PIXELS
 from ..images.formats import format_of_name
 from ..images.grid import axis_edges
@@ -108,7 +108,7 @@ class Mosaic(Assembler):
         if skipped:
             ctx.log.warning(
                 "%d result(s) carry no tile metadata and are left out: %s",
-                len(skipped), ", ".join(skipped[:5]) + ("…" if len(skipped) > 5 else ""),
+                len(skipped), listed(skipped, 5),
             )  # fmt: skip
         if not groups:
             raise DataError(
