@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,16 +48,17 @@ def make_video(path: Path, seconds: float = 4.0) -> Path:
     return path
 
 
-def make_sync_marks(path: Path, seconds: int = 4) -> Path:
+def make_sync_marks(path: Path, seconds: int = 4, opus: Sequence[str] = ()) -> Path:
     """A VP9/Opus WebM, black but for one white frame 0.48 s into every second, with a 2 ms
-    click under each: where both fall in a file tells its audio's offset to its video."""
+    click under each: where both fall in a file tells its audio's offset to its video;
+    ``opus``: more options for its Opus encoder."""
     rate = RATES["webm"]
     flash = f"geq=lum='if(eq(mod(N\\,{rate})\\,{rate * 12 // 25})\\,235\\,16)':cb=128:cr=128"
     ffmpeg(
         "-f", "lavfi", "-i", f"color=black:size=160x120:rate={rate}:duration={seconds},{flash}",
         "-f", "lavfi", "-i",
         f"aevalsrc='if(between(mod(t\\,1)\\,0.48\\,0.482)\\,0.9\\,0)':s=48000:d={seconds}",
-        *VIDEO_RECIPES["webm"], "-shortest", str(path),
+        *VIDEO_RECIPES["webm"], *opus, "-shortest", str(path),
     )  # fmt: skip
     return path
 

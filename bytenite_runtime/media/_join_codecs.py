@@ -8,13 +8,14 @@ import tempfile
 from pathlib import Path
 
 from ._ffmpeg import FfmpegError, find_ffmpeg, run_ffmpeg
+from ._scan import opus_pre_skip
 from .probe import AudioTrack, MediaInfo, open_media
 
 __all__ = [
     "AUDIO_ENCODERS",
-    "OPUS_PRE_SKIP",
     "container_misfit",
     "encodes_pcm",
+    "libopus_pre_skip",
     "moves_beside_opus",
     "opus_lead",
     "wav_codec",
@@ -83,19 +84,20 @@ def wav_codec(audio: AudioTrack | None) -> str:
     return "pcm_s32le" if audio.sample_format.startswith("s32") else "pcm_s16le"
 
 
-# libopus's pre-skip (its lookahead at the default application), in seconds at any rate.
-OPUS_PRE_SKIP = 312 / 48000
-
-
 @functools.cache
-def _moves_streams_for_opus(ffmpeg: str) -> bool:
+def _libopus_in_matroska(ffmpeg: str) -> tuple[bool, float]:
     """Whether ``ffmpeg``'s Matroska muxer moves every stream later by an Opus track's
-    pre-skip: libavformat 59 (ffmpeg 5.1) took Matroska for a format without negative
-    times, so the encoder's first packet (at minus its pre-skip) shifted the video too,
-    while readers still take the CodecDelay off the Opus blocks: the video played 6.5 ms
-    late against the audio, once more every time 5.1 wrote the file. Later muxers let the
-    Opus track alone start below zero. Asked of the muxer itself (a 50 ms write, once per
-    ffmpeg) rather than read off a version."""
+    pre-skip, and the pre-skip (seconds) of the libopus encoder the join uses, read from
+    the OpusHead it writes rather than assumed: libavformat 59 (ffmpeg 5.1) took Matroska
+    for a format without negative times, so the encoder's first packet (at minus its
+    pre-skip) shifted the video too, while readers still take the CodecDelay off the Opus
+    blocks: the video played 6.5 ms late against the audio, once more every time 5.1 wrote
+    the file. Later muxers let the Opus track alone start below zero. Asked of the muxer
+    itself (a 50 ms write, once per ffmpeg) rather than read off a version.
+
+    Only the join's own encoder is measured here: a result's Opus track is placed by its
+    packets' times, which its demuxer derives from that stream's own pre-skip (Ogg) or
+    CodecDelay (Matroska), whatever encoder wrote it."""
     with tempfile.TemporaryDirectory(prefix="bytenite-opus-") as scratch:
         written = Path(scratch) / "probe.mkv"
         try:
@@ -106,17 +108,24 @@ def _moves_streams_for_opus(ffmpeg: str) -> bool:
                 what="checking how the Matroska muxer places Opus", ffmpeg=ffmpeg,
             )  # fmt: skip
         except FfmpegError:
-            return False
+            return False, 0.0
         with open_media(written) as container:
+            where = f"{Path(ffmpeg).name}'s libopus"
+            pre_skip = opus_pre_skip(container.streams[0], where) / 48000
             pcm = container.streams[1]
             first = next((p for p in container.demux(pcm) if p.pts is not None), None)
-            return first is not None and first.pts > 0
+            return first is not None and first.pts > 0, pre_skip
 
 
 def moves_beside_opus(muxer: str) -> bool:
     """Whether this ffmpeg writing ``muxer`` moves the other streams by an Opus track's
-    pre-skip (see :func:`_moves_streams_for_opus`)."""
-    return muxer in {"webm", "matroska"} and _moves_streams_for_opus(find_ffmpeg())
+    pre-skip (see :func:`_libopus_in_matroska`)."""
+    return muxer in {"webm", "matroska"} and _libopus_in_matroska(find_ffmpeg())[0]
+
+
+def libopus_pre_skip() -> float:
+    """Seconds of the pre-skip the join's libopus encoder gives its first packet."""
+    return _libopus_in_matroska(find_ffmpeg())[1]
 
 
 def opus_lead(info: MediaInfo, muxer: str) -> float:
@@ -126,5 +135,5 @@ def opus_lead(info: MediaInfo, muxer: str) -> float:
     if audio is None:
         return 0.0
     if encodes_pcm(info, muxer):
-        return OPUS_PRE_SKIP if AUDIO_ENCODERS[muxer] == "libopus" else 0.0
+        return libopus_pre_skip() if AUDIO_ENCODERS[muxer] == "libopus" else 0.0
     return max(0.0, -audio.start) if audio.codec == "opus" else 0.0

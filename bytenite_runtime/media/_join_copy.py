@@ -65,8 +65,9 @@ def join_by_copy(
         if encodes_pcm(infos[0], muxer):
             # Chunks carried PCM (audio='pcm'): the joined track is encoded here, once.
             codecs += ["-c:a", AUDIO_ENCODERS[muxer]]
-        lead = opus_lead(infos[0], muxer)
-        if lead > 0 and infos[0].video is not None and moves_beside_opus(muxer):
+        moves = infos[0].video is not None and moves_beside_opus(muxer)
+        lead = opus_lead(infos[0], muxer) if moves else 0.0
+        if lead > 0:
             # Opus packets handed over that much later, none below zero, so the muxer moves
             # no stream; readers take the CodecDelay off them again. (5.1's setts misreads
             # an encoder's time base: the samples are moved before the encoder instead.)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .._inputs import Result
 from ._ffmpeg import run_ffmpeg
-from ._join_codecs import AUDIO_ENCODERS, OPUS_PRE_SKIP, moves_beside_opus, wav_codec
+from ._join_codecs import AUDIO_ENCODERS, libopus_pre_skip, moves_beside_opus, wav_codec
 from .gpu import Encoder, pick_encoder
 from .probe import AudioTrack, MediaInfo, VideoTrack
 
@@ -45,7 +45,7 @@ def _placed_by_video(
     an app's encoder) the earlier result's is kept; where none covers the video (a result
     without audio, a track that starts late), silence. ``audio_late``: seconds the audio
     reaches its encoder late, for a muxer that would move the video (see
-    :func:`._join_codecs._moves_streams_for_opus`)."""
+    :func:`._join_codecs._libopus_in_matroska`)."""
     size = f"{first_video.width}:{first_video.height}"
     chains, videos, audios = [], [], []
     at = 0.0
@@ -97,7 +97,7 @@ def join_by_reencode(
         # start time, which its versions (and PyAV's) put differently for Opus in WebM.
         args.append("-copyts")
         opus = first_audio is not None and muxer == "webm"
-        late = OPUS_PRE_SKIP if opus and moves_beside_opus(muxer) else 0.0
+        late = libopus_pre_skip() if opus and moves_beside_opus(muxer) else 0.0
         chains = _placed_by_video(infos, first_video, first_audio, late)
     else:
         chains = _audio_back_to_back(infos, first_audio)

@@ -11,12 +11,15 @@ from typing import Any
 
 import av
 
+from ..errors import DataError
+
 __all__ = [
     "PacketScan",
     "format_name_of",
     "is_cover",
     "layout_name",
     "opening_of",
+    "opus_pre_skip",
     "pcm_unit",
 ]
 
@@ -110,6 +113,19 @@ def pcm_unit(stream: Any, codec: str) -> tuple[int, float]:
     if bits is None or not rate or not channels:
         return 0, 0.0
     return int(bits.group(1)) // 8 * channels, float(1 / (rate * Fraction(stream.time_base)))
+
+
+def opus_pre_skip(stream: Any, where: str) -> int:
+    """The pre-skip of Opus ``stream`` (of the file ``where`` names): samples at 48 kHz
+    its decoder drops, bytes 10-11 of the OpusHead its codec private data holds (ffmpeg's
+    libopus writes 312, or 120 with ``-application lowdelay``; its own encoder 120)."""
+    head = bytes(stream.codec_context.extradata or b"")
+    if len(head) < 19 or not head.startswith(b"OpusHead"):
+        raise DataError(
+            f"{where}: Opus stream {stream.index}: no OpusHead in its codec private data, "
+            "so its pre-skip is unknown"
+        )
+    return int.from_bytes(head[10:12], "little")
 
 
 def format_name_of(stream: Any) -> str:
