@@ -21,24 +21,51 @@ __all__ = [
     "check_video_kept",
     "signature",
     "streams_differ",
+    "what_differs",
 ]
 
 
 def signature(info: MediaInfo) -> tuple[Any, ...]:
-    """What results must share to be stream-copied one after another: the video's codec
-    and size, the audio's codec, rate and channels (None for a missing track)."""
+    """What results must share to be stream-copied one after another: the video's codec,
+    size, pixel format and codec private data, the audio's codec, rate, channels and
+    codec private data (None for a missing track). A stream copy carries the first
+    result's private data alone: a later result encoded otherwise (4:4:4 among 4:2:0,
+    another profile) decoded to garbage with the first's parameter sets."""
     v, a = info.video, info.audio
     return (
-        (v.codec, v.width, v.height) if v else None,
-        (a.codec, a.sample_rate, a.channels) if a else None,
+        (v.codec, v.width, v.height, v.pixel_format, v.private) if v else None,
+        (a.codec, a.sample_rate, a.channels, a.private) if a else None,
     )
 
 
+_TRAITS = (
+    "video codec", "video width", "video height", "pixel format",
+    "video codec private data (the encoder's parameter sets)",
+    "audio codec", "sample rate", "audio channels", "audio codec private data",
+)  # fmt: skip
+
+
+def _traits(info: MediaInfo) -> list[Any]:
+    video, audio = signature(info)
+    return [*(video or (None,) * 5), *(audio or (None,) * 4)]
+
+
+def what_differs(first: MediaInfo, other: MediaInfo, first_label: str) -> str:
+    """The first trait ``other`` does not share with ``first`` ("pixel format differs
+    from chunk 0's (yuv444p vs yuv420p)"), for the warning that the join re-encodes."""
+    for name, got, want in zip(_TRAITS, _traits(other), _traits(first), strict=True):
+        if got != want:
+            shown = "" if isinstance(got, bytes) else f" ({got} vs {want})"
+            return f"{name} differs from {first_label}'s{shown}"
+    return f"streams differ from {first_label}'s"
+
+
 def streams_differ(infos: Sequence[MediaInfo]) -> bool:
-    """Whether the results cannot be stream-copied one after another: their codecs or sizes
-    differ, or the first has no audio but a later one has (the concat demuxer takes its
-    streams from the first file). Later results without audio are fine: audio that ends
-    before the video leaves the last chunks without any."""
+    """Whether the results cannot be stream-copied one after another: their
+    :func:`signature` differs (codecs, sizes, parameter sets…), or the first has no audio
+    but a later one has (the concat demuxer takes its streams from the first file). Later
+    results without audio are fine: audio that ends before the video leaves the last
+    chunks without any."""
     videos = {signature(i)[0] for i in infos}
     audios = {signature(i)[1] for i in infos if i.audio is not None}
     return len(videos) > 1 or len(audios) > 1 or (infos[0].audio is None and bool(audios))

@@ -47,6 +47,8 @@ class VideoTrack:
     rebuilds them. Chunks leave them out, and no count includes them."""
     pixel_format: str = ""
     """The decoder's pixel format ("yuv420p10le"), "" when the file does not say."""
+    private: bytes = field(default=b"", repr=False)
+    """The codec private data (H.264's avcC, HEVC's hvcC: the encoder's parameter sets)."""
 
     @property
     def cut_pts(self) -> tuple[int, ...]:
@@ -128,6 +130,8 @@ class AudioTrack:
     """The channel layout's name ("stereo", "quad", "5.1(side)"…)."""
     sample_format: str = ""
     """The decoded samples' format ("s16", "s32p", "fltp"…)."""
+    private: bytes = field(default=b"", repr=False)
+    """The codec private data (AAC's AudioSpecificConfig, the OpusHead…)."""
 
     @property
     def end(self) -> float:

@@ -35,6 +35,7 @@ from ._join_checks import (
     check_video_kept,
     signature,
     streams_differ,
+    what_differs,
 )
 from ._join_codecs import container_misfit, encodes_pcm
 from ._join_copy import join_by_copy
@@ -147,9 +148,11 @@ def _join(
             log.warning("%s: %s: re-encoding", target.name, misfit)
         elif not reencode:
             first = signature(infos[0])
-            odd = next(m for m, i in zip(members, infos, strict=True) if signature(i) != first)
-            log.warning("%s: streams differ from chunk %s's %s: re-encoding", label(odd),
-                        members[0].index, first)  # fmt: skip
+            odd, info = next(
+                (m, i) for m, i in zip(members, infos, strict=True) if signature(i) != first
+            )
+            differs = what_differs(infos[0], info, label(members[0]))
+            log.warning("%s: %s: re-encoding", label(odd), differs)
         join_by_reencode(members, infos, target, muxer, log)
     elif encodes_pcm(infos[0], muxer) or not (
         can_remux(infos, muxer) and remux(infos, containers, target, muxer)

@@ -174,6 +174,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
             tuple(sorted(scan.hidden)), opening_of(decode_pts, key_pts),
             # Without any keyframe flag (some raw streams) no frame can be told an orphan.
             tuple(sorted(scan.orphans)) if keyed else (), format_name_of(vstream),
+            bytes(vstream.codec_context.extradata or b""),
         )  # fmt: skip
     if astream is not None and first_audio is None and video is not None:
         astream = None
@@ -190,6 +191,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
             astream.index, acodec, rate, int(astream.codec_context.channels or 0), tb,
             float(first_audio * tb), round(span * tb * rate), round(typical * tb * rate),
             tuple(audio_packets), layout_name(astream), format_name_of(astream),
+            bytes(astream.codec_context.extradata or b""),
         )  # fmt: skip
     info = MediaInfo(path, fmt, video, audio, disorder, container_start, left_out, tags)
     # A file cut short still demuxes (Matroska, MPEG-TS): its header knows better. Some
