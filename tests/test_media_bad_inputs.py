@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from _media_clips import ffmpeg, grey_frames, make_video
 
+from bytenite_runtime import DataError
 from bytenite_runtime.chunks import result_name
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
@@ -21,6 +22,48 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def chunks(clip: Path) -> list[PartitionedChunk]:
     return run_partitioner("time-chunk", {clip.name: clip.read_bytes()}, {"segment_seconds": 1})
+
+
+def _cut_fails(
+    tmp_path: Path, files: dict[str, bytes], params: dict[str, object], match: str
+) -> None:
+    with pytest.raises(DataError, match=match) as caught:
+        run_partitioner("time-chunk", files, params, tmp_path=tmp_path)
+    assert "\n" not in str(caught.value)
+    assert not [*tmp_path.glob("*/chunks/*"), *tmp_path.glob("tmp/bytenite-time-chunk-*")]
+
+
+def _join_fails(tmp_path: Path, parts: list[bytes], match: str) -> None:
+    results = {result_name("out.mp4", i): data for i, data in enumerate(parts)}
+    with pytest.raises(DataError, match=match) as caught:
+        run_assembler("concat", results, tmp_path=tmp_path)
+    assert "\n" not in str(caught.value)
+    assert not [*tmp_path.glob("*/output/*"), *tmp_path.glob("tmp/bytenite-*")]
+
+
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_a_png_signature_before_garbage_under_an_mp4_name_is_named(
+    tmp_path: Path, mode: str
+) -> None:
+    """Bytes that open as a PNG but hold none (a video stream of size 0x0) fail naming the
+    file and stream in both modes, not with a muxer's EINVAL on a scratch path or an
+    IndexError traceback."""
+    garbage = b"\x89PNG\r\n\x1a\n" + bytes(300)
+    _cut_fails(tmp_path, {"clip.mp4": garbage}, {"mode": mode},
+               r"^clip\.mp4: video stream 0 \(png\) has no picture size: ")  # fmt: skip
+
+
+def test_an_empty_source_says_it_is_empty(tmp_path: Path) -> None:
+    """A zero-byte source is named as empty, not as data ffmpeg finds invalid."""
+    _cut_fails(tmp_path, {"clip.mp4": b""}, {}, r"^clip\.mp4: empty file \(0 bytes\), not media$")
+
+
+def test_a_zero_byte_result_names_its_chunk(chunks: list[PartitionedChunk], tmp_path: Path) -> None:
+    """A zero-byte result (an app that crashed after creating its output) is named, by its
+    chunk's result name, as empty, and no output is written."""
+    parts = [c.data for c in chunks]
+    parts[2] = b""
+    _join_fails(tmp_path, parts, r"^chunk-000002\.out\.mp4: empty file \(0 bytes\), not media$")
 
 
 @pytest.mark.parametrize(
@@ -53,3 +96,13 @@ def test_a_result_with_other_parameter_sets_is_re_encoded_not_copied(
     joined, original = grey_frames(out), grey_frames(clip)
     assert len(joined) == len(original)
     assert max(float(np.abs(a - b).mean()) for a, b in zip(joined, original, strict=True)) < 3
+
+
+def test_an_exact_cut_ffmpeg_finds_no_frame_for_names_the_chunk(tmp_path: Path) -> None:
+    """A raw MJPEG stream, where ffmpeg's seek finds no frame (exit 0, an empty NUT file),
+    fails naming the chunk and its time range, not the scratch file."""
+    raw = tmp_path / "raw.mjpeg"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=4", "-c:v", "mjpeg",
+           str(raw))  # fmt: skip
+    _cut_fails(tmp_path, {"raw.mjpeg": raw.read_bytes()}, {"mode": "exact", "segment_seconds": 1},
+               r"^chunk \d+: encoding \d+\.\d{3}-\d+\.\d{3} s: ffmpeg wrote no frame$")  # fmt: skip

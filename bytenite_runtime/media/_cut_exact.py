@@ -63,6 +63,7 @@ def write_exact_video(
             key = video.key_pts[max(0, bisect.bisect_right(video.key_pts, start_pts) - 1)]
             seek = max(0.0, video.seconds(key) - 1.0 - info.container_start)
             trim = video.seconds(start_pts) - half - info.container_start - seek
+            what = f"chunk {piece.index}: encoding {piece.start:.3f}-{piece.end:.3f} s"
             run_ffmpeg(
                 [*encoder.input_args, "-ss", f"{seek:.6f}", "-i", str(info.path),
                  "-ss", f"{max(0.0, trim):.6f}",
@@ -73,11 +74,11 @@ def write_exact_video(
                  "-fps_mode", "passthrough", "-enc_time_base", time_base,
                  *encoder.output_args,
                  "-an", "-sn", "-dn", "-map_metadata", "-1", "-f", "nut", str(encoded)],
-                what=f"chunk {piece.index}: encoding {piece.start:.3f}-{piece.end:.3f} s",
+                what=what,
             )  # fmt: skip
             path = folder / f"chunk-{piece.index:06d}"
             origin = Fraction(start_pts) * video.time_base
-            span = _pts_span(encoded)
+            span = _pts_span(encoded, what)
             with open_media(encoded) as coded, open_out(path, fmt, comment) as out:
                 vin = coded.streams.video[0]
                 # The encoder guesses the last frame's duration (1/frame rate): a variable-rate
@@ -142,12 +143,16 @@ def _same_codec_tag(encoded: Any, source: Any, video: Any) -> str:
     return str(original.codec_tag) if same else ""
 
 
-def _pts_span(path: Path) -> tuple[int, int]:
-    """The lowest and highest presentation time of the video packets in ``path``."""
-    with open_media(path) as container:
+def _pts_span(path: Path, what: str) -> tuple[int, int]:
+    """The lowest and highest presentation time of the video packets in ``path``, which
+    ffmpeg wrote ``what`` (the chunk and its time range, the culprit an error names)."""
+    times = []
+    # ffmpeg exits 0 where its seek in a source without an index (a raw MJPEG stream)
+    # finds no frame: its NUT file has a header and no packet, which does not open.
+    with contextlib.suppress(DataError), open_media(path) as container:
         times = [p.pts for p in _packets(container, container.streams.video[0])]
     if not times:
-        raise DataError(f"{path.name}: the encoder gave no frame")
+        raise DataError(f"{what}: ffmpeg wrote no frame")
     return min(times), max(times)
 
 

@@ -55,6 +55,10 @@ _OPEN_OPTIONS: dict[str, Any] = (
 
 def open_media(path: Path) -> Any:
     """``av.open`` with its errors turned into a one-line DataError naming the file."""
+    with contextlib.suppress(OSError):
+        if path.stat().st_size == 0:
+            # An app that crashed after creating its output: ffmpeg's "Invalid data" hid it.
+            raise DataError(f"{path.name}: empty file (0 bytes), not media")
     try:
         return av.open(str(path), **_OPEN_OPTIONS)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
@@ -163,6 +167,13 @@ def describe(path: Path, container: Any) -> MediaInfo:
     if vstream is not None:
         if not frame_pts:
             raise DataError(f"{path.name}: video stream {vstream.index} has no frames")
+        if not vstream.codec_context.width or not vstream.codec_context.height:
+            # Bytes that only open like an image (a PNG signature before garbage): copied,
+            # the muxer refused them with EINVAL; re-encoded, no keyframe was found.
+            raise DataError(
+                f"{path.name}: video stream {vstream.index} ({vcodec}) has no picture size: "
+                "its frames cannot be read (damaged, or not a video)"
+            )
         decode_pts = tuple(frame_pts)
         frame_pts.sort()
         if not last_duration and len(frame_pts) > 1:
