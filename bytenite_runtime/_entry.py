@@ -159,7 +159,7 @@ class Entrypoint(Generic[P]):
         try:
             self._invoke(environ, redactor)
         except Exception as exc:
-            _mask_chain(exc, redactor)
+            redactor.mask_chain(exc)
             raise
 
     def _invoke(self, environ: Mapping[str, str] | None, redactor: Redactor) -> None:
@@ -286,33 +286,6 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-
-
-def _mask_chain(exc: BaseException, redactor: Redactor) -> None:
-    # run() prints only redacted text, but whoever catches invoke()'s error (a test runner
-    # above all) prints its message and those of its causes: an app's own exception often
-    # quotes the secret it failed with.
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        masked = redactor.redact_all(current.args)
-        if masked != current.args:
-            current.args = masked
-        notes = getattr(current, "__notes__", None)
-        if isinstance(notes, list):
-            current.__notes__ = redactor.redact_all(notes)
-        if isinstance(current, OSError):  # its message shows these, not its args
-            for name in ("filename", "filename2"):
-                value = getattr(current, name)
-                if isinstance(value, str):
-                    setattr(current, name, redactor.redact(value))
-        pending += [current.__cause__, current.__context__]
-        if isinstance(current, BaseExceptionGroup):
-            pending += current.exceptions
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:

@@ -1,4 +1,5 @@
-"""Component loggers: plain ``LEVEL name: message`` lines on stderr, secrets redacted."""
+"""Component loggers: plain ``LEVEL name: message`` lines on stderr; secrets redacted
+from them and from the errors a component raises."""
 
 from __future__ import annotations
 
@@ -55,6 +56,34 @@ class Redactor(logging.Filter):
         if type(value) in (list, tuple):
             return type(value)(self.redact_all(item) for item in value)
         return value
+
+    def mask_chain(self, exc: BaseException) -> None:
+        """Redact ``exc`` in place, and every exception chained to it or grouped in it:
+        their args, notes and OSError file names."""
+        # Entrypoint.run() prints only redacted text, but whoever catches invoke()'s error
+        # (a test runner above all) prints its message and those of its causes: an app's
+        # own exception often quotes the secret it failed with.
+        seen: set[int] = set()
+        pending: list[BaseException | None] = [exc]
+        while pending:
+            current = pending.pop()
+            if current is None or id(current) in seen:
+                continue
+            seen.add(id(current))
+            masked = self.redact_all(current.args)
+            if masked != current.args:
+                current.args = masked
+            notes = getattr(current, "__notes__", None)
+            if isinstance(notes, list):
+                current.__notes__ = self.redact_all(notes)
+            if isinstance(current, OSError):  # its message shows these, not its args
+                for name in ("filename", "filename2"):
+                    value = getattr(current, name)
+                    if isinstance(value, str):
+                        setattr(current, name, self.redact(value))
+            pending += [current.__cause__, current.__context__]
+            if isinstance(current, BaseExceptionGroup):
+                pending += current.exceptions
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.values:
