@@ -53,6 +53,19 @@ def test_a_png_signature_before_garbage_under_an_mp4_name_is_named(
                r"^clip\.mp4: video stream 0 \(png\) has no picture size: ")  # fmt: skip
 
 
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_a_raw_h264_stream_is_told_to_be_put_in_a_container(tmp_path: Path, mode: str) -> None:
+    """A raw H.264 elementary stream, whose packets carry no timestamps, fails saying so and
+    how to wrap it, not that its video stream has no frames."""
+    raw = tmp_path / "clip.h264"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=2",
+           "-c:v", "libx264", "-preset", "ultrafast", str(raw))  # fmt: skip
+    _cut_fails(tmp_path, {raw.name: raw.read_bytes()}, {"mode": mode},
+               r"^clip\.h264: video stream 0 has no timestamps \(a raw h264 stream carries "
+               r"none\): put it in a container first, e\.g\. ffmpeg -i clip\.h264 -c copy "
+               r"clip\.mkv$")  # fmt: skip
+
+
 def test_an_empty_source_says_it_is_empty(tmp_path: Path) -> None:
     """A zero-byte source is named as empty, not as data ffmpeg finds invalid."""
     _cut_fails(tmp_path, {"clip.mp4": b""}, {}, r"^clip\.mp4: empty file \(0 bytes\), not media$")

@@ -38,6 +38,8 @@ class PacketScan:
     last_audio: int = -(1 << 62)
     audio_packets: list[tuple[int, int]] = field(default_factory=list)
     disorder: str | None = None
+    untimed: int = 0
+    """Packets with data but no time (a raw elementary stream's)."""
 
     @classmethod
     def of(cls, packets: Iterable[Any], video_index: int, pcm: tuple[int, float]) -> PacketScan:
@@ -54,6 +56,7 @@ class PacketScan:
         for packet in packets:
             pts = packet.pts
             if pts is None or packet.size == 0:
+                scan.untimed += pts is None and packet.size > 0
                 continue
             index = packet.stream_index
             # Matroska stores presentation times only; its packets' dts are unset.

@@ -165,6 +165,12 @@ def describe(path: Path, container: Any) -> MediaInfo:
     container_start = container.start_time / 1_000_000 if container.start_time else 0.0
     video = audio = None
     if vstream is not None:
+        if not frame_pts and scan.untimed:
+            raise DataError(
+                f"{path.name}: video stream {vstream.index} has no timestamps (a raw "
+                f"{vcodec} stream carries none): put it in a container first, e.g. "
+                f"ffmpeg -i {path.name} -c copy {path.stem}.mkv"
+            )
         if not frame_pts:
             raise DataError(f"{path.name}: video stream {vstream.index} has no frames")
         if not vstream.codec_context.width or not vstream.codec_context.height:
