@@ -768,3 +768,29 @@ def test_quoting_off_splits_a_tsv_with_bare_quotes_at_every_newline() -> None:
     header = b"name\theight\n"
     assert all(c.data.startswith(header) for c in chunks)
     assert header + b"".join(c.data[len(header) :] for c in chunks) == body
+
+
+@pytest.mark.parametrize(
+    ("target", "reason"),
+    [
+        ("../nowhere.csv", "No such file or directory"),
+        ("link.csv", "Too many levels of symbolic links"),
+    ],
+)
+def test_a_source_that_cannot_be_opened_is_a_data_error_naming_it(
+    tmp_path: Path, target: str, reason: str
+) -> None:
+    """A dangling symlink or a link loop among the sources fails naming the file, no chunk."""
+    from bytenite_runtime.task import entrypoint_for
+
+    source, chunks = tmp_path / "src", tmp_path / "chunks"
+    source.mkdir()
+    chunks.mkdir()
+    (source / "a.csv").write_bytes(b"a,b\n1,2\n")
+    (source / "link.csv").symlink_to(target)
+    with pytest.raises(DataError) as caught:
+        entrypoint_for("partitioner", "row").invoke(
+            partitioner_environment(source, chunks, {}, None)
+        )
+    assert str(caught.value) == f"link.csv: cannot be read ({reason})"
+    assert list(chunks.iterdir()) == []

@@ -213,8 +213,11 @@ def decompressed(path: Path) -> Iterator[Path]:
     Decompressing once to a temporary file (outside ``CHUNKS_DIR``, so it never becomes a
     task) keeps every later pass a plain file read, at the cost of disk, not memory.
     """
-    with path.open("rb") as stream:
-        magic = stream.read(4)
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(4)
+    except OSError as exc:  # a dangling symlink or a link loop among the sources
+        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
     _check_compression(path, magic)
     if not (magic.startswith(_GZIP) or magic.startswith(_ZSTD)):
         yield path
