@@ -631,6 +631,20 @@ def test_a_2x_app_doubles_the_dpi_so_the_mosaic_prints_at_the_sources_size(
     assert "dpi" not in decoded(run_assembler("mosaic", _identity(plain))["photo.png"]).info
 
 
+@pytest.mark.parametrize(("fmt", "dpi"), [("png", 1e8), ("jpeg", 40000.0)])
+def test_a_density_past_what_the_format_states_is_left_out_not_a_crash_or_wrapped(
+    tmp_path: Path, fmt: str, dpi: float
+) -> None:
+    """A source density a 2x app doubles past what PNG (a 32-bit count per metre) or JPEG (a
+    16-bit count per inch) can state is left out of the mosaic, as WebP leaves any out."""
+    data = encoded(noise_rgb(40, 20), "TIFF", dpi=(dpi, dpi))
+    chunks = run_partitioner("tile", {"scan.tif": data}, {"tile_width": 16, "format": "png"})
+    out = run_assembler("mosaic", _through(_double, chunks, tmp_path), {"format": fmt})
+    (image,) = (decoded(v) for v in out.values())
+    assert image.size == (80, 40)
+    assert "dpi" not in image.info
+
+
 def test_a_quarter_turn_swaps_the_dpi_when_orientation_is_applied() -> None:
     """EXIF orientation 6 (a quarter turn) applied to the pixels swaps the density across and
     down; kept, the stored density stays."""

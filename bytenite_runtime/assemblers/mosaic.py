@@ -208,7 +208,7 @@ class Mosaic(Assembler):
         transparent = palette is not None and "transparency" in palette.info
         out_mode = formats.output_mode(mode, fmt, name, transparent=transparent)
         icc_profile = formats.profile_for(icc_profile, mode, out_mode)
-        dpi = header.scaled_dpi(fields.get("dpi"), sx, sy)
+        dpi = header.storable_dpi(header.scaled_dpi(fields.get("dpi"), sx, sy), fmt)
         target = ctx.output.path(name)
 
         def fill(sink: Sink) -> None:

@@ -27,7 +27,7 @@ from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 from . import sniff
 from .formats import PIL_NAMES, ImageFormat
-from .header import Dpi, exif_bytes
+from .header import Dpi, exif_bytes, storable_dpi
 from .slots import meta_text, xmp_packet
 
 __all__ = ["encode", "load", "open_image", "pad", "save"]
@@ -141,7 +141,8 @@ def save(
     place for it) and, for JPEG, the chroma ``subsampling`` (see
     :func:`bytenite_runtime.images.header.subsampling_of`; None: Pillow's 4:2:0)."""
     options: dict[str, object] = {"icc_profile": icc_profile or None}
-    if dpi is not None and fmt != "webp":
+    dpi = storable_dpi(dpi, fmt)
+    if dpi is not None:
         options["dpi"] = dpi
     text = meta_text(meta) if meta is not None else None
     if fmt == "png":

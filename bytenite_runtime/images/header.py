@@ -22,6 +22,7 @@ __all__ = [
     "oriented",
     "resolution",
     "scaled_dpi",
+    "storable_dpi",
     "stored_size",
     "subsampling_named",
     "subsampling_of",
@@ -129,6 +130,26 @@ def scaled_dpi(stated: object, sx: Fraction, sy: Fraction) -> tuple[float, float
     if not all(type(v) in (int, float) and 0 < v < math.inf for v in stated):
         return None
     return round(float(stated[0] * sx), 4), round(float(stated[1] * sy), 4)
+
+
+_INCH_IN_METRES = 0.0254
+
+
+def storable_dpi(dpi: Dpi | None, fmt: str) -> Dpi | None:
+    """``dpi`` when a ``fmt`` file can state it, else None: a JPEG's JFIF density is a
+    16-bit count of dots per inch and a PNG's pHYs a 32-bit count of dots per metre, so
+    a density past them (a microscope's, or a large one an app's scale doubled) would
+    wrap round in JPEG and stop the PNG encoder; WebP has no place for one at all."""
+    if dpi is None or fmt == "webp":
+        return None
+    # What each encoder rounds to a whole count must be one that is at least 1 and fits.
+    if fmt == "jpeg":
+        counts, most = dpi, 0xFFFF
+    elif fmt == "png":
+        counts, most = (dpi[0] / _INCH_IN_METRES, dpi[1] / _INCH_IN_METRES), 0xFFFFFFFF
+    else:
+        return dpi
+    return dpi if all(0.5 <= c < most + 0.5 for c in counts) else None
 
 
 def exif_bytes(orientation: int) -> bytes:
