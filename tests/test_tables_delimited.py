@@ -398,6 +398,37 @@ def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> N
         assert [c.data for c in chunks] == [data]
 
 
+@pytest.mark.parametrize("block", [3, 8, 64, 1 << 20])
+@pytest.mark.parametrize(
+    ("data", "where"),
+    [
+        (b"a,b\n1,2\r3,4\n5,6\n", 7),  # one stray CR in an LF file
+        (b"a,b\r\n1,2\r\n3,4\r5,6\r\n", 13),  # a CR-ended line among CRLF ones
+        (b'a,b\n1,"x\ry"\n2,3\r4,5\n', 15),  # the quoted CR is data, the later one is not
+    ],
+)
+def test_a_bare_cr_among_lf_lines_is_named_by_its_byte(
+    tmp_path: Path, data: bytes, where: int, block: int
+) -> None:
+    """A bare CR outside quotes in a file of LF or CRLF lines, which every CSV reader ends a
+    row at, fails naming its byte, rather than making a chunk hold more rows than it says."""
+    with _blocks_of(block):
+        message = failing_partition(tmp_path, "row", {"t.csv": data}, rows_per_chunk=1)
+    assert message == (
+        f"t.csv byte {where}: a bare CR outside quotes; only LF and CRLF end records: quote "
+        "the field that holds it, or convert the line endings first"
+    )
+
+
+def test_a_cr_ending_the_file_or_split_from_its_lf_by_a_block_is_no_bare_cr() -> None:
+    """A CR as the file's last byte, or a CRLF whose two bytes fall in two blocks, ends a
+    record as before."""
+    for block in (2, 3, 1 << 20):
+        with _blocks_of(block):
+            chunks = _chunks({"t.csv": b"a,b\r\n1,2\r\n3,4\r"}, rows_per_chunk=1)
+        assert [c.data for c in chunks] == [b"a,b\r\n1,2\r\n", b"a,b\r\n3,4\r"]
+
+
 # -- properties ------------------------------------------------------------------------
 
 _BLOCKS = st.sampled_from([8, 16, 24, 64, 1 << 20])

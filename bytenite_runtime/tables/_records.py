@@ -43,7 +43,8 @@ __all__ = ["BLOCK", "Block", "Check", "RecordScan"]
 
 BLOCK = 2 << 20
 _WORKERS = max(1, min(4, (os.cpu_count() or 1) - 1))
-_QUOTE, _NEWLINE = 0x22, 0x0A
+_QUOTE, _NEWLINE, _CR = 0x22, 0x0A, 0x0D
+_ONE = np.uint64(1)
 _PREFIX_SHIFTS = tuple(np.uint64(1 << k) for k in range(6))
 _TOP = np.uint64(63)
 _ALL = np.uint64(0xFFFF_FFFF_FFFF_FFFF)
@@ -71,6 +72,10 @@ class _Analysis:
     flips: int
     runs: Runs | None
     last: int
+    head: int
+    bare_crs: Words | None
+    """Per byte, a CR not followed by LF (one as the block's last byte counts: the next
+    block decides); None when there is none or they were not looked for."""
 
 
 class _Scratch:
@@ -86,16 +91,24 @@ class _Scratch:
 
 
 def _analyse(
-    data: bytes | bytearray, offset: int, quoted: bool, scratch: _Scratch | None = None
+    data: bytes | bytearray,
+    offset: int,
+    quoted: bool,
+    scratch: _Scratch | None = None,
+    *,
+    bare_crs: bool = False,
 ) -> _Analysis:
     bytes_ = np.frombuffer(data, np.uint8)
     scratch = scratch or _Scratch(len(data))
     flags = scratch.flags[: len(data)]
     newlines = _bits(np.equal(bytes_, _NEWLINE, out=flags))
     runs = non_ascii_runs(data, (scratch.words, scratch.marks))
+    # A file without a CR pays only this search for one.
+    bare = _bare_crs(bytes_, newlines, flags) if bare_crs and b"\r" in data else None
+    ends = (runs, data[-1], data[0], bare)
     if not (quoted and b'"' in data):
         counts = (_popcount(newlines), 0)
-        return _Analysis(offset, len(data), newlines, None, counts, 0, runs, data[-1])
+        return _Analysis(offset, len(data), newlines, None, counts, 0, *ends)
     inside = _bits(np.equal(bytes_, _QUOTE, out=flags))
     for shift in _PREFIX_SHIFTS:
         inside ^= inside << shift
@@ -106,7 +119,18 @@ def _analyse(
     inside ^= before * _ALL
     counts = (_popcount(newlines & ~inside), _popcount(newlines & inside))
     flips = int(before[-1] ^ own[-1])
-    return _Analysis(offset, len(data), newlines, inside, counts, flips, runs, data[-1])
+    return _Analysis(offset, len(data), newlines, inside, counts, flips, *ends)
+
+
+def _bare_crs(
+    bytes_: npt.NDArray[np.uint8], newlines: Words, flags: npt.NDArray[np.bool_]
+) -> Words | None:
+    """The CRs of a block that no LF follows, one bit per byte (see :func:`_bits`)."""
+    crs = _bits(np.equal(bytes_, _CR, out=flags))
+    followed = newlines >> _ONE
+    followed[:-1] |= newlines[1:] << _TOP
+    bare = crs & ~followed
+    return bare if bare.any() else None
 
 
 class Block:
@@ -128,6 +152,20 @@ class Block:
     def opens_quote(self) -> bool:
         """The block ends inside a quoted field that its own last quote opened."""
         return self._analysis.inside is not None and bool(self.carry_out)
+
+    def first_bare_cr(self) -> int | None:
+        """Absolute position of the block's first CR outside quotes that no LF follows
+        within the block, if any."""
+        bare, inside = self._analysis.bare_crs, self._analysis.inside
+        if bare is None or (inside is None and self.carry):
+            return None
+        if inside is not None:
+            bare = bare & (inside if self.carry else ~inside)
+        words = np.flatnonzero(bare)
+        if not words.size:
+            return None
+        word = int(bare[words[0]])
+        return self.offset + int(words[0]) * 64 + (word & -word).bit_length() - 1
 
     def ends(self) -> npt.NDArray[np.int64]:
         """Absolute positions just past each record-ending newline of the block."""
@@ -167,10 +205,22 @@ class RecordScan:
     file size.
     """
 
-    def __init__(self, path: Path, name: str, *, quoted: bool, unterminated_hint: str = "") -> None:
+    def __init__(
+        self,
+        path: Path,
+        name: str,
+        *,
+        quoted: bool,
+        unterminated_hint: str = "",
+        find_bare_cr: bool = False,
+    ) -> None:
         self.path = path
         self.name = name
         self.quoted = quoted
+        self.find_bare_cr = find_bare_cr
+        self.bare_cr: int | None = None
+        """Where the first CR outside quotes that no LF follows is, once scanned (only
+        with ``find_bare_cr``; a CR as the file's last byte ends it, and is not one)."""
         self.unterminated_hint = unterminated_hint
         """Appended to the unterminated-quote error: what to do about it."""
         self.size = path.stat().st_size
@@ -188,7 +238,11 @@ class RecordScan:
         first = carry = 0
         opened: int | None = None
         last = _NEWLINE
+        pending: int | None = None  # a bare CR as a block's last byte, unless LF follows
         for analysis in self._analyses():
+            if pending is not None and analysis.head != _NEWLINE:
+                self.bare_cr = pending
+            pending = None
             offset = analysis.offset
             read = functools.partial(self._read, offset)
             checks(functools.partial(utf8.feed, analysis.runs, offset, read))
@@ -196,6 +250,11 @@ class RecordScan:
             self._firsts.append(first)
             self._carries.append(carry)
             opened = offset if block.opens_quote else opened
+            if self.bare_cr is None and (at := block.first_bare_cr()) is not None:
+                if at == block.end - 1:
+                    pending = at
+                else:
+                    self.bare_cr = at
             yield block
             first, carry, last = first + block.count, block.carry_out, analysis.last
         checks(functools.partial(utf8.finish, self.size))
@@ -253,7 +312,7 @@ class RecordScan:
                 done += got
             # The analysis keeps nothing of the buffer, so it can go back at once.
             data = buffer if size == BLOCK else bytes(view)
-            return _analyse(data, offset, self.quoted, scratch)
+            return _analyse(data, offset, self.quoted, scratch, bare_crs=self.find_bare_cr)
         finally:
             buffers.put(scratch)
 

@@ -75,7 +75,11 @@ def plan(
     # how to read such a file.
     hint = "; if its quotes are plain characters, set quoting=false" if quoted else ""
     check_not_wide(path, name)
-    scan = RecordScan(path, name, quoted=quoted, unterminated_hint=hint)
+    # Every CSV reader ends a line at a bare CR outside quotes (Python's csv, pyarrow), so
+    # a record that holds one would be several rows to the app but one to the cuts.
+    scan = RecordScan(
+        path, name, quoted=quoted, unterminated_hint=hint, find_bare_cr=fmt != "jsonl"
+    )
     tail = _BlankTail.of(path, scan.size, name)
     cutter = Cutter(sizing, has_header, scan.size, path, extent=tail.start)
     if strict:
@@ -162,6 +166,11 @@ def _data_rows(scan: RecordScan, header: bool, path: Path, name: str) -> int:
                 f"{name}: lines end in a bare CR (classic Mac OS); only LF and CRLF end "
                 "records: convert the line endings first (e.g. tr '\\r' '\\n')"
             )
+    if scan.bare_cr is not None:
+        raise DataError(
+            f"{name} byte {scan.bare_cr}: a bare CR outside quotes; only LF and CRLF end "
+            "records: quote the field that holds it, or convert the line endings first"
+        )
     rows = scan.records - header
     if rows <= 0:
         raise DataError(f"{name}: no data rows (only a header)")
