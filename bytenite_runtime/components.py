@@ -7,10 +7,13 @@ model generates the parameter table and ``schema.json`` of its engine.
 
 from __future__ import annotations
 
+import functools
+import types
+import typing
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from .chunks import MetadataMode
 
@@ -24,6 +27,40 @@ class _Component(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     name: ClassVar[str]
     summary: ClassVar[str]
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads true as 1: "rows_per_chunk": true is a slip to name,
+        # not a size to use. Numbers given as strings ("2") stay accepted.
+        if isinstance(value, bool) and info.field_name in _numeric_fields(cls):
+            raise ValueError(f"must be a number, not {str(value).lower()}")
+        return value
+
+
+@functools.cache
+def _numeric_fields(model: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``model`` that take an int or a float, and no bool."""
+    return frozenset(
+        name for name, field in model.model_fields.items() if _is_numeric(field.annotation)
+    )
+
+
+def _is_numeric(annotation: Any) -> bool:
+    """Whether ``annotation`` (through Optional, unions and Annotated) takes an int or a
+    float, and not a bool."""
+    kinds: set[Any] = set()
+    pending = [annotation]
+    while pending:
+        current = pending.pop()
+        origin = typing.get_origin(current)
+        if origin is typing.Annotated:
+            pending.append(typing.get_args(current)[0])
+        elif origin in (typing.Union, types.UnionType):
+            pending.extend(typing.get_args(current))
+        else:
+            kinds.add(current)
+    return bool(kinds & {int, float}) and bool not in kinds
 
 
 class Partitioner(_Component):

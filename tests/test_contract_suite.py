@@ -44,6 +44,33 @@ def test_component_rejects_unknown_keys(kind: str, name: str) -> None:
         cls.model_validate({"definitely_not_a_param": 1})
 
 
+NUMERIC = [
+    (kind, name, field)
+    for kind, name in COMPONENTS
+    for field, info in registry.get(kind, name).model_fields.items()  # type: ignore[arg-type]
+    if info.annotation in (int, float, int | None, float | None)
+]
+
+
+def test_the_numeric_params_are_found() -> None:
+    """The suite below covers the built-ins' numeric params (sizes, counts, qualities)."""
+    found = {(name, field) for _, name, field in NUMERIC}
+    assert {("row", "rows_per_chunk"), ("tile", "quality"), ("time-chunk", "segment_seconds"),
+            ("zipper", "level"), ("mosaic", "workers")} <= found  # fmt: skip
+
+
+@pytest.mark.parametrize(("kind", "name", "field"), NUMERIC)
+@pytest.mark.parametrize("value", [True, False])
+def test_a_boolean_is_not_taken_for_a_number(kind: str, name: str, field: str, value: bool) -> None:
+    """A true or false given for a numeric param is an error naming it, not read as 1 or 0
+    the way pydantic's lax mode would."""
+    cls = registry.get(kind, name)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as exc:
+        cls.model_validate({field: value})
+    [error] = [e for e in exc.value.errors() if e["loc"] == (field,)]
+    assert error["msg"] == f"Value error, must be a number, not {str(value).lower()}"
+
+
 @pytest.mark.parametrize(("kind", "name"), COMPONENTS)
 def test_every_param_is_described_and_in_the_readme(kind: str, name: str) -> None:
     """Each param has a description (for generated docs) and appears in the README's row."""
