@@ -805,6 +805,31 @@ def test_non_contiguous_row_ranges_warn(capsys: pytest.CaptureFixture[str]) -> N
     assert "chunk 1: rows of 'src' start at 5, but chunk 0 ended at 1" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("count", "which"), [(2, "chunk 1"), (4, "chunks 1-3")])
+def test_missing_last_chunks_warn(
+    capsys: pytest.CaptureFixture[str], count: int, which: str
+) -> None:
+    """Results that stop before the chunk count their metadata gives log a warning naming
+    the missing chunks (no later range shows that gap), and the rest is still joined."""
+    parts = {
+        "chunk-000000.out.parquet": _parquet(
+            pa.table({"x": [1]}), ChunkMeta(0, count, "src", {"rows": [0, 1]})
+        )
+    }
+    output = run_assembler("concat", parts)
+    assert pq.read_table(io.BytesIO(output["out.parquet"])).column("x").to_pylist() == [1]
+    assert (
+        f"chunk 0: the last result, but the partitioner made {count} chunks: {which} missing "
+        "(no result, or an app that wrote none?)"
+    ) in capsys.readouterr().err
+
+
+def test_complete_results_do_not_warn(capsys: pytest.CaptureFixture[str]) -> None:
+    """Results for every chunk the metadata counts log no missing-chunk warning."""
+    run_assembler("concat", _rows([(0, 1), (1, 2)], [pa.table({"x": [1]}), pa.table({"x": [2]})]))
+    assert "missing" not in capsys.readouterr().err
+
+
 def test_results_are_ordered_by_chunk_index_despite_platform_prefixes() -> None:
     """Chunk index, not the name, orders results; a platform prefix changes nothing."""
     results = {

@@ -21,7 +21,7 @@ from pydantic import Field
 from .._copy import append_file
 from .._inputs import Result
 from .._names import FileName
-from ..chunks import read_slot
+from ..chunks import ChunkMeta, read_slot
 from ..components import Assembler
 from ..errors import DataError, listed
 from ..media import is_media_name
@@ -59,9 +59,8 @@ def group_results(results: list[Result] | tuple[Result, ...]) -> dict[str, list[
     return dict(groups)
 
 
-def _row_range(result: Result) -> tuple[str | None, int, int] | None:
-    """``(source, start, stop)`` from the result's chunk metadata, when it carries a range."""
-    meta = read_slot(result.path)
+def _row_range(meta: ChunkMeta | None) -> tuple[str | None, int, int] | None:
+    """``(source, start, stop)`` from a result's chunk metadata, when it carries a range."""
     if meta is None:
         return None
     rows = meta.fields.get("rows")
@@ -77,13 +76,17 @@ def check_rows(
     results: Sequence[Result], counts: Sequence[int | None], *, verify: bool, log: logging.Logger
 ) -> None:
     """Each result's row count against the row range in its chunk metadata (an error), and
-    consecutive ranges of one source against each other (a warning: a gap or an overlap
-    means a chunk is missing or repeated, but the app may have meant it)."""
+    consecutive ranges of one source against each other, and the last result's index
+    against the chunk count (warnings: a gap, an overlap or a missing last chunk means a
+    chunk is missing or repeated, but the app may have meant it)."""
     previous: tuple[Result, str | None, int] | None = None
+    last: tuple[Result, ChunkMeta] | None = None
     for result, count in zip(results, counts, strict=True):
-        found = _row_range(result)
-        if found is None:
+        meta = read_slot(result.path)
+        found = _row_range(meta)
+        if meta is None or found is None:
             continue
+        last = result, meta
         source, start, stop = found
         if verify and count is not None and count != stop - start:
             raise DataError(
@@ -101,6 +104,21 @@ def check_rows(
                 previous[2],
             )
         previous = (result, source, stop)
+    if last is not None:
+        _check_last(*last, log)
+
+
+def _check_last(result: Result, meta: ChunkMeta, log: logging.Logger) -> None:
+    """Warn when chunks after the last result's are missing: no later range shows the gap."""
+    if meta.count is None or meta.index >= meta.count - 1:
+        return
+    first, stop = meta.index + 1, meta.count - 1
+    which = f"chunk {first}" if first == stop else f"chunks {first}-{stop}"
+    log.warning(
+        "%s: the last result, but the partitioner made %d chunks: %s missing (no result, "
+        "or an app that wrote none?)",
+        label(result), meta.count, which,
+    )  # fmt: skip
 
 
 class Concat(Assembler):
