@@ -5,6 +5,7 @@ index and metadata) and an assembler's task results, in chunk order.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,4 +127,28 @@ def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:
         hidden.extend(within / f for f in files if f.startswith("."))
     found.sort(key=lambda p: p.relative_to(folder).as_posix())
     hidden.sort(key=lambda p: p.as_posix())
+    for path in found:
+        _check_regular(path, folder)
     return found, hidden
+
+
+_SPECIAL = (
+    (stat.S_ISFIFO, "a named pipe"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _check_regular(path: Path, folder: Path) -> None:
+    """A pipe, socket or device among the sources is an error naming it: reading one
+    would wait for a writer forever, or never end. A link that cannot be followed is left
+    to the reader, which names why."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    for test, what in _SPECIAL:
+        if test(mode):
+            name = path.relative_to(folder).as_posix()
+            raise DataError(f"SOURCE_DIR: {name!r} is {what}, not a file: only files are read")

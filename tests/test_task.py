@@ -682,6 +682,19 @@ def test_source_dir_of_only_hidden_files_says_they_are_skipped(tmp_path: Path) -
         entrypoint_for("partitioner", "passthrough").invoke(env)
 
 
+@pytest.mark.parametrize("name", ["row", "passthrough"])
+def test_a_named_pipe_among_the_sources_is_named_not_waited_on(tmp_path: Path, name: str) -> None:
+    """A named pipe in SOURCE_DIR (which a read would wait on forever for a writer) fails
+    naming it before any chunk is written."""
+    env = _partitioner_env(tmp_path, {"a.csv": b"x\n1\n"})
+    os.mkfifo(tmp_path / "src" / "b.csv")
+    with pytest.raises(
+        DataError, match=r"^SOURCE_DIR: 'b\.csv' is a named pipe, not a file: only files are read$"
+    ):
+        entrypoint_for("partitioner", name).invoke(env)
+    assert _listing(tmp_path / "chunks") == []
+
+
 def test_skipped_hidden_sources_are_named_in_one_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
