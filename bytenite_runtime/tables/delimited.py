@@ -75,8 +75,9 @@ def plan(
     # how to read such a file.
     hint = "; if its quotes are plain characters, set quoting=false" if quoted else ""
     check_not_wide(path, name)
-    # Every CSV reader ends a line at a bare CR outside quotes (Python's csv, pyarrow), so
-    # a record that holds one would be several rows to the app but one to the cuts.
+    # Python's csv module and pyarrow end a row at a bare CR outside quotes, so a record
+    # that holds one would be several rows to the app but one to the cuts. The search
+    # costs ~0.1 ms per 2 MiB block that holds any CR (~8% of a CRLF file's split).
     scan = RecordScan(
         path, name, quoted=quoted, unterminated_hint=hint, find_bare_cr=fmt != "jsonl"
     )
