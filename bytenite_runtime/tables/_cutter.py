@@ -14,7 +14,8 @@ from typing import BinaryIO
 
 from .._copy import copy_range
 from ..chunks import ChunkMeta
-from ._records import Block, RecordScan
+from ._bitmaps import Block
+from ._records import RecordScan
 from .source import Sizing
 
 __all__ = ["Cutter", "DelimitedPiece"]
