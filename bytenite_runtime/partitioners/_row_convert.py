@@ -41,6 +41,7 @@ def convert_piece(
     before its first piece (``files.json_schemas``). NaN and infinities written to JSON
     Lines become null, with one warning per column of each file."""
     from ..tables import convert  # pyarrow: only when converting
+    from ..tables._jsonl_out import nonfinite_columns
     from ..tables.source import has_slot
 
     name = meta.source or ""
@@ -61,7 +62,7 @@ def convert_piece(
         schema=files.json_schemas.get(name),
     )
     if out_fmt == "jsonl":
-        for column in convert.nonfinite_columns(table):
+        for column in nonfinite_columns(table):
             if (name, column) not in files.nonfinite:
                 files.nonfinite.add((name, column))
                 log.warning(

@@ -1,11 +1,12 @@
 """The bitmaps a block of CSV, TSV or JSON Lines becomes, and what they say.
 
 Each block becomes two bitmaps, one bit per byte: its newlines, and whether each byte is
-inside quotes (and a third where bare CRs are looked for: the CRs no LF follows). The quote parity is a prefix XOR of the quote bitmap inside each 64-bit
-word plus one running XOR across words, all in numpy, so a block is analysed as if it
-started outside quotes, with the counts for both cases kept: placing it in the file is a
-lookup. A :class:`Block` is an analysis placed in its file; byte positions are worked out
-only for the few blocks a cut falls in.
+inside quotes (and a third where bare CRs are looked for: the CRs no LF follows). The
+quote parity is a prefix XOR of the quote bitmap inside each 64-bit word plus one
+running XOR across words, all in numpy, so a block is analysed as if it started outside
+quotes, with the counts for both cases kept: placing it in the file is a lookup. A
+:class:`Block` is an analysis placed in its file; byte positions are worked out only for
+the few blocks a cut falls in.
 """
 
 from __future__ import annotations
