@@ -136,13 +136,14 @@ class Row(Partitioner):
 
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
         from ..tables import source as table_source
+        from ..tables._compression import decompressed
 
         declared = None if self.format == "auto" else self.format
         bytes_per_chunk = self.bytes_per_chunk
         if self.rows_per_chunk is None and self.num_chunks is None and bytes_per_chunk is None:
             bytes_per_chunk = _DEFAULT_BYTES
         with contextlib.ExitStack() as stack:
-            plains = [stack.enter_context(table_source.decompressed(p)) for p in ctx.sources]
+            plains = [stack.enter_context(decompressed(p)) for p in ctx.sources]
             sizes = [p.stat().st_size for p in plains]
             sizings = table_source.plan_sizing(
                 sizes, self.rows_per_chunk, self.num_chunks, bytes_per_chunk

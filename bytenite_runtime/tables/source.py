@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Literal
 
 from ..errors import ConfigError, DataError
+from ._compression import GZIP, ZSTD, inner_name
 
 __all__ = [
     "DELIMITERS",
@@ -19,7 +17,6 @@ __all__ = [
     "check_magic",
     "check_not_binary",
     "check_not_feather_v1",
-    "decompressed",
     "detect_format",
     "format_of_name",
     "has_slot",
@@ -48,12 +45,7 @@ _MAGIC: tuple[tuple[bytes, Format], ...] = (
     (b"ARROW1", "arrow"),
     (b"\x93NUMPY", "npy"),
 )
-_GZIP = b"\x1f\x8b"
-_ZSTD = b"\x28\xb5\x2f\xfd"
-_COMPRESSIONS = {".gz": ("gzip", _GZIP), ".gzip": ("gzip", _GZIP), ".zst": ("zstd", _ZSTD)}
-_COMPRESSIONS[".zstd"] = _COMPRESSIONS[".zst"]
 _TEXT_FORMATS = ("csv", "tsv", "jsonl")
-_COPY_BLOCK = 8 << 20
 # What each binary format's file starts with: an Arrow IPC stream opens with a message's
 # continuation marker (0xFFFFFFFF), one written before Arrow 0.15 with its length.
 _OWN_MAGIC: dict[Format, tuple[bytes, ...]] = {
@@ -68,33 +60,12 @@ _OTHER_MAGIC = (
     (b"FEA1", "Feather v1"),
     (b"\x93NUMPY", "a NumPy .npy array"),
     (b"PK\x03\x04", "a ZIP archive (an .npz?)"),
-    (_GZIP, "gzip data"),
-    (_ZSTD, "zstd data"),
+    (GZIP, "gzip data"),
+    (ZSTD, "zstd data"),
 )
 _A_FILE = {"parquet": "a Parquet file", "arrow": "an Arrow IPC file", "npy": "a .npy file"}
 _FEATHER_V1 = b"FEA1"
 _HEAD = 512
-
-
-def _inner_name(path: Path) -> str:
-    name = path.name
-    for suffix in _COMPRESSIONS:
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
-def _check_compression(path: Path, magic: bytes) -> None:
-    """A compressed name over other bytes is an error: read as they are, the name would
-    say something the bytes do not. (Compressed bytes under a plain name are read
-    decompressed: the magic says what they are.)"""
-    suffix = path.name[len(_inner_name(path)) :].lower()
-    if suffix:
-        kind, expected = _COMPRESSIONS[suffix]
-        if not magic.startswith(expected):
-            raise DataError(
-                f"{path.name}: not {kind} data (no {kind} magic bytes); rename it or compress it"
-            )
 
 
 def check_not_binary(path: Path, head: bytes, name: str, fmt: Format) -> None:
@@ -191,7 +162,7 @@ def detect_format(path: Path, head: bytes, declared: Format | None) -> Format:
     else the file extension, else magic bytes; an unknown format is a one-line error."""
     if declared is not None:
         return declared
-    inner = _inner_name(path)
+    inner = inner_name(path)
     found = format_of_name(inner)
     if found is not None:
         return found
@@ -204,61 +175,6 @@ def detect_format(path: Path, head: bytes, declared: Format | None) -> Format:
         f"(extension {suffix or 'none'!r}); set format to one of "
         f"{', '.join(sorted(set(_EXTENSIONS.values())))}"
     )
-
-
-@contextlib.contextmanager
-def decompressed(path: Path) -> Iterator[Path]:
-    """``path`` itself, or a temporary decompressed copy of a gzip/zstd file.
-
-    Decompressing once to a temporary file (outside ``CHUNKS_DIR``, so it never becomes a
-    task) keeps every later pass a plain file read, at the cost of disk, not memory.
-    """
-    try:
-        with path.open("rb") as stream:
-            magic = stream.read(4)
-    except OSError as exc:  # a dangling symlink or a link loop among the sources
-        raise DataError(f"{path.name}: cannot be read ({exc.strerror or exc})") from None
-    _check_compression(path, magic)
-    if not (magic.startswith(_GZIP) or magic.startswith(_ZSTD)):
-        yield path
-        return
-    with tempfile.TemporaryDirectory(prefix="bytenite-table-") as scratch:
-        plain = Path(scratch) / _inner_name(path)
-        try:
-            with path.open("rb") as raw, plain.open("wb") as out:
-                if magic.startswith(_GZIP):
-                    import gzip
-
-                    with gzip.GzipFile(fileobj=raw) as unzipped:
-                        shutil.copyfileobj(unzipped, out, _COPY_BLOCK)
-                else:
-                    _unzstd(raw, out)
-        except (OSError, EOFError, ValueError) as exc:
-            kind = "gzip" if magic.startswith(_GZIP) else "zstd"
-            raise DataError(f"{path.name}: not a valid {kind} stream ({exc})") from None
-        except Exception as exc:  # zstandard.ZstdError does not derive from the above
-            raise DataError(f"{path.name}: not a valid zstd stream ({exc})") from None
-        yield plain
-
-
-def _unzstd(raw: BinaryIO, out: BinaryIO) -> None:
-    """Every zstd frame of ``raw`` into ``out``. ``ZstdDecompressor.copy_stream`` stops
-    quietly where a stream ends inside a frame, so a truncated file would be cut as if it
-    were whole; frame by frame, a frame left unfinished is an error."""
-    import zstandard
-
-    dctx = zstandard.ZstdDecompressor()
-    frame, fed = dctx.decompressobj(), False
-    while data := raw.read(_COPY_BLOCK):
-        while data:
-            out.write(frame.decompress(data))
-            fed = True
-            if not frame.eof:
-                break
-            data = frame.unused_data
-            frame, fed = dctx.decompressobj(), False
-    if fed and not frame.eof:
-        raise EOFError("compressed file ended before the end of a zstd frame")
 
 
 @dataclass(frozen=True)
