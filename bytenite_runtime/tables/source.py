@@ -1,4 +1,4 @@
-"""What a table source file is: its format, its compression, and how it is sized."""
+"""What a table source file is: its format and how it is sized (compression: _compression)."""
 
 from __future__ import annotations
 
