@@ -36,20 +36,12 @@ from ..chunks import read_slot
 from ..components import Assembler
 from ..errors import DataError, listed
 from ..images import DEFAULT_MAX_PIXELS
+from ..images.coverage import check_cover, check_every_chunk, missing_notes
 from ..images.formats import format_of_name
 from ..images.grid import axis_edges
 from ..images.naming import mosaic_names
 from ..images.params import FormatChoice, Quality, chosen_format
-from ..images.placement import (
-    PlacedTile,
-    check_cover,
-    check_every_chunk,
-    common_mode,
-    missing_notes,
-    scale_of,
-    tile_of,
-    to_out,
-)
+from ..images.placement import PlacedTile, common_mode, scale_of, tile_of, to_out
 from ..task import AssemblerContext
 
 if TYPE_CHECKING:
