@@ -151,16 +151,13 @@ def run_app(
     """Run an app on one chunk and return what it wrote.
 
     ``chunk_number`` becomes ``CHUNK_NUMBER`` (None leaves it unset, as on a platform
-    that does not send it; ``"auto"``, the default, is ``chunk_meta``'s index, else 0);
+    that does not send it; ``"auto"``, the default, is the index of the chunk's metadata,
+    ``chunk_meta`` or what ``chunk`` carries in its format's slot, else 0);
     ``chunk_meta`` is appended to the chunk as a footer, as a built-in partitioner with
     ``chunk_metadata="footer"`` would; ``shared_cache`` is the folder given as
     ``SHARED_CACHE_DIR`` (an empty one by default).
     """
     app = _entry("app", entry)
-    if chunk_number == "auto":
-        # The platform's task i gets data_i.bin, so CHUNK_NUMBER is the index the chunk's
-        # own metadata names; any other number would be warned about as a mismatch.
-        chunk_number = chunk_meta.index if chunk_meta is not None else 0
     with _workspace(tmp_path) as root:
         task_dir, results_dir, user_cache, empty_cache = _folders(
             root, "task", "results", "user-cache", "shared-cache"
@@ -169,6 +166,12 @@ def run_app(
             stream.write(chunk.encode() if isinstance(chunk, str) else chunk)
             if chunk_meta is not None:
                 append_footer(stream, chunk_meta)
+        if chunk_number == "auto":
+            # The platform's task i gets data_i.bin, so CHUNK_NUMBER is the index the chunk's
+            # own metadata names (a footer, or a format slot such as a tile's PNG text); any
+            # other number would be warned about as a mismatch.
+            meta = chunk_meta or read_meta(task_dir / CHUNK_FILE)[0]
+            chunk_number = meta.index if meta is not None else 0
         shared = shared_cache or empty_cache
         env = app_environment(task_dir, results_dir, params or {}, user_cache, shared, chunk_number)
         env.update(_secret_environment(secrets))

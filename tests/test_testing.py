@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 import struct
@@ -109,6 +110,26 @@ def test_run_app_sends_chunk_metas_index_as_chunk_number(
     for index, chunk in enumerate(run_partitioner(thirds, {"p.txt": ""})):
         run = run_app(describe, chunk.data, chunk_meta=chunk.meta)
         assert run.raw_names == (f"chunk-{index:06d}.info.txt",)
+    assert "WARNING" not in capsys.readouterr().err
+
+
+def test_run_app_sends_the_index_a_chunk_carries_in_its_format_slot_as_chunk_number(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A chunk whose metadata sits in its format's own slot (a tile's PNG text) gets that
+    index as CHUNK_NUMBER by default, not 0, so the app warns of no mismatch."""
+    image = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    image.new("L", (4, 2)).save(buffer, "PNG")
+
+    @task.app
+    def number(ctx: task.AppContext[Any]) -> None:
+        ctx.results.write_text("n.txt", str(ctx.settings.chunk_number))
+
+    tiles = run_partitioner("tile", {"p.png": buffer.getvalue()}, {"tile_width": 2})
+    assert [t.meta.index for t in tiles if t.meta is not None] == [0, 1]
+    run = run_app(number, tiles[1].data)
+    assert run.results == {"n.txt": b"1"}
     assert "WARNING" not in capsys.readouterr().err
 
 
