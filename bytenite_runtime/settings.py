@@ -333,8 +333,12 @@ def load_secrets(
             if value is not None:
                 secrets[secret_id] = Secret(id=secret_id, kind="other", value=value)
         else:
-            # No ';' in a reason: it separates the problems of one error.
-            reason = f"is not set, nor {access_name}/{key_name} (secret {secret_id})"
+            # No ';' in a reason: it separates the problems of one error. The platform
+            # injects only the ids a manifest lists, which code alone cannot show.
+            reason = (
+                f"is not set, nor {access_name}/{key_name} (secret {secret_id}, which the "
+                "platform sets only when manifest.json's platform_config.secrets lists it)"
+            )
             problems.append(Problem(plain_name, "", reason))
     return secrets, problems
 

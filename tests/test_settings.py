@@ -443,12 +443,14 @@ def test_undeclared_secrets_are_not_read() -> None:
 
 
 def test_missing_secret_names_every_variable_it_could_be() -> None:
-    """A declared secret with no variable set names {ID} and the pair it could have been, in
-    a reason without the ';' that separates the problems of one error."""
+    """A declared secret with no variable set names {ID} and the pair it could have been, and
+    where the platform takes it from (the manifest, which code cannot show), in a reason
+    without the ';' that separates the problems of one error."""
     secrets, problems = load_secrets(["GCP"], {})
     assert secrets == {}
     assert [str(p) for p in problems] == [
-        "GCP: is not set, nor GCP_ACCESS_KEY/GCP_SECRET_KEY (secret GCP)"
+        "GCP: is not set, nor GCP_ACCESS_KEY/GCP_SECRET_KEY (secret GCP, which the platform "
+        "sets only when manifest.json's platform_config.secrets lists it)"
     ]
 
 
