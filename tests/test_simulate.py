@@ -1182,6 +1182,28 @@ def test_overwrite_never_replaces_a_folder_holding_what_the_job_needs(
     assert source.read_text() == LINES
 
 
+def test_a_declared_secret_missing_from_the_secrets_file_is_warned_about_before_the_job(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A secret the app's manifest declares but --secrets gives no value for is named in a
+    warning before the job runs, and in the report, since the task's own error names
+    only the variable."""
+    app = write_component(
+        tmp_path / "my-app", (RAW_APP / "app" / "main.py").read_text(), secrets=["MYS", "OTHER"]
+    )
+    request = write_request(tmp_path / "job.json", app=app, source=source)
+    secrets = write_json(tmp_path / "secrets.json", {"MYS": "s3cr3t"})
+    run = simulate(request, "--secrets", secrets)
+    assert run.returncode == 0, run.stderr
+    warning = (
+        f"app {str(app)!r}: secret OTHER (platform_config.secrets) has no value in --secrets, "
+        "so the component gets no variable for it"
+    )
+    assert f"warning: {warning}" in run.stderr.splitlines()
+    assert "MYS" not in run.stderr
+    assert run.report["warnings"] == [warning]
+
+
 @pytest.mark.parametrize("case", ["request", "secrets", "app"])
 def test_report_copy_never_replaces_what_the_job_reads(
     simulate: Simulate, tmp_path: Path, source: Path, case: str

@@ -7,14 +7,15 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ByteniteError, ConfigError, JobFailed
 from ..settings import CONTRACT_VARIABLES
 from ._args import build_parser, load_secrets_file
 from ._job import run_job
-from ._options import JobOptions, Stop
+from ._options import JobOptions, JobPlan, Stop
 from ._plan import plan_job
 from ._report import Progress
 from ._sources import os_reason
@@ -51,6 +52,19 @@ def _stopping_on_signals(stop: Stop, caught: list[int], tell: bool) -> Iterator[
             signal.signal(sig, handler)
 
 
+def _unsupplied_secrets(plan: JobPlan, secrets: Mapping[str, object]) -> list[str]:
+    """A warning for each secret a component's manifest declares that ``--secrets`` gives
+    no value for: its task would fail on the variable, which names neither the file nor
+    the flag."""
+    return [
+        f"{component.role} {component.tag!r}: secret {secret_id} (platform_config.secrets) "
+        "has no value in --secrets, so the component gets no variable for it"
+        for component in (plan.partitioner, plan.app, plan.assembler)
+        for secret_id in component.secret_ids
+        if secret_id not in secrets
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bytenite-simulate``; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -59,6 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.parallelism < 1:
             raise ConfigError(f"--parallelism: must be at least 1 (got {args.parallelism})")
         plan = plan_job(args)
+        secrets = load_secrets_file(args.secrets)
+        plan = replace(plan, warnings=(*plan.warnings, *_unsupplied_secrets(plan, secrets)))
         for warning in plan.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         for name in dict.fromkeys(args.pass_env):
@@ -77,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             on_collision=args.on_collision,
             user_cache=(args.user_cache or home / "user").resolve(),
             shared_cache=(args.shared_cache or home / "shared").resolve(),
-            secrets=load_secrets_file(args.secrets),
+            secrets=secrets,
             pass_env=tuple(args.pass_env),
             keep=args.keep,
         )
