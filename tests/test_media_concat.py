@@ -197,6 +197,30 @@ def test_bytes_format_still_appends_media_files(chunks: list[PartitionedChunk]) 
     assert joined["out.mp4"] == b"".join(parts)
 
 
+def _audio_packets(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for p in container.demux(container.streams.audio[0]) if p.size)
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.mkv"])
+def test_the_first_results_audio_priming_survives_a_video_without_b_frames(
+    chunks: list[PartitionedChunk], tmp_path: Path, name: str
+) -> None:
+    """Results whose video an app re-encoded without B-frames (its first frame decodes at
+    0) keep the first result's audio priming packet, joined in-process into MP4 or by
+    ffmpeg into Matroska: the join holds every audio packet of the chunks."""
+    parts, packets = [], 0
+    for i, chunk in enumerate(chunks):
+        source, out = tmp_path / f"c{i}.mp4", tmp_path / f"o{i}.mp4"
+        source.write_bytes(chunk.data)
+        packets += _audio_packets(source)
+        ffmpeg("-i", str(source), "-c:v", "libx264", "-bf", "0", "-c:a", "copy", str(out))
+        parts.append(out.read_bytes())
+    joined = tmp_path / name
+    joined.write_bytes(run_assembler("concat", _results(parts), {"output_name": name})[name])
+    assert _audio_packets(joined) == packets
+
+
 def test_each_result_is_opened_once_and_the_output_once(
     chunks: list[PartitionedChunk], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -52,8 +52,11 @@ def join_by_copy(
             lead = _lead(infos[n + 1]) if n + 1 < len(infos) else 0.0
             if video is not None and info.indexed:
                 # MP4/MOV seek to the first frame without dropping the audio priming
-                # before it, which keeps its negative time (-copyts) and its edit list.
-                lines.append(f"inpoint {video.start:.6f}")
+                # before it, which keeps its negative time (-copyts) and its edit list;
+                # but a seek to a first frame at 0 (no B-frames) lands the audio on its
+                # packet at 0, past the priming: the first file is then read whole.
+                if n or video.start > 0:
+                    lines.append(f"inpoint {video.start:.6f}")
                 lines.append(f"duration {video.end - video.start:.6f}")
             else:
                 # Elsewhere an inpoint seek can drop that first packet: the demuxer places

@@ -34,6 +34,7 @@ from .probe import MediaInfo, open_media
 __all__ = ["can_remux", "remux"]
 
 _MUXERS = frozenset({"mp4", "mov"})
+_EARLIEST = -(1 << 40)  # ticks before any sample: every stream seeks to its first
 
 
 def _layout(info: MediaInfo) -> tuple[Any, ...]:
@@ -81,16 +82,25 @@ def remux(
     try:
         with av.open(str(target), "w", format=muxer) as out, contextlib.ExitStack() as stack:
             mapped: dict[int, Any] = {}
-            for info, given in zip(infos, containers, strict=True):
+            for n, (info, given) in enumerate(zip(infos, containers, strict=True)):
                 assert info.video is not None
+                inpoint = _micro(info.video.start)
                 source = given or stack.enter_context(open_media(info.path))
                 streams = list(source.streams)
                 if len(streams) != 1 + (info.audio is not None):
                     raise _Refused
                 if not mapped:
                     mapped = {s.index: copied_stream(out, s, info.path) for s in streams}
-                inpoint = _micro(info.video.start)
-                source.seek(inpoint, backward=True)
+                if n == 0 and inpoint <= 0 and info.audio is not None:
+                    # The MP4 demuxer seeks every stream to the time of the sample it finds
+                    # in the one seeked: from a video whose first frame decodes at 0 (no
+                    # B-frames) the audio lands on its packet at 0, past the encoder's
+                    # priming before it (a time below 0 the edit list hides). Seeked by its
+                    # audio to before any sample, the first result is read from its start.
+                    audio = source.streams[info.audio.index]
+                    source.seek(_EARLIEST, stream=audio, backward=True)
+                else:
+                    source.seek(inpoint, backward=True)
                 shifts = {
                     s.index: _rescaled(slot - inpoint, Fraction(s.time_base)) for s in streams
                 }
