@@ -14,7 +14,14 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field
 
-__all__ = ["NAME_MAX", "FileName", "file_name_problem", "name_bytes", "shown_name"]
+__all__ = [
+    "NAME_MAX",
+    "FileName",
+    "file_name_problem",
+    "is_utf8",
+    "name_bytes",
+    "shown_name",
+]
 
 NAME_MAX = 255
 
@@ -22,6 +29,16 @@ NAME_MAX = 255
 def name_bytes(name: str) -> int:
     """The length of ``name`` in bytes as the file system stores it (UTF-8)."""
     return len(name.encode("utf-8", "surrogateescape"))
+
+
+def is_utf8(name: str) -> bool:
+    """Whether ``name``, as the file system gave it (bytes that are not UTF-8 become lone
+    surrogates), is valid UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def shown_name(name: str, limit: int = 48) -> str:

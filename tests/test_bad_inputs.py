@@ -759,6 +759,84 @@ def test_row_result_name_too_long(tmp_path: Path) -> None:
     assert left_behind(setup) == []
 
 
+# Writes each name of APP_PARAMS.names (Latin-1 bytes where it says "latin1:") as a result.
+NAMING_APP = """
+    import json, os
+
+    folder = os.environ["TASK_RESULTS_DIR"].encode()
+    for name in json.loads(os.environ["APP_PARAMS"])["names"]:
+        raw = name[7:].encode("latin-1") if name.startswith("latin1:") else name.encode()
+        with open(folder + b"/" + raw, "w") as out:
+            out.write("x")
+"""
+
+
+@pytest.mark.parametrize(
+    ("names", "flags", "culprit"),
+    [
+        (["R" * 255], (), "is 261 bytes in UTF-8, over the 255-byte file-name limit"),
+        (["R" * 250], ("--prefix-results",), "is 259 bytes in UTF-8, over the 255-byte"),
+        (["latin1:caf\xe9.txt"], (), "result 'caf\\udce9.txt' is not named in valid UTF-8"),
+    ],
+    ids=["renamed-past-the-limit", "prefixed-past-the-limit", "not-utf-8"],
+)
+def test_row_result_name_that_cannot_be_collected_in_a_job(
+    simulate: Simulate,
+    tmp_path: Path,
+    names: list[str],
+    flags: tuple[str, ...],
+    culprit: str,
+) -> None:
+    """A result name that a collision's rename or the platform's prefix takes past 255
+    bytes, or one that is not UTF-8, fails the job naming the task and the result, with a
+    report and nothing left behind, not a traceback."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    app = write_component(tmp_path / "naming-app", NAMING_APP)
+    request = write_request(
+        tmp_path / "job.json", app=app, partitioner="replicate-fanout", source=source,
+        params={"partitioner": {"num_replicas": 2}, "app": {"names": names}},
+    )  # fmt: skip
+    run = simulate(request, *flags)
+    assert run.returncode == 5, run.stderr
+    assert "Traceback" not in run.stderr
+    assert run.last_error_line.startswith(f"error: job {run.job_dir.name} failed: task ")
+    assert culprit in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+    assert sorted(p.name for p in run.job_dir.iterdir()) == ["logs", "report.json"]
+    assert run.output is not None and not run.output.exists()
+
+
+def test_row_assembler_output_not_named_in_utf8_in_a_job(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """An assembler output whose name is not UTF-8 fails the job naming it, with a report,
+    and nothing is delivered."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    assembler = write_component(
+        tmp_path / "naming-assembler",
+        """
+        import os
+
+        with open(os.environ["OUTPUT_DIR"].encode() + b"/caf\\xe9.txt", "w") as out:
+            out.write("x")
+        """,
+        kind="assembler",
+    )
+    run = simulate(
+        write_request(
+            tmp_path / "job.json", app=FIXTURES / "raw_app", assembler=assembler, source=source
+        )
+    )
+    assert run.returncode == 5, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "output 'caf\\udce9.txt' is not named in valid UTF-8" in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+    assert sorted(p.name for p in run.job_dir.iterdir()) == ["logs", "report.json"]
+    assert run.output is not None and not run.output.exists()
+
+
 # -- secrets never leak -------------------------------------------------------------------
 
 LEAKY_APP = """

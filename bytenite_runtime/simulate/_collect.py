@@ -4,8 +4,10 @@ one folder, prefixed like a platform might, a name two tasks share renamed (or f
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from pathlib import Path
 
+from .._names import NAME_MAX, is_utf8, shown_name
 from ..chunks import parse_result_name
 from ..errors import JobFailed
 from ._state import JobState
@@ -28,6 +30,11 @@ def collect(job: JobState) -> Path:
                 )
                 continue
             name = entry.name
+            if not is_utf8(name):
+                # Object stores name files in UTF-8, and so does the report (JSON).
+                raise JobFailed(
+                    f"task {task.chunk}: result {shown_name(name)} is not named in valid UTF-8"
+                )
             if job.options.prefix_results:
                 name = (
                     hashlib.blake2s(f"{job.id}/{task.chunk}".encode()).hexdigest()[:8] + "_" + name
@@ -37,7 +44,7 @@ def collect(job: JobState) -> Path:
                     raise JobFailed(
                         f"task {task.chunk}: result {name!r} collides with task {taken[name]}'s"
                     )
-                renamed = _free_name(flat, name, task.chunk)
+                renamed = _free_name(taken, name, task.chunk)
                 job.collisions.append(
                     {
                         "chunk": task.chunk,
@@ -47,18 +54,27 @@ def collect(job: JobState) -> Path:
                     }
                 )
                 name = renamed
+            size = len(name.encode("utf-8"))
+            if size > NAME_MAX:
+                # Prefixed or renamed past the limit: no file could take that name.
+                raise JobFailed(
+                    f"task {task.chunk}: result {shown_name(entry.name)} would be collected as "
+                    f"{shown_name(name)}, which is {size} bytes in UTF-8, over the "
+                    f"{NAME_MAX}-byte file-name limit; keep result names shorter"
+                )
             taken[name] = task.chunk
             entry.replace(flat / name)
             task.results.append(name)
     return flat
 
 
-def _free_name(folder: Path, name: str, chunk: int) -> str:
+def _free_name(taken: Collection[str], name: str, chunk: int) -> str:
+    # The names collected so far, not the folder: a name past the limit cannot be looked up.
     parsed = parse_result_name(name)
     stem, dot, ext = name.partition(".") if parsed.index is None else (name, "", "")
     candidate = f"{stem}~task{chunk}{dot}{ext}"
     n = 2
-    while (folder / candidate).exists():
+    while candidate in taken:
         candidate = f"{stem}~task{chunk}-{n}{dot}{ext}"
         n += 1
     return candidate

@@ -16,6 +16,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._names import is_utf8, shown_name
 from ..errors import ConfigError, DataError, TemplateError
 from ._sources import os_reason
 
@@ -84,6 +85,10 @@ def deliver(output: Path, folder: Path | None, job: str) -> list[Path]:
             f"the assembler's output holds {OUTPUT_RECORD!r}, the name the simulator keeps "
             "for its record of a delivery: name that output otherwise"
         )
+    odd = next((e for e in sorted(_entries(output)) if not is_utf8(e)), None)
+    if odd is not None:
+        # Object stores name files in UTF-8, and so does the report (JSON).
+        raise DataError(f"the assembler's output {shown_name(odd)} is not named in valid UTF-8")
     staging: Path | None = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
