@@ -465,6 +465,42 @@ def test_children_left_behind_by_a_finished_task_are_stopped(
     assert _wait_dead([pid]) == []
 
 
+# Writes APP_PARAMS.text, repeated APP_PARAMS.times, to stderr without a newline; fails.
+STDERR_APP = """
+    import json, os, sys
+
+    params = json.loads(os.environ["APP_PARAMS"])
+    sys.stderr.write(params["text"] * params["times"])
+    sys.exit(1)
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "times", "quoted"),
+    [
+        ("\rprocessing [####....]", 50_000, "exited with code 1: processing [####....] (after"),
+        ("\rerror: out of memory", 1, "exited with code 1: error: out of memory (after"),
+        ("x", 200_000, "exited with code 1: " + "x" * 200 + "…" + "x" * 200 + " (after"),
+        ("error: \x1b[2J\x1b[31mboom", 1, "error: \\x1b[2J\\x1b[31mboom (after"),
+    ],
+    ids=["progress-bar", "error-after-cr", "long-line", "escape-sequence"],
+)
+def test_failure_reason_quotes_what_a_terminal_shows_of_the_last_stderr_line(
+    simulate: Simulate, tmp_path: Path, source: Path, text: str, times: int, quoted: str
+) -> None:
+    """The reason of a failed task quotes the part of its last stderr line after the last
+    CR (a progress bar redrawn), with control characters escaped and at most 400
+    characters, not a line of megabytes or an escape sequence that redraws the terminal."""
+    app = write_component(tmp_path / "stderr-app", STDERR_APP)
+    params = {"app": {"text": text, "times": times}}
+    run = simulate(write_request(tmp_path / "job.json", app=app, source=source, params=params))
+    assert run.returncode == 5
+    assert quoted in run.last_error_line
+    assert len(run.last_error_line) < 700
+    assert "\x1b" not in run.stderr and "\r" not in run.stderr
+    assert quoted.split(": ", 1)[1].split(" (after")[0] in run.report["job"]["reason"]
+
+
 def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: Path) -> None:
     """Output with no newline (a progress bar redrawn with CR) is logged as lines of at
     most ``_LONGEST`` bytes, every byte kept in order, instead of one unbounded line that

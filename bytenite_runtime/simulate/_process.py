@@ -33,6 +33,8 @@ _KILL_GRACE = 2.0
 _POLL = 0.25
 _LONGEST = 1 << 20
 """Bytes of output without a newline that are logged as one line."""
+_QUOTED = 400
+"""Characters of a component's last stderr line that a failure's reason quotes."""
 
 
 class Flag(Protocol):
@@ -115,6 +117,16 @@ def _stop(proc: subprocess.Popen[bytes], hurry: Flag | None) -> None:
     proc.wait()
 
 
+def _last_words(line: str) -> str:
+    """What a failure's reason quotes of a stderr line: the part a terminal shows of a line
+    redrawn with CR (a progress bar), control characters escaped (an escape sequence
+    would redraw the simulator's own error line), the middle elided past ``_QUOTED``."""
+    shown = next((part for part in reversed(line.split("\r")) if part.strip()), "").strip()
+    shown = "".join(c if c.isprintable() or c in " \t" else repr(c)[1:-1] for c in shown)
+    half = _QUOTED // 2
+    return shown if len(shown) <= _QUOTED else f"{shown[:half]}…{shown[-half:]}"
+
+
 class LogSink:
     """Writes one component's log as JSON lines with levels; secrets are masked first."""
 
@@ -129,9 +141,10 @@ class LogSink:
     def write(self, stream: str, raw: bytes, attempt: int | None) -> None:
         text = self.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
         level = classify(text)
-        keep = level == "error" or not self.last_error.startswith("error:")
-        if stream == "stderr" and text.strip() and keep:
-            self.last_error = text.strip()
+        last = _last_words(text)
+        keep = classify(last) == "error" or not self.last_error.startswith("error:")
+        if stream == "stderr" and last and keep:
+            self.last_error = last
         record: dict[str, Any] = {
             "timestamp": time.time(),
             "component": self.component,
