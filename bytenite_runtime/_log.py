@@ -24,6 +24,7 @@ class Redactor(logging.Filter):
     def __init__(self, values: Iterable[str] = ()) -> None:
         super().__init__()
         self.values: list[str] = []
+        self.encoded: list[bytes] = []
         self.extend(values)
 
     def extend(self, values: Iterable[str]) -> None:
@@ -39,11 +40,21 @@ class Redactor(logging.Filter):
                     found.update(f for f in _shown_forms(form) if f.strip())
         # Longest first, so a value containing another is masked whole.
         self.values = sorted(found, key=len, reverse=True)
+        encoded = {raw for form in self.values for raw in _encoded_forms(form)}
+        self.encoded = sorted(encoded, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for value in self.values:
             text = text.replace(value, "***")
         return text
+
+    def redact_bytes(self, raw: bytes) -> bytes:
+        """``raw`` output, not yet decoded, with every value masked as the usual text
+        encodings write it: an app whose locale is not UTF-8 prints a secret in Latin-1 or
+        UTF-16, which decoded as UTF-8 would show it but for its non-ASCII letters."""
+        for value in self.encoded:
+            raw = raw.replace(value, b"***")
+        return raw
 
     def redact_all(self, value: Any) -> Any:
         """``value`` with every string in it redacted: a str, or a plain list, tuple or dict
@@ -108,6 +119,20 @@ def _shown_forms(value: str) -> set[str]:
         urllib.parse.quote(value),  # its default keeps "/", which AWS secret keys hold
         urllib.parse.quote_plus(value, safe=""),
     }
+
+
+_ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+
+
+def _encoded_forms(value: str) -> set[bytes]:
+    """``value`` in each of ``_ENCODINGS`` that can write it."""
+    found = set()
+    for encoding in _ENCODINGS:
+        try:
+            found.add(value.encode(encoding))
+        except UnicodeEncodeError:
+            continue
+    return found
 
 
 @contextmanager

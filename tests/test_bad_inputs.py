@@ -978,6 +978,38 @@ def test_secret_escaped_by_repr_or_json_appears_nowhere(
         assert _files_holding(form, run.workdir, tmp_path / "cache") == [], form
 
 
+# A raw app whose locale is not UTF-8 prints its secret in another encoding.
+ENCODING_APP = """
+    import os, sys
+
+    token = os.environ["API_TOKEN"]
+    for encoding in ("latin-1", "cp1252", "utf-16", "utf-16-le", "utf-16-be", "utf-32"):
+        sys.stderr.buffer.write(encoding.encode() + b": " + token.encode(encoding) + b"\\n")
+    sys.stderr.buffer.write(b"error: rejected " + token.encode("latin-1") + b"\\n")
+    sys.exit(1)
+"""
+
+
+def test_secret_printed_in_another_encoding_appears_nowhere(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A secret an app prints in Latin-1, cp1252, UTF-16 or UTF-32 is masked in the log and
+    the failure's reason, not shown but for its non-ASCII letters or between NUL bytes."""
+    source = tmp_path / "in.txt"
+    source.write_text("x\n")
+    value = "pässwörd-" + PLANTED
+    secrets = write_json(tmp_path / "private" / "secrets.json", {"API_TOKEN": value})
+    app = write_component(tmp_path / "encoding-app", ENCODING_APP, secrets=["API_TOKEN"])
+    request = write_request(tmp_path / "job.json", app=app, source=source)
+    run = simulate(request, "--secrets", secrets, "--keep")
+    assert_clean_failure(run, "task 0: exited with code 1: error: rejected *** (after", code=5)
+    messages = [r["message"].replace("\0", "") for r in run.log("task-00000")]
+    assert len(messages) == 7
+    assert all(m.endswith("***") for m in messages[:6]), messages
+    assert not any(PLANTED in m for m in messages)
+    assert _files_holding(PLANTED, run.workdir) == []
+
+
 def _files_holding(needle: str, *roots: Path) -> list[Path]:
     found = []
     for root in roots:

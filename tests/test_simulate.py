@@ -25,6 +25,8 @@ from pathlib import Path
 import pytest
 from conftest import FIXTURES, REPO, SimRun, Simulate, write_component, write_json, write_request
 
+from bytenite_runtime._log import Redactor
+
 RAW_APP = FIXTURES / "raw_app"
 RAW_PARTITIONER = FIXTURES / "raw_partitioner"
 RAW_ASSEMBLER = FIXTURES / "raw_assembler"
@@ -507,7 +509,7 @@ def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: P
     is re-copied on every read."""
     from bytenite_runtime.simulate import _process
 
-    sink = _process.LogSink(tmp_path / "log.jsonl", "app", str)
+    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor())
     pending = {"stdout": bytearray()}
     sent = b"".join(b"%07d\r" % i for i in range(300_000))  # 2.4 MB, no newline
     try:
@@ -549,7 +551,7 @@ def test_second_stop_request_kills_without_the_grace(
         f"pathlib.Path({str(ready)!r}).write_text('')\n"
         "time.sleep(120)\n"
     )
-    sink = _process.LogSink(tmp_path / "log.jsonl", "app", str)
+    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor())
     flag = _FileFlag(ready)
     began = time.monotonic()
     try:

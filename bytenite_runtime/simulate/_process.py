@@ -12,12 +12,14 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
 import orjson
+
+from .._log import Redactor
 
 __all__ = ["Flag", "Outcome", "classify", "run_process"]
 
@@ -130,16 +132,18 @@ def _last_words(line: str) -> str:
 class LogSink:
     """Writes one component's log as JSON lines with levels; secrets are masked first."""
 
-    def __init__(self, path: Path, component: str, redact: Callable[[str], str]) -> None:
+    def __init__(self, path: Path, component: str, redactor: Redactor) -> None:
         self.path = path
         self.component = component
-        self.redact = redact
+        self.redactor = redactor
         self._file: IO[bytes] = path.open("ab")
         self.last_error = ""
         self.lock = threading.Lock()
 
     def write(self, stream: str, raw: bytes, attempt: int | None) -> None:
-        text = self.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        # Bytes first: a secret printed in Latin-1 or UTF-16 does not survive decoding whole.
+        raw = self.redactor.redact_bytes(raw)
+        text = self.redactor.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
         level = classify(text)
         last = _last_words(text)
         keep = classify(last) == "error" or not self.last_error.startswith("error:")

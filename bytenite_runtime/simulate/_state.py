@@ -126,7 +126,7 @@ class JobState:
         return limit if remaining is None else min(limit, remaining)
 
     def sink(self, name: str) -> LogSink:
-        return LogSink(self.logs / f"{name}.jsonl", name, self.redactor.redact)
+        return LogSink(self.logs / f"{name}.jsonl", name, self.redactor)
 
     def _single(self, component: Component, name: str, contract: Mapping[str, str]) -> Outcome:
         sink = self.sink(name)
