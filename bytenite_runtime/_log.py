@@ -56,6 +56,11 @@ class Redactor(logging.Filter):
             raw = raw.replace(value, b"***")
         return raw
 
+    @property
+    def longest(self) -> int:
+        """Bytes of the longest form :meth:`redact_bytes` masks (0 with no values)."""
+        return len(self.encoded[0]) if self.encoded else 0
+
     def redact_all(self, value: Any) -> Any:
         """``value`` with every string in it redacted: a str, or a plain list, tuple or dict
         holding them (nested; keys are left as they are). A subclass of those is left

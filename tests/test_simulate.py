@@ -526,6 +526,25 @@ def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: P
     assert bytes(pending["stdout"]) == b"next"
 
 
+def test_secret_across_the_cut_of_a_long_line_is_masked(tmp_path: Path) -> None:
+    """A secret that straddles the point where output without a newline is cut into
+    ``_LONGEST``-byte pieces is masked whole, not logged half in each piece."""
+    from bytenite_runtime.simulate import _process
+
+    secret = "pässwörd-PLANTED".encode()
+    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor([secret.decode()]))
+    pending = {"stdout": bytearray()}
+    head = b"x" * (_process._LONGEST - 5)
+    try:
+        _process._take(pending, "stdout", head + secret[:7], sink, None)
+        _process._take(pending, "stdout", secret[7:] + b" done\n", sink, None)
+    finally:
+        sink.close()
+    messages = [json.loads(line)["message"] for line in sink.path.read_text().splitlines()]
+    assert "".join(messages) == head.decode() + "*** done"
+    assert not any(part in m for m in messages for part in ("päss", "PLANTED"))
+
+
 class _FileFlag:
     """Set once its file exists: a child process says it is ready by writing it."""
 

@@ -173,7 +173,8 @@ def _take(
 
     Only the new bytes are searched and the unfinished line grows in place, so output
     without newlines (a progress bar redrawn with CR) costs its length once, not its
-    length squared; a line past ``_LONGEST`` is written as it stands."""
+    length squared; a line past ``_LONGEST`` is written as it stands, less the bytes
+    a secret it ends in may still need."""
     *lines, rest = chunk.split(b"\n")
     line = pending[name]
     if lines:
@@ -184,8 +185,12 @@ def _take(
     else:
         line += rest
     if len(line) >= _LONGEST:
-        sink.write(name, bytes(line), attempt)
-        pending[name] = bytearray()
+        # Masked before it is cut, and the bytes where a secret going on in the next read
+        # may start are held back: a secret across the cut would show half in each piece.
+        masked = sink.redactor.redact_bytes(bytes(line))
+        cut = len(masked) - max(0, sink.redactor.longest - 1)
+        sink.write(name, masked[:cut], attempt)
+        pending[name] = bytearray(masked[cut:])
 
 
 def run_process(
