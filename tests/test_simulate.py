@@ -467,6 +467,20 @@ def test_children_left_behind_by_a_finished_task_are_stopped(
     assert _wait_dead([pid]) == []
 
 
+def test_task_killed_by_a_signal_is_named_so(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A task killed by a signal (a crash, the OOM killer) fails the job saying which
+    signal, not as an exit code of -11."""
+    app = write_component(
+        tmp_path / "crashing-app", "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n"
+    )
+    run = simulate(write_request(tmp_path / "job.json", app=app, source=source))
+    assert run.returncode == 5
+    assert "task 0: was killed by SIGSEGV (after 1 attempt)" in run.last_error_line
+    assert run.report["tasks"][0]["attempts"][0]["reason"] == "task 0: was killed by SIGSEGV"
+
+
 # Writes APP_PARAMS.text, repeated APP_PARAMS.times, to stderr without a newline; fails.
 STDERR_APP = """
     import json, os, sys

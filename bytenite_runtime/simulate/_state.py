@@ -4,6 +4,7 @@ environment, its log, the time left before ``jobTimeout``, and why a process fai
 from __future__ import annotations
 
 import os
+import signal
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +29,17 @@ _BASE_VARIABLES = (
     "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR",
     "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "SYSTEMROOT",
 )  # fmt: skip
+
+
+def _ended(exit_code: int | None) -> str:
+    """How a process ended: ``subprocess`` gives a kill by signal N as -N (a crash, the
+    kernel's OOM killer), which is no exit code the component chose."""
+    if exit_code is None or exit_code >= 0:
+        return f"exited with code {exit_code}"
+    try:
+        return f"was killed by {signal.Signals(-exit_code).name}"
+    except ValueError:
+        return f"was killed by signal {-exit_code}"
 
 
 class _Either:
@@ -159,7 +171,7 @@ class JobState:
                 return f"{name}: stopped, job {self.stop.reason}"
             return f"{name}: cancelled because the job failed"
         detail = f": {outcome.last_error}" if outcome.last_error else ""
-        return f"{name}: exited with code {outcome.exit_code}{detail}"
+        return f"{name}: {_ended(outcome.exit_code)}{detail}"
 
     def user_cache(self) -> Path:
         return self.options.user_cache or self.root / "cache" / "user"
