@@ -481,6 +481,35 @@ def test_task_killed_by_a_signal_is_named_so(
     assert run.report["tasks"][0]["attempts"][0]["reason"] == "task 0: was killed by SIGSEGV"
 
 
+# Leaves a child in a session of its own (as a daemon or `setsid cmd &` does), out of
+# reach of a kill of the task's process group.
+ESCAPING_CHILD_APP = """
+    import os, subprocess
+    from pathlib import Path
+
+    child = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    (Path(os.environ["USER_CACHE_DIR"]) / "escaped.pid").write_text(str(child.pid))
+    (Path(os.environ["TASK_RESULTS_DIR"]) / "done.txt").write_text("done")
+"""
+
+
+def test_children_left_in_a_session_of_their_own_are_stopped(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A child that left its task's process group for a session of its own is stopped
+    once the tasks end, as the container holding it would be, and the report says so."""
+    app = write_component(tmp_path / "escaping-app", ESCAPING_CHILD_APP)
+    run = simulate(write_request(tmp_path / "job.json", app=app, source=source), timeout=60)
+    pid = int((tmp_path / "cache" / "user" / "escaped.pid").read_text())
+    alive = _wait_dead([pid])
+    for stray in alive:
+        os.kill(stray, signal.SIGKILL)
+    assert alive == []
+    assert run.returncode == 0, run.stderr
+    [warning] = run.report["warnings"]
+    assert warning.startswith("app: 1 process(es) it started in a session of their own")
+
+
 # Writes APP_PARAMS.text, repeated APP_PARAMS.times, to stderr without a newline; fails.
 STDERR_APP = """
     import json, os, sys

@@ -16,6 +16,7 @@ from ..settings import CONTRACT_VARIABLES
 from ._args import build_parser, load_secrets_file
 from ._job import run_job
 from ._options import JobOptions, JobPlan, Stop
+from ._orphans import adopt_orphans
 from ._plan import plan_job
 from ._report import Progress
 from ._sources import os_reason
@@ -96,6 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             secrets=secrets,
             pass_env=tuple(args.pass_env),
             keep=args.keep,
+            stop_orphans=adopt_orphans(),
         )
         tty = sys.stderr.isatty() and not args.quiet
         with _stopping_on_signals(stop, caught, tty):

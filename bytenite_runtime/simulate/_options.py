@@ -43,6 +43,9 @@ class JobOptions:
     secrets: Mapping[str, str | tuple[str, str]] = field(default_factory=dict)
     pass_env: Sequence[str] = ()
     keep: bool = False
+    stop_orphans: bool = False
+    """Kill what a stage leaves running in sessions of its own (the CLI sets it once the
+    simulator is their subreaper): never set it where other children of this process run."""
 
 
 class Stop:

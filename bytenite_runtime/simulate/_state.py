@@ -16,6 +16,7 @@ from .._log import Redactor
 from ..errors import JobFailed, listed
 from ..settings import CONTRACT_VARIABLES, secret_environment, secret_variable_names
 from ._options import JobOptions, JobPlan, Stop
+from ._orphans import stop_orphans
 from ._process import Flag, LogSink, Outcome, run_process
 from ._report import Progress, TaskRecord, span
 from ._resolve import Component
@@ -128,6 +129,16 @@ class JobState:
                 f"fails: {listed(found, 5)}",
             )
 
+    def stop_orphans(self, component: str) -> None:
+        """Kill what ``component`` (the stage just run) left running in sessions of its own,
+        as the end of its container would."""
+        if self.options.stop_orphans and (count := stop_orphans()):
+            self._warn(
+                component,
+                f"{count} process(es) it started in a session of their own still ran after "
+                "it ended; killed, as the end of its container would kill them",
+            )
+
     def past_deadline(self) -> bool:
         return self.deadline is not None and time.time() >= self.deadline
 
@@ -149,6 +160,7 @@ class JobState:
             )  # fmt: skip
         finally:
             sink.close()
+        self.stop_orphans(name)
         self.events[name] = {
             "state": "Completed" if outcome.ok else "Cancelled" if outcome.cancelled else "Failed",
             **span(outcome.started, outcome.finished),

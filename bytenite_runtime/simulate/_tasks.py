@@ -93,6 +93,7 @@ def run_tasks(job: JobState, chunks: list[Path]) -> None:
     job.progress.update(0, 0, total, 0)
     with ThreadPoolExecutor(max_workers=job.options.parallelism) as pool:
         list(pool.map(one, job.tasks))
+    job.stop_orphans("app")
     job.check_stop()
     if job.failure:
         raise JobFailed(job.failure)
