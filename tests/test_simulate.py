@@ -1304,6 +1304,25 @@ def test_a_declared_secret_missing_from_the_secrets_file_is_warned_about_before_
     assert run.report["warnings"] == [warning]
 
 
+@pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
+@pytest.mark.parametrize("inside", [False, True], ids=["same", "inside"])
+def test_output_folder_the_job_has_yet_to_make_its_records_or_caches_in_is_refused(
+    simulate: Simulate, tmp_path: Path, source: Path, flag: str, inside: bool
+) -> None:
+    """An output folder that does not exist yet but is, or holds, the job records or a
+    cache folder is refused before the job runs, not delivered over the records the job
+    wrote there (a traceback, and no report)."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = tmp_path / "new-output"
+    folder = output / "sub" if inside else output
+    run = simulate(request, flag, folder, output=output)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    what = "the job records" if flag == "--workdir" else f"the {flag}"
+    assert f"output folder {str(output)!r} holds {what}" in run.last_error_line
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("case", ["request", "secrets", "app"])
 def test_report_copy_never_replaces_what_the_job_reads(
     simulate: Simulate, tmp_path: Path, source: Path, case: str

@@ -33,24 +33,27 @@ def check_destination(
     that only with ``overwrite``), and ever to replace a top-level folder (``/tmp``) or a
     folder that is or holds one of ``keep`` (what it is, where): the current folder, the
     home folder, the source, the job records."""
-    if folder is None or not folder.exists():
+    if folder is None:
         return
-    if not folder.is_dir():
-        raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
     target = folder.resolve()
-    if len(target.parts) <= 2:
-        # /tmp, /usr, /home: never an output, and shared with everything else on the machine.
-        raise TemplateError(
-            f"output folder {str(folder)!r} is a top-level folder of the file system; the "
-            "output replaces its folder whole: choose another"
-        )
     for what, path in keep:
+        # A folder the job has yet to make too (its records): the delivery would remove it.
         where = path.resolve()
         if where.is_relative_to(target):  # the folder itself, or inside it
             raise TemplateError(
                 f"output folder {str(folder)!r} holds {what} ({str(path)!r}); the output "
                 "replaces its folder whole: choose another"
             )
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise TemplateError(f"output {str(folder)!r} exists and is not a folder")
+    if len(target.parts) <= 2:
+        # /tmp, /usr, /home: never an output, and shared with everything else on the machine.
+        raise TemplateError(
+            f"output folder {str(folder)!r} is a top-level folder of the file system; the "
+            "output replaces its folder whole: choose another"
+        )
     held = _entries(folder)
     if not held:
         return

@@ -132,9 +132,12 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
             "the job would copy its own records as input; choose a folder outside it"
         )
     if destination is not None and destination.name != "{job}":
+        given = (("--user-cache", args.user_cache), ("--shared-cache", args.shared_cache))
+        caches = [(flag, path) for flag, path in given if path is not None]
         keep = [
             ("the current folder", Path.cwd()),
             ("the job records", args.workdir),
+            *[(f"the {flag}", path) for flag, path in caches],
             # A mistyped --output ~ or / with --overwrite would replace either whole.
             ("your home folder", Path.home()),
             ("the Python environment", Path(sys.prefix)),
