@@ -1323,6 +1323,20 @@ def test_output_folder_the_job_has_yet_to_make_its_records_or_caches_in_is_refus
     assert not output.exists()
 
 
+def test_report_copy_inside_the_output_folder_is_refused(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A --report path inside the output folder is refused before the job runs: written
+    after the delivery, it would be a file no run delivered, which the next --overwrite
+    refuses."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = tmp_path / "out"
+    run = simulate(request, "--report", output / "report.json", output=output)
+    assert run.returncode == 2, run.stderr
+    assert "is inside the output folder" in run.last_error_line
+    assert not output.exists()
+
+
 @pytest.mark.parametrize("case", ["request", "secrets", "app"])
 def test_report_copy_never_replaces_what_the_job_reads(
     simulate: Simulate, tmp_path: Path, source: Path, case: str

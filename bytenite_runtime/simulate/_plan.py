@@ -111,7 +111,11 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         (f"the {role}'s folder", c.folder) for role, c in components.items() if c.folder is not None
     ]
     if args.report is not None:
-        check_report(args.report, inputs)
+        # Written there after the delivery, it would be a file no run delivered: the next
+        # --overwrite would refuse the folder.
+        default = destination is None or destination.name == "{job}"
+        output = [] if destination is None or default else [("the output folder", destination)]
+        check_report(args.report, [*inputs, *output])
     if destination is not None and source is not None and source.is_dir():
         # The default folder under the current one too: a run from inside the source.
         folder = destination.parent if destination.name == "{job}" else destination
