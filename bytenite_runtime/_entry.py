@@ -7,7 +7,6 @@ function returned, SIGTERM) is in :mod:`._guards`.
 
 from __future__ import annotations
 
-import inspect
 import logging
 import os
 import signal
@@ -23,7 +22,7 @@ from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._guards import END, Terminated, check_ran, chunks_from, guarded, is_main_thread, terminate
 from ._inputs import Chunk, list_results, list_sources
 from ._log import Redactor, component_logger
-from ._params import load_schema, validate_params
+from ._params import find_schema, ignored_keys, load_schema, validate_params
 from ._staging import Output, Results
 from .chunks import MetadataMode
 from .errors import (
@@ -59,18 +58,6 @@ _SETTINGS: dict[str, type[ComponentSettings]] = {
 }
 
 
-def _find_schema(fn: Callable[..., Any]) -> Path | None:
-    try:
-        here = Path(inspect.getfile(fn)).resolve().parent
-    except (TypeError, OSError):
-        return None
-    for folder in (here, here.parent):
-        candidate = folder / "schema.json"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 class Entrypoint(Generic[P]):
     """A component function plus what it declares: params model, schema, secrets.
 
@@ -104,7 +91,7 @@ class Entrypoint(Generic[P]):
     def _schema(self) -> tuple[Mapping[str, Any] | None, str]:
         option = self.schema
         if option == "auto":
-            found = _find_schema(self.fn)
+            found = find_schema(self.fn)
             return (load_schema(found), found.name) if found else (None, "")
         if isinstance(option, str | Path):
             path = Path(option)
@@ -113,10 +100,13 @@ class Entrypoint(Generic[P]):
 
     def _load(
         self, environ: Mapping[str, str] | None, redactor: Redactor
-    ) -> tuple[Any, Any, dict[str, Secret]]:
+    ) -> tuple[Any, Any, dict[str, Secret], list[str]]:
+        """Settings, params and secrets, or one SettingsError for every problem; and the
+        warnings to log (params keys the model ignores)."""
         settings_cls = _SETTINGS[self.kind]
         variable = settings_cls.params_variable
         problems: list[Problem] = []
+        notes: list[str] = []
         settings: Any = None
         try:
             settings = settings_cls.from_environ(environ)
@@ -140,12 +130,14 @@ class Entrypoint(Generic[P]):
             model = self.params_model if isinstance(self.params_model, type) else None
             params, found = validate_params(variable, raw, model, schema, schema_name)  # type: ignore[type-var]
             problems.extend(found)
+            if model is not None and isinstance(raw, Mapping):
+                notes = ignored_keys(variable, raw, model)  # type: ignore[arg-type]
         if problems:
             # A reason may quote a param's value, and a param may hold a secret.
             raise SettingsError(
                 [Problem(p.variable, p.field, redactor.redact(p.reason)) for p in problems]
             )
-        return settings, params, secrets
+        return settings, params, secrets, notes
 
     # -- running ------------------------------------------------------------------
 
@@ -163,8 +155,10 @@ class Entrypoint(Generic[P]):
             raise
 
     def _invoke(self, environ: Mapping[str, str] | None, redactor: Redactor) -> None:
-        settings, params, secrets = self._load(environ, redactor)
+        settings, params, secrets, notes = self._load(environ, redactor)
         log = component_logger(self.kind, redactor)
+        for note in notes:
+            log.warning("%s", note)
         if isinstance(settings, PartitionerSettings):
             self._partition(settings, params, secrets, log)
         elif isinstance(settings, AppSettings):

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem, SettingsError
+from .errors import Problem, SettingsError, nearest
 from .settings import problems_from_validation
 
-__all__ = ["load_schema", "schema_problems", "validate_params"]
+__all__ = ["find_schema", "ignored_keys", "load_schema", "schema_problems", "validate_params"]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def find_schema(fn: Callable[..., Any]) -> Path | None:
+    """The ``schema.json`` beside the module of ``fn``, or in the folder above it."""
+    try:
+        here = Path(inspect.getfile(fn)).resolve().parent
+    except (TypeError, OSError):
+        return None
+    for folder in (here, here.parent):
+        candidate = folder / "schema.json"
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def load_schema(path: Path) -> dict[str, Any]:
@@ -77,3 +91,25 @@ def validate_params(
         problems.extend(problems_from_validation(exc, variable, model=model))
         return None, problems
     return (None if problems else instance), problems
+
+
+def ignored_keys(variable: str, params: Mapping[str, Any], model: type[BaseModel]) -> list[str]:
+    """A warning for each key of ``params`` that ``model`` drops without a word (pydantic's
+    default for unknown keys), with the field it may have meant: a typo in a param would
+    otherwise leave its default in force unnoticed."""
+    if model.model_config.get("extra", "ignore") != "ignore":
+        return []
+    known: set[str] = set()
+    for name, info in model.model_fields.items():
+        known.add(name)
+        known.update(a for a in (info.alias, info.validation_alias) if isinstance(a, str))
+    warnings = []
+    for key in params:
+        if key not in known:
+            near = nearest(key, known)
+            hint = f" (did you mean {near!r}?)" if near else ""
+            warnings.append(
+                f"{variable}.{key}: not a field of {model.__name__}, ignored{hint}; "
+                "model_config = ConfigDict(extra='forbid') makes such a key an error"
+            )
+    return warnings

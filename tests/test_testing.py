@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from bytenite_runtime import (
     ChunkMeta,
@@ -302,6 +302,39 @@ def test_component_logs_reach_caplog_with_secrets_masked(
     assert ("bytenite.partitioner", "partitioner saw 1 files") in logged
     assert ("bytenite.assembler", "assembler joined 1 results") in logged
     assert "t0k3n-value" not in caplog.text
+
+
+class Rate(BaseModel):
+    tax_rate: float = 0.1
+
+
+class OpenRate(Rate):
+    model_config = ConfigDict(extra="allow")
+
+
+@pytest.mark.parametrize(("model", "warned"), [(Rate, True), (OpenRate, False)])
+def test_a_params_key_the_apps_model_ignores_is_warned_about(
+    capsys: pytest.CaptureFixture[str], model: type[Rate], warned: bool
+) -> None:
+    """A params key the app's model drops without a word (pydantic's default) is warned
+    about with the field it may have meant, and the run goes on with the default; a model
+    that takes extra keys is not warned about."""
+
+    @task.app(params=model)
+    def rate(ctx: task.AppContext[Rate]) -> None:
+        ctx.results.write_text("o.txt", str(ctx.params.tax_rate))
+
+    assert run_app(rate, "x", params={"tax_rat": 0.5}).results == {"o.txt": b"0.1"}
+    lines = [line for line in capsys.readouterr().err.splitlines() if "tax_rat:" in line]
+    assert lines == (
+        [
+            "WARNING bytenite.app: APP_PARAMS.tax_rat: not a field of Rate, ignored (did you "
+            "mean 'tax_rate'?); model_config = ConfigDict(extra='forbid') makes such a key an "
+            "error"
+        ]
+        if warned
+        else []
+    )
 
 
 def test_run_app_ignores_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> None:
