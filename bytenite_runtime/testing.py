@@ -26,7 +26,7 @@ import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
@@ -57,12 +57,14 @@ class AppRun:
     ``raw_names`` are the names as the assembler would receive them, sorted;
     ``warnings`` the simulator's warnings about this task's results (an entry that is
     not a top-level file, which never reaches the assembler), each also given to
-    :func:`warnings.warn`.
+    :func:`warnings.warn`; ``raw_results`` maps the raw names to the bytes, ready for
+    :func:`run_assembler` (merge the runs of several chunks into one mapping).
     """
 
     results: dict[str, bytes]
     raw_names: tuple[str, ...]
     warnings: tuple[str, ...] = ()
+    raw_results: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -188,7 +190,7 @@ def run_app(
     for message in dropped:
         warnings.warn(f"run_app: {message}", UserWarning, stacklevel=2)
     results = {parse_result_name(name).original: data for name, data in raw.items()}
-    return AppRun(results, tuple(raw), dropped)
+    return AppRun(results, tuple(raw), dropped, raw)
 
 
 def run_partitioner(

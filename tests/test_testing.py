@@ -55,7 +55,17 @@ def describe(ctx: task.AppContext[Any]) -> None:
 def test_run_app_returns_results_by_original_name() -> None:
     """Results come back keyed by their original names, raw names keeping the marker."""
     run = run_app(shout, "hello", params={"case": "upper"})
-    assert run == AppRun({"out.txt": b"HELLO"}, ("chunk-000000.out.txt",))
+    raw = {"chunk-000000.out.txt": b"HELLO"}
+    assert run == AppRun({"out.txt": b"HELLO"}, ("chunk-000000.out.txt",), (), raw)
+
+
+def test_app_runs_chain_into_run_assembler_by_their_raw_results() -> None:
+    """The raw results of several app runs, merged, are what run_assembler takes: a
+    partition, app and assembly test needs no renaming."""
+    chunks = run_partitioner("replicate-fanout", {"in.txt": b"hi"}, {"num_replicas": 3})
+    runs = [run_app(shout, c.data, chunk_number=i) for i, c in enumerate(chunks)]
+    merged = {name: data for run in runs for name, data in run.raw_results.items()}
+    assert run_assembler("concat", merged) == {"out.txt": b"HIHIHI"}
 
 
 @task.app
