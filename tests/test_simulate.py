@@ -845,6 +845,66 @@ def test_chunk_in_a_subfolder_of_chunks_dir_is_named_in_a_warning(
     assert "'CHUNKS_DIR/sub/data_1.bin'" in record["message"]
 
 
+def test_warnings_the_job_gave_are_printed_up_to_five(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """The warnings a job gives while it runs are printed on stderr too, the first five
+    and how many more the report holds, not only counted in the summary line."""
+    app = write_component(
+        tmp_path / "nesting-app",
+        """
+        import os
+        from pathlib import Path
+
+        results = Path(os.environ["TASK_RESULTS_DIR"])
+        (results / "out.txt").write_text("x")
+        (results / "sub").mkdir()
+        """,
+    )
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 7}},
+    )
+    run = simulate(request, quiet=False)
+    assert run.returncode == 0, run.stderr
+    assert len(run.report["warnings"]) == 7
+    printed = [line for line in run.stderr.splitlines() if line.startswith("warning: ")]
+    assert printed == [
+        *(f"warning: {w}" for w in run.report["warnings"][:5]),
+        "warning: … and 2 more in the report",
+    ]
+    assert run.stdout.rstrip().endswith("(7 warnings there)"), run.stdout
+
+
+def test_an_app_that_never_runs_its_entry_point_is_named_in_a_warning(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """Tasks that all succeed without writing a result (an app script that never calls
+    main.run()) get a printed warning saying so before the assembler's failure."""
+    app = write_component(
+        tmp_path / "no-run",
+        """
+        from bytenite_runtime import task
+
+        @task.app
+        def main(ctx):
+            ctx.results.write_text("out.txt", "x")
+        """,
+    )
+    request = write_request(tmp_path / "job.json", app=app, assembler="concat", source=source)
+    run = simulate(request, quiet=False)
+    assert run.returncode != 0
+    lines = run.stderr.splitlines()
+    assert lines[-2] == (
+        "warning: app: none of the 1 task(s) wrote a result; does the app's entrypoint call "
+        "main.run() (under if __name__ == '__main__')?"
+    )
+    assert "no results to concatenate" in lines[-1]
+
+
 ODD_NAME_PARTITIONER = """
     import os
     from pathlib import Path

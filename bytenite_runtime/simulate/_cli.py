@@ -66,6 +66,15 @@ def _unsupplied_secrets(plan: JobPlan, secrets: Mapping[str, object]) -> list[st
     ]
 
 
+def _print_warnings(warnings: Sequence[str], shown: int = 5) -> None:
+    """The warnings the job gave while it ran (those before it were printed then), the
+    first ``shown`` of them: all are in the report."""
+    for warning in warnings[:shown]:
+        print(f"warning: {warning}", file=sys.stderr)
+    if len(warnings) > shown:
+        print(f"warning: … and {len(warnings) - shown} more in the report", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bytenite-simulate``; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -121,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             return ConfigError.exit_code
     job = report["job"]
+    if not args.quiet:
+        _print_warnings(report["warnings"][len(plan.warnings) :])
     if job["state"] == "Cancelled" and caught:
         print(
             f"error: job {job['id']} {job['reason']}; {job['stoppedTasks']} running task(s) "

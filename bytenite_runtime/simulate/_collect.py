@@ -65,6 +65,13 @@ def collect(job: JobState) -> Path:
             taken[name] = task.chunk
             entry.replace(flat / name)
             task.results.append(name)
+    if not taken:
+        # Every task succeeded and none wrote a file: most often an app script that defines
+        # its entry point but never runs it.
+        job.events.setdefault("warnings", []).append(
+            f"app: none of the {len(job.tasks)} task(s) wrote a result; does the app's "
+            "entrypoint call main.run() (under if __name__ == '__main__')?"
+        )
     return flat
 
 
