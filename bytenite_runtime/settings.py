@@ -282,6 +282,19 @@ class Secret(BaseModel):
         held = (self.access_key, self.secret_key, self.value)
         return [s.get_secret_value() for s in held if s is not None]
 
+    def get_secret_value(self) -> str:
+        """The value of a secret of type ``other``, as ``str`` (``SecretStr``'s own name
+        for it); a storage secret has two keys instead: :meth:`get_keys`."""
+        if self.value is None:
+            raise TypeError(f"secret {self.id} is a storage secret: use get_keys()")
+        return self.value.get_secret_value()
+
+    def get_keys(self) -> tuple[str, str]:
+        """The access key and secret key of a storage secret (aws, gcp, storj)."""
+        if self.access_key is None or self.secret_key is None:
+            raise TypeError(f"secret {self.id} holds one value: use get_secret_value()")
+        return self.access_key.get_secret_value(), self.secret_key.get_secret_value()
+
 
 def secret_variable_names(secret_id: str) -> tuple[str, str, str]:
     """The variables a secret id arrives as: ``{ID}_ACCESS_KEY``, ``{ID}_SECRET_KEY``, ``{ID}``."""

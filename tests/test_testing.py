@@ -182,6 +182,29 @@ def test_run_app_hands_over_secrets() -> None:
     assert seen == {"AWS": ["access", "key"], "TOKEN": ["t0k3n"]}
 
 
+def test_secrets_give_their_values_as_plain_strings_by_kind() -> None:
+    """get_secret_value() is a plain secret's str and get_keys() a storage secret's pair,
+    each a TypeError naming the secret on the other kind, never showing a value."""
+    seen: dict[str, object] = {}
+    errors: list[str] = []
+
+    @task.app(secrets=["AWS", "TOKEN"])
+    def uses(ctx: task.AppContext[Any]) -> None:
+        seen["token"] = ctx.secrets["TOKEN"].get_secret_value()
+        seen["aws"] = ctx.secrets["AWS"].get_keys()
+        for call in (ctx.secrets["TOKEN"].get_keys, ctx.secrets["AWS"].get_secret_value):
+            with pytest.raises(TypeError) as exc:
+                call()
+            errors.append(str(exc.value))
+
+    run_app(uses, "x", secrets={"AWS": ("access", "key"), "TOKEN": "t0k3n"})
+    assert seen == {"token": "t0k3n", "aws": ("access", "key")}
+    assert errors == [
+        "secret TOKEN holds one value: use get_secret_value()",
+        "secret AWS is a storage secret: use get_keys()",
+    ]
+
+
 def test_run_app_takes_secrets_in_the_shape_of_simulates_secrets_file() -> None:
     """A storage secret given as simulate's --secrets file holds it, {access_key,
     secret_key}, or as a list pair, arrives as the pair, not as an AttributeError."""
