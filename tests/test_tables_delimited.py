@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -407,25 +408,34 @@ def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> N
         (b'a,b\n1,"x\ry"\n2,3\r4,5\n', 15),  # the quoted CR is data, the later one is not
     ],
 )
-def test_a_bare_cr_among_lf_lines_is_named_by_its_byte(
+def test_strict_names_a_bare_cr_among_lf_lines_by_its_byte(
     tmp_path: Path, data: bytes, where: int, block: int
 ) -> None:
-    """A bare CR outside quotes in a file of LF or CRLF lines, which every CSV reader ends a
-    row at, fails naming its byte, rather than making a chunk hold more rows than it says."""
+    """With strict, a bare CR outside quotes in a file of LF or CRLF lines, where Python's
+    csv and pyarrow end a row, fails naming its byte, rather than making a chunk hold more
+    rows for them than it says."""
     with _blocks_of(block):
-        message = failing_partition(tmp_path, "row", {"t.csv": data}, rows_per_chunk=1)
+        message = failing_partition(tmp_path, "row", {"t.csv": data}, rows_per_chunk=1, strict=True)
     assert message == (
         f"t.csv byte {where}: a bare CR outside quotes; only LF and CRLF end records: quote "
         "the field that holds it, or convert the line endings first"
     )
 
 
+def test_a_bare_cr_is_field_data_without_strict() -> None:
+    """Without strict a bare CR outside quotes stays in its field, as polars reads it: the
+    cuts fall at LF and the row ranges count LF-ended records."""
+    chunks = _chunks({"t.csv": b"a,b\n1,2\r3,4\n5,6\n"}, rows_per_chunk=1)
+    assert [c.data for c in chunks] == [b"a,b\n1,2\r3,4\n", b"a,b\n5,6\n"]
+    assert [_rows(c) for c in chunks] == [(0, 1), (1, 2)]
+
+
 def test_a_cr_ending_the_file_or_split_from_its_lf_by_a_block_is_no_bare_cr() -> None:
     """A CR as the file's last byte, or a CRLF whose two bytes fall in two blocks, ends a
-    record as before."""
-    for block in (2, 3, 1 << 20):
+    record as before, strict or not."""
+    for block, strict in itertools.product((2, 3, 1 << 20), (False, True)):
         with _blocks_of(block):
-            chunks = _chunks({"t.csv": b"a,b\r\n1,2\r\n3,4\r"}, rows_per_chunk=1)
+            chunks = _chunks({"t.csv": b"a,b\r\n1,2\r\n3,4\r"}, rows_per_chunk=1, strict=strict)
         assert [c.data for c in chunks] == [b"a,b\r\n1,2\r\n", b"a,b\r\n3,4\r"]
 
 

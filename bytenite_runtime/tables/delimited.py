@@ -75,11 +75,12 @@ def plan(
     # how to read such a file.
     hint = "; if its quotes are plain characters, set quoting=false" if quoted else ""
     check_not_wide(path, name)
-    # Python's csv module and pyarrow end a row at a bare CR outside quotes, so a record
-    # that holds one would be several rows to the app but one to the cuts. The search
-    # costs ~0.1 ms per 2 MiB block that holds any CR (~8% of a CRLF file's split).
+    # Python's csv module and pyarrow end a row at a bare CR outside quotes (polars keeps
+    # it in its field, as the cuts do), so such a record would be several rows to some
+    # apps but one to the cuts: strict looks for one. Not by default: the search costs
+    # ~0.1 ms per 2 MiB block that holds any CR, 8-10% of a CRLF file's split.
     scan = RecordScan(
-        path, name, quoted=quoted, unterminated_hint=hint, find_bare_cr=fmt != "jsonl"
+        path, name, quoted=quoted, unterminated_hint=hint, find_bare_cr=strict and fmt != "jsonl"
     )
     tail = _BlankTail.of(path, scan.size, name)
     cutter = Cutter(sizing, has_header, scan.size, path, extent=tail.start)
