@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 from .chunks import parse_result_name, read_meta
 from .errors import DataError
 
-__all__ = ["Chunk", "Result", "list_results", "list_sources"]
+__all__ = ["Chunk", "Result", "list_results", "list_sources", "not_a_file"]
 
 
 class Chunk:
@@ -132,7 +132,8 @@ def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:
     return found, hidden
 
 
-_SPECIAL = (
+_KINDS = (
+    (stat.S_ISDIR, "a folder"),
     (stat.S_ISFIFO, "a named pipe"),
     (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a character device"),
@@ -140,15 +141,26 @@ _SPECIAL = (
 )
 
 
+def not_a_file(path: Path) -> str | None:
+    """Why ``path`` is not a file to read, in words ("does not exist", "is a named pipe,
+    not a file"), or None when it is one (through symbolic links)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if path.is_symlink():
+            return f"is a symbolic link that cannot be followed ({exc.strerror or exc})"
+        return "does not exist"
+    for test, what in _KINDS:
+        if test(mode):
+            return f"is {what}, not a file"
+    return None
+
+
 def _check_regular(path: Path, folder: Path) -> None:
     """A pipe, socket or device among the sources is an error naming it: reading one
     would wait for a writer forever, or never end. A link that cannot be followed is left
     to the reader, which names why."""
-    try:
-        mode = path.stat().st_mode
-    except OSError:
-        return
-    for test, what in _SPECIAL:
-        if test(mode):
-            name = path.relative_to(folder).as_posix()
-            raise DataError(f"SOURCE_DIR: {name!r} is {what}, not a file: only files are read")
+    reason = not_a_file(path)
+    if reason is not None and path.exists():
+        name = path.relative_to(folder).as_posix()
+        raise DataError(f"SOURCE_DIR: {name!r} {reason}: only files are read")

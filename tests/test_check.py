@@ -4,6 +4,7 @@ template, and a clean pass on everything this project ships."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -272,6 +273,41 @@ def test_missing_path_is_a_problem(tmp_path: Path, capsys: pytest.CaptureFixture
     assert err[0].endswith("nope: does not exist")
     assert err[1].endswith("empty: holds no manifest.json, no component folder and no template")
     assert err[2] == "error: 2 problems (nothing found to check)"
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p.unlink() or p.mkdir(), "is a folder, not a file"),
+        (lambda p: p.unlink() or os.mkfifo(p), "is a named pipe, not a file"),
+        (lambda p: p.unlink() or p.symlink_to(p.parent / "gone.py"),
+         "is a symbolic link that cannot be followed (No such file or directory)"),
+    ],
+)  # fmt: skip
+def test_an_entrypoint_that_is_not_a_file_says_what_it_is(
+    app_folder: Path, make: Callable[[Path], object], expected: str
+) -> None:
+    """An entrypoint that is a folder, a named pipe or a broken link is named as what it is,
+    not as a file that does not exist."""
+    make(app_folder / "app" / "main.py")
+    assert _lines(app_folder) == [
+        f"{app_folder / 'manifest.json'}: entrypoint: app/main.py {expected}"
+    ]
+
+
+def test_a_manifest_that_is_a_broken_link_is_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manifest.json that is a broken symbolic link is named so, not its folder said to
+    hold no manifest."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "manifest.json").symlink_to(tmp_path / "gone.json")
+    assert main([str(tmp_path)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == (
+        f"{tmp_path / 'manifest.json'}: is a symbolic link that cannot be followed "
+        "(No such file or directory)"
+    )
 
 
 @pytest.mark.parametrize(

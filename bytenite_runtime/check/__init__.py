@@ -22,10 +22,12 @@ What is checked:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .._inputs import not_a_file
 from ..simulate._resolve import search_folders
 from ._findings import Finding
 from ._manifest import check_manifest, check_schema_file
@@ -93,6 +95,9 @@ def _check_one(path: Path, report: Report, extra: Sequence[Path]) -> None:
             _check_template_file(path, report, extra)
     elif (path / "manifest.json").is_file():
         _check_folder(path, report, extra)
+    elif os.path.lexists(path / "manifest.json"):
+        reason = not_a_file(path / "manifest.json")
+        report.findings.append(Finding(_shown(path / "manifest.json"), "", str(reason)))
     elif path.is_dir():
         before = sum(report.counts.values())
         for child in sorted(path.iterdir()):

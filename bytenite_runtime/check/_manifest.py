@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeGuard
 
+from .._inputs import not_a_file
 from ..settings import SECRET_ID
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
@@ -89,8 +90,9 @@ def _entrypoint(folder: Path, shown: str, manifest: dict[str, Any]) -> list[Find
     relative = PurePosixPath(entry) if isinstance(entry, str) else None
     if relative is None or not entry or relative.is_absolute() or ".." in relative.parts:
         return [Finding(shown, "entrypoint", f"must be a file in app/ (got {describe(entry)})")]
-    if not (folder / "app" / relative).is_file():
-        return [Finding(shown, "entrypoint", f"app/{entry} does not exist")]
+    reason = not_a_file(folder / "app" / relative)
+    if reason is not None:
+        return [Finding(shown, "entrypoint", f"app/{entry} {reason}")]
     return []
 
 
