@@ -177,7 +177,8 @@ BROKEN_TEMPLATES = [
     ({"app": "./my-app"}, "app: './my-app' is a folder path, which only the simulator understands"),
     ({"partitioner": "row@v1"}, "partitioner: 'row@v1' is not a tag (expected name, name@major"),
     ({"partitioner": "row@2"}, "partitioner: partitioner 'row@2': built-in 'row' is version 1.x"),
-    ({"app": "my-app@1.3"}, "app: unknown app 'my-app@1.3'"),
+    ({"app": "my-app@1.3"}, "app: app 'my-app@1.3': 'my-app' is found only at version 1.0"),
+    ({"app": "my-ap@1"}, "app: unknown app 'my-ap@1'; did you mean 'my-app'?"),
     (
         {"params": {"partitioner": {"rows_per_chunk": 0}}},
         "params.partitioner.rows_per_chunk: Input should be greater than 0 (got 0)",

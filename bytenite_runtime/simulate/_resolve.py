@@ -154,9 +154,10 @@ def resolve(
     broken: list[tuple[Path, TemplateError]] = []
     manifests = list(_manifests(search, broken))
     fitting = [(folder, m) for folder, m in manifests if _fits(role, m)]
+    named = _candidates(name, fitting)
     candidates = [
         (v, p, manifest)
-        for v, p, manifest in _candidates(name, fitting)
+        for v, p, manifest in named
         if (major is None or v[0] == major) and (minor is None or v[1] == minor)
     ]
     if candidates:
@@ -172,6 +173,10 @@ def resolve(
         if major is not None and major != 1:
             raise TemplateError(f"{role} {tag!r}: built-in {name!r} is version 1.x")
         return Component(role, tag, (sys.executable, "-m", "bytenite_runtime", "serve", role, name))
+    if named:
+        # Only the version missed: say which there are, not "did you mean" the same name.
+        versions = ", ".join(f"{a}.{b}" for a, b in sorted({v for v, _, _ in named}))
+        raise TemplateError(f"{role} {tag!r}: {name!r} is found only at version {versions}")
     known = {str(m.get("name", "")) for _, m in fitting}
     if role != "app":
         known |= set(registry.names(role))
