@@ -1253,6 +1253,31 @@ def test_earlier_output_is_replaced_only_with_overwrite(
     assert again.report["output"]["files"] == [str(output / "out.txt")]
 
 
+def test_a_result_name_holding_a_secret_is_recorded_by_its_hash(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """An output whose name holds a secret's value is listed in .bytenite-output by its
+    hash, never by that name, and --overwrite still knows the folder as delivered."""
+    app = write_component(
+        tmp_path / "my-app", (RAW_APP / "app" / "main.py").read_text(), secrets=["MYS"]
+    )
+    secrets = write_json(tmp_path / "secrets.json", {"MYS": "hunter2-value"})
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        source=source,
+        params={"app": {"mode": "copy", "name": "out-hunter2-value.txt"}},
+    )
+    output = tmp_path / "out"
+    for flags in ((), ("--overwrite",)):
+        run = simulate(request, "--secrets", secrets, *flags, output=output)
+        assert run.returncode == 0, run.stderr
+        assert run.delivered == ["out-hunter2-value.txt"]
+        record = (output / ".bytenite-output").read_text()
+        assert "hunter2" not in record
+        assert json.loads(record)["entries"][0].startswith("sha256:")
+
+
 @pytest.mark.parametrize("record", [None, "not json", '{"entries": "out.txt"}'])
 def test_overwrite_never_replaces_a_folder_no_run_delivered(
     simulate: Simulate, tmp_path: Path, source: Path, record: str | None

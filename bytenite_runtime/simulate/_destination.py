@@ -9,11 +9,12 @@ rather than emptied, and a file put beside an earlier run's output survives.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .._names import is_utf8, shown_name
@@ -64,7 +65,7 @@ def check_destination(
             f"has no {OUTPUT_RECORD}), so even --overwrite leaves it: empty it or choose "
             "another"
         )
-    foreign = sorted(held - delivered)
+    foreign = sorted(e for e in held if e not in delivered and _hashed(e) not in delivered)
     if foreign:
         raise TemplateError(
             f"output folder {str(folder)!r} holds {foreign[0]!r}, which the run that "
@@ -78,9 +79,13 @@ def check_destination(
         )
 
 
-def deliver(output: Path, folder: Path | None, job: str) -> list[Path]:
+def deliver(
+    output: Path, folder: Path | None, job: str, redact: Callable[[str], str] = str
+) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step, with the record of what
-    job ``job`` delivered there; nothing partial is left. Returns the output's files."""
+    job ``job`` delivered there; nothing partial is left. Returns the output's files.
+
+    An entry whose name holds a secret (``redact`` changes it) is recorded by its hash."""
     if folder is None:
         return []
     if (output / OUTPUT_RECORD).exists() or (output / OUTPUT_RECORD).is_symlink():
@@ -97,7 +102,8 @@ def deliver(output: Path, folder: Path | None, job: str) -> list[Path]:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
         shutil.copytree(output, staging, dirs_exist_ok=True)
-        record = {"job": job, "entries": sorted(_entries(staging))}
+        entries = [e if redact(e) == e else _hashed(e) for e in _entries(staging)]
+        record = {"job": job, "entries": sorted(entries)}
         (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -112,6 +118,11 @@ def deliver(output: Path, folder: Path | None, job: str) -> list[Path]:
         raise
     kept = folder / OUTPUT_RECORD
     return sorted(p for p in folder.rglob("*") if p.is_file() and p != kept)
+
+
+def _hashed(entry: str) -> str:
+    # A name the record must not show, as a secret in it would be shown.
+    return "sha256:" + hashlib.sha256(entry.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def _entries(folder: Path) -> set[str]:

@@ -110,7 +110,7 @@ class _Job(JobState):
             output = self.assemble(results)
             self._check_shared_cache("assembler")
             self.check_stop()
-            files = deliver(output, self.destination, self.id)
+            files = deliver(output, self.destination, self.id, self.redactor.redact)
             state = "Complete"
         except ByteniteError as exc:
             # Bad data met mid-job (a download that fails…) fails the job like a component
