@@ -112,6 +112,31 @@ def _check_row_ranges(metas: list[ChunkMeta], rows: int) -> None:
     assert ranges[-1][1] == rows
 
 
+def _check_delimited_round_trip(
+    table: tuple[str, tuple[bytes, int]],
+    sizing: dict[str, int],
+    delivery: tuple[str, bool],
+    prefix: str,
+) -> None:
+    """``row`` then concat on a generated CSV/TSV: whole chunks, and the input byte for byte."""
+    fmt, (data, header) = table
+    name = f"part.{fmt}"
+    params = {**sizing, "header": bool(header)}
+    run = _run({f"t.{fmt}": data}, params, delivery, prefix, name, header=bool(header))
+    records = len(parse_delimited(data, DELIMITERS[fmt])) - (1 if header else 0)
+    _check_chunks(run, name, records)
+    assert run.output == {name: data}
+
+
+def _check_json_lines_round_trip(
+    data: bytes, sizing: dict[str, int], delivery: tuple[str, bool], prefix: str
+) -> None:
+    """``row`` then concat on generated JSON Lines: whole chunks, the input byte for byte."""
+    run = _run({"t.jsonl": data}, sizing, delivery, prefix, "part.jsonl")
+    _check_chunks(run, "part.jsonl", len(data.splitlines()))
+    assert run.output == {"part.jsonl": data}
+
+
 def _without_dictionaries(table: pa.Table) -> pa.Table:
     """``table`` with dictionary columns decoded: chunks may each carry their own
     dictionary, which Table.equals would compare rather than the values."""
@@ -135,13 +160,7 @@ def test_csv_tsv_come_back_byte_for_byte(
 ) -> None:
     """Generated CSV/TSV, header or not, cut by any sizing and joined by concat (header
     written once), is the input byte for byte."""
-    fmt, (data, header) = table
-    name = f"part.{fmt}"
-    params = {**sizing, "header": bool(header)}
-    run = _run({f"t.{fmt}": data}, params, delivery, prefix, name, header=bool(header))
-    records = len(parse_delimited(data, DELIMITERS[fmt])) - (1 if header else 0)
-    _check_chunks(run, name, records)
-    assert run.output == {name: data}
+    _check_delimited_round_trip(table, sizing, delivery, prefix)
 
 
 @PROPERTY
@@ -151,9 +170,7 @@ def test_json_lines_come_back_byte_for_byte(
 ) -> None:
     """Generated JSON Lines, cut by any sizing and joined by concat, is the input byte
     for byte."""
-    run = _run({"t.jsonl": data}, sizing, delivery, prefix, "part.jsonl")
-    _check_chunks(run, "part.jsonl", len(data.splitlines()))
-    assert run.output == {"part.jsonl": data}
+    _check_json_lines_round_trip(data, sizing, delivery, prefix)
 
 
 # -- row for row -----------------------------------------------------------------------
@@ -382,14 +399,8 @@ def test_csv_tsv_come_back_byte_for_byte_under_tiny_blocks(
 ) -> None:
     """Generated CSV/TSV, split by ``row`` and joined by concat, each reading in blocks
     of a few bytes, is the input byte for byte."""
-    fmt, (data, header) = table
-    name = f"part.{fmt}"
-    params = {**sizing, "header": bool(header)}
     with _tiny_blocks(scan, parity, record):
-        run = _run({f"t.{fmt}": data}, params, delivery, "", name, header=bool(header))
-    records = len(parse_delimited(data, DELIMITERS[fmt])) - (1 if header else 0)
-    _check_chunks(run, name, records)
-    assert run.output == {name: data}
+        _check_delimited_round_trip(table, sizing, delivery, "")
 
 
 @PROPERTY
@@ -400,9 +411,7 @@ def test_json_lines_come_back_byte_for_byte_under_tiny_blocks(
     """Generated JSON Lines, split by ``row`` and joined by concat, each reading in
     blocks of a few bytes, is the input byte for byte."""
     with _tiny_blocks(scan, 1, record):
-        run = _run({"t.jsonl": data}, sizing, ("footer", False), "", "part.jsonl")
-    _check_chunks(run, "part.jsonl", len(data.splitlines()))
-    assert run.output == {"part.jsonl": data}
+        _check_json_lines_round_trip(data, sizing, ("footer", False), "")
 
 
 def _open_quotes(data: bytes, start: int) -> list[int]:
