@@ -55,7 +55,7 @@ def check_destination(
             f"output folder {str(folder)!r} is a top-level folder of the file system; the "
             "output replaces its folder whole: choose another"
         )
-    held = _entries(folder)
+    held, _ = _walk(folder)
     if not held:
         return
     delivered = _delivered(folder)
@@ -93,17 +93,20 @@ def deliver(
             f"the assembler's output holds {OUTPUT_RECORD!r}, the name the simulator keeps "
             "for its record of a delivery: name that output otherwise"
         )
-    odd = next((e for e in sorted(_entries(output)) if not is_utf8(e)), None)
-    if odd is not None:
-        # Object stores name files in UTF-8, and so does the report (JSON).
-        raise DataError(f"the assembler's output {shown_name(odd)} is not named in valid UTF-8")
     staging: Path | None = None
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
         shutil.copytree(output, staging, dirs_exist_ok=True)
-        entries = [e if redact(e) == e else _hashed(e) for e in _entries(staging)]
-        record = {"job": job, "entries": sorted(entries)}
+        # One walk of the copy (links in the output followed, as the copy follows them)
+        # serves the name check, the record and the list of files returned.
+        entries, files = _walk(staging)
+        odd = next((e for e in sorted(entries) if not is_utf8(e)), None)
+        if odd is not None:
+            # Object stores name files in UTF-8, and so does the report (JSON).
+            raise DataError(f"the assembler's output {shown_name(odd)} is not named in valid UTF-8")
+        listed = [e if redact(e) == e else _hashed(e) for e in entries]
+        record = {"job": job, "entries": sorted(listed)}
         (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
         if folder.exists():
             shutil.rmtree(folder)
@@ -116,8 +119,7 @@ def deliver(
                 f"output folder {str(folder)!r} cannot be written ({os_reason(folder, exc)})"
             ) from None
         raise
-    kept = folder / OUTPUT_RECORD
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p != kept)
+    return sorted(folder / f for f in files)
 
 
 def _hashed(entry: str) -> str:
@@ -125,15 +127,20 @@ def _hashed(entry: str) -> str:
     return "sha256:" + hashlib.sha256(entry.encode("utf-8", "surrogateescape")).hexdigest()
 
 
-def _entries(folder: Path) -> set[str]:
-    """Every file, folder and link under ``folder`` (links not followed), as paths relative
-    to it, less the delivery record."""
+def _walk(folder: Path) -> tuple[set[str], list[str]]:
+    """Every file, folder and link under ``folder`` (links not followed), and the files
+    among them, as paths relative to it, less the delivery record."""
     found: set[str] = set()
-    for top, dirs, files in os.walk(folder):
+    files: list[str] = []
+    for top, dirs, names in os.walk(folder):
         base = Path(top).relative_to(folder)
-        found.update((base / name).as_posix() for name in (*dirs, *files))
-    found.discard(OUTPUT_RECORD)
-    return found
+        found.update((base / name).as_posix() for name in dirs)
+        for name in names:
+            entry = (base / name).as_posix()
+            if entry != OUTPUT_RECORD:
+                found.add(entry)
+                files.append(entry)
+    return found, files
 
 
 def _delivered(folder: Path) -> set[str] | None:
