@@ -24,6 +24,7 @@ from _media_clips import (
 
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import result_name
+from bytenite_runtime.media.probe import probe
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -188,6 +189,23 @@ def test_reencode_param_and_media_format_for_any_name(
     out = tmp_path / "out.mp4"
     out.write_bytes(run_assembler("concat", _results(parts), {"reencode": True})["out.mp4"])
     assert decoded_counts(out)[0] == 90
+
+
+def test_a_re_encoded_mp4_join_keeps_its_last_frame(tmp_path: Path) -> None:
+    """A re-encoded MP4 join of 25 fps results shows its last frame for a whole frame:
+    ffmpeg 5.1 gave the encoder's last frame no duration, and the edit list then hid it
+    (74 of 75 frames, and the job failed its own frame check)."""
+    clip = tmp_path / "clip.mp4"
+    ffmpeg("-f", "lavfi", "-i", "testsrc=size=160x120:rate=25:duration=3", "-c:v", "libx264",
+           "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", str(clip))  # fmt: skip
+    chunks = run_partitioner("time-chunk", {clip.name: clip.read_bytes()}, {"segment_seconds": 1})
+    out = tmp_path / "out.mp4"
+    parts = _results([c.data for c in chunks])
+    out.write_bytes(run_assembler("concat", parts, {"reencode": True})["out.mp4"])
+    assert decoded_counts(out)[0] == 75
+    video = probe(out).video
+    assert video is not None
+    assert video.end == pytest.approx(3.0, abs=0.001)
 
 
 def test_bytes_format_still_appends_media_files(chunks: list[PartitionedChunk]) -> None:

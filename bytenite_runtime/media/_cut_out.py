@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -53,7 +54,10 @@ def copied_stream(out: Any, template: Any, path: Path, tag: str = "") -> Any:
         raise DataError(
             f"{path.name}: its {kind} stream cannot go into {out.format.name} chunks ({exc})"
         ) from None
-    tag = tag or (template.codec_context.codec_tag if template.codec_context else "")
+    if not tag and template.codec_context:
+        # NUT tags AAC with bytes that are no fourcc (0xff…): PyAV cannot decode them.
+        with contextlib.suppress(UnicodeDecodeError):
+            tag = template.codec_context.codec_tag
     if tag in _ISO_TAGS and out.format.name.split(",")[0] in _ISO_MUXERS:
         stream.codec_context.codec_tag = tag
     return stream

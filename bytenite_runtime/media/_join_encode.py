@@ -4,20 +4,30 @@ the previous one's last frame."""
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+import av
+
 from .._inputs import Result
+from ._cut_out import copied_stream, in_base, shift_packet
 from ._ffmpeg import run_ffmpeg
 from ._join_codecs import AUDIO_ENCODERS, libopus_pre_skip, moves_beside_opus, wav_codec
 from .gpu import Encoder, pick_encoder
-from .probe import AudioTrack, MediaInfo, VideoTrack
+from .probe import AudioTrack, MediaInfo, VideoTrack, open_media, probe
 
 __all__ = ["join_by_reencode"]
 
 # Where a result's audio is placed off its own video by more than this, the re-encoded join
 # fills the gap with silence or drops the overlap (priming an app's encoder added).
 _AUDIO_SLACK = 0.001
+# Muxers that end a video track at its last packet's duration, and trim it there with an
+# edit list. ffmpeg 5.1 gives frames out of a filter graph no duration: the last frame
+# of a re-encoded join lasted 0 s, and where it started on a whole millisecond the edit
+# list hid it (149 of 150 frames at 25 fps). These joins are encoded to NUT, then copied
+# here with the last frame's duration set (as ffmpeg 6 and later would set it).
+_ENDED_BY_DURATION = frozenset({"mp4", "mov"})
 
 
 def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
@@ -119,7 +129,49 @@ def join_by_reencode(
             wav_codec(first_audio) if muxer == "wav" else "aac"
         )
         args += ["-map", "[a]", "-c:a", audio_codec]
-    run_ffmpeg(
-        [*args, "-f", muxer, str(target)],
-        what=f"{target.name}: re-encoding {len(members)} result(s)",
-    )
+    what = f"{target.name}: re-encoding {len(members)} result(s)"
+    if not (has_v and muxer in _ENDED_BY_DURATION):
+        run_ffmpeg([*args, "-f", muxer, str(target)], what=what)
+        return
+    end = sum(i.video.end - i.video.start for i in infos if i.video is not None)
+    with tempfile.TemporaryDirectory(prefix="bytenite-join-") as scratch:
+        encoded = Path(scratch) / "joined.nut"
+        run_ffmpeg([*args, "-f", "nut", str(encoded)], what=what)
+        _copy_ending_at(encoded, target, muxer, end)
+
+
+def _copy_ending_at(encoded: Path, target: Path, muxer: str, end: float) -> None:
+    """Copy the streams of ``encoded`` into ``target``, its video starting at 0 again (NUT
+    holds no time below zero: its muxer moved every stream by the encoder's B-frame delay)
+    and its last video frame lasting up to ``end`` seconds: both the last shown and the
+    last in decode order, since MP4 ends the track by the latter's and players by the
+    former's."""
+    video = probe(encoded).video
+    assert video is not None
+    moved = video.start
+    last_shown = max(video.frame_pts)
+    duration = in_base(end + moved, video.time_base) - last_shown
+    with open_media(encoded) as source, av.open(str(target), "w", format=muxer) as out:
+        out.metadata.update(source.metadata)
+        streams = list(source.streams)
+        mapped = {s.index: copied_stream(out, s, encoded) for s in streams}
+        shifts = {s.index: in_base(moved, s.time_base) for s in streams}
+        held = None  # the latest video packet: which one is last is known only at the end
+        for packet in source.demux(streams):
+            if packet.size == 0:
+                continue
+            is_video = packet.stream_index == video.index
+            if is_video and packet.pts == last_shown and duration > 0:
+                packet.duration = duration
+            shift_packet(packet, shifts[packet.stream_index])
+            packet.stream = mapped[packet.stream_index]
+            if not is_video:
+                out.mux(packet)
+                continue
+            if held is not None:
+                out.mux(held)
+            held = packet
+        if held is not None:
+            if duration > 0:
+                held.duration = duration
+            out.mux(held)
