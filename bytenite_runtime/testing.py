@@ -69,10 +69,12 @@ class AppRun:
 
 @dataclass(frozen=True)
 class PartitionedChunk:
-    """One ``data_{i}.bin`` a partitioner wrote: payload (footer stripped) and its metadata."""
+    """One ``data_{i}.bin`` a partitioner wrote: payload (footer stripped), its metadata,
+    and ``index``, the task it becomes (``i``); give it to :func:`run_app` whole."""
 
     data: bytes
     meta: ChunkMeta | None
+    index: int = field(default=0, compare=False)
 
 
 @contextmanager
@@ -141,7 +143,7 @@ def _read_flat(folder: Path) -> dict[str, bytes]:
 
 def run_app(
     entry: Entrypoint[Any],
-    chunk: bytes | str,
+    chunk: bytes | str | PartitionedChunk,
     *,
     params: Mapping[str, Any] | None = None,
     chunk_number: int | Literal["auto"] | None = "auto",
@@ -157,9 +159,20 @@ def run_app(
     ``chunk_meta`` or what ``chunk`` carries in its format's slot, else 0);
     ``chunk_meta`` is appended to the chunk as a footer, as a built-in partitioner with
     ``chunk_metadata="footer"`` would; ``shared_cache`` is the folder given as
-    ``SHARED_CACHE_DIR`` (an empty one by default).
+    ``SHARED_CACHE_DIR`` (an empty one by default). A chunk :func:`run_partitioner`
+    returned is run as its task would be: its metadata with it, and ``"auto"`` its
+    ``index``, so runs over several chunks give results that do not share names.
     """
     app = _entry("app", entry)
+    stripped: ChunkMeta | None = None
+    if isinstance(chunk, PartitionedChunk):
+        # Without its index every chunk would be task 0 (a chunk whose partitioner wrote no
+        # metadata, or whose footer run_partitioner stripped), and merging the runs' raw
+        # results would keep one chunk's alone.
+        if chunk_number == "auto":
+            chunk_number = chunk.index
+        stripped = chunk.meta
+        chunk = chunk.data
     with _workspace(tmp_path) as root:
         task_dir, results_dir, user_cache, empty_cache = _folders(
             root, "task", "results", "user-cache", "shared-cache"
@@ -168,6 +181,14 @@ def run_app(
             stream.write(chunk.encode() if isinstance(chunk, str) else chunk)
             if chunk_meta is not None:
                 append_footer(stream, chunk_meta)
+        # Metadata a format slot holds is in the payload still; a footer's was cut off.
+        if (
+            chunk_meta is None
+            and stripped is not None
+            and read_meta(task_dir / CHUNK_FILE)[0] is None
+        ):
+            with (task_dir / CHUNK_FILE).open("ab") as stream:
+                append_footer(stream, stripped)
         if chunk_number == "auto":
             # The platform's task i gets data_i.bin, so CHUNK_NUMBER is the index the chunk's
             # own metadata names (a footer, or a format slot such as a tile's PNG text); any
@@ -224,10 +245,10 @@ def run_partitioner(
         # and, as simulate runs them, any other after; files in a subfolder become none.
         # Either is warned about, as simulate warns, not dropped without a word.
         found = chunk_files(chunks_dir)
-        chunks = []
+        chunks: list[PartitionedChunk] = []
         for path in found.tasks:
             meta, size = read_meta(path)
-            chunks.append(PartitionedChunk(path.read_bytes()[:size], meta))
+            chunks.append(PartitionedChunk(path.read_bytes()[:size], meta, len(chunks)))
     notes = [
         f"{name!r} is not named data_<i>.bin but is a chunk too, after those" for name in found.odd
     ]

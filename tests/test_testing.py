@@ -68,6 +68,35 @@ def test_app_runs_chain_into_run_assembler_by_their_raw_results() -> None:
     assert run_assembler("concat", merged) == {"out.txt": b"HIHIHI"}
 
 
+def test_chunks_of_a_partitioner_without_metadata_run_as_their_own_tasks() -> None:
+    """A chunk run_partitioner returned, given to run_app whole, runs as its task: results
+    named by its index, so merged runs keep every chunk's result, not chunk 0's alone."""
+
+    @task.partitioner
+    def halves(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield from (b"ab", b"cd")
+
+    chunks = run_partitioner(halves, {"p.txt": ""})
+    runs = [run_app(shout, chunk) for chunk in chunks]
+    merged = {name: data for run in runs for name, data in run.raw_results.items()}
+    assert run_assembler("concat", merged) == {"out.txt": b"ABCD"}
+
+
+def test_a_footer_chunk_given_to_run_app_whole_keeps_its_metadata() -> None:
+    """The footer run_partitioner strips off a chunk goes back on when run_app gets the
+    chunk whole, so the app sees the metadata its task would."""
+
+    @task.partitioner(chunk_metadata="footer")
+    def pair(ctx: task.PartitionerContext[Any]) -> Iterator[task.NewChunk]:
+        for number in range(2):
+            yield task.NewChunk(data=b"x", source="p.txt", fields={"n": number})
+
+    last = run_partitioner(pair, {"p.txt": ""})[1]
+    run = run_app(describe, last)
+    assert run.raw_names == ("chunk-000001.info.txt",)
+    assert run.results["info.txt"] == b"1|p.txt|{'n': 1}|b'x'"
+
+
 @task.app
 def nests(ctx: task.AppContext[Any]) -> None:
     ctx.results.write_text("top.txt", "kept")
