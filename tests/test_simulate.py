@@ -1389,6 +1389,41 @@ def test_a_declared_secret_missing_from_the_secrets_file_is_warned_about_before_
     assert run.report["warnings"] == [warning]
 
 
+SECRET_APP = """
+    from bytenite_runtime import task
+
+    @task.app(secrets=["MYS"])
+    def main(ctx):
+        value = ctx.secrets["MYS"].get_secret_value()
+        ctx.log.info("using %s", value)
+        if ctx.chunk.index == 1:
+            print("token:", value)
+        ctx.results.write_text("out.txt", "done")
+
+    main.run()
+"""
+
+
+def test_an_app_that_prints_a_secret_is_warned_about(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A task that prints a secret's value (not through ctx.log, which masks it) is named
+    in a warning, since only the simulator's logs mask it and the platform's would not."""
+    app = write_component(tmp_path / "my-app", SECRET_APP, secrets=["MYS"])
+    request = write_request(
+        tmp_path / "job.json", app=app, partitioner="row", source=source,
+        params={"partitioner": {"format": "csv", "header": False, "rows_per_chunk": 2}},
+    )  # fmt: skip
+    secrets = write_json(tmp_path / "secrets.json", {"MYS": "hunter2-value"})
+    run = simulate(request, "--secrets", secrets)
+    assert run.returncode == 0, run.stderr
+    assert run.report["warnings"] == [
+        "app: task 1 printed the value of a secret, masked as *** in these logs but shown as "
+        "it is in the platform's: log it through ctx.log, which masks secrets, or not at all"
+    ]
+    assert "hunter2-value" not in run.stderr
+
+
 @pytest.mark.parametrize("flag", ["--workdir", "--user-cache", "--shared-cache"])
 @pytest.mark.parametrize("inside", [False, True], ids=["same", "inside"])
 def test_output_folder_the_job_has_yet_to_make_its_records_or_caches_in_is_refused(

@@ -139,11 +139,21 @@ class LogSink:
         self._file: IO[bytes] = path.open("ab")
         self.last_error = ""
         self.lock = threading.Lock()
+        # ctx.log masks secrets itself, so one found here the component printed some other
+        # way, and the platform's logs, which mask nothing, would show it.
+        self.showed_secret = False
+
+    def mask(self, raw: bytes) -> bytes:
+        masked = self.redactor.redact_bytes(raw)
+        self.showed_secret |= masked != raw
+        return masked
 
     def write(self, stream: str, raw: bytes, attempt: int | None) -> None:
         # Bytes first: a secret printed in Latin-1 or UTF-16 does not survive decoding whole.
-        raw = self.redactor.redact_bytes(raw)
-        text = self.redactor.redact(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        raw = self.mask(raw)
+        decoded = raw.decode("utf-8", "replace").rstrip("\r\n")
+        text = self.redactor.redact(decoded)
+        self.showed_secret |= text != decoded
         level = classify(text)
         last = _last_words(text)
         keep = classify(last) == "error" or not self.last_error.startswith("error:")
@@ -187,7 +197,7 @@ def _take(
     if len(line) >= _LONGEST:
         # Masked before it is cut, and the bytes where a secret going on in the next read
         # may start are held back: a secret across the cut would show half in each piece.
-        masked = sink.redactor.redact_bytes(bytes(line))
+        masked = sink.mask(bytes(line))
         cut = len(masked) - max(0, sink.redactor.longest - 1)
         sink.write(name, masked[:cut], attempt)
         pending[name] = bytearray(masked[cut:])

@@ -82,6 +82,7 @@ class JobState:
         self.tasks: list[TaskRecord] = []
         self.events: dict[str, Any] = {"warnings": list(plan.warnings)} if plan.warnings else {}
         self.collisions: list[dict[str, Any]] = []
+        self.showed_secret: list[int] = []  # the tasks that printed a secret's value
         self.lock = threading.Lock()
         self.shared: Listing | None = None
         destination = plan.destination
@@ -114,6 +115,15 @@ class JobState:
             sink.write("simulate", f"warning: {message}".encode(), None)
         finally:
             sink.close()
+
+    def warn_secret_shown(self, component: str, who: str) -> None:
+        """Warn that ``who`` printed a secret's value, which only these logs mask."""
+        self._warn(
+            component,
+            f"{who} printed the value of a secret, masked as *** in these logs but shown as "
+            "it is in the platform's: log it through ctx.log, which masks secrets, or not at "
+            "all",
+        )
 
     def _check_shared_cache(self, component: str) -> None:
         """Warn when ``component`` (the stage just run) wrote to SHARED_CACHE_DIR."""
@@ -160,6 +170,8 @@ class JobState:
             )  # fmt: skip
         finally:
             sink.close()
+        if sink.showed_secret:
+            self.warn_secret_shown(name, "it")
         self.stop_orphans(name)
         self.events[name] = {
             "state": "Completed" if outcome.ok else "Cancelled" if outcome.cancelled else "Failed",

@@ -8,7 +8,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from ..errors import JobFailed
+from ..errors import JobFailed, listed
 from ..settings import app_environment
 from ._process import run_process
 from ._report import Attempt, TaskRecord
@@ -67,6 +67,9 @@ def _run_task(job: JobState, task: TaskRecord) -> None:
             job.cancel.set()
     finally:
         sink.close()
+        if sink.showed_secret:
+            with job.lock:
+                job.showed_secret.append(task.chunk)
 
 
 def run_tasks(job: JobState, chunks: list[Path]) -> None:
@@ -93,6 +96,9 @@ def run_tasks(job: JobState, chunks: list[Path]) -> None:
     job.progress.update(0, 0, total, 0)
     with ThreadPoolExecutor(max_workers=job.options.parallelism) as pool:
         list(pool.map(one, job.tasks))
+    if job.showed_secret:
+        shown = [str(i) for i in sorted(job.showed_secret)]
+        job.warn_secret_shown("app", f"task{'s' * (len(shown) > 1)} {listed(shown, 5)}")
     job.stop_orphans("app")
     job.check_stop()
     if job.failure:
