@@ -245,6 +245,20 @@ def test_good_app_and_template_pass(app_folder: Path, tmp_path: Path) -> None:
     assert _lines(app_folder, path, search=(tmp_path,)) == []
 
 
+def test_a_project_folder_skips_json_files_that_are_not_templates(
+    app_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In a folder, the job's data, a --secrets file, a simulate report and a job request
+    beside the template are not checked as templates, so a project folder passes."""
+    write_json(tmp_path / "t.json", GOOD_TEMPLATE)
+    write_json(tmp_path / "records.json", [{"url": "https://example.com"}])
+    write_json(tmp_path / "secrets.json", {"API_TOKEN": "value"})
+    write_json(tmp_path / "report.json", {"job": {"id": "j"}, "partitioner": {}, "tasks": []})
+    write_json(tmp_path / "my-job.json", {"templateId": "t"})
+    assert main([str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "ok: 1 app, 1 template, 1 schema checked\n"
+
+
 def test_unknown_tag_suggests_the_nearest_name(app_folder: Path, tmp_path: Path) -> None:
     """An unresolvable tag is reported with the nearest known name, as simulate does."""
     path = write_json(tmp_path / "t.json", {**GOOD_TEMPLATE, "app": "my-ap"})

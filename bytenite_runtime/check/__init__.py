@@ -2,7 +2,8 @@
 
 PATH is an app or engine folder (``manifest.json`` + ``app/``, with an optional
 ``template.json`` and ``schema.json``), a template file, or a folder holding such
-folders and template files (``engines/``, ``templates/``, ``examples/``). Every problem
+folders and template files (``engines/``, ``templates/``, ``examples/``, a project's
+folder, whose other JSON files are skipped). Every problem
 is one line, ``path: field: problem``; the exit code is 2 when there is any.
 
 What is checked:
@@ -27,6 +28,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from .._inputs import not_a_file
 from ..simulate._resolve import search_folders
 from ._findings import Finding
@@ -36,6 +39,7 @@ from ._template import check_template
 __all__ = ["Finding", "Report", "check_paths"]
 
 _NOT_TEMPLATES = {"manifest.json", "schema.json", "job.json"}
+_TEMPLATE_KEYS = {"id", "app"}  # a template needs both; a --report file has neither
 
 
 @dataclass
@@ -85,6 +89,18 @@ def _check_template_file(path: Path, report: Report, extra: Sequence[Path]) -> N
     report.counts["templates"] += 1
 
 
+def _may_be_template(path: Path) -> bool:
+    """Whether a ``*.json`` found in a folder is to be checked as a template: not one whose
+    JSON is no object or an object without a template's ``id`` or ``app`` (the job's data,
+    a --secrets file, a simulate report, a job request); invalid JSON may be a broken
+    template."""
+    try:
+        doc = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return True
+    return isinstance(doc, dict) and bool(_TEMPLATE_KEYS & doc.keys())
+
+
 def _check_one(path: Path, report: Report, extra: Sequence[Path]) -> None:
     if path.is_file():
         if path.name == "manifest.json":
@@ -103,7 +119,11 @@ def _check_one(path: Path, report: Report, extra: Sequence[Path]) -> None:
         for child in sorted(path.iterdir()):
             if child.is_dir() and (child / "manifest.json").is_file():
                 _check_folder(child, report, extra)
-            elif child.suffix == ".json" and child.name not in _NOT_TEMPLATES:
+            elif (
+                child.suffix == ".json"
+                and child.name not in _NOT_TEMPLATES
+                and _may_be_template(child)
+            ):
                 _check_template_file(child, report, extra)
         if sum(report.counts.values()) == before:
             reason = "holds no manifest.json, no component folder and no template"
