@@ -121,7 +121,10 @@ BROKEN_MANIFESTS = [
         "device_requirements.gpu: must be a list of GPU model names such as",
     ),
     (_set("device_requirements.min_gpu", 1), "device_requirements.min_gpu: unknown field"),
-    (_set("entry_point", "main.py"), "entry_point: unknown field (expected one of description,"),
+    (
+        _set("entry_point", "main.py"),
+        "entry_point: unknown field; did you mean 'entrypoint'? (expected one of",
+    ),
 ]
 
 
@@ -193,12 +196,21 @@ BROKEN_TEMPLATES = [
         "params.app.case: 'shout' is not one of ['upper', 'lower'] (my-app/schema.json)",
     ),
     ({"params": {"partitioner": []}}, "params.partitioner: must be an object (got [])"),
-    ({"params": {"partitoner": {}}}, "params.partitoner: unknown field (expected one of app,"),
+    (
+        {"params": {"partitoner": {}}},
+        "params.partitoner: unknown field; did you mean 'partitioner'? (expected",
+    ),
     ({"config": {"taskTimeout": -1}}, "config.taskTimeout: Input should be greater than 0"),
-    ({"config": {"taskTimeOut": 5}}, "config.taskTimeOut: unknown field (expected one of"),
+    (
+        {"config": {"taskTimeOut": 5}},
+        "config.taskTimeOut: unknown field; did you mean 'taskTimeout'? (expected",
+    ),
     ({"id": None}, "id: is missing"),
     ({"id": "my template"}, "id: must be 1 to 64 letters, digits, '-' or '_'"),
-    ({"partitoner": "row"}, "partitoner: unknown field (expected one of app, assembler,"),
+    (
+        {"partitoner": "row"},
+        "partitoner: unknown field; did you mean 'partitioner'? (expected one of",
+    ),
     (
         {"dataSource": {"dataSourceDescriptor": "ftp"}},
         "dataSource.dataSourceDescriptor: Input should be ",

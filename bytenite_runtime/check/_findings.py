@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from ..errors import nearest
+
 __all__ = ["NAME", "Finding", "describe", "load_object", "unknown_keys"]
 
 # The platform's rule for app, engine and template names (CONTRACT.md).
@@ -51,10 +53,12 @@ def load_object(path: Path, shown: str) -> tuple[dict[str, Any] | None, list[Fin
 def unknown_keys(
     shown: str, prefix: str, value: Mapping[str, Any], known: frozenset[str]
 ) -> list[Finding]:
-    """A finding per key not in ``known``, so a misspelt field is not silently ignored."""
-    return [
-        Finding(
-            shown, f"{prefix}{key}", f"unknown field (expected one of {', '.join(sorted(known))})"
-        )
-        for key in sorted(set(value) - known)
-    ]
+    """A finding per key not in ``known``, so a misspelt field is not silently ignored; the
+    nearest known name is suggested, as simulate suggests it."""
+    found = []
+    for key in sorted(set(value) - known):
+        near = nearest(str(key), known)
+        hint = f"; did you mean {near!r}?" if near is not None else ""
+        expected = f"expected one of {', '.join(sorted(known))}"
+        found.append(Finding(shown, f"{prefix}{key}", f"unknown field{hint} ({expected})"))
+    return found
