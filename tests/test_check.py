@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +17,8 @@ from conftest import REPO, write_component, write_json
 
 from bytenite_runtime.check import check_paths
 from bytenite_runtime.check.__main__ import main
+from bytenite_runtime.errors import TemplateError
+from bytenite_runtime.simulate._resolve import resolve
 
 APP = """
     from bytenite_runtime import task
@@ -269,6 +272,18 @@ def test_a_project_folder_skips_json_files_that_are_not_templates(
     write_json(tmp_path / "my-job.json", {"templateId": "t"})
     assert main([str(tmp_path)]) == 0
     assert capsys.readouterr().out == "ok: 1 app, 1 template, 1 schema checked\n"
+
+
+def test_an_entrypoint_beside_the_manifest_says_to_move_it_into_app(tmp_path: Path) -> None:
+    """main.py put beside manifest.json instead of in app/ is named where it is, with the
+    move to make, by check and by simulate's resolution of the folder alike."""
+    folder = write_component(tmp_path / "my-app", APP, kind="app")
+    (folder / "app" / "main.py").rename(folder / "main.py")
+    (line,) = _lines(folder)
+    hint = "(it is beside manifest.json; the platform runs app/ only: move it to app/main.py)"
+    assert line == f"{folder / 'manifest.json'}: entrypoint: app/main.py does not exist {hint}"
+    with pytest.raises(TemplateError, match=re.escape(hint)):
+        resolve("app", str(folder), (), tmp_path)
 
 
 def test_unknown_tag_suggests_the_nearest_name(app_folder: Path, tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from typing import Any, TypeGuard
 
 from .._inputs import not_a_file
 from ..settings import SECRET_ID
+from ..simulate._resolve import misplaced_entry
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
 __all__ = ["check_manifest", "check_schema_file"]
@@ -92,7 +93,8 @@ def _entrypoint(folder: Path, shown: str, manifest: dict[str, Any]) -> list[Find
         return [Finding(shown, "entrypoint", f"must be a file in app/ (got {describe(entry)})")]
     reason = not_a_file(folder / "app" / relative)
     if reason is not None:
-        return [Finding(shown, "entrypoint", f"app/{entry} {reason}")]
+        hint = misplaced_entry(folder, entry) if reason == "does not exist" else ""
+        return [Finding(shown, "entrypoint", f"app/{entry} {reason}{hint}")]
     return []
 
 

@@ -53,6 +53,14 @@ def _manifest(folder: Path) -> dict[str, Any]:
     return load_json(folder / "manifest.json", "manifest")
 
 
+def misplaced_entry(folder: Path, entry: str) -> str:
+    """A hint for an entrypoint missing from ``app/``: where it is instead, if beside
+    ``manifest.json`` (the platform runs only what ``app/`` holds)."""
+    if (folder / entry).is_file():
+        return f" (it is beside manifest.json; the platform runs app/ only: move it to app/{entry})"
+    return ""
+
+
 def _from_folder(
     role: Role, tag: str, folder: Path, manifest: dict[str, Any] | None = None
 ) -> Component:
@@ -75,6 +83,7 @@ def _from_folder(
     if not entry.is_file():
         raise TemplateError(
             f"{role} {tag!r}: entrypoint app/{entry_name} does not exist in {str(folder)!r}"
+            + misplaced_entry(folder, entry_name)
         )
     if entry.suffix == ".py":
         command: tuple[str, ...] = (sys.executable, str(entry))
