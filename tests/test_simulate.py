@@ -481,6 +481,32 @@ def test_task_killed_by_a_signal_is_named_so(
     assert run.report["tasks"][0]["attempts"][0]["reason"] == "task 0: was killed by SIGSEGV"
 
 
+@pytest.mark.parametrize("role", ["app", "assembler"])
+def test_component_killed_by_a_signal_has_the_exit_code_a_container_gives(
+    simulate: Simulate, tmp_path: Path, source: Path, role: str
+) -> None:
+    """A component killed by signal N is reported with exit code 128 + N (139 for
+    SIGSEGV), as a container's, not subprocess's -N, and its reason still names the
+    signal."""
+    crashing = write_component(
+        tmp_path / f"crashing-{role}",
+        "import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n",
+        kind=None if role == "app" else role,
+    )
+    components = {"app": crashing} if role == "app" else {"app": RAW_APP, role: crashing}
+    run = simulate(write_request(tmp_path / "job.json", source=source, **components))
+    assert run.returncode == 5
+    if role == "app":
+        [task] = run.report["tasks"]
+        [attempt] = task["attempts"]
+        assert (task["exitCode"], attempt["exitCode"]) == (139, 139)
+        assert attempt["reason"] == "task 0: was killed by SIGSEGV"
+    else:
+        event = run.report[role]
+        assert event["exitCode"] == 139
+        assert event["reason"] == f"{role}: was killed by SIGSEGV"
+
+
 # Leaves a child in a session of its own (as a daemon or `setsid cmd &` does), out of
 # reach of a kill of the task's process group.
 ESCAPING_CHILD_APP = """
@@ -622,7 +648,8 @@ def test_second_stop_request_kills_without_the_grace(
         )
     finally:
         sink.close()
-    assert outcome.cancelled and outcome.exit_code == -signal.SIGKILL
+    assert outcome.cancelled and outcome.exit_code == 128 + signal.SIGKILL
+    assert outcome.killed_by == signal.SIGKILL
     assert time.monotonic() - began < 30
 
 

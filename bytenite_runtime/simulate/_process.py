@@ -53,7 +53,11 @@ def classify(line: str) -> str:
 
 @dataclass
 class Outcome:
-    """How a process ended."""
+    """How a process ended.
+
+    ``exit_code`` follows a container's convention: a process killed by signal N ends
+    with 128 + N (139 for SIGSEGV), where ``subprocess`` says -N; ``killed_by`` is N then,
+    as the code alone cannot tell such a kill from a process exiting with 139 itself."""
 
     exit_code: int | None
     timed_out: bool
@@ -61,6 +65,7 @@ class Outcome:
     started: float
     finished: float
     last_error: str
+    killed_by: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -293,4 +298,6 @@ def run_process(
     for stream in (proc.stdout, proc.stderr):
         if stream is not None:
             stream.close()
-    return Outcome(proc.returncode, timed_out, cancelled, started, time.time(), sink.last_error)
+    killed_by = -proc.returncode if proc.returncode < 0 else None
+    code = proc.returncode if killed_by is None else 128 + killed_by
+    return Outcome(code, timed_out, cancelled, started, time.time(), sink.last_error, killed_by)

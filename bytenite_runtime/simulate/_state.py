@@ -32,15 +32,15 @@ _BASE_VARIABLES = (
 )  # fmt: skip
 
 
-def _ended(exit_code: int | None) -> str:
-    """How a process ended: ``subprocess`` gives a kill by signal N as -N (a crash, the
-    kernel's OOM killer), which is no exit code the component chose."""
-    if exit_code is None or exit_code >= 0:
-        return f"exited with code {exit_code}"
+def _ended(outcome: Outcome) -> str:
+    """How a process ended: a kill by a signal (a crash, the kernel's OOM killer) is named
+    as such, its exit code of 128 + N being no code the component chose."""
+    if outcome.killed_by is None:
+        return f"exited with code {outcome.exit_code}"
     try:
-        return f"was killed by {signal.Signals(-exit_code).name}"
+        return f"was killed by {signal.Signals(outcome.killed_by).name}"
     except ValueError:
-        return f"was killed by signal {-exit_code}"
+        return f"was killed by signal {outcome.killed_by}"
 
 
 class _Either:
@@ -195,7 +195,7 @@ class JobState:
                 return f"{name}: stopped, job {self.stop.reason}"
             return f"{name}: cancelled because the job failed"
         detail = f": {outcome.last_error}" if outcome.last_error else ""
-        return f"{name}: {_ended(outcome.exit_code)}{detail}"
+        return f"{name}: {_ended(outcome)}{detail}"
 
     def user_cache(self) -> Path:
         return self.options.user_cache or self.root / "cache" / "user"
