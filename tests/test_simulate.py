@@ -1278,6 +1278,7 @@ def test_earlier_output_is_replaced_only_with_overwrite(
     record = json.loads((output / ".bytenite-output").read_text())
     assert record == {"job": again.job_dir.name, "entries": ["out.txt"]}
     assert again.report["output"]["files"] == [str(output / "out.txt")]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
 
 
 def test_a_result_name_holding_a_secret_is_recorded_by_its_hash(

@@ -108,9 +108,8 @@ def deliver(
         listed = [e if redact(e) == e else _hashed(e) for e in entries]
         record = {"job": job, "entries": sorted(listed)}
         (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.replace(folder)
+        _put_in_place(staging, folder)
+        staging = None
     except BaseException as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -120,6 +119,27 @@ def deliver(
             ) from None
         raise
     return sorted(folder / f for f in files)
+
+
+def _put_in_place(staging: Path, folder: Path) -> None:
+    """Rename ``staging`` to ``folder``, an earlier output there set aside first and
+    removed only once the new one is in place: removing it first would leave it half
+    gone if that failed or the simulator were killed meanwhile."""
+    if not folder.exists():
+        staging.replace(folder)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+    try:
+        folder.replace(aside)
+    except BaseException:
+        aside.rmdir()
+        raise
+    try:
+        staging.replace(folder)
+    except BaseException:
+        aside.replace(folder)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _hashed(entry: str) -> str:
