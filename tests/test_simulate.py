@@ -23,7 +23,16 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, REPO, SimRun, Simulate, write_component, write_json, write_request
+from conftest import (
+    FIXTURES,
+    REPO,
+    SimRun,
+    Simulate,
+    delivered_names,
+    write_component,
+    write_json,
+    write_request,
+)
 
 from bytenite_runtime._log import Redactor
 
@@ -1279,6 +1288,130 @@ def test_earlier_output_is_replaced_only_with_overwrite(
     assert record == {"job": again.job_dir.name, "entries": ["out.txt"]}
     assert again.report["output"]["files"] == [str(output / "out.txt")]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out")] == []
+
+
+# Runs the simulator's command line with SIGTERM sent to itself at one moment of the
+# delivery: while the staged copy of the output is walked (before the output is in
+# place), or once delivering has returned (after it is).
+_SIGNALLED_DELIVERY = """
+import os, signal, sys
+from bytenite_runtime.simulate import _cli, _destination, _job
+
+walk, deliver = _destination._walk, _job.deliver
+
+def signalled_walk(folder):
+    if ".partial-" in folder.name:
+        os.kill(os.getpid(), signal.SIGTERM)
+    return walk(folder)
+
+def signalled_deliver(*args, **kwargs):
+    files = deliver(*args, **kwargs)
+    os.kill(os.getpid(), signal.SIGTERM)
+    return files
+
+if sys.argv.pop(1) == "staging":
+    _destination._walk = signalled_walk
+else:
+    _job.deliver = signalled_deliver
+sys.exit(_cli.main(sys.argv[1:]))
+"""
+
+
+def _deliver_with_a_signal(
+    tmp_path: Path, request: Path, output: Path, when: str, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run the simulator with SIGTERM sent to it ``when`` (``staging`` or ``delivered``)."""
+    driver = tmp_path / "signalled_delivery.py"
+    driver.write_text(_SIGNALLED_DELIVERY)
+    return subprocess.run(
+        [
+            sys.executable, str(driver), when, str(request), "-q", "--output", str(output),
+            "--workdir", str(tmp_path / "wd"), "--user-cache", str(tmp_path / "cache" / "user"),
+            "--shared-cache", str(tmp_path / "cache" / "shared"), *args,
+        ],
+        cwd=tmp_path, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120,
+        check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("earlier", [False, True], ids=["new", "overwrite"])
+def test_signal_during_the_delivery_undoes_it_and_reports_the_job_cancelled(
+    simulate: Simulate, tmp_path: Path, source: Path, earlier: bool
+) -> None:
+    """SIGTERM while the output is being delivered undoes the delivery (no output folder,
+    or an earlier run's output left whole under --overwrite, and no staged copy left
+    beside it), and the job is Cancelled with exit 143, as for a signal at any other
+    stage."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = tmp_path / "delivered"
+    first = simulate(request, output=output) if earlier else None
+    if first is not None:
+        assert first.returncode == 0, first.stderr
+    run = _deliver_with_a_signal(tmp_path, request, output, "staging", "--overwrite")
+    assert run.returncode == 143, run.stderr
+    assert re.fullmatch(
+        r"error: job job-\S+ interrupted \(SIGTERM\); 0 running task\(s\) stopped "
+        r"\(report: .*report\.json\)",
+        run.stderr.strip(),
+    ), run.stderr
+    [job_dir] = [d for d in (tmp_path / "wd").iterdir() if first is None or d != first.job_dir]
+    report = json.loads((job_dir / "report.json").read_text())
+    assert (report["job"]["state"], report["job"]["reason"]) == (
+        "Cancelled",
+        "interrupted (SIGTERM)",
+    )
+    assert report["output"]["files"] == []
+    if first is None:
+        assert not output.exists()
+    else:
+        assert first.delivered == ["out.txt"]
+        record = json.loads((output / ".bytenite-output").read_text())
+        assert record["job"] == first.job_dir.name
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".delivered")) == []
+
+
+def test_a_stop_mid_copy_abandons_the_rest_of_the_output(tmp_path: Path) -> None:
+    """A stop while the output is copied into place ends the copy at the next file
+    rather than after the last, and leaves neither the folder nor a staged copy."""
+    from bytenite_runtime.errors import JobFailed
+    from bytenite_runtime.simulate._destination import deliver
+
+    output = tmp_path / "output"
+    output.mkdir()
+    for i in range(5):
+        (output / f"part-{i}.txt").write_text("x")
+    checks = 0
+
+    def stop_after_the_first_file() -> None:
+        nonlocal checks
+        checks += 1
+        if checks > 1:
+            raise JobFailed("interrupted (SIGTERM)")
+
+    folder = tmp_path / "delivered"
+    with pytest.raises(JobFailed):
+        deliver(output, folder, "job-x", check_stop=stop_after_the_first_file)
+    assert checks == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["output"]
+
+
+def test_signal_once_the_output_is_delivered_leaves_the_job_complete(
+    tmp_path: Path, source: Path
+) -> None:
+    """SIGTERM that arrives once the output is in place leaves the job Complete with exit
+    0, its output whole, and a warning in the report that the stop came too late."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    output = tmp_path / "delivered"
+    run = _deliver_with_a_signal(tmp_path, request, output, "delivered")
+    assert run.returncode == 0, run.stderr
+    [job_dir] = (tmp_path / "wd").iterdir()
+    report = json.loads((job_dir / "report.json").read_text())
+    assert report["job"]["state"] == "Complete"
+    assert report["output"]["files"] == [str(output / "out.txt")]
+    assert delivered_names(output) == ["out.txt"]
+    assert report["warnings"] == [
+        "job: interrupted (SIGTERM) once its output was delivered whole; the job is complete"
+    ]
 
 
 def test_a_result_name_holding_a_secret_is_recorded_by_its_hash(

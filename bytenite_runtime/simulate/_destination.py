@@ -80,12 +80,19 @@ def check_destination(
 
 
 def deliver(
-    output: Path, folder: Path | None, job: str, redact: Callable[[str], str] = str
+    output: Path,
+    folder: Path | None,
+    job: str,
+    redact: Callable[[str], str] = str,
+    check_stop: Callable[[], None] = lambda: None,
 ) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step, with the record of what
     job ``job`` delivered there; nothing partial is left. Returns the output's files.
 
-    An entry whose name holds a secret (``redact`` changes it) is recorded by its hash."""
+    An entry whose name holds a secret (``redact`` changes it) is recorded by its hash.
+    ``check_stop`` raises to stop the job: it is called before each file is copied and
+    before the copy takes the folder's place, so a stop undoes the delivery (an earlier
+    output it was replacing left whole) until the moment the output is in place."""
     if folder is None:
         return []
     if (output / OUTPUT_RECORD).exists() or (output / OUTPUT_RECORD).is_symlink():
@@ -97,7 +104,7 @@ def deliver(
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.partial-", dir=folder.parent))
-        shutil.copytree(output, staging, dirs_exist_ok=True)
+        shutil.copytree(output, staging, dirs_exist_ok=True, copy_function=_checked(check_stop))
         # One walk of the copy (links in the output followed, as the copy follows them)
         # serves the name check, the record and the list of files returned.
         entries, files = _walk(staging)
@@ -108,6 +115,7 @@ def deliver(
         listed = [e if redact(e) == e else _hashed(e) for e in entries]
         record = {"job": job, "entries": sorted(listed)}
         (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
+        check_stop()
         _put_in_place(staging, folder)
         staging = None
     except BaseException as exc:
@@ -119,6 +127,17 @@ def deliver(
             ) from None
         raise
     return sorted(folder / f for f in files)
+
+
+def _checked(check_stop: Callable[[], None]) -> Callable[[str, str], object]:
+    """``shutil.copy2``, calling ``check_stop`` first: a stop need not wait for the rest
+    of a large output to be copied only to be thrown away."""
+
+    def copy(source: str, target: str) -> object:
+        check_stop()
+        return shutil.copy2(source, target)
+
+    return copy
 
 
 def _put_in_place(staging: Path, folder: Path) -> None:

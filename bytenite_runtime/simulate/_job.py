@@ -110,8 +110,16 @@ class _Job(JobState):
             output = self.assemble(results)
             self._check_shared_cache("assembler")
             self.check_stop()
-            files = deliver(output, self.destination, self.id, self.redactor.redact)
+            files = deliver(
+                output, self.destination, self.id, self.redactor.redact, self.check_stop
+            )
             state = "Complete"
+            if self.stop.is_set():
+                # Too late to undo: the output is whole where the user asked for it.
+                self.events.setdefault("warnings", []).append(
+                    f"job: {self.stop.reason} once its output was delivered whole; the job "
+                    "is complete"
+                )
         except ByteniteError as exc:
             # Bad data met mid-job (a download that fails…) fails the job like a component
             # would: a report, and no half-delivered output. A stopped job is not a failed

@@ -50,10 +50,12 @@ class JobOptions:
 
 class Stop:
     """A request from outside the job (a signal handler) to stop it: no task starts after
-    it, running components are stopped as ``jobTimeout`` stops them, nothing is delivered,
-    and the job ends ``Cancelled`` with ``reason``. A second request kills the running
-    components at once, without their grace for cleaning up. Requesting only stores
-    values, so a signal handler may do it at any moment."""
+    it, running components are stopped as ``jobTimeout`` stops them, nothing is delivered
+    (a delivery under way is undone), and the job ends ``Cancelled`` with ``reason``; one
+    that comes once the output is in place leaves the job ``Complete``, with a warning.
+    A second request kills the running components at once, without their grace for
+    cleaning up. Requesting only stores values, so a signal handler may do it at any
+    moment."""
 
     def __init__(self) -> None:
         self.reason = ""
