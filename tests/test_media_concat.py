@@ -25,6 +25,7 @@ from _media_clips import (
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import result_name
 from bytenite_runtime.media.probe import probe
+from bytenite_runtime.media.slots import meta_from_tags
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -472,3 +473,53 @@ def test_matroska_audio_ending_before_the_video_is_kept(tmp_path: Path, mode: st
     )
     assert decoded_counts(out)[0] == 90
     assert abs(decoded_counts(out)[1] - decoded_counts(short)[1]) <= 1024
+
+
+@pytest.mark.parametrize(
+    ("source", "name", "reencode"),
+    [
+        ("clip.mp4", "out.mkv", False),
+        ("clip.mp4", "out.mp4", True),
+        ("clip.mp4", "out.mkv", True),
+        ("tone.ogg", "out.ogg", False),
+    ],
+)
+def test_the_joined_file_carries_no_chunk_metadata(
+    tmp_path: Path, source: str, name: str, reencode: bool
+) -> None:
+    """The join's output holds no chunk metadata, by the concat demuxer, a re-encode
+    (through NUT or straight) or Vorbis joined in-process: the last three copied chunk 0's
+    comment tag, and the output claimed to be chunk 0 of 3, 1 s long."""
+    clip = tmp_path / source
+    make_video(clip, 3.0) if source.endswith(".mp4") else make_audio(clip, 3.0)
+    chunks = run_partitioner("time-chunk", {clip.name: clip.read_bytes()}, {"segment_seconds": 1})
+    assert meta_from_tags(probe_tags(chunks[0].data, tmp_path / "c0"), clip) is not None
+    parts = _results([c.data for c in chunks], name)
+    out = tmp_path / name
+    out.write_bytes(run_assembler("concat", parts, {"reencode": reencode})[name])
+    assert meta_from_tags(probe(out).tags, out) is None
+
+
+def test_an_apps_own_comment_is_kept_in_the_join(
+    chunks: list[PartitionedChunk], tmp_path: Path
+) -> None:
+    """A comment tag the app wrote over the chunk's metadata is the app's, and a re-encoded
+    join, which keeps the first result's tags, keeps it."""
+    parts = []
+    for n, chunk in enumerate(chunks):
+        source, result = tmp_path / f"c{n}.mp4", tmp_path / f"r{n}.mp4"
+        source.write_bytes(chunk.data)
+        ffmpeg("-i", str(source), "-c", "copy", "-metadata", "comment=graded", str(result))
+        parts.append(result.read_bytes())
+    out = tmp_path / "out.mkv"
+    out.write_bytes(
+        run_assembler(
+            "concat", _results(parts, out.name), {"reencode": True, "verify_frames": False}
+        )[out.name]
+    )
+    assert probe(out).tags.get("comment", probe(out).tags.get("COMMENT")) == "graded"
+
+
+def probe_tags(data: bytes, path: Path) -> dict[str, str]:
+    path.write_bytes(data)
+    return dict(probe(path).tags)

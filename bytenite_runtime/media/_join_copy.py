@@ -13,6 +13,7 @@ from ._ffmpeg import run_ffmpeg
 from ._join_codecs import AUDIO_ENCODERS, encodes_pcm, moves_beside_opus, opus_lead
 from ._ogg import join_vorbis
 from .probe import MediaInfo
+from .slots import clearing_slot
 
 __all__ = ["join_by_copy"]
 
@@ -86,7 +87,7 @@ def join_by_copy(
         joined = Path(scratch) / "joined.mka" if chained else target
         run_ffmpeg(
             ["-copyts", "-f", "concat", "-safe", "0", "-i", str(listing), "-map", "0", *codecs,
-             "-f", "matroska" if chained else muxer, str(joined)],
+             *clearing_slot(infos[0].tags), "-f", "matroska" if chained else muxer, str(joined)],
             what=f"{target.name}: joining {len(members)} result(s)",
         )  # fmt: skip
         if chained:

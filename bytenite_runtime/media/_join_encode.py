@@ -16,6 +16,7 @@ from ._ffmpeg import run_ffmpeg
 from ._join_codecs import AUDIO_ENCODERS, libopus_pre_skip, moves_beside_opus, wav_codec
 from .gpu import Encoder, pick_encoder
 from .probe import AudioTrack, MediaInfo, VideoTrack, open_media, probe
+from .slots import clearing_slot
 
 __all__ = ["join_by_reencode"]
 
@@ -113,7 +114,7 @@ def join_by_reencode(
         chains = _audio_back_to_back(infos, first_audio)
     for member in members:
         args += ["-i", str(member.path)]
-    args += ["-filter_complex", ";".join(chains)]
+    args += ["-filter_complex", ";".join(chains), *clearing_slot(infos[0].tags)]
     webm = muxer == "webm"
     if has_v and first_video is not None:
         codec = (
@@ -155,6 +156,8 @@ def _copy_ending_at(encoded: Path, target: Path, muxer: str, end: float) -> None
         out.metadata.update(source.metadata)
         streams = list(source.streams)
         mapped = {s.index: copied_stream(out, s, encoded) for s in streams}
+        for stream in streams:
+            mapped[stream.index].metadata.update(stream.metadata)
         shifts = {s.index: in_base(moved, s.time_base) for s in streams}
         held = None  # the latest video packet: which one is last is known only at the end
         for packet in source.demux(streams):

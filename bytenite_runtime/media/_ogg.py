@@ -22,6 +22,7 @@ import av
 
 from .cut import copied_stream
 from .probe import MediaInfo, open_media
+from .slots import without_slot
 
 __all__ = ["join_vorbis"]
 
@@ -42,7 +43,7 @@ def join_vorbis(infos: Sequence[MediaInfo], containers: Sequence[Any | None], ta
                 track = source.streams[info.audio.index]
                 if stream is None:
                     stream = copied_stream(out, track, info.path)
-                    stream.metadata.update(track.metadata)
+                    stream.metadata.update(without_slot(track.metadata))
                 time_base = Fraction(track.time_base)
                 shift: int | None = None
                 for packet in source.demux(track):

@@ -19,7 +19,7 @@ from pathlib import Path
 from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 
-__all__ = ["encode_comment", "meta_from_tags", "read_media_meta"]
+__all__ = ["clearing_slot", "encode_comment", "meta_from_tags", "read_media_meta", "without_slot"]
 
 
 def encode_comment(meta: ChunkMeta) -> str:
@@ -50,3 +50,22 @@ def meta_from_tags(tags: Mapping[str, str], path: Path) -> ChunkMeta | None:
         return ChunkMeta.from_json(raw[len(META_TEXT_PREFIX) :].encode())
     except (ValueError, TypeError) as exc:
         raise DataError(f"{path.name}: metadata under {META_KEY!r} is not valid ({exc})") from None
+
+
+def _is_slot(key: str, value: str) -> bool:
+    return key.lower() == "comment" and value.startswith(META_TEXT_PREFIX)
+
+
+def without_slot(tags: Mapping[str, str]) -> dict[str, str]:
+    """``tags`` without a chunk's metadata: a join's output is no chunk, and the tag would
+    give it chunk 0's index, count and times."""
+    return {k: v for k, v in tags.items() if not _is_slot(k, v)}
+
+
+def clearing_slot(tags: Mapping[str, str]) -> list[str]:
+    """ffmpeg options that leave out of its output the metadata slot of its first input,
+    whose tags (as :func:`.probe.container_tags` reads them) are ``tags``; ffmpeg copies
+    that input's global and stream tags by default. An app's own comment is kept."""
+    if not any(_is_slot(k, v) for k, v in tags.items()):
+        return []
+    return ["-metadata", "comment=", "-metadata:s", "comment="]
