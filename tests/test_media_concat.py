@@ -523,3 +523,53 @@ def test_an_apps_own_comment_is_kept_in_the_join(
 def probe_tags(data: bytes, path: Path) -> dict[str, str]:
     path.write_bytes(data)
     return dict(probe(path).tags)
+
+
+def _rotated(data: bytes, folder: Path, name: str, degrees: int) -> bytes:
+    """An MP4's streams copied under a video matrix of ``degrees`` (ffmpeg 5.1 writes none)."""
+    source, target = folder / f"{name}.in.mp4", folder / f"{name}.mp4"
+    source.write_bytes(data)
+    with av.open(str(source)) as inp, av.open(str(target), "w", format="mp4") as out:
+        mapped = {s.index: out.add_stream_from_template(s, opaque=True) for s in inp.streams}
+        mapped[inp.streams.video[0].index].set_display_rotation(degrees)
+        out.metadata.update(inp.metadata)  # the chunk's metadata
+        for packet in inp.demux():
+            if packet.size:
+                packet.stream = mapped[packet.stream_index]
+                out.mux(packet)
+    return target.read_bytes()
+
+
+def _first_frame_size(path: Path) -> tuple[int, int]:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return frame.width, frame.height
+
+
+def test_a_re_encoded_join_of_rotated_results_is_upright(
+    chunks: list[PartitionedChunk], tmp_path: Path
+) -> None:
+    """Results a matrix turns 90° (a phone's portrait video) re-encode at the size players
+    show them, 120x160: ffmpeg turns the frames upright as it decodes them, and the join
+    squeezed them back into the stored 160x120."""
+    parts = [_rotated(c.data, tmp_path, f"r{n}", 90) for n, c in enumerate(chunks)]
+    out = tmp_path / "out.mp4"
+    out.write_bytes(run_assembler("concat", _results(parts), {"reencode": True})["out.mp4"])
+    video = probe(out).video
+    assert video is not None
+    assert (video.rotation, video.width, video.height) == (0, 120, 160)
+    assert decoded_counts(out)[0] == 90
+
+
+def test_a_result_rotated_otherwise_is_re_encoded(
+    chunks: list[PartitionedChunk], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One result turned 90° among upright ones is re-encoded, with a warning naming it,
+    not stream-copied under chunk 0's matrix, which showed it lying on its side."""
+    parts = [c.data for c in chunks]
+    parts[1] = _rotated(parts[1], tmp_path, "r1", 90)
+    out = tmp_path / "out.mp4"
+    out.write_bytes(run_assembler("concat", _results(parts))["out.mp4"])
+    assert "chunk 1: video rotation (degrees) differs from chunk 0's (90 vs 0)" in caplog.text
+    assert _first_frame_size(out) == (160, 120)
+    assert decoded_counts(out)[0] == 90

@@ -27,27 +27,28 @@ __all__ = [
 
 def signature(info: MediaInfo) -> tuple[Any, ...]:
     """What results must share to be stream-copied one after another: the video's codec,
-    size, pixel format and codec private data, the audio's codec, rate, channels and
+    size, pixel format, codec private data and rotation, the audio's codec, rate, channels and
     codec private data (None for a missing track). A stream copy carries the first
     result's private data alone: a later result encoded otherwise (4:4:4 among 4:2:0,
-    another profile) decoded to garbage with the first's parameter sets."""
+    another profile) decoded to garbage with the first's parameter sets, and a result
+    rotated otherwise would be shown at the first's rotation."""
     v, a = info.video, info.audio
     return (
-        (v.codec, v.width, v.height, v.pixel_format, v.private) if v else None,
+        (v.codec, v.width, v.height, v.pixel_format, v.private, v.rotation) if v else None,
         (a.codec, a.sample_rate, a.channels, a.private) if a else None,
     )
 
 
 _TRAITS = (
     "video codec", "video width", "video height", "pixel format",
-    "video codec private data (the encoder's parameter sets)",
+    "video codec private data (the encoder's parameter sets)", "video rotation (degrees)",
     "audio codec", "sample rate", "audio channels", "audio codec private data",
 )  # fmt: skip
 
 
 def _traits(info: MediaInfo) -> list[Any]:
     video, audio = signature(info)
-    return [*(video or (None,) * 5), *(audio or (None,) * 4)]
+    return [*(video or (None,) * 6), *(audio or (None,) * 4)]
 
 
 def what_differs(first: MediaInfo, other: MediaInfo, first_label: str) -> str:

@@ -34,8 +34,9 @@ _ENDED_BY_DURATION = frozenset({"mp4", "mov"})
 def _encoder(video: VideoTrack, target: Path, log: logging.Logger) -> Encoder:
     """The H.264 encoder for a re-encoded join, in the first result's pixel format where
     it can (a 10-bit result stays 10-bit)."""
+    width, height = video.upright_size
     encoder = pick_encoder(
-        "h264", crf=18, source_format=video.pixel_format, width=video.width, height=video.height
+        "h264", crf=18, source_format=video.pixel_format, width=width, height=height
     )
     if encoder.narrowed:
         log.warning("%s: %s: %s", target.name, encoder.name, encoder.narrowed)
@@ -57,7 +58,9 @@ def _placed_by_video(
     without audio, a track that starts late), silence. ``audio_late``: seconds the audio
     reaches its encoder late, for a muxer that would move the video (see
     :func:`._join_codecs._libopus_in_matroska`)."""
-    size = f"{first_video.width}:{first_video.height}"
+    # ffmpeg turns each result's frames upright as it decodes them (autorotate), so every
+    # one is scaled to the first's upright size, and the output needs no rotation.
+    size = "{}:{}".format(*first_video.upright_size)
     chains, videos, audios = [], [], []
     at = 0.0
     for n, info in enumerate(infos):

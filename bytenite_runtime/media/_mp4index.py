@@ -18,7 +18,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NamedTuple
 
-__all__ = ["Record", "records_from_index"]
+__all__ = ["Record", "iter_boxes", "moov_of", "records_from_index"]
 
 
 class Record(NamedTuple):
@@ -42,7 +42,7 @@ _CTTS_LIMIT = 1 << 28
 _MOOV_LIMIT = 256 << 20
 
 
-def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+def iter_boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
     """``(type, payload start, payload end)`` of the boxes in ``data[start:end]``."""
     at = start
     while at + 8 <= end:
@@ -61,7 +61,7 @@ def _boxes(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]
         at += size
 
 
-def _moov(stream: BinaryIO, length: int) -> bytes | None:
+def moov_of(stream: BinaryIO, length: int) -> bytes | None:
     """The ``moov`` box of an unfragmented file, or None."""
     at, moov = 0, None
     while at + 8 <= length:
@@ -112,7 +112,7 @@ def _track(data: bytes, start: int, end: int, wanted: dict[int, int]) -> _Track 
     boxes: dict[bytes, tuple[int, int]] = {}
 
     def walk(lo: int, hi: int) -> None:
-        for kind, a, b in _boxes(data, lo, hi):
+        for kind, a, b in iter_boxes(data, lo, hi):
             if kind in _CONTAINERS:
                 walk(a, b)
             elif kind not in boxes:
@@ -191,11 +191,11 @@ def _tracks(path: str, wanted: dict[int, int]) -> tuple[dict[int, _Track], int] 
     """The wanted tracks' samples, and the file's size."""
     with open(path, "rb") as stream:  # noqa: PTH123 (a str from PyAV's side)
         size = os.fstat(stream.fileno()).st_size
-        moov = _moov(stream, size)
+        moov = moov_of(stream, size)
     if moov is None:
         return None
     tracks: dict[int, _Track] = {}
-    for kind, a, b in _boxes(moov, 8, len(moov)):
+    for kind, a, b in iter_boxes(moov, 8, len(moov)):
         if kind == b"mvex":
             return None
         if kind == b"trak":

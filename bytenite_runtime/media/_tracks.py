@@ -49,6 +49,15 @@ class VideoTrack:
     """The decoder's pixel format ("yuv420p10le"), "" when the file does not say."""
     private: bytes = field(default=b"", repr=False)
     """The codec private data (H.264's avcC, HEVC's hvcC: the encoder's parameter sets)."""
+    rotation: int = 0
+    """Degrees players turn the picture counter-clockwise (an MP4/MOV matrix: 90 for a
+    phone's portrait video stored landscape), 0, 90, 180 or 270."""
+
+    @property
+    def upright_size(self) -> tuple[int, int]:
+        """Width and height as players show the picture: turned by :attr:`rotation`."""
+        turned = self.rotation in (90, 270)
+        return (self.height, self.width) if turned else (self.width, self.height)
 
     @property
     def cut_pts(self) -> tuple[int, ...]:

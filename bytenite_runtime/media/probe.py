@@ -24,6 +24,7 @@ import av
 
 from ..errors import DataError
 from ._mp4index import records_from_index
+from ._rotation import display_rotation
 from ._scan import (
     PacketScan,
     format_name_of,
@@ -192,6 +193,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
             # Without any keyframe flag (some raw streams) no frame can be told an orphan.
             tuple(sorted(scan.orphans)) if keyed else (), format_name_of(vstream),
             bytes(vstream.codec_context.extradata or b""),
+            display_rotation(str(path), vstream.index) if indexed else 0,
         )  # fmt: skip
     if astream is not None and first_audio is None and video is not None:
         astream = None
