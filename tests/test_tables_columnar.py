@@ -590,6 +590,21 @@ def test_other_bytes_under_a_binary_table_name_say_what_they_look_like(
     assert left == []
 
 
+def test_npy_source_with_bytes_after_its_data_names_the_byte_where_they_start(
+    tmp_path: Path,
+) -> None:
+    """A .npy source longer than its header and data (rows appended that its header does
+    not count) is an error naming the byte where the unexpected bytes start, not split
+    as if they were not there."""
+    shown = npy_bytes(np.arange(90.0))
+    message, left = fail(tmp_path, {"x.npy": shown + np.arange(90.0, 100.0).tobytes()}, {})
+    assert message == (
+        f"x.npy byte {len(shown)}: 80 unexpected bytes after the .npy data (the header "
+        f"promises {len(shown)} bytes, the file has {len(shown) + 80})"
+    )
+    assert left == []
+
+
 def test_object_npy_is_rejected(tmp_path: Path) -> None:
     """An object-dtype .npy cannot be memory-mapped, so it is refused with a clear reason."""
     sink = io.BytesIO()

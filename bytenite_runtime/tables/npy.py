@@ -65,6 +65,13 @@ def _checked(path: Path, name: str) -> _Header:
         raise DataError(
             f"{name} byte {size}: truncated .npy (the header promises {expected} bytes)"
         )
+    if size > expected:
+        # np.load and the memory map read the promised bytes and ignore the rest, so a
+        # damaged file (a wrong shape, appended data) would be split without a word.
+        raise DataError(
+            f"{name} byte {expected}: {size - expected} unexpected bytes after the .npy data "
+            f"(the header promises {expected} bytes, the file has {size})"
+        )
     if header.shape[0] == 0:
         raise DataError(f"{name}: no rows")
     return header
