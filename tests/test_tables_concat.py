@@ -769,11 +769,31 @@ def test_npy_trailing_shape_mismatch_names_the_chunk() -> None:
         run_assembler("concat", _names(parts, "a.npy"))
 
 
-def test_npy_truncated_result_names_the_chunk() -> None:
-    """A result whose data section is shorter than its header promises is rejected by chunk."""
-    parts = [npy_bytes(np.zeros(4)), npy_bytes(np.zeros(4))[:-8]]
-    with pytest.raises(DataError, match=r"^chunk 1: truncated \.npy file: shape \(4,\) needs 32"):
+def test_npy_truncated_result_names_the_chunk_and_the_byte_where_it_ends() -> None:
+    """A result whose data section is shorter than its header promises is rejected by
+    chunk, naming the byte where its data ends early."""
+    whole = npy_bytes(np.zeros(4))
+    parts = [whole, whole[:-8]]
+    with pytest.raises(DataError) as caught:
         run_assembler("concat", _names(parts, "a.npy"))
+    assert str(caught.value) == (
+        f"chunk 1 byte {len(whole) - 8}: truncated .npy file: shape (4,) needs 32 data bytes, "
+        "the file has 24"
+    )
+
+
+def test_npy_result_with_bytes_after_its_data_names_the_chunk_and_the_byte(
+    tmp_path: Path,
+) -> None:
+    """A result longer than its header and data (rows its header does not count) is an
+    error naming the chunk and the byte where the unexpected bytes start, never joined
+    without them."""
+    shown = npy_bytes(np.arange(4.0))
+    parts = [npy_bytes(np.arange(4.0)), shown + np.arange(4.0, 6.0).tobytes()]
+    assert failing_assembly(tmp_path, "concat", _names(parts, "a.npy")) == (
+        f"chunk 1 byte {len(shown)}: 16 unexpected bytes after the .npy data (shape (4,) "
+        "needs 32 data bytes, the file has 48)"
+    )
 
 
 # -- row counts, order, format choice, failure -------------------------------------------

@@ -61,11 +61,19 @@ def _read_header(result: Result) -> _Array:
         raise DataError(f"{where}: a 0-d array has no first axis to join along")
     if array.dtype.hasobject:
         raise DataError(f"{where}: dtype {array.dtype} holds Python objects (pickled), not data")
-    available = result.path.stat().st_size - array.offset
-    if available < array.nbytes:
+    size = result.path.stat().st_size
+    end = array.offset + array.nbytes
+    if size < end:
         raise DataError(
-            f"{where}: truncated .npy file: shape {array.shape} needs {array.nbytes} data "
-            f"bytes, the file has {available}"
+            f"{where} byte {size}: truncated .npy file: shape {array.shape} needs "
+            f"{array.nbytes} data bytes, the file has {size - array.offset}"
+        )
+    if size > end:
+        # Only the promised bytes would be copied: the rest (a wrong shape in the header,
+        # data appended) would vanish from the join without a word.
+        raise DataError(
+            f"{where} byte {end}: {size - end} unexpected bytes after the .npy data (shape "
+            f"{array.shape} needs {array.nbytes} data bytes, the file has {size - array.offset})"
         )
     if version == (3, 0):
         # numpy's public header readers decode latin-1 only; np.load's map reads no data.
