@@ -561,6 +561,60 @@ def test_jsonl_true_type_conflict_is_one_error_line_naming_where(
     )
 
 
+_ROUNDS = "which a float column (it holds non-integers elsewhere) rounds"
+
+
+@pytest.mark.parametrize("block", [4 << 20, 16], ids=["one-block", "small-blocks"])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            b'{"a":1}\n{"a":9223372036854775808}\n',
+            "t.jsonl line 2: column 'a' holds the integer 9223372036854775808, beyond the "
+            "64-bit range: it would be 9.223372036854776e+18 in parquet",
+        ),
+        (
+            b'{"a":{"b":[1,2]}}\n\n{"a":{"b":[3,-18446744073709551615]}}\n',
+            "t.jsonl line 3: column 'a.b[]' holds the integer -18446744073709551615, beyond "
+            "the 64-bit range: it would be -1.8446744073709552e+19 in parquet",
+        ),
+        (
+            b'{"a":1}\n{"a":9007199254740993}\n{"a":2}\n{"a":0.5}\n',
+            f"t.jsonl line 2: column 'a' holds the integer 9007199254740993, {_ROUNDS}: it "
+            "would be 9007199254740992.0 in parquet",
+        ),
+    ],
+    ids=["past-64-bits", "nested-in-a-list", "past-2-53-in-a-float-column"],
+)
+def test_jsonl_integer_a_converted_column_would_round_is_one_error_line_naming_where(
+    source: bytes, message: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An integer that the converted chunk would hold only as a rounded float (one past
+    64 bits, or one past 2**53 in a column holding fractions elsewhere in the file) fails
+    before any chunk, naming the file, the line and the column, read whole or in blocks."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", block)
+    with pytest.raises(DataError) as caught:
+        _converted_jsonl(source)
+    assert str(caught.value) == (
+        f"{message}; write it as a string to keep every digit, or leave output_format at 'same'"
+    )
+
+
+def test_jsonl_integers_past_2_53_convert_exactly_or_fail_but_are_never_rounded() -> None:
+    """Integers past 2**53 convert exactly in a column of integers alone (and large floats
+    stay floats), and in a column that is a float column because of one fraction they
+    are an error rather than a rounded value."""
+    exact = b'{"id":1700000000000000001,"f":1e20}\n{"id":-9223372036854775808,"f":0.5}\n'
+    tables = _converted_jsonl(exact)
+    assert tables[0].column("id").to_pylist() == [1700000000000000001, -9223372036854775808]
+    assert tables[0].column("f").to_pylist() == [1e20, 0.5]
+    rounded = b'{"id":1700000000000000001}\n{"id":0.5}\n'
+    with pytest.raises(DataError, match=r"^t\.jsonl line 1: column 'id' holds the integer 1700"):
+        _converted_jsonl(rounded)
+
+
 @pytest.mark.parametrize("output_format", ["parquet", "arrow", "csv"])
 def test_jsonl_converted_chunks_concat_back_without_unify_schemas(output_format: str) -> None:
     """Converted chunks of a JSON Lines file whose chunks differ in types, nulls and keys

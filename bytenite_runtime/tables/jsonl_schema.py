@@ -17,8 +17,11 @@ as pyarrow does within one block, which is what reading the whole file at once g
 Any other pair (a number and a string, a boolean and a number, an object and a scalar)
 is a true conflict, which reading the file whole fails on too: a one-line
 :class:`DataError` naming the file, the line where the second kind first appears, the
-column and both kinds. A file pyarrow cannot read for another reason (a line that is
-not a JSON object) gets no schema here: its chunks fail as they are converted, as before.
+column and both kinds. An integer these types would round (one past 64 bits, which
+pyarrow reads as a double, or one past 2**53 in a double column) is an error naming its
+line too (:mod:`._jsonl_integers`). A file pyarrow cannot read for another reason (a
+line that is not a JSON object) gets no schema here: its chunks fail as they are
+converted, as before.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..errors import DataError
+from ._jsonl_integers import LargeBlock, check_blocks, large_paths
 
 __all__ = ["file_schema"]
 
@@ -55,11 +59,16 @@ def file_schema(path: Path, name: str, dst_fmt: str) -> Any:
     or None where pyarrow cannot read some block of it; a true type conflict is a
     DataError saying which line brings it in (``dst_fmt``: the conversion's target)."""
     fields: dict[str, Any] = {}
-    for first_line, block, schema in _block_schemas(path):
-        if schema is None:
+    # Blocks with numbers past 2**53: looked at again once the file's types are known.
+    large: list[LargeBlock] = []
+    for first_line, offset, block, typed in _block_schemas(path):
+        if typed is None:
             # A conflict inside the block, or lines that are not JSON objects.
             _raise_conflict(fields, block, first_line, name, dst_fmt)
             return None
+        schema, paths = typed
+        if paths:
+            large.append((first_line, offset, len(block), paths))
         try:
             fields = _merge_fields(fields, {f.name: f.type for f in schema}, ())
         except _Conflict as conflict:
@@ -71,25 +80,28 @@ def file_schema(path: Path, name: str, dst_fmt: str) -> Any:
                 f"{conflict.here} there but {conflict.before} earlier in the file; a column "
                 f"converted to {dst_fmt} holds one type"
             ) from None
-    return pa.schema(list(fields.items()))
+    schema = pa.schema(list(fields.items()))
+    check_blocks(path, large, schema, name, dst_fmt)
+    return schema
 
 
-def _block_schemas(path: Path) -> Iterator[tuple[int, bytes, Any]]:
-    """Each block of :func:`_blocks` with the schema pyarrow gives it (None where it
-    cannot read it), in order. Blocks are read a few at a time in threads (pyarrow lets
-    go of the GIL; one block is one pyarrow block, which it reads on one core): the
-    pass would otherwise take longer than converting the chunks."""
+def _block_schemas(path: Path) -> Iterator[tuple[int, int, bytes, Any]]:
+    """Each block of :func:`_blocks` with the schema pyarrow gives it and the paths of
+    its numbers past 2**53 (None where it cannot read it), in order. Blocks are read a
+    few at a time in threads (pyarrow lets go of the GIL; one block is one pyarrow block,
+    which it reads on one core): the pass would otherwise take longer than converting
+    the chunks."""
     workers = min(os.cpu_count() or 1, _WORKERS)
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        pending: collections.deque[tuple[int, bytes, Any]] = collections.deque()
-        for first_line, block in _blocks(path):
-            pending.append((first_line, block, pool.submit(_block_schema, block)))
+        pending: collections.deque[tuple[int, int, bytes, Any]] = collections.deque()
+        for first_line, offset, block in _blocks(path):
+            pending.append((first_line, offset, block, pool.submit(_block_schema, block)))
             if len(pending) > workers:
-                first, done, future = pending.popleft()
-                yield first, done, future.result()
+                first, at, done, future = pending.popleft()
+                yield first, at, done, future.result()
         while pending:
-            first, done, future = pending.popleft()
-            yield first, done, future.result()
+            first, at, done, future = pending.popleft()
+            yield first, at, done, future.result()
 
 
 def _block_schema(block: bytes) -> Any:
@@ -99,16 +111,17 @@ def _block_schema(block: bytes) -> Any:
     # some types it joins within one (a key null in one block, an object in the next).
     options = json.ReadOptions(use_threads=False, block_size=len(block) + 1)
     try:
-        return json.read_json(io.BytesIO(block), read_options=options).schema
+        table = json.read_json(io.BytesIO(block), read_options=options)
     except pa.ArrowInvalid:
         return None
+    return table.schema, large_paths(table)
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
+def _blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
     """Blocks of whole lines of ``path`` (about ``_BLOCK`` bytes, or one longer line),
-    each with the number of its first line (from 1); blocks of blank lines alone are
-    skipped, pyarrow has no columns for them."""
-    line = 1
+    each with the number of its first line (from 1) and its byte offset; blocks of blank
+    lines alone are skipped, pyarrow has no columns for them."""
+    line, offset = 1, 0
     # The reads since the last newline: joined only once a newline ends them, so a line
     # far longer than a block is copied once, not once per read.
     carry: list[bytes] = []
@@ -121,11 +134,12 @@ def _blocks(path: Path) -> Iterator[tuple[int, bytes]]:
             block = b"".join([*carry, data[:end]])
             carry = [data[end:]]
             if block.strip():
-                yield line, block
+                yield line, offset, block
             line += block.count(b"\n")
+            offset += len(block)
     rest = b"".join(carry)
     if rest.strip():
-        yield line, rest
+        yield line, offset, rest
 
 
 def _merge(old: Any, new: Any, path: tuple[str, ...]) -> Any:
