@@ -446,6 +446,35 @@ def test_csv_source_converts_end_to_end() -> None:
     assert pa.concat_tables(read_chunk(c.data) for c in guessed).to_pydict()["a"] == [1, 2, 3]
 
 
+@pytest.mark.parametrize(
+    ("data", "value", "rounded"),
+    [
+        (b"a,b\n1,x\n9223372036854775808,y\n", 9223372036854775808, "9.223372036854776e+18"),
+        (b"a,b\n9007199254740993,x\n1.5,y\n", 9007199254740993, "9007199254740992.0"),
+    ],
+    ids=["past-64-bits", "past-2-53-among-fractions"],
+)
+def test_infer_types_never_rounds_an_integer_to_a_float(
+    tmp_path: Path, data: bytes, value: int, rounded: str
+) -> None:
+    """An integer that infer_types would read as a float that rounds it (one past 64 bits,
+    or past 2**53 in a column with fractions) is an error naming the file, the rows and
+    the column, while one a column of integers holds exactly converts as written."""
+    exact = row(
+        {"t.csv": b"a\n9007199254740993\n1\n"},
+        {"num_chunks": 1, "output_format": "parquet", "infer_types": True},
+    )
+    assert read_chunk(exact[0].data).column("a").to_pylist() == [9007199254740993, 1]
+    params = {"num_chunks": 1, "output_format": "parquet", "infer_types": True}
+    message, left = fail(tmp_path, {"t.csv": data}, params)
+    assert message == (
+        f"t.csv rows 0-2: cannot convert csv to parquet (column 'a' holds the integer {value}, "
+        f"which infer_types reads as the float {rounded}; leave infer_types off to keep every "
+        "field as written)"
+    )
+    assert left == []
+
+
 def test_a_last_chunk_of_one_empty_quoted_field_without_newline_converts() -> None:
     """A headerless chunk holding only '""' and no final newline (one record of one empty
     field) converts to that one record, not to pyarrow's "empty CSV file" error."""

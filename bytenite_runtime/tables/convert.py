@@ -28,6 +28,10 @@ from .source import DELIMITERS
 
 __all__ = ["Converted", "read_piece"]
 
+_INT64 = range(-(2**63), 2**63)
+# An integer of 16 digits or more, the only ones past 2**53, as a CSV field holds it.
+_INTEGER = r"^\s*[+-]?[0-9]{16,}\s*$"
+
 
 class _Piece(Protocol):
     @property
@@ -181,14 +185,16 @@ def _read(
             quote_char='"' if quoting else False,
             newlines_in_values=quoting,
         )
-        convert = None
-        if not infer_types:
-            # Each chunk guessing its own types gives chunks that cannot be joined (a zip
-            # code column int64 in one, string in the next) and loses data ("01234" read
-            # as 1234, "NA" as null): every column is text unless asked otherwise.
-            with csv.open_csv(path, read_options=read, parse_options=parse) as reader:
-                names = reader.schema.names
-            convert = csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
+        if infer_types:
+            table = csv.read_csv(path, read_options=read, parse_options=parse)
+            _check_rounded(path, table, read, parse)
+            return table
+        # Each chunk guessing its own types gives chunks that cannot be joined (a zip
+        # code column int64 in one, string in the next) and loses data ("01234" read
+        # as 1234, "NA" as null): every column is text unless asked otherwise.
+        with csv.open_csv(path, read_options=read, parse_options=parse) as reader:
+            names = reader.schema.names
+        convert = csv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
         return csv.read_csv(path, read_options=read, parse_options=parse, convert_options=convert)
     if fmt == "jsonl":
         from pyarrow import json
@@ -206,6 +212,36 @@ def _read(
     if fmt == "npy":
         return _npy_table(path)
     raise ValueError(f"unknown source format {fmt!r}")
+
+
+def _check_rounded(path: Path, table: Any, read: Any, parse: Any) -> None:
+    """A ValueError for an integer that ``infer_types`` read as a float that does not hold
+    it exactly (one past 2**53 in a column with fractions, or past 64 bits, which pyarrow
+    reads as a float): a guessed type must not change a number. Only a float column
+    reaching 2**53 is read again, as text, to tell its integers from its fractions."""
+    import pyarrow.compute as pc  # type: ignore[import-untyped]
+    from pyarrow import csv
+
+    from ._jsonl_integers import large_paths
+
+    floats = {field.name for field in table.schema if pa.types.is_floating(field.type)}
+    suspects = sorted({path[0] for path in large_paths(table)} & floats)
+    if not suspects:
+        return
+    as_text = csv.ConvertOptions(
+        include_columns=suspects, column_types=dict.fromkeys(suspects, pa.string())
+    )
+    texts = csv.read_csv(path, read_options=read, parse_options=parse, convert_options=as_text)
+    for name in suspects:
+        column = texts.column(name)
+        for text in pc.filter(column, pc.match_substring_regex(column, _INTEGER)).to_pylist():
+            value = int(text)
+            if value not in _INT64 or float(value) != value:
+                raise ValueError(
+                    f"column {name!r} holds the integer {value}, which infer_types reads as "
+                    f"the float {float(value)!r}; leave infer_types off to keep every field "
+                    "as written"
+                )
 
 
 def _npy_table(path: Path) -> Any:
