@@ -747,6 +747,30 @@ def test_a_big_endian_npy_converts_and_an_arrows_stream_is_recognised() -> None:
     assert pa.concat_tables(read_chunk(c.data) for c in chunks).equals(numbered(6))
 
 
+@pytest.mark.parametrize("output_format", ["parquet", "jsonl"])
+def test_npy_text_with_a_nul_inside_converts_with_every_character(output_format: str) -> None:
+    """.npy text (bytes and str, in a 1-D array, a 2-D array's columns or a structured
+    field) holding a NUL before other characters converts whole, as numpy holds it, not
+    cut at the NUL as pyarrow alone does."""
+    raw = np.array([[b"a\x00b", b"x"], [b"c\x00", b"\x00d"]], dtype="S3")
+    text = np.array([(1, "y\x00z"), (2, "\x00q")], dtype=[("i", "<i4"), ("s", ">U3")])
+    params = {"num_chunks": 1, "output_format": output_format}
+    (raw_chunk,) = row({"x.npy": npy_bytes(raw)}, params)
+    (text_chunk,) = row({"y.npy": npy_bytes(text)}, params)
+    if output_format == "jsonl":
+        assert [orjson.loads(line) for line in raw_chunk.data.splitlines()] == [
+            {"c0": "YQBi", "c1": "eA=="},
+            {"c0": "Yw==", "c1": "AGQ="},
+        ]
+        assert text_chunk.data == b'{"i":1,"s":"y\\u0000z"}\n{"i":2,"s":"\\u0000q"}\n'
+        return
+    assert read_chunk(raw_chunk.data).to_pydict() == {
+        "c0": [b"a\x00b", b"c"],
+        "c1": [b"x", b"\x00d"],
+    }
+    assert read_chunk(text_chunk.data).to_pydict() == {"i": [1, 2], "s": ["y\x00z", "\x00q"]}
+
+
 def test_nan_and_infinities_written_to_json_lines_are_null_with_a_warning_per_column(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

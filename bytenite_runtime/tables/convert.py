@@ -210,7 +210,9 @@ def _read(
         with pa.OSFile(str(path)) as stream:
             return pa.ipc.open_file(stream).read_all()
     if fmt == "npy":
-        return _npy_table(path)
+        from .npy import read_table
+
+        return read_table(path)
     raise ValueError(f"unknown source format {fmt!r}")
 
 
@@ -242,22 +244,6 @@ def _check_rounded(path: Path, table: Any, read: Any, parse: Any) -> None:
                     f"the float {float(value)!r}; leave infer_types off to keep every field "
                     "as written"
                 )
-
-
-def _npy_table(path: Path) -> Any:
-    import numpy as np
-
-    array = np.load(path, allow_pickle=False)
-    if not array.dtype.isnative:
-        # Arrow holds native byte order only; a big-endian file's values are the same.
-        array = array.astype(array.dtype.newbyteorder("="))
-    if array.dtype.names is not None and array.ndim == 1:
-        return pa.table({field: array[field] for field in array.dtype.names})
-    if array.ndim == 1:
-        return pa.table({"value": array})
-    if array.ndim == 2:
-        return pa.table({f"c{j}": array[:, j] for j in range(array.shape[1])})
-    raise ValueError(f"only 1-D and 2-D arrays become tables (got shape {array.shape})")
 
 
 def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, header: bool) -> None:

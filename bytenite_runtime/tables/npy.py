@@ -24,7 +24,7 @@ from ..errors import DataError
 from .source import Sizing
 from .spans import Unit, plan_cuts
 
-__all__ = ["NpyPiece", "plan"]
+__all__ = ["NpyPiece", "plan", "read_table"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,3 +121,39 @@ def plan(path: Path, name: str, sizing: Sizing) -> list[NpyPiece]:
     row_bytes = math.prod(header.shape[1:]) * header.dtype.itemsize
     cuts = plan_cuts([Unit(0, rows, rows * row_bytes)], sizing)
     return [NpyPiece(path, name, cut.rows) for cut in cuts]
+
+
+def read_table(path: Path) -> Any:
+    """The ``.npy`` array at ``path`` as an Arrow table (``output_format``): a structured
+    array's fields or a 2-D array's columns (``c0``, ``c1``…) as columns, else ``value``."""
+    import pyarrow as pa  # type: ignore[import-untyped]
+
+    array = np.load(path, allow_pickle=False)
+    if not array.dtype.isnative:
+        # Arrow holds native byte order only; a big-endian file's values are the same.
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.names is not None and array.ndim == 1:
+        columns = {field: array[field] for field in array.dtype.names}
+    elif array.ndim == 1:
+        columns = {"value": array}
+    elif array.ndim == 2:
+        columns = {f"c{j}": array[:, j] for j in range(array.shape[1])}
+    else:
+        raise ValueError(f"only 1-D and 2-D arrays become tables (got shape {array.shape})")
+    return pa.table({name: _arrow_values(values) for name, values in columns.items()})
+
+
+def _arrow_values(values: np.ndarray[Any, Any]) -> Any:
+    """``values`` as pyarrow takes them: as they are, except text holding a NUL before
+    other characters, which pyarrow would cut at that NUL (b"a\\x00b" becomes b"a")."""
+    import pyarrow as pa
+
+    kind = values.dtype.kind
+    if kind not in "SU" or not values.dtype.itemsize or not len(values):
+        return values
+    unit = np.uint8 if kind == "S" else np.uint32
+    codes = np.ascontiguousarray(values).view(unit).reshape(len(values), -1) != 0
+    if not (codes[:, 1:] & ~codes[:, :-1]).any():
+        return values
+    # numpy's own items keep such NULs (it drops trailing ones alone, as pyarrow does).
+    return pa.array(values.tolist(), pa.binary() if kind == "S" else pa.string())
