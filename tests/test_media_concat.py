@@ -39,6 +39,17 @@ def _results(parts: list[bytes], name: str = "out.mp4") -> dict[str, bytes]:
     return {result_name(name, i): part for i, part in enumerate(parts)}
 
 
+def _through_app(chunks: list[PartitionedChunk], folder: Path, ext: str, *args: str) -> list[bytes]:
+    """Each chunk's result from an app that runs ``ffmpeg -i chunk ARGS result.EXT``."""
+    parts = []
+    for n, chunk in enumerate(chunks):
+        source, result = folder / f"c{n}.mp4", folder / f"r{n}.{ext}"
+        source.write_bytes(chunk.data)
+        ffmpeg("-i", str(source), *args, str(result))
+        parts.append(result.read_bytes())
+    return parts
+
+
 def test_a_chunk_that_lost_frames_is_named(chunks: list[PartitionedChunk], tmp_path: Path) -> None:
     """A result with fewer frames than its chunk metadata says fails naming that chunk."""
     source, short = tmp_path / "c1.mp4", tmp_path / "short.mp4"
@@ -71,12 +82,7 @@ def test_audio_an_app_re_encoded_per_chunk_is_named_where_it_overlaps(
     """A result whose audio the app re-encoded (ffmpeg's default for an MP4 output): its
     encoder's priming starts the audio a frame before the video, over the end of the
     previous chunk's; the join fails naming that chunk and the fix, not with a bare count."""
-    parts = []
-    for n, chunk in enumerate(chunks):
-        source, result = tmp_path / f"c{n}.mp4", tmp_path / f"r{n}.{ext}"
-        source.write_bytes(chunk.data)
-        ffmpeg("-i", str(source), "-c:v", "copy", "-c:a", "aac", str(result))
-        parts.append(result.read_bytes())
+    parts = _through_app(chunks, tmp_path, ext, "-c:v", "copy", "-c:a", "aac")
     with pytest.raises(
         DataError,
         match=r"^chunk 1: its audio overlaps chunk 0's by 0\.0\d\d s where they meet .*"
@@ -505,12 +511,7 @@ def test_an_apps_own_comment_is_kept_in_the_join(
 ) -> None:
     """A comment tag the app wrote over the chunk's metadata is the app's, and a re-encoded
     join, which keeps the first result's tags, keeps it."""
-    parts = []
-    for n, chunk in enumerate(chunks):
-        source, result = tmp_path / f"c{n}.mp4", tmp_path / f"r{n}.mp4"
-        source.write_bytes(chunk.data)
-        ffmpeg("-i", str(source), "-c", "copy", "-metadata", "comment=graded", str(result))
-        parts.append(result.read_bytes())
+    parts = _through_app(chunks, tmp_path, "mp4", "-c", "copy", "-metadata", "comment=graded")
     out = tmp_path / "out.mkv"
     out.write_bytes(
         run_assembler(
