@@ -284,6 +284,24 @@ def test_truncated_matroska_is_caught_by_its_header(clip: Path, tmp_path: Path) 
                            DataError, r"^clip.mkv: truncated: streams stop at")  # fmt: skip
 
 
+@pytest.mark.parametrize("extra", ["audio", "subtitle"])
+def test_a_track_outlasting_the_video_is_not_taken_for_truncation(
+    clip: Path, tmp_path: Path, extra: str
+) -> None:
+    """A Matroska whose second audio track or subtitle runs 1 s past the video is cut, not
+    called truncated: its header's duration covers every track."""
+    source = tmp_path / "long.mkv"
+    if extra == "audio":
+        more = ["-f", "lavfi", "-i", "sine=frequency=880:sample_rate=48000:duration=3"]
+    else:
+        (tmp_path / "s.srt").write_text("1\n00:00:01,000 --> 00:00:03,000\nthe end\n")
+        more = ["-i", str(tmp_path / "s.srt")]
+    ffmpeg("-i", str(clip), *more, "-map", "0", "-map", "1", "-c:v", "copy", "-c:a", "aac",
+           str(source))  # fmt: skip
+    chunks = run_partitioner("time-chunk", {"long.mkv": source.read_bytes()}, {"num_chunks": 2})
+    assert sum(c.meta.fields["frames"] for c in chunks if c.meta) == 60
+
+
 def test_not_media_at_all(tmp_path: Path) -> None:
     """A text file named .mp4 is not a readable media file."""
     _fails_leaving_nothing(tmp_path, {"clip.mp4": b"hello\n"}, {}, DataError,

@@ -218,7 +218,11 @@ def describe(path: Path, container: Any) -> MediaInfo:
     # 14 s for 4 s from 10 s): short of both the span and the end time is truncated.
     length = info.duration
     end = max(t.end for t in (video, audio) if t is not None)
-    if declared is not None and declared - max(length, end) > _TRUNCATED_SLACK:
+    if (
+        declared is not None
+        and declared - max(length, end) > _TRUNCATED_SLACK
+        and declared - max(length, end, _others_end(path, wanted)) > _TRUNCATED_SLACK
+    ):
         raise DataError(
             f"{path.name}: truncated: streams stop at {length:.3f} s but the "
             f"header says {declared:.3f} s"
@@ -227,6 +231,24 @@ def describe(path: Path, container: Any) -> MediaInfo:
 
 
 _TRUNCATED_SLACK = 0.5
+
+
+def _others_end(path: Path, wanted: list[Any]) -> float:
+    """Seconds where the streams a probe passes over end (a longer second audio track, a
+    subtitle shown past the last frame): the header's duration covers them too, so a file
+    they outlast is not truncated. Read only where the header says more than the probe."""
+    passed = {s.index for s in wanted}
+    end = 0.0
+    with open_media(path) as container:
+        others = [s for s in container.streams if s.index not in passed and not is_cover(s)]
+        if not others:
+            return end
+        with contextlib.suppress(av.FFmpegError):  # damage is the truncation to report
+            for packet in container.demux(others):
+                if packet.pts is not None and packet.size:
+                    stop = packet.pts + (packet.duration or 0)
+                    end = max(end, float(stop * packet.time_base))
+    return end
 
 
 def first_sample_time(path: Path, index: int) -> Fraction:
