@@ -460,6 +460,24 @@ def test_audio_starting_after_the_first_chunk_stays_in_sync(tmp_path: Path) -> N
     assert _first_sound(out) == pytest.approx(_first_sound(late), abs=0.025)
 
 
+def test_a_re_encoded_join_fills_audio_starting_inside_the_first_chunk_with_silence(
+    tmp_path: Path,
+) -> None:
+    """reencode=true joins results whose audio starts 0.7 s into chunk 0's video with
+    silence before it, the sound still at 0.7 s, where the audio check failed the job."""
+    clip = make_video(tmp_path / "clip.mp4", 3.0)
+    late = tmp_path / "late.mp4"
+    ffmpeg("-i", str(clip), "-itsoffset", "0.7", "-i", str(clip), "-map", "0:v", "-map", "1:a",
+           "-c", "copy", "-t", "3", str(late))  # fmt: skip
+    chunks = run_partitioner("time-chunk", {"late.mp4": late.read_bytes()}, {"num_chunks": 2})
+    assert chunks[0].meta is not None and chunks[0].meta.fields["samples"] > 0
+    out = tmp_path / "out.mp4"
+    parts = _results([c.data for c in chunks])
+    out.write_bytes(run_assembler("concat", parts, {"reencode": True})["out.mp4"])
+    assert decoded_counts(out)[0] == 90
+    assert _first_sound(out) == pytest.approx(_first_sound(late), abs=0.025)
+
+
 @pytest.mark.parametrize("mode", ["copy", "exact"])
 def test_matroska_audio_ending_before_the_video_is_kept(tmp_path: Path, mode: str) -> None:
     """A Matroska whose audio stops after 1 s of 3 s gives the last chunk no audio stream (not an

@@ -203,6 +203,10 @@ def check_output(
             )
     if joined.audio is not None and all(i.audio for i in infos):
         seconds = sum(i.audio.samples / i.audio.sample_rate for i in infos if i.audio)
+        if decoded and joined.video is not None and all(i.video for i in infos):
+            # A re-encode fills with silence where the results' audio leaves their video
+            # uncovered (a track that starts late or ends early): the video's span at least.
+            seconds = max(seconds, sum(i.video.end - i.video.start for i in infos if i.video))
         got = joined.audio.samples / joined.audio.sample_rate
         tolerance = max(i.audio.frame_samples / i.audio.sample_rate for i in infos if i.audio)
         # A new encoder adds its own priming and padding, in its own frames (an MP3's 1152
