@@ -169,6 +169,15 @@ def test_audio_only_exact_mode_gives_sample_exact_wav_chunks(
     assert decoded_counts(_join(chunks, "out.wav", tmp_path))[1] == 144000
 
 
+def test_the_last_mp3_chunk_decodes_its_whole_run(clips: dict[str, Path], tmp_path: Path) -> None:
+    """The last MP3 chunk decodes to its samples less the decoder's delay and the source's
+    end trim, under a frame each, where the muxer's LAME tag hid 4096 from its start."""
+    last = _cut(clips["mp3"], {"segment_seconds": 1.3})[-1]
+    assert last.meta is not None and last.meta.index > 0
+    samples = last.meta.fields["samples"]
+    assert samples - 2 * 1152 <= decoded_counts_of(last, tmp_path)[1] <= samples
+
+
 def test_a_short_exact_cut_joined_to_mp3_passes_the_audio_check(tmp_path: Path) -> None:
     """A 0.01 s WAV chunk joined to .mp3 is checked with the MP3 encoder's 1152-sample frame
     (and its priming and padding), not the WAV's: its two frames are no longer an error."""

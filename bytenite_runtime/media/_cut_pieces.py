@@ -215,10 +215,12 @@ def _close(outs: dict[int, tuple[Any, dict[int, Any]]], index: int, path: Path) 
     if index not in outs:
         raise DataError(f"chunk {index}: no packet falls in it (the source is too short)")
     out = outs.pop(index)[0]
-    is_flac = out.format.name == "flac"
+    fmt = out.format.name
     out.close()
-    if is_flac:
+    if fmt == "flac":
         _zero_flac_total(path)
+    elif fmt == "mp3":
+        _unwrap_mp3_delay(path)
     return path
 
 
@@ -231,3 +233,33 @@ def _zero_flac_total(path: Path) -> None:
             return
         stream.seek(8 + 13)
         stream.write(bytes([head[8 + 13] & 0xF0, 0, 0, 0, 0]))
+
+
+# The MP3 muxer sets the LAME tag's encoder delay, where the first packet set none (any
+# chunk but the first), from the end-trim side data of the last packet, minus the
+# decoder's 529 samples in unsigned arithmetic: a start of 0 wraps to 3567 (12 bits), and
+# a reader dropped 4096 samples from the start of the last chunk, not the source's end
+# trim from its end (93 ms of a 44.1 kHz file). No real encoder delay comes near it.
+_WRAPPED_DELAY = 4096 - 529
+
+
+def _unwrap_mp3_delay(path: Path) -> None:
+    with path.open("r+b") as stream:
+        head = stream.read(10)
+        start = 0
+        if head[:3] == b"ID3":  # the chunk's metadata, before the first frame
+            start = 10 + sum((b & 0x7F) << (7 * (3 - n)) for n, b in enumerate(head[6:10]))
+        stream.seek(start)
+        frame = stream.read(200)
+        at = max(frame.find(b"Info", 0, 48), frame.find(b"Xing", 0, 48))
+        if at < 0:
+            return
+        flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+        # The optional fields (frames, bytes, seek table, quality), then the LAME tag,
+        # whose bytes 21-23 hold the delay and padding, 12 bits each.
+        lame = at + 8 + sum(size for bit, size in ((1, 4), (2, 4), (4, 100), (8, 4)) if flags & bit)
+        field = frame[lame + 21 : lame + 24]
+        if len(field) < 3 or int.from_bytes(field, "big") >> 12 < _WRAPPED_DELAY:
+            return
+        stream.seek(start + lame + 21)
+        stream.write((int.from_bytes(field, "big") & 0xFFF).to_bytes(3, "big"))
