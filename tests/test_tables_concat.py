@@ -6,6 +6,7 @@ import contextlib
 import io
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -613,6 +614,52 @@ def test_jsonl_integers_past_2_53_convert_exactly_or_fail_but_are_never_rounded(
     rounded = b'{"id":1700000000000000001}\n{"id":0.5}\n'
     with pytest.raises(DataError, match=r"^t\.jsonl line 1: column 'id' holds the integer 1700"):
         _converted_jsonl(rounded)
+
+
+@pytest.mark.parametrize("block", [4 << 20, 16], ids=["one-block", "small-blocks"])
+def test_jsonl_times_with_an_offset_convert_to_utc_timestamps_not_naive_ones(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JSON Lines times that all carry a UTC offset (at the top, in an object, in a list)
+    become tz-aware UTC timestamps of the same instant, while times without one stay
+    naive, so no reader takes a UTC instant for local time."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", block)
+    source = (
+        b'{"t":"2024-01-01T10:00:00+05:00","n":"2024-01-01T10:00:00",'
+        b'"e":{"u":["2024-01-01T10:00:00Z"]}}\n'
+        b'{"t":null}\n{"t":"2024-01-02T10:00:00-0130","n":"2024-01-02T10:00:00"}\n'
+    )
+    tables = _converted_jsonl(source, "arrow")
+    utc = pa.timestamp("s", tz="UTC")
+    assert _schemas(tables) == {
+        pa.schema([("t", utc), ("n", pa.timestamp("s")), ("e", pa.struct([("u", pa.list_(utc))]))])
+    }
+    joined = pa.concat_tables(tables)
+    assert joined.column("t").to_pylist() == [
+        datetime(2024, 1, 1, 5, tzinfo=UTC),
+        None,
+        datetime(2024, 1, 2, 11, 30, tzinfo=UTC),
+    ]
+    assert joined.column("n").to_pylist()[0] == datetime(2024, 1, 1, 10)
+
+
+@pytest.mark.parametrize("block", [4 << 20, 16], ids=["one-block", "small-blocks"])
+def test_jsonl_times_with_and_without_an_offset_in_one_column_stay_text(
+    block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON Lines column mixing times with and without a UTC offset, in one chunk or
+    across chunks, converts to text exactly as written, never to one timestamp type that
+    gives half its values the wrong meaning."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", block)
+    times = ["2024-01-01T10:00:00", "2024-01-01T10:00:00", "2024-01-01T10:00:00Z"]
+    source = b"".join(orjson.dumps({"t": t}) + b"\n" for t in times)
+    tables = _converted_jsonl(source)
+    assert _schemas(tables) == {pa.schema([("t", pa.string())])}
+    assert pa.concat_tables(tables).column("t").to_pylist() == times
 
 
 @pytest.mark.parametrize("output_format", ["parquet", "arrow", "csv"])

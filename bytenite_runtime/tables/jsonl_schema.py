@@ -11,7 +11,8 @@ as pyarrow does within one block, which is what reading the whole file at once g
 - null (a key null or empty everywhere so far) takes the other side's type;
 - int64 and double give double;
 - a timestamp (pyarrow reads ISO 8601 text as one) and text, or two timestamps of
-  different units, give text, exactly as written: both were JSON strings;
+  different units or zones, give text, exactly as written: both were JSON strings
+  (times with a UTC offset are tz-aware UTC, :mod:`._jsonl_times`);
 - lists join their items, objects (structs) their fields, in order of first appearance.
 
 Any other pair (a number and a string, a boolean and a number, an object and a scalar)
@@ -39,6 +40,7 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..errors import DataError
 from ._jsonl_integers import LargeBlock, check_blocks, large_paths
+from ._jsonl_times import settle_times
 
 __all__ = ["file_schema"]
 
@@ -114,7 +116,7 @@ def _block_schema(block: bytes) -> Any:
         table = json.read_json(io.BytesIO(block), read_options=options)
     except pa.ArrowInvalid:
         return None
-    return table.schema, large_paths(table)
+    return settle_times(block, table.schema), large_paths(table)
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, int, bytes]]:
