@@ -399,6 +399,24 @@ def test_lines_ending_in_a_bare_cr_are_named_as_the_problem(tmp_path: Path) -> N
         assert [c.data for c in chunks] == [data]
 
 
+@pytest.mark.parametrize("output_format", ["same", "parquet"])
+@pytest.mark.parametrize("prefix", [b"", BOM])
+def test_excel_delimiter_hint_line_is_named_not_taken_for_the_header(
+    tmp_path: Path, prefix: bytes, output_format: str
+) -> None:
+    """An Excel export's first line ``sep=;`` fails naming it, before any chunk, instead
+    of being repeated as every chunk's header or naming a converted chunk's columns."""
+    data = prefix + b"sep=;\r\na;b\r\n1;x\r\n2;y\r\n"
+    message = failing_partition(
+        tmp_path, "row", {"t.csv": data}, rows_per_chunk=1, delimiter=";",
+        output_format=output_format,
+    )  # fmt: skip
+    assert message == (
+        "t.csv: its first line 'sep=;' is Excel's delimiter hint, not a header or a record; "
+        "remove that line (and set delimiter to ';')"
+    )
+
+
 @pytest.mark.parametrize("block", [3, 8, 64, 1 << 20])
 @pytest.mark.parametrize(
     ("data", "where"),

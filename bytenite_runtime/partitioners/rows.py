@@ -155,6 +155,7 @@ class Row(Partitioner):
                 name = original.relative_to(ctx.source_dir).as_posix()
                 table_source.check_not_binary(plain, head, name, fmt)
                 table_source.check_magic(head, name, fmt)
+                table_source.check_no_delimiter_hint(head, name, fmt)
                 if self.output_format not in ("same", fmt) and self.header:
                     self._check_distinct_columns(plain, name, fmt)
                 files.append((name, fmt, plain, sizing))

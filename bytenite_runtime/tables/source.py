@@ -15,6 +15,7 @@ __all__ = [
     "Format",
     "Sizing",
     "check_magic",
+    "check_no_delimiter_hint",
     "check_not_binary",
     "check_not_feather_v1",
     "detect_format",
@@ -89,6 +90,21 @@ def check_not_binary(path: Path, head: bytes, name: str, fmt: Format) -> None:
         raise DataError(
             f"{name}: looks like {kind} (starts with {shown}), not {fmt.upper()}; "
             f'set "format": "{real}" or rename it'
+        )
+
+
+def check_no_delimiter_hint(head: bytes, name: str, fmt: Format) -> None:
+    """Raise ``DataError`` when a CSV/TSV source's first line is Excel's delimiter hint
+    (``sep=;``): read as the header, every chunk would carry it in place of the real one,
+    and a converted chunk would name its columns after it."""
+    if fmt not in DELIMITERS:
+        return
+    line = head.removeprefix(b"\xef\xbb\xbf").split(b"\n", 1)[0].removesuffix(b"\r")
+    if len(line) == 5 and line.lower().startswith(b"sep="):
+        hint = line.decode("latin-1")
+        raise DataError(
+            f"{name}: its first line {hint!r} is Excel's delimiter hint, not a header or a "
+            f"record; remove that line (and set delimiter to {hint[4:]!r})"
         )
 
 
