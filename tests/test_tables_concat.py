@@ -16,7 +16,7 @@ import orjson
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 import pytest
-from _failing import failing_assembly
+from _failing import failing_assembly, failing_partition
 from _tables import arrow_bytes, npy_bytes
 
 from bytenite_runtime import DataError
@@ -601,6 +601,42 @@ def test_jsonl_integer_a_converted_column_would_round_is_one_error_line_naming_w
     assert str(caught.value) == (
         f"{message}; write it as a string to keep every digit, or leave output_format at 'same'"
     )
+
+
+@pytest.mark.parametrize("block", [4 << 20, 16], ids=["one-block", "small-blocks"])
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        (
+            b'\xef\xbb\xbf[{"a":1},{"a":2}]\n',
+            "t.jsonl line 1: an array, not an object; converting JSON Lines to parquet needs "
+            "one JSON object per line (a file holding one array: write each item on a line of "
+            "its own)",
+        ),
+        (
+            b'{"a":1}\n\n7\n',
+            "t.jsonl line 3: a number, not an object; converting JSON Lines to parquet needs "
+            "one JSON object per line",
+        ),
+        (
+            b'[\n{"a":1}\n]\n',
+            "t.jsonl line 1: not one JSON value (unexpected end of data at column 2); "
+            "converting JSON Lines to parquet needs one JSON object per line",
+        ),
+    ],
+    ids=["top-level-array", "number-line", "pretty-printed-array"],
+)
+def test_jsonl_line_that_is_not_an_object_is_named_before_any_chunk(
+    tmp_path: Path, source: bytes, message: str, block: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSON Lines source converted by ``output_format`` whose line is not one JSON
+    object (a top-level array, on one line or spread over lines, a bare number) fails before
+    any chunk naming the line and what it holds, not with pyarrow's 'Column() changed'."""
+    from bytenite_runtime.tables import jsonl_schema
+
+    monkeypatch.setattr(jsonl_schema, "_BLOCK", block)
+    params = {"rows_per_chunk": 1, "output_format": "parquet"}
+    assert failing_partition(tmp_path, "row", {"t.jsonl": source}, **params) == message
 
 
 def test_jsonl_integers_past_2_53_convert_exactly_or_fail_but_are_never_rounded() -> None:

@@ -183,19 +183,31 @@ def _merge_fields(
 def _raise_conflict(
     fields: dict[str, Any], block: bytes, first_line: int, name: str, dst_fmt: str
 ) -> None:
-    """A DataError for the first line of ``block`` whose kinds conflict with ``fields``
-    (the earlier blocks' types) or with the block's earlier lines; nothing when none does
-    (``block`` is unreadable for another reason)."""
+    """A DataError for the first line of ``block`` that is not one JSON object (a
+    top-level array, a bare number, a pretty-printed object's first line) or whose kinds
+    conflict with ``fields`` (the earlier blocks' types) or with the block's earlier
+    lines; nothing when none does (``block`` is unreadable for another reason)."""
     known: dict[str, Any] = {key: _kind_of_type(kind) for key, kind in fields.items()}
+    needs = f"converting JSON Lines to {dst_fmt} needs one JSON object per line"
     for number, line in enumerate(block.split(b"\n"), start=first_line):
+        if number == 1:
+            line = line.removeprefix(b"\xef\xbb\xbf")
         if not line.strip():
             continue
         try:
             record = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            return
+        except orjson.JSONDecodeError as exc:
+            raise DataError(
+                f"{name} line {number}: not one JSON value ({exc.msg} at column {exc.colno}); "
+                f"{needs}"
+            ) from None
         if not isinstance(record, dict):
-            return
+            kind = "null" if record is None else _words(_kind_of_value(record, ()))
+            whole = " (a file holding one array: write each item on a line of its own)"
+            raise DataError(
+                f"{name} line {number}: {kind}, not an object; {needs}"
+                + (whole if isinstance(record, list) else "")
+            )
         try:
             known = _join_object(known, record, ())
         except _Conflict as conflict:
