@@ -419,6 +419,25 @@ def test_parquet_converts_to_csv_and_jsonl() -> None:
     assert jsonl[0].meta is not None and jsonl[0].meta.fields["format"] == "jsonl"
 
 
+@pytest.mark.parametrize("output_format", ["csv", "tsv"])
+def test_nested_column_converted_to_csv_is_an_error_naming_the_column(
+    tmp_path: Path, output_format: str
+) -> None:
+    """A Parquet column of structs or lists converted to CSV/TSV fails naming the column
+    and its type, and the formats that hold it, not pyarrow's bare 'Unsupported Type'."""
+    table = pa.table({"id": [1, 2], "s": [{"x": 1}, {"x": 2}]})
+    message, left = fail(
+        tmp_path, {"t.parquet": parquet_bytes(table, 1)},
+        {"rows_per_chunk": 1, "output_format": output_format},
+    )  # fmt: skip
+    assert left == []
+    assert message == (
+        f"t.parquet rows 0-1: cannot convert parquet to {output_format} (column 's' is "
+        f"struct<x: int64>, which a {output_format.upper()} field cannot hold; convert to "
+        "jsonl, parquet or arrow instead)"
+    )
+
+
 def test_npy_converts_to_parquet_columns() -> None:
     """1-D arrays become a 'value' column, 2-D arrays columns c0..cN."""
     one = row({"x.npy": npy_bytes(np.arange(4))}, {"num_chunks": 2, "output_format": "parquet"})

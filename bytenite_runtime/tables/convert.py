@@ -250,6 +250,12 @@ def _write(table: Any, out: BinaryIO, fmt: str, meta: ChunkMeta | None, *, heade
     if fmt in DELIMITERS:
         from pyarrow import csv
 
+        for field in table.schema:
+            if pa.types.is_nested(field.type):
+                raise ValueError(
+                    f"column {field.name!r} is {field.type}, which a {fmt.upper()} field cannot "
+                    "hold; convert to jsonl, parquet or arrow instead"
+                )
         options = csv.WriteOptions(include_header=header, delimiter=DELIMITERS[fmt])
         csv.write_csv(table, out, write_options=options)
     elif fmt == "jsonl":
