@@ -524,3 +524,13 @@ def test_only_the_first_frame_of_an_animation_is_tiled_and_a_warning_says_so(
     chunks = _tiles({"anim.gif": out.getvalue()}, tile_width=16)
     assert len(chunks) == 2
     assert "anim.gif: only the first of its 3 frames/pages is tiled" in capsys.readouterr().err
+
+
+def test_a_tiff_that_states_no_resolution_gives_tiles_and_a_mosaic_that_state_none() -> None:
+    """Pillow reports 1 dpi for a TIFF without resolution tags; the tiles record no density
+    and the mosaic states none, rather than a 1 dpi the source never claimed."""
+    chunks = _tiles({"scan.tif": encoded(noise_rgb(40, 20), "TIFF")}, tile_width=16)
+    assert all(c.meta is not None and c.meta.fields["dpi"] is None for c in chunks)
+    results = {f"chunk-{i:06d}.tile.tif": c.data for i, c in enumerate(chunks)}
+    out = run_assembler("mosaic", results, {"format": "jpeg"})
+    assert "dpi" not in decoded(out["scan.jpg"]).info

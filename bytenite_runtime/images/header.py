@@ -40,6 +40,7 @@ _UPRIGHT = {
 }
 _STORED = {**_UPRIGHT, 6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270}
 _TIFF_WIDTH, _TIFF_LENGTH = 256, 257
+_TIFF_X_RESOLUTION, _TIFF_Y_RESOLUTION = 282, 283
 
 
 def orientation_of(image: Image.Image) -> int:
@@ -96,6 +97,11 @@ def resolution(image: Image.Image, orientation: int = 1, *, upright: bool = Fals
     """The pixel density the file states, in dots per inch across and down (None when it
     states none), for the pixels as stored, or turned upright by ``orientation``: a
     quarter turn swaps the two."""
+    if isinstance(image, TiffImagePlugin.TiffImageFile):
+        # Pillow reports 1 dpi for a TIFF without resolution tags, which states none.
+        tags = image.tag_v2
+        if _TIFF_X_RESOLUTION not in tags or _TIFF_Y_RESOLUTION not in tags:
+            return None
     try:
         x, y = (float(v) for v in image.info["dpi"])
     except (KeyError, TypeError, ValueError, ZeroDivisionError):
