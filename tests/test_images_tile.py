@@ -534,3 +534,16 @@ def test_a_tiff_that_states_no_resolution_gives_tiles_and_a_mosaic_that_state_no
     results = {f"chunk-{i:06d}.tile.tif": c.data for i, c in enumerate(chunks)}
     out = run_assembler("mosaic", results, {"format": "jpeg"})
     assert "dpi" not in decoded(out["scan.jpg"]).info
+
+
+def test_an_opaque_palette_image_gives_opaque_webp_tiles_that_join_as_jpeg() -> None:
+    """A palette without a transparent index is tiled as RGB WebP, so padding adds no alpha
+    and the mosaic of the opaque image can be written as JPEG."""
+    source = noise_rgb(40, 27).quantize(16)
+    params = {"tile_width": 16, "overlap": 2, "edge": "pad", "format": "webp", "lossless": True}
+    chunks = _tiles({"a.gif": encoded(source, "GIF")}, **params)
+    assert {c.meta.fields["mode"] for c in chunks if c.meta} == {"RGB"}
+    results = {f"chunk-{i:06d}.tile.webp": c.data for i, c in enumerate(chunks)}
+    joined = decoded(run_assembler("mosaic", results, {"format": "png"})["a.png"])
+    assert np.array_equal(np.asarray(joined), np.asarray(source.convert("RGB")))
+    assert decoded(run_assembler("mosaic", results, {"format": "jpeg"})["a.jpg"]).mode == "RGB"

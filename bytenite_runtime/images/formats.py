@@ -127,8 +127,12 @@ def keyed_alpha(image: Image.Image) -> Image.Image:
 def output_mode(mode: str, fmt: ImageFormat, name: str, *, transparent: bool = False) -> str:
     """The mode ``fmt`` stores ``mode`` as, or a DataError when it would lose data;
     ``transparent``: a palette image has a transparent index, which JPEG cannot keep (and
-    TIFF keeps only as alpha)."""
+    TIFF and WebP keep only as alpha)."""
     target = _WRITABLE[fmt].get(mode)
+    if mode == "P" and not transparent and fmt == "webp":
+        # WebP has no palette: an opaque one as RGBA would take alpha from zero padding
+        # and then could not be joined as JPEG.
+        return "RGB"
     if mode == "P" and transparent and fmt == "tiff":
         # Pillow's TIFF writer drops a palette's transparent index: alpha keeps it.
         return "RGBA"
