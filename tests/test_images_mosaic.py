@@ -879,3 +879,43 @@ def test_a_16_bit_grey_pngs_transparent_value_survives_the_mosaic() -> None:
     assert joined.mode == "I;16"
     assert joined.info.get("transparency") == 1234
     assert np.array_equal(np.asarray(joined), pixels)
+
+
+def _cmyk_profile() -> bytes:
+    """An ICC profile whose header names CMYK as its colour space."""
+    from PIL import ImageCms
+
+    icc = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    icc[16:20] = b"CMYK"
+    return bytes(icc)
+
+
+@task.app
+def _to_cmyk(ctx: task.AppContext[Any]) -> None:
+    """A print app: each tile converted to CMYK and tagged with a CMYK profile."""
+    tile = open_tile(ctx.chunk).convert("CMYK")
+    tile.info["icc_profile"] = _cmyk_profile()
+    save_tile(ctx, tile)
+
+
+def test_save_tile_drops_a_cmyk_profile_from_the_rgb_tile_it_writes(tmp_path: Path) -> None:
+    """save_tile writes a CMYK tile as RGB, so its CMYK profile, which would misdescribe
+    those pixels, is left out of the tile and the mosaic, as tile leaves a source's out."""
+    results = _through(_to_cmyk, _tiles(noise_rgb(40, 24), tile_width=16), tmp_path)
+    assert all(decoded(data).info.get("icc_profile") is None for data in results.values())
+    (joined,) = run_assembler("mosaic", results).values()
+    assert decoded(joined).mode == "RGB" and decoded(joined).info.get("icc_profile") is None
+
+
+def test_cmyk_tiles_another_tool_wrote_give_a_mosaic_without_their_cmyk_profile() -> None:
+    """CMYK JPEG tiles with a CMYK profile, written by a tool other than save_tile, are
+    joined as RGB without that profile, which would misdescribe the RGB pixels."""
+    chunks = _tiles(noise_rgb(40, 24), "photo.jpg", tile_width=16, format="jpeg")
+    results = {}
+    for i, chunk in enumerate(chunks):
+        tile = decoded(chunk.data)
+        comment = tile.info["comment"]
+        data = encoded(tile.convert("CMYK"), "JPEG", comment=comment, icc_profile=_cmyk_profile())
+        results[f"chunk-{i:06d}.tile.jpg"] = data
+    (joined,) = run_assembler("mosaic", results, {"format": "png"}).values()
+    assert decoded(joined).mode == "RGB" and decoded(joined).info.get("icc_profile") is None

@@ -144,6 +144,7 @@ class Mosaic(Assembler):
         grid = check_cover(where, tiles, xs, ys, notes)
         first = grid[0][0]
         icc_profile: bytes | None = None
+        icc_mode = ""  # the first tile's own mode, which its profile describes
         subsampling: int | None = None
         grey_key: int | None = None  # a 16-bit grey tile's transparent value (PNG tRNS)
         palette: Image.Image | None = None
@@ -158,7 +159,7 @@ class Mosaic(Assembler):
                     keyed |= transparency is not None
                     palettes.add((bytes(image.getpalette() or []), repr(transparency)))
                 if tile is first:
-                    icc_profile = image.info.get("icc_profile")
+                    icc_profile, icc_mode = image.info.get("icc_profile"), image.mode
                     # JPEG tiles' own (an app may have chosen it), else a JPEG source's
                     # that PNG or other tiles could not keep.
                     subsampling = header.subsampling_of(image)
@@ -199,7 +200,7 @@ class Mosaic(Assembler):
         # Before the tiles are decoded, so a format that cannot hold the mode fails at once.
         transparent = palette is not None and "transparency" in palette.info
         out_mode = formats.output_mode(mode, fmt, name, transparent=transparent)
-        icc_profile = formats.profile_for(icc_profile, mode, out_mode)
+        icc_profile = formats.profile_for(icc_profile, icc_mode, out_mode)
         dpi = header.storable_dpi(header.scaled_dpi(fields.get("dpi"), sx, sy), fmt)
         target = ctx.output.path(name)
 

@@ -74,9 +74,12 @@ def save_tile(
         fmt = found
     # A 1-bit, premultiplied or big-endian 16-bit tile is brought to one of the modes the
     # mosaic joins, as the partitioner brings its sources.
+    # The profile describes the pixels in their own mode: a CMYK one does not describe
+    # them converted to RGB.
+    stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
     image = formats.supported_mode(image, name)
     mode = formats.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
-    icc_profile = formats.profile_for(image.info.get("icc_profile"), image.mode, mode)
+    icc_profile = formats.profile_for(icc_profile, stored_mode, mode)
     if mode != image.mode:
         image = image.convert(mode)
     subsampling = None
