@@ -919,3 +919,34 @@ def test_cmyk_tiles_another_tool_wrote_give_a_mosaic_without_their_cmyk_profile(
         results[f"chunk-{i:06d}.tile.jpg"] = data
     (joined,) = run_assembler("mosaic", results, {"format": "png"}).values()
     assert decoded(joined).mode == "RGB" and decoded(joined).info.get("icc_profile") is None
+
+
+@task.app
+def _inverted_array(ctx: task.AppContext[Any]) -> None:
+    """A model-style app: its result is a new image built from a numpy array."""
+    save_tile(ctx, Image.fromarray(255 - np.asarray(open_tile(ctx.chunk))))
+
+
+@task.app
+def _profile_removed(ctx: task.AppContext[Any]) -> None:
+    """An app that asks for no colour profile in its result."""
+    tile = open_tile(ctx.chunk)
+    tile.info["icc_profile"] = b""
+    save_tile(ctx, tile)
+
+
+def test_a_result_built_from_a_numpy_array_keeps_the_chunks_colour_profile(
+    tmp_path: Path,
+) -> None:
+    """An image made anew from an array has no profile, but its pixels are in the chunk's
+    colour space: save_tile writes the chunk's profile, so the mosaic keeps the source's,
+    unless the app set an empty one."""
+    from PIL import ImageCms
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = encoded(noise_rgb(40, 20), "JPEG", icc_profile=icc)
+    chunks = run_partitioner("tile", {"photo.jpg": data}, {"tile_width": 16, "format": "png"})
+    out = run_assembler("mosaic", _through(_inverted_array, chunks, tmp_path))
+    assert decoded(out["photo.jpg"]).info.get("icc_profile") == icc
+    out = run_assembler("mosaic", _through(_profile_removed, chunks, tmp_path))
+    assert not decoded(out["photo.jpg"]).info.get("icc_profile")

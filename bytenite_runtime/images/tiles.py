@@ -56,7 +56,9 @@ def save_tile(
     than L, LA, RGB, RGBA, I;16 and P is converted as the ``tile`` partitioner converts
     its sources (1-bit to L, CMYK to RGB, …); 32-bit I and F are a DataError.
     A JPEG result keeps the chroma subsampling of a JPEG chunk, or of the JPEG source of
-    a chunk in another format.
+    a chunk in another format. An image without an ``icc_profile`` in its ``info`` (one
+    built anew, as from a numpy array) gets the chunk's colour profile; set it to ``b""``
+    to write none.
     """
     meta = ctx.chunk.meta
     if meta is None or "box" not in meta.fields:
@@ -72,22 +74,27 @@ def save_tile(
         if found is None:
             raise ValueError(f"{name!r}: use a .png, .jpg, .webp or .tif name for a tile")
         fmt = found
+    # A profile describes the pixels in their own mode (a CMYK one does not describe them
+    # converted to RGB). An image built anew (Image.fromarray of a model's output) has
+    # none, yet its pixels are still in the chunk's colour space: the chunk's is taken.
+    own_profile = "icc_profile" in image.info
+    stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
     # A 1-bit, premultiplied or big-endian 16-bit tile is brought to one of the modes the
     # mosaic joins, as the partitioner brings its sources.
-    # The profile describes the pixels in their own mode: a CMYK one does not describe
-    # them converted to RGB.
-    stored_mode, icc_profile = image.mode, image.info.get("icc_profile")
     image = formats.supported_mode(image, name)
     mode = formats.output_mode(image.mode, fmt, name, transparent="transparency" in image.info)
-    icc_profile = formats.profile_for(icc_profile, stored_mode, mode)
     if mode != image.mode:
         image = image.convert(mode)
     subsampling = None
-    if fmt == "jpeg" and meta.fields.get("format") == "jpeg":
-        # The chunk's chroma subsampling, which Pillow would otherwise reset to 4:2:0;
-        # its size was checked when the app opened it.
+    jpeg_chunk = fmt == "jpeg" and meta.fields.get("format") == "jpeg"
+    if jpeg_chunk or not own_profile:
+        # The chunk's header only; its size was checked when the app opened it.
         with codec.open_image(ctx.chunk.path, _label(ctx.chunk), 1 << 62) as chunk:
-            subsampling = header.subsampling_of(chunk)
+            if jpeg_chunk:  # its chroma subsampling, which Pillow would reset to 4:2:0
+                subsampling = header.subsampling_of(chunk)
+            if not own_profile:
+                stored_mode, icc_profile = chunk.mode, chunk.info.get("icc_profile")
+    icc_profile = formats.profile_for(icc_profile, stored_mode, mode)
     if fmt == "jpeg" and subsampling is None:  # a chunk in another format of a JPEG source
         subsampling = header.subsampling_named(meta.fields.get("subsampling"))
     path = ctx.results.path(name)
