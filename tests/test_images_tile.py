@@ -547,3 +547,30 @@ def test_an_opaque_palette_image_gives_opaque_webp_tiles_that_join_as_jpeg() -> 
     joined = decoded(run_assembler("mosaic", results, {"format": "png"})["a.png"])
     assert np.array_equal(np.asarray(joined), np.asarray(source.convert("RGB")))
     assert decoded(run_assembler("mosaic", results, {"format": "jpeg"})["a.jpg"]).mode == "RGB"
+
+
+def _half_float_tiff() -> bytes:
+    """A sound TIFF of 16-bit float grey: Pillow's 32-bit float TIFF with its
+    BitsPerSample entry set to 16."""
+    data = bytearray(encoded(Image.new("F", (4, 3)), "TIFF"))
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (count,) = struct.unpack("<H", data[ifd : ifd + 2])
+    for entry in range(ifd + 2, ifd + 2 + 12 * count, 12):
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 258:
+            data[entry + 8 : entry + 10] = struct.pack("<H", 16)
+    return bytes(data)
+
+
+@pytest.mark.filterwarnings("ignore:Corrupt EXIF data")
+def test_a_tiff_whose_pixel_layout_pillow_does_not_read_is_not_called_damaged(
+    tmp_path: Path,
+) -> None:
+    """A sound TIFF of a sample layout Pillow has no mode for (16-bit float) is named with
+    that layout, not called corrupt or truncated; a TIFF cut in its IFD still is."""
+    assert _failing(tmp_path, {"depth.tif": _half_float_tiff()}) == (
+        "depth.tif: a TIFF of 1 sample of 16-bit float per pixel, a layout Pillow does not "
+        "read; convert it first, e.g. to PNG"
+    )
+    (tmp_path / "cut").mkdir()
+    cut = _failing(tmp_path / "cut", {"cut.tif": _half_float_tiff()[:20]})
+    assert cut == "cut.tif: corrupt or truncated image (TIFF whose header Pillow cannot read)"

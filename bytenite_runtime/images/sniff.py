@@ -72,6 +72,12 @@ def unidentified(path: Path, name: str) -> DataError:
                 f"{listed(readable_formats(), 11)}); convert it first, e.g. to PNG"
             )
         readers = [r for r in readers if r in ids] or sorted(ids & set(_readable_ids()))
+    layout = _tiff_layout(path) if readers[:1] == ["TIFF"] else None
+    if layout is not None:
+        return DataError(
+            f"{name}: a TIFF of {layout} per pixel, a layout Pillow does not read; convert it "
+            "first, e.g. to PNG"
+        )
     if readers:
         shown = _SHOWN.get(readers[0], readers[0])
         return DataError(
@@ -128,3 +134,37 @@ def _foreign_by_content(prefix: bytes) -> str | None:
 def _foreign_by_suffix(file_name: str) -> str | None:
     suffix = Path(file_name).suffix.lower()
     return next((label for label, (_, ends) in _FOREIGN.items() if suffix in ends), None)
+
+
+_SAMPLE_KINDS = {1: "unsigned integer", 2: "signed integer", 3: "float"}
+
+
+def _tiff_layout(path: Path) -> str | None:
+    """The samples a TIFF's first IFD describes (``1 sample of 16-bit float``), when its
+    pixel layout is why Pillow cannot read a file that is otherwise sound; else None."""
+    import warnings
+
+    from PIL import TiffImagePlugin
+
+    # Pillow warns of a damaged IFD it already warned of when it failed to open the file.
+    try:
+        with path.open("rb") as stream, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                TiffImagePlugin.TiffImageFile(stream)
+            except SyntaxError as exc:
+                if "unknown pixel mode" not in str(exc):
+                    return None
+            else:
+                return None
+            stream.seek(0)
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(stream.read(8))
+            stream.seek(ifd.next)
+            ifd.load(stream)
+        count = int(ifd.get(277, 1))
+        bits = {int(b) for b in ifd.get(258, (1,))}
+        kinds = {_SAMPLE_KINDS.get(int(k), "undefined") for k in ifd.get(339, (1,))}
+    except Exception:  # a damaged IFD: the plain "corrupt" message stands
+        return None
+    depth = "/".join(str(b) for b in sorted(bits))
+    return f"{count} sample{'s' if count != 1 else ''} of {depth}-bit {'/'.join(sorted(kinds))}"
