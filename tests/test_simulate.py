@@ -585,9 +585,9 @@ def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: P
     """Output with no newline (a progress bar redrawn with CR) is logged as lines of at
     most ``_LONGEST`` bytes, every byte kept in order, instead of one unbounded line that
     is re-copied on every read."""
-    from bytenite_runtime.simulate import _process
+    from bytenite_runtime.simulate import _logsink, _process
 
-    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor())
+    sink = _logsink.LogSink(tmp_path / "log.jsonl", "app", Redactor())
     pending = {"stdout": bytearray()}
     sent = b"".join(b"%07d\r" % i for i in range(300_000))  # 2.4 MB, no newline
     try:
@@ -607,10 +607,10 @@ def test_output_without_newlines_is_logged_in_pieces_of_bounded_size(tmp_path: P
 def test_secret_across_the_cut_of_a_long_line_is_masked(tmp_path: Path) -> None:
     """A secret that straddles the point where output without a newline is cut into
     ``_LONGEST``-byte pieces is masked whole, not logged half in each piece."""
-    from bytenite_runtime.simulate import _process
+    from bytenite_runtime.simulate import _logsink, _process
 
     secret = "pässwörd-PLANTED".encode()
-    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor([secret.decode()]))
+    sink = _logsink.LogSink(tmp_path / "log.jsonl", "app", Redactor([secret.decode()]))
     pending = {"stdout": bytearray()}
     head = b"x" * (_process._LONGEST - 5)
     try:
@@ -638,7 +638,7 @@ def test_second_stop_request_kills_without_the_grace(
 ) -> None:
     """With ``hurry`` set (a second Ctrl-C), a stopped component that ignores SIGTERM is
     killed at once instead of after the SIGTERM grace (made a minute long here)."""
-    from bytenite_runtime.simulate import _process
+    from bytenite_runtime.simulate import _logsink, _process
 
     monkeypatch.setattr(_process, "_KILL_GRACE", 60.0)
     ready = tmp_path / "ready"
@@ -648,7 +648,7 @@ def test_second_stop_request_kills_without_the_grace(
         f"pathlib.Path({str(ready)!r}).write_text('')\n"
         "time.sleep(120)\n"
     )
-    sink = _process.LogSink(tmp_path / "log.jsonl", "app", Redactor())
+    sink = _logsink.LogSink(tmp_path / "log.jsonl", "app", Redactor())
     flag = _FileFlag(ready)
     began = time.monotonic()
     try:

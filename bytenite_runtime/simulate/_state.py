@@ -15,9 +15,10 @@ from typing import Any
 from .._log import Redactor
 from ..errors import JobFailed, listed
 from ..settings import CONTRACT_VARIABLES, secret_environment, secret_variable_names
+from ._logsink import LogSink
 from ._options import JobOptions, JobPlan, Stop
 from ._orphans import stop_orphans
-from ._process import Flag, LogSink, Outcome, run_process
+from ._process import Flag, Outcome, run_process
 from ._report import Progress, TaskRecord, span
 from ._resolve import Component
 from ._shared_cache import Listing, changes, listing
