@@ -44,7 +44,7 @@ class _Job(JobState):
         chunks_dir.mkdir()
         fetch_source(self.plan.template.data_source, source_dir, self.plan.base_dir, stop=self.stop)
         contract = partitioner_environment(
-            source_dir, chunks_dir, self.plan.template.params.partitioner, self.options.shared_cache
+            source_dir, chunks_dir, self.plan.template.params.partitioner, self.shared_cache()
         )
         self._single(self.plan.partitioner, "partitioner", contract)
         # Every file becomes a task; data_<i>.bin in index order, anything else after.
@@ -84,7 +84,7 @@ class _Job(JobState):
         output = self.root / "output"
         output.mkdir()
         contract = assembler_environment(
-            results, output, self.plan.template.params.assembler, self.options.shared_cache
+            results, output, self.plan.template.params.assembler, self.shared_cache()
         )
         self._single(self.plan.assembler, "assembler", contract)
         return output
