@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import write_component, write_request
+from conftest import Simulate, write_component, write_request
 
 from bytenite_runtime.simulate import JobOptions, run_job
 from bytenite_runtime.simulate._args import build_parser
@@ -54,3 +54,52 @@ def test_run_job_gives_every_component_the_shared_cache(tmp_path: Path) -> None:
     given = {r: json.loads((record / f"{r}.json").read_text()) for r in roles}
     assert given["app"] is not None
     assert given == {r: given["app"] for r in roles}
+
+
+def test_simulate_warns_that_a_file_destination_is_refused_by_the_platform(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A 'file' data destination, a source only on the platform, still writes to its
+    params.path here, with a warning that the platform would refuse the request."""
+    app = write_component(tmp_path / "app", "print('ok')")
+    (tmp_path / "input.txt").write_text("hello\n")
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        source=tmp_path / "input.txt",
+        destination={"dataSourceDescriptor": "file", "params": {"path": "delivered"}},
+    )
+    run = simulate(request, output=None)
+    assert run.returncode == 0, run.stderr
+    assert any(
+        "dataDestination.dataSourceDescriptor: 'file' is a source only" in w
+        for w in run.report["warnings"]
+    )
+
+
+def test_simulate_names_a_descriptor_the_platform_takes_only_in_the_other_role(
+    simulate: Simulate, tmp_path: Path
+) -> None:
+    """A 'bucket' source or a 'url' destination is refused as the platform refuses it: one
+    that works only the other way round, not one the simulator merely lacks."""
+    app = write_component(tmp_path / "app", "print('ok')")
+    (tmp_path / "input.txt").write_text("hello\n")
+    bucket_source = write_request(
+        tmp_path / "a.json", app=app, source={"dataSourceDescriptor": "bucket"}
+    )
+    run = simulate(bucket_source)
+    assert run.returncode == 2
+    assert run.last_error_line == (
+        "error: dataSource.dataSourceDescriptor: 'bucket' is a destination only"
+    )
+    url_destination = write_request(
+        tmp_path / "b.json",
+        app=app,
+        source=tmp_path / "input.txt",
+        destination={"dataSourceDescriptor": "url", "params": {"url": "https://example.com/"}},
+    )
+    run = simulate(url_destination)
+    assert run.returncode == 2
+    assert run.last_error_line == (
+        "error: dataDestination.dataSourceDescriptor: 'url' is a source only"
+    )

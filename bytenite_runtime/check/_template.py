@@ -15,6 +15,7 @@ from ..errors import ByteniteError
 from ..settings import problems_from_validation
 from ..simulate._request import Config, DataSource
 from ..simulate._resolve import TAG, Component, Role, looks_like_path, resolve
+from ..simulate._sources import INPUT_ONLY, OUTPUT_ONLY
 from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
 __all__ = ["check_template"]
@@ -27,8 +28,6 @@ _TOP = frozenset(
     }
 )  # fmt: skip
 _CONFIG = frozenset({"taskTimeout", "jobTimeout", "maxTaskRetries", "isTestJob"})
-_INPUT_ONLY = {"url", "file"}
-_OUTPUT_ONLY = {"bucket"}
 
 
 def _pydantic(shown: str, field: str, model: type[BaseModel], value: object) -> list[Finding]:
@@ -94,8 +93,8 @@ def _params_of(
 def _data(shown: str, doc: dict[str, Any]) -> list[Finding]:
     found = []
     for key, wrong, what in (
-        ("dataSource", _OUTPUT_ONLY, "a destination only"),
-        ("dataDestination", _INPUT_ONLY, "a source only"),
+        ("dataSource", OUTPUT_ONLY, "a destination only"),
+        ("dataDestination", INPUT_ONLY, "a source only"),
     ):
         if key not in doc:
             continue

@@ -94,6 +94,12 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
     destination = destination_folder(
         template.data_destination, args.output, Path("bytenite-output") / "{job}", base
     )
+    if template.data_destination is not None and template.data_destination.descriptor == "file":
+        # Run here, as the README promises, but not passed off as a request the platform takes.
+        warnings.append(
+            "dataDestination.dataSourceDescriptor: 'file' is a source only: the platform "
+            "refuses this request; 'bucket' with the same params.path writes here too"
+        )
     if destination is not None:
         resolved(destination, "output folder")
     # What the job reads: neither the output nor the report copy may replace it.

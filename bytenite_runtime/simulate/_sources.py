@@ -16,6 +16,8 @@ from ._request import DataSource
 
 __all__ = [
     "BYPASS_FILE",
+    "INPUT_ONLY",
+    "OUTPUT_ONLY",
     "check_report",
     "check_source",
     "fetch_source",
@@ -24,6 +26,10 @@ __all__ = [
 ]
 
 BYPASS_FILE = "bypass.txt"
+# What the platform takes in one role only (CONTRACT.md): url and file are inputs, the
+# temporary bucket an output. A local 'file' destination is the simulator's own.
+INPUT_ONLY = frozenset({"url", "file"})
+OUTPUT_ONLY = frozenset({"bucket"})
 _SUPPORTED_SOURCES = ("file", "url", "bypass")
 _SUPPORTED_DESTINATIONS = ("bucket", "file", "bypass")
 _READ = 1 << 16
@@ -51,6 +57,10 @@ def check_source(source: DataSource | None, base: Path) -> DataSource:
     simulated, a local path that does not exist, or a URL that is not http(s)."""
     if source is None:
         raise TemplateError("dataSource: none given (set it in the request or pass --source)")
+    if source.descriptor in OUTPUT_ONLY:
+        raise TemplateError(
+            f"dataSource.dataSourceDescriptor: {source.descriptor!r} is a destination only"
+        )
     if source.descriptor not in _SUPPORTED_SOURCES:
         raise TemplateError(
             f"dataSource.dataSourceDescriptor: {source.descriptor!r} is not simulated "
@@ -149,6 +159,8 @@ def destination_folder(
 ) -> Path | None:
     """Where the output goes on this machine; None for a bypass destination. A relative
     ``params.path`` is relative to ``base`` (the request's folder), as a source's is."""
+    if destination is not None and destination.descriptor == "url":
+        raise TemplateError("dataDestination.dataSourceDescriptor: 'url' is a source only")
     if destination is not None and destination.descriptor not in _SUPPORTED_DESTINATIONS:
         raise TemplateError(
             f"dataDestination.dataSourceDescriptor: {destination.descriptor!r} is not simulated "
