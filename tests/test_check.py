@@ -241,6 +241,19 @@ def test_broken_template_gives_one_line_naming_file_and_field(
     assert lines[0].startswith(f"{path}: {expected}"), lines[0]
 
 
+@pytest.mark.parametrize("key", ["taskTimeout", "jobTimeout"])
+def test_a_fractional_timeout_is_named_as_the_api_takes_whole_seconds(
+    app_folder: Path, tmp_path: Path, key: str
+) -> None:
+    """A taskTimeout or jobTimeout of 1.5, which the simulator runs but the API's integer
+    field refuses, is one line naming it."""
+    template = {**GOOD_TEMPLATE, "config": {key: 1.5}}
+    path = write_json(tmp_path / "templates" / "t.json", template)
+    assert _lines(path, search=(tmp_path,)) == [
+        f"{path}: config.{key}: must be a whole number of seconds (got 1.5)"
+    ]
+
+
 @pytest.mark.parametrize("key", ["templateId", "template"])
 def test_a_job_request_is_named_as_one_not_checked_as_a_template(tmp_path: Path, key: str) -> None:
     """A job request given to check is one line saying it is a request, not a list of

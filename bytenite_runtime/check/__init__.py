@@ -17,8 +17,8 @@ What is checked:
 - ``schema.json``: a valid JSON Schema;
 - templates: known fields only; an ``id``; ``app``, ``partitioner`` and ``assembler``
   tags (not folder paths) that resolve as the simulator resolves them; params valid
-  against the built-in's model, an engine's or app's ``schema.json``; ``config`` and
-  data source / destination valid.
+  against the built-in's model, an engine's or app's ``schema.json``; ``config`` (timeouts
+  in whole seconds) and data source / destination valid.
 """
 
 from __future__ import annotations

@@ -107,6 +107,15 @@ def _data(shown: str, doc: dict[str, Any]) -> list[Finding]:
     return found
 
 
+def _whole_seconds(shown: str, config: dict[str, Any]) -> list[Finding]:
+    # The simulator takes 0.5 s for a quick local test; the API's timeouts are int64.
+    return [
+        Finding(shown, f"config.{key}", f"must be a whole number of seconds (got {value!r})")
+        for key in ("taskTimeout", "jobTimeout")
+        if isinstance(value := config.get(key), float) and not value.is_integer()
+    ]
+
+
 def check_template(path: Path, shown: str, search: Sequence[Path]) -> list[Finding]:
     """Every problem of the template at ``path``; tags are resolved against ``search``."""
     doc, found = load_object(path, shown)
@@ -157,8 +166,11 @@ def check_template(path: Path, shown: str, search: Sequence[Path]) -> list[Findi
             continue
         found += _params_of(shown, role, component, role_params)
     config = doc.get("config", {})
-    found += _pydantic(shown, "config", Config, config)
+    config_problems = _pydantic(shown, "config", Config, config)
+    found += config_problems
     if isinstance(config, dict):
         found += unknown_keys(shown, "config.", config, _CONFIG)
+        if not config_problems:
+            found += _whole_seconds(shown, config)
     found += _data(shown, doc)
     return found
