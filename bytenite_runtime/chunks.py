@@ -71,7 +71,7 @@ _TAIL = struct.Struct("<II")
 _TAIL_SIZE = _TAIL.size + len(FOOTER_MAGIC)
 _MAX_FOOTER_JSON = 1 << 20
 
-_CHUNK_FILE = re.compile(r"data_(\d+)\.bin")
+_CHUNK_FILE = re.compile(r"data_([0-9]+)\.bin")
 # Leading, not infix: a per-task prefix the platform may add lands before the marker,
 # so everything after it is still exactly the name the app wrote. A marker starts the
 # name or follows a separator ("0003_chunk-…"), never the inside of a word ("mytask-…").

@@ -241,6 +241,19 @@ def test_broken_template_gives_one_line_naming_file_and_field(
     assert lines[0].startswith(f"{path}: {expected}"), lines[0]
 
 
+def test_a_version_or_tag_in_digits_of_another_script_is_named(
+    app_folder: Path, tmp_path: Path
+) -> None:
+    """A manifest version "\u0661.\u0660" or a tag my-app@\u0661, which Python's \\d takes
+    for 1.0 and 1, is no "major.minor" the platform knows: each is one line."""
+    _edit_manifest(app_folder, _set("version", "\u0661.\u0660"))
+    template = write_json(tmp_path / "t.json", {**GOOD_TEMPLATE, "app": "my-app@\u0661"})
+    lines = _lines(app_folder, template, search=(tmp_path,))
+    assert len(lines) == 2, lines
+    assert lines[0].startswith(f"{app_folder / 'manifest.json'}: version: must be a string")
+    assert lines[1].startswith(f"{template}: app: 'my-app@\u0661' is not a tag")
+
+
 @pytest.mark.parametrize("key", ["taskTimeout", "jobTimeout"])
 def test_a_fractional_timeout_is_named_as_the_api_takes_whole_seconds(
     app_folder: Path, tmp_path: Path, key: str

@@ -146,6 +146,13 @@ def test_chunk_file_names_follow_the_contract() -> None:
         assert chunk_index_of(other) is None
 
 
+def test_a_chunk_index_in_digits_of_another_script_is_no_chunk_name() -> None:
+    """data_١.bin (Arabic-Indic one) is not chunk 1: the contract's i is ASCII decimal, so
+    simulate names such a file as stray instead of running it as a well-named chunk."""
+    assert chunk_index_of("data_\u0661.bin") is None
+    assert chunk_index_of("data_\uff11.bin") is None  # fullwidth one
+
+
 def test_chunk_files_orders_tasks_and_names_stray_files(tmp_path: Path) -> None:
     """Every top-level file of CHUNKS_DIR is a task, data_<i>.bin by index then others by
     name; files in a subfolder are named apart, as no task."""

@@ -14,7 +14,8 @@ from ._findings import NAME, Finding, describe, load_object, unknown_keys
 
 __all__ = ["check_manifest", "check_schema_file"]
 
-_VERSION = re.compile(r"\d+\.\d+")
+# ASCII digits: \d would take any script's ("١.٠"), which no platform version is.
+_VERSION = re.compile(r"[0-9]+\.[0-9]+")
 _TYPES = ("app", "assembler", "partitioner")
 _TOP = frozenset(
     {

@@ -23,9 +23,9 @@ from ._request import load_json
 __all__ = ["Component", "find_template", "resolve", "search_folders"]
 
 Role = Literal["partitioner", "app", "assembler"]
-TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>\d+)(?:\.(?P<minor>\d+))?)?")
+TAG = re.compile(r"(?P<name>[A-Za-z0-9_-]{1,64})(?:@(?P<major>[0-9]+)(?:\.(?P<minor>[0-9]+))?)?")
 """A component tag: ``name``, ``name@1`` (newest 1.x) or ``name@1.2`` (exact)."""
-_VERSION = re.compile(r"(\d+)\.(\d+)")
+_VERSION = re.compile(r"([0-9]+)\.([0-9]+)")
 
 
 @dataclass(frozen=True)
