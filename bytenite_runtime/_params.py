@@ -5,12 +5,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 import orjson
 from pydantic import BaseModel, ValidationError
 
-from .errors import Problem, SettingsError, nearest
+from .errors import ComponentError, Problem, SettingsError, nearest
 from .settings import problems_from_validation
 
 __all__ = ["find_schema", "ignored_keys", "load_schema", "schema_problems", "validate_params"]
@@ -90,26 +91,50 @@ def validate_params(
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc, variable, model=model))
         return None, problems
+    except Exception as exc:
+        # pydantic turns only a validator's ValueError or AssertionError into a field
+        # error; anything else is the model's own code failing, not a library bug (exit 1).
+        raise ComponentError(
+            f"{variable}: validating {model.__name__} raised {type(exc).__name__}: {exc}"
+        ) from exc
     return (None if problems else instance), problems
 
 
-def ignored_keys(variable: str, params: Mapping[str, Any], model: type[BaseModel]) -> list[str]:
+def ignored_keys(
+    variable: str, params: Mapping[str, Any], model: type[BaseModel], prefix: str = ""
+) -> list[str]:
     """A warning for each key of ``params`` that ``model`` drops without a word (pydantic's
     default for unknown keys), with the field it may have meant: a typo in a param would
-    otherwise leave its default in force unnoticed."""
-    if model.model_config.get("extra", "ignore") != "ignore":
-        return []
-    known: set[str] = set()
+    otherwise leave its default in force unnoticed. Nested models are looked into too,
+    since each has its own ``extra`` setting."""
+    fields: dict[str, type[BaseModel] | None] = {}
     for name, info in model.model_fields.items():
-        known.add(name)
-        known.update(a for a in (info.alias, info.validation_alias) if isinstance(a, str))
+        nested = _model_in(info.annotation)
+        for key in (name, info.alias, info.validation_alias):
+            if isinstance(key, str):
+                fields[key] = nested
+    drops = model.model_config.get("extra", "ignore") == "ignore"
     warnings = []
-    for key in params:
-        if key not in known:
-            near = nearest(key, known)
+    for key, value in params.items():
+        if key in fields:
+            nested = fields[key]
+            if nested is not None and isinstance(value, Mapping):
+                warnings += ignored_keys(variable, value, nested, f"{prefix}{key}.")
+        elif drops:
+            near = nearest(key, fields)
             hint = f" (did you mean {near!r}?)" if near else ""
             warnings.append(
-                f"{variable}.{key}: not a field of {model.__name__}, ignored{hint}; "
+                f"{variable}.{prefix}{key}: not a field of {model.__name__}, ignored{hint}; "
                 "model_config = ConfigDict(extra='forbid') makes such a key an error"
             )
     return warnings
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds, directly or as ``Model | None``; None for anything else."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    models = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(models) == 1:
+        return _model_in(models[0])
+    return None

@@ -378,6 +378,43 @@ def test_row_schema_violation_params_model(tmp_path: Path) -> None:
     assert left_behind(setup) == []
 
 
+RAISING_VALIDATOR_APP = """
+    from pydantic import BaseModel, field_validator
+
+    from bytenite_runtime import task
+
+
+    class Params(BaseModel):
+        n: int = 1
+
+        @field_validator("n")
+        @classmethod
+        def lookup(cls, value: int) -> int:
+            return {1: 1}[value]
+
+
+    @task.app(params=Params)
+    def main(ctx: task.AppContext[Params]) -> None:
+        ctx.results.write_text("o.txt", "x")
+
+
+    if __name__ == "__main__":
+        main.run()
+"""
+
+
+def test_row_params_validator_raising_another_error(tmp_path: Path) -> None:
+    """A params validator raising other than ValueError fails with exit code 4 after its
+    traceback, naming the variable and model, not as a crash of the library (exit 1)."""
+    app = write_component(tmp_path / "v", RAISING_VALIDATOR_APP, kind="app") / "app" / "main.py"
+    setup = make_setup("app", tmp_path / "job", app)
+    setup.env["APP_PARAMS"] = '{"n": 7}'
+    result = setup.run()
+    assert_clean_failure(result, "error: APP_PARAMS: validating Params raised KeyError: 7", code=4)
+    assert "Traceback (most recent call last)" in result.stderr
+    assert left_behind(setup) == []
+
+
 def test_row_schema_violation_builtin_params(tmp_path: Path) -> None:
     """A misspelt built-in param fails with exit code 2 naming both the unknown key and
     the missing one."""

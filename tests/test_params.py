@@ -7,10 +7,15 @@ from pathlib import Path
 from typing import Literal
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from bytenite_runtime import SettingsError
-from bytenite_runtime._params import load_schema, schema_problems, validate_params
+from bytenite_runtime import ComponentError, SettingsError
+from bytenite_runtime._params import (
+    ignored_keys,
+    load_schema,
+    schema_problems,
+    validate_params,
+)
 
 
 class Inner(BaseModel):
@@ -169,3 +174,43 @@ def test_load_schema_reports_a_broken_file(
     (problem,) = exc.value.problems
     assert problem.variable == "schema.json"
     assert problem.reason.startswith(reason)
+
+
+class Depth(BaseModel):
+    depth: int = 1
+
+
+class Outer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inner: Depth = Depth()
+    maybe: Depth | None = None
+
+
+def test_a_key_a_nested_model_ignores_is_warned_about() -> None:
+    """A mistyped key inside a nested model that drops unknown keys is warned about by its
+    full path, also under a forbidding outer model and through an Optional field."""
+    params = {"inner": {"dept": 3}, "maybe": {"depht": 2}}
+    assert validate_params("APP_PARAMS", params, Outer)[1] == []
+    hint = "model_config = ConfigDict(extra='forbid') makes such a key an error"
+    assert ignored_keys("APP_PARAMS", params, Outer) == [
+        f"APP_PARAMS.inner.dept: not a field of Depth, ignored (did you mean 'depth'?); {hint}",
+        f"APP_PARAMS.maybe.depht: not a field of Depth, ignored (did you mean 'depth'?); {hint}",
+    ]
+
+
+def test_a_validator_raising_another_error_is_the_components_failure() -> None:
+    """A validator that raises something pydantic does not turn into a field error (not a
+    ValueError) is a ComponentError naming the variable and model, not a library crash."""
+
+    class Picky(BaseModel):
+        n: int = 1
+
+        @field_validator("n")
+        @classmethod
+        def lookup(cls, value: int) -> int:
+            return {1: 1}[value]
+
+    with pytest.raises(ComponentError) as exc:
+        validate_params("APP_PARAMS", {"n": 7}, Picky)
+    assert str(exc.value) == "APP_PARAMS: validating Picky raised KeyError: 7"
+    assert exc.value.exit_code == 4
