@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from ._copy import link_or_copy
 from .chunks import ChunkMeta, MetadataMode, append_footer, chunk_file_name
-from .errors import DataError
+from .errors import ConfigError, DataError
 
 __all__ = ["ChunkWriter", "NewChunk"]
 
@@ -63,6 +63,8 @@ class ChunkWriter:
         self.dir = chunks_dir
         self.metadata = metadata
         self._written: list[tuple[Path, NewChunk]] = []
+        # Anything else that appears in CHUNKS_DIR is the partitioner's own doing.
+        self._before = {p.name for p in chunks_dir.iterdir()}
 
     def add(self, item: object) -> Path:
         chunk = _as_new_chunk(item)
@@ -70,6 +72,12 @@ class ChunkWriter:
         final = self.dir / chunk_file_name(index)
         partial = self.dir / f".{final.name}.partial"
         self._written.append((final, chunk))
+        if final.exists() and final.name not in self._before:
+            raise ConfigError(
+                f"chunk {index}: {final.name!r} is already in CHUNKS_DIR, written there by the "
+                "partitioner itself; yield every chunk (the runtime writes data_<i>.bin) and "
+                "write none there directly"
+            )
         needs_copy = self.metadata == "footer" and not chunk.embedded
         try:
             if chunk.path is not None:
@@ -106,8 +114,19 @@ class ChunkWriter:
                         append_footer(stream, meta)
         return count
 
+    def made_directly(self) -> list[str]:
+        """What the partitioner made in CHUNKS_DIR itself, not by yielding it, sorted."""
+        ours = {path.name for path, _ in self._written}
+        return sorted({p.name for p in self.dir.iterdir()} - self._before - ours)
+
     def abort(self) -> None:
-        """Remove every chunk written so far."""
+        """Remove every chunk written so far, and what the partitioner made there itself."""
+        for name in self.made_directly():
+            path = self.dir / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
         for path, _ in self._written:
             path.unlink(missing_ok=True)
         self._written.clear()

@@ -559,6 +559,64 @@ def test_failing_partitioner_leaves_no_chunks(tmp_path: Path) -> None:
     assert _listing(tmp_path / "chunks") == []
 
 
+def test_partitioner_failing_removes_what_it_wrote_into_chunks_dir_itself(
+    tmp_path: Path,
+) -> None:
+    """A partitioner that fails after writing into CHUNKS_DIR itself (a file, a folder)
+    leaves nothing there either."""
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        yield b"a"
+        (ctx.settings.chunks_dir / "notes.txt").write_text("half")
+        (ctx.settings.chunks_dir / "sub").mkdir()
+        (ctx.settings.chunks_dir / "sub" / "x.bin").write_text("half")
+        raise ValueError("bad row")
+
+    with pytest.raises(ComponentError, match="bad row"):
+        split.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert _listing(tmp_path / "chunks") == []
+
+
+def test_partitioner_writing_chunks_itself_and_yielding_none_is_told_to_yield(
+    tmp_path: Path,
+) -> None:
+    """A partitioner that writes data_<i>.bin itself, as a plain platform one does, and
+    yields nothing is told to yield its chunks instead of that no chunks came, and its
+    files are removed."""
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> list[bytes]:
+        for i in range(2):
+            (ctx.settings.chunks_dir / f"data_{i}.bin").write_bytes(b"x")
+        return []
+
+    with pytest.raises(ConfigError) as exc:
+        split.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert str(exc.value) == (
+        "the partitioner yielded no chunks but wrote 'data_0.bin', 'data_1.bin' into "
+        "CHUNKS_DIR itself; yield each chunk instead (bytes, str, a path or task.NewChunk) "
+        "and the runtime writes it as data_<i>.bin"
+    )
+    assert _listing(tmp_path / "chunks") == []
+
+
+def test_partitioner_yielding_a_chunk_it_wrote_itself_is_not_overwritten(
+    tmp_path: Path,
+) -> None:
+    """A chunk yielded where the partitioner already wrote data_<i>.bin itself is an
+    error naming it, not a silent overwrite of that file."""
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[bytes]:
+        (ctx.settings.chunks_dir / "data_0.bin").write_bytes(b"mine")
+        yield b"yielded"
+
+    with pytest.raises(ConfigError, match=r"^chunk 0: 'data_0.bin' is already in CHUNKS_DIR"):
+        split.invoke(_partitioner_env(tmp_path, {"in.txt": b"x"}))
+    assert _listing(tmp_path / "chunks") == []
+
+
 def test_partitioner_failing_before_it_yields_is_a_component_error(tmp_path: Path) -> None:
     """A plain function that raises (no generator) is a ComponentError without a chunk."""
 
