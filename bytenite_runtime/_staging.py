@@ -24,6 +24,8 @@ class _Staged:
 
     def __init__(self, target: Path) -> None:
         self.target = target
+        # Anything else that appears in the target was written there by the component itself.
+        self._before = {p.name for p in target.iterdir()}
         self.dir = Path(tempfile.mkdtemp(prefix=".bytenite-staging-", dir=target))
 
     noun = "output"
@@ -106,7 +108,14 @@ class _Staged:
             partial.replace(link)
 
     def discard(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        """Remove what was staged, and what the component wrote into the target itself."""
+        for entry in self.target.iterdir():
+            if entry.name in self._before:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 class Results(_Staged):

@@ -897,6 +897,32 @@ def test_failing_assembler_leaves_output_empty(tmp_path: Path) -> None:
     assert _listing(tmp_path / "out") == []
 
 
+def test_failing_components_remove_what_they_wrote_into_their_folder_itself(
+    tmp_path: Path,
+) -> None:
+    """An app or assembler that writes into TASK_RESULTS_DIR or OUTPUT_DIR itself (not
+    through ctx.results or ctx.output) and then raises leaves that folder as it found it."""
+
+    @task.app
+    def app(ctx: task.AppContext[Any]) -> None:
+        (ctx.settings.task_results_dir / "direct.txt").write_text("half")
+        raise RuntimeError("boom")
+
+    @task.assembler
+    def assembler(ctx: task.AssemblerContext[Any]) -> None:
+        (ctx.settings.output_dir / "frames").mkdir()
+        (ctx.settings.output_dir / "frames" / "0001.png").write_bytes(b"half")
+        raise RuntimeError("boom")
+
+    (tmp_path / "app").mkdir()
+    with pytest.raises(ComponentError):
+        app.invoke(_app_env(tmp_path / "app"))
+    assert _listing(tmp_path / "app" / "results") == []
+    with pytest.raises(ComponentError):
+        assembler.invoke(_assembler_env(tmp_path, {"chunk-000000.r.txt": b"x"}))
+    assert _listing(tmp_path / "out") == []
+
+
 def test_output_clash_commits_nothing(tmp_path: Path) -> None:
     """An output name already in OUTPUT_DIR fails the assembler before any file moves."""
 
