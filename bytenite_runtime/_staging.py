@@ -16,7 +16,9 @@ from ._names import NAME_MAX, file_name_problem, name_bytes, shown_name
 from .chunks import result_name
 from .errors import ConfigError, DataError
 
-__all__ = ["Output", "Results"]
+__all__ = ["STAGING_PREFIX", "Output", "Results"]
+
+STAGING_PREFIX = ".bytenite-staging-"
 
 
 class _Staged:
@@ -26,7 +28,7 @@ class _Staged:
         self.target = target
         # Anything else that appears in the target was written there by the component itself.
         self._before = {p.name for p in target.iterdir()}
-        self.dir = Path(tempfile.mkdtemp(prefix=".bytenite-staging-", dir=target))
+        self.dir = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=target))
 
     noun = "output"
 

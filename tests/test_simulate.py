@@ -941,6 +941,35 @@ def test_an_app_that_never_runs_its_entry_point_is_named_in_a_warning(
     assert "no results to concatenate" in lines[-1]
 
 
+def test_an_app_that_ends_with_os_exit_is_named_in_a_warning(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A task that ends with os._exit(0), skipping the commit of its results, is warned
+    about as such, not as a folder among its results or an app that never ran."""
+    app = write_component(
+        tmp_path / "os-exit",
+        """
+        import os
+
+        from bytenite_runtime import task
+
+        @task.app
+        def main(ctx):
+            ctx.results.write_text("out.txt", "x")
+            os._exit(0)
+
+        if __name__ == "__main__":
+            main.run()
+        """,
+    )
+    request = write_request(tmp_path / "job.json", app=app, source=source)
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    (warning,) = run.report["warnings"]
+    assert warning.startswith("task 0: exited with code 0 before its results were committed")
+    assert "os._exit() skips the commit main.run() makes" in warning
+
+
 ODD_NAME_PARTITIONER = """
     import os
     from pathlib import Path

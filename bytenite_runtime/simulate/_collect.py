@@ -8,6 +8,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from .._names import NAME_MAX, is_utf8, shown_name
+from .._staging import STAGING_PREFIX
 from ..chunks import parse_result_name
 from ..errors import JobFailed
 from ._state import JobState
@@ -20,9 +21,21 @@ def collect(job: JobState) -> Path:
     flat = job.root / "results"
     flat.mkdir()
     taken: dict[str, int] = {}
+    uncommitted = False
     for task in job.tasks:
         assert task.results_dir is not None
         for entry in sorted(task.results_dir.iterdir()):
+            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir():
+                # Left by an app that ended without the library's commit: os._exit(), which
+                # skips the return into main.run(), or a thread that ended the process.
+                uncommitted = True
+                job.events.setdefault("warnings", []).append(
+                    f"task {task.chunk}: exited with code 0 before its results were "
+                    f"committed ({entry.name!r}, the library's staging folder, is left): they "
+                    "are lost, as on the platform; os._exit() skips the commit main.run() "
+                    "makes, so return from the app function or call sys.exit() instead"
+                )
+                continue
             if not entry.is_file():
                 job.events.setdefault("warnings", []).append(
                     f"task {task.chunk}: {entry.name!r} is not a file; "
@@ -65,7 +78,7 @@ def collect(job: JobState) -> Path:
             taken[name] = task.chunk
             entry.replace(flat / name)
             task.results.append(name)
-    if not taken:
+    if not taken and not uncommitted:
         # Every task succeeded and none wrote a file: most often an app script that defines
         # its entry point but never runs it.
         job.events.setdefault("warnings", []).append(
