@@ -356,12 +356,19 @@ def load_secrets(
     return secrets, problems
 
 
-def _dump(params: Mapping[str, Any]) -> str:
+def _dump(params: Mapping[str, Any] | BaseModel) -> str:
+    if isinstance(params, BaseModel):
+        # A params model instance (a test's) as JSON carries it, under the names validation
+        # takes: an alias, where a field has one.
+        return params.model_dump_json(by_alias=True)
     return orjson.dumps(dict(params)).decode()
 
 
 def partitioner_environment(
-    source_dir: Path, chunks_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
+    source_dir: Path,
+    chunks_dir: Path,
+    params: Mapping[str, Any] | BaseModel,
+    shared_cache_dir: Path | None,
 ) -> dict[str, str]:
     """The contract variables a partitioner container receives."""
     env = {
@@ -377,7 +384,7 @@ def partitioner_environment(
 def app_environment(
     task_dir: Path,
     results_dir: Path,
-    params: Mapping[str, Any],
+    params: Mapping[str, Any] | BaseModel,
     user_cache_dir: Path,
     shared_cache_dir: Path,
     chunk_number: int | None,
@@ -396,7 +403,10 @@ def app_environment(
 
 
 def assembler_environment(
-    results_dir: Path, output_dir: Path, params: Mapping[str, Any], shared_cache_dir: Path | None
+    results_dir: Path,
+    output_dir: Path,
+    params: Mapping[str, Any] | BaseModel,
+    shared_cache_dir: Path | None,
 ) -> dict[str, str]:
     """The contract variables the assembler container receives."""
     env = {

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from pydantic import BaseModel
+
 from ._log import propagating
 from .chunks import ChunkMeta, append_footer, chunk_files, parse_result_name, read_meta
 from .settings import (
@@ -145,7 +147,7 @@ def run_app(
     entry: Entrypoint[Any],
     chunk: bytes | str | PartitionedChunk,
     *,
-    params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | BaseModel | None = None,
     chunk_number: int | Literal["auto"] | None = "auto",
     secrets: Secrets | None = None,
     chunk_meta: ChunkMeta | None = None,
@@ -154,9 +156,11 @@ def run_app(
 ) -> AppRun:
     """Run an app on one chunk and return what it wrote.
 
-    ``chunk_number`` becomes ``CHUNK_NUMBER`` (None leaves it unset, as on a platform
-    that does not send it; ``"auto"``, the default, is the index of the chunk's metadata,
-    ``chunk_meta`` or what ``chunk`` carries in its format's slot, else 0);
+    ``params`` is a mapping, as ``APP_PARAMS`` holds it, or an instance of the app's params
+    model (so are the other helpers'); ``chunk_number`` becomes ``CHUNK_NUMBER`` (None
+    leaves it unset, as on a platform that does not send it; ``"auto"``, the default, is
+    the index of the chunk's metadata, ``chunk_meta`` or what ``chunk`` carries in its
+    format's slot, else 0);
     ``chunk_meta`` is appended to the chunk as a footer, as a built-in partitioner with
     ``chunk_metadata="footer"`` would; ``shared_cache`` is the folder given as
     ``SHARED_CACHE_DIR`` (an empty one by default). A chunk :func:`run_partitioner`
@@ -217,7 +221,7 @@ def run_app(
 def run_partitioner(
     entry: Entrypoint[Any] | str,
     files: Mapping[str, bytes | str],
-    params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | BaseModel | None = None,
     *,
     secrets: Secrets | None = None,
     shared_cache: Path | None = None,
@@ -261,7 +265,7 @@ def run_partitioner(
 def run_assembler(
     entry: Entrypoint[Any] | str,
     results: Mapping[str, bytes | str],
-    params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | BaseModel | None = None,
     *,
     secrets: Secrets | None = None,
     shared_cache: Path | None = None,

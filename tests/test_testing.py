@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bytenite_runtime import (
     ChunkMeta,
@@ -607,3 +607,21 @@ def test_run_assembler_rejects_a_partitioner() -> None:
 
     with pytest.raises(TypeError, match="expected assembler entry point, got partitioner"):
         run_assembler(part, {})
+
+
+class Aliased(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    api_url: str = Field(alias="apiUrl")
+    depth: int = 1
+
+
+def test_params_may_be_an_instance_of_the_params_model() -> None:
+    """A params model instance is given to the component as JSON carries it, under the
+    names validation takes (a field's alias), not refused as unserialisable."""
+
+    @task.app(params=Aliased)
+    def echo(ctx: task.AppContext[Aliased]) -> None:
+        ctx.results.write_text("o.txt", f"{ctx.params.api_url} {ctx.params.depth}")
+
+    run = run_app(echo, "x", params=Aliased(apiUrl="https://x.test", depth=3))
+    assert run.results == {"o.txt": b"https://x.test 3"}
