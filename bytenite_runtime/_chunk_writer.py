@@ -14,7 +14,7 @@ from typing import Any, BinaryIO
 
 from ._copy import link_or_copy
 from .chunks import ChunkMeta, MetadataMode, append_footer, chunk_file_name
-from .errors import ConfigError, DataError
+from .errors import ConfigError, DataError, listed
 
 __all__ = ["ChunkWriter", "NewChunk"]
 
@@ -104,8 +104,20 @@ class ChunkWriter:
         return len(self._written)
 
     def finish(self) -> int:
-        """Append footers now that the count is known; return the number of chunks."""
+        """Append footers now that the count is known; return the number of chunks, which
+        must not be 0."""
         count = len(self._written)
+        made = self.made_directly()
+        if count == 0 and made:
+            # The platform's own way (files in CHUNKS_DIR), which the runtime does for you.
+            names = listed([repr(name) for name in made], 3)
+            raise ConfigError(
+                f"the partitioner yielded no chunks but wrote {names} into CHUNKS_DIR itself; "
+                "yield each chunk instead (bytes, str, a path or task.NewChunk) and the runtime "
+                "writes it as data_<i>.bin"
+            )
+        if count == 0:
+            raise DataError("the partitioner produced no chunks")
         if self.metadata == "footer":
             for index, (path, chunk) in enumerate(self._written):
                 if not chunk.embedded:

@@ -28,7 +28,6 @@ from .chunks import MetadataMode
 from .errors import (
     ByteniteError,
     ComponentError,
-    ConfigError,
     DataError,
     Problem,
     SettingsError,
@@ -200,8 +199,6 @@ class Entrypoint(Generic[P]):
                 # What was yielded may not be a chunk, or its write callable may raise.
                 guarded(writer.count, writer.add, item)
             count = writer.finish()
-            if count == 0:
-                _no_chunks(writer.made_directly())
         except BaseException:
             writer.abort()
             raise
@@ -281,18 +278,6 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-
-
-def _no_chunks(made: list[str]) -> NoReturn:
-    if made:
-        # The platform's own way (files in CHUNKS_DIR), which the runtime does for you.
-        names = listed([repr(name) for name in made], 3)
-        raise ConfigError(
-            f"the partitioner yielded no chunks but wrote {names} into CHUNKS_DIR itself; "
-            "yield each chunk instead (bytes, str, a path or task.NewChunk) and the runtime "
-            "writes it as data_<i>.bin"
-        )
-    raise DataError("the partitioner produced no chunks")
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:
