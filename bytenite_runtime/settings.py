@@ -31,6 +31,7 @@ __all__ = [
     "AppSettings",
     "AssemblerSettings",
     "ComponentSettings",
+    "DeclaredSecrets",
     "PartitionerSettings",
     "Secret",
     "app_environment",
@@ -315,12 +316,25 @@ def _check_secret_value(name: str, value: str, problems: list[Problem]) -> Secre
     return SecretStr(value)
 
 
+class DeclaredSecrets(dict[str, Secret]):
+    """``ctx.secrets``: a component's declared secrets by id; an id it did not declare is a
+    KeyError saying where to declare it, since the platform may well have set it."""
+
+    def __missing__(self, key: str) -> Secret:
+        declared = ", ".join(map(repr, self)) or "none"
+        raise KeyError(
+            f"{key!r} is not a secret this component declares (declared: {declared}); list "
+            "it in secrets=[...] of its task decorator and in manifest.json's "
+            "platform_config.secrets"
+        )
+
+
 def load_secrets(
     ids: Iterable[str], environ: Mapping[str, str] | None = None
 ) -> tuple[dict[str, Secret], list[Problem]]:
     """Read each declared secret id from the environment; return secrets and problems."""
     env = os.environ if environ is None else environ
-    secrets: dict[str, Secret] = {}
+    secrets: dict[str, Secret] = DeclaredSecrets()
     problems: list[Problem] = []
     for secret_id in ids:
         if not SECRET_ID.fullmatch(secret_id):

@@ -553,3 +553,17 @@ def test_readme_settings_example_is_what_the_readme_app_gets(app_env: dict[str, 
     with pytest.raises(SettingsError) as exc:
         main.invoke(env)
     assert f"error: {exc.value}" == quoted
+
+
+def test_a_secret_not_declared_is_a_key_error_saying_where_to_declare_it() -> None:
+    """Looking up a secret id the component did not declare (one the platform may well
+    have set) is a KeyError naming the declared ids and where to declare it."""
+    secrets, problems = load_secrets(["API_TOKEN"], {"API_TOKEN": "tok-value-123"})
+    assert problems == []
+    with pytest.raises(KeyError) as exc:
+        secrets["OTHER"]
+    assert exc.value.args[0] == (
+        "'OTHER' is not a secret this component declares (declared: 'API_TOKEN'); list it in "
+        "secrets=[...] of its task decorator and in manifest.json's platform_config.secrets"
+    )
+    assert secrets.get("OTHER") is None
