@@ -765,6 +765,46 @@ def test_result_name_collision_fails_the_job_when_asked(
     assert not run.output.exists()
 
 
+LINKING_APP = """
+    import os
+    from pathlib import Path
+
+    results = Path(os.environ["TASK_RESULTS_DIR"])
+    (results / "own.txt").write_text("own " + os.environ["CHUNK_NUMBER"])
+    (results / "link.txt").symlink_to("own.txt")
+    (results / "chunk.bin").symlink_to(Path(os.environ["TASK_DIR"]) / "data.bin")
+"""
+
+
+def test_a_result_that_is_a_symbolic_link_is_collected_as_the_file_it_names(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """A raw app's symbolic-link result is collected as its own task's file, never as a link
+    that the collision rename points at another task's file or the task folder's removal
+    leaves dangling."""
+    app = write_component(tmp_path / "linking-app", LINKING_APP)
+    request = write_request(
+        tmp_path / "job.json",
+        app=app,
+        partitioner="replicate-fanout",
+        source=source,
+        params={"partitioner": {"num_replicas": 2}},
+    )
+    run = simulate(request)
+    assert run.returncode == 0, run.stderr
+    assert run.output is not None
+    delivered = {n: (run.output / n).read_bytes() for n in delivered_names(run.output)}
+    assert not any((run.output / n).is_symlink() for n in delivered)
+    assert delivered == {
+        "own.txt": b"own 0",
+        "own~task1.txt": b"own 1",
+        "link.txt": b"own 0",
+        "link~task1.txt": b"own 1",
+        "chunk.bin": LINES.encode(),
+        "chunk~task1.bin": LINES.encode(),
+    }
+
+
 def _indexed_job(tmp_path: Path, source: Path, assembler: str, **partitioner: object) -> Path:
     app = write_component(tmp_path / "index-app", INDEX_APP)
     return write_request(

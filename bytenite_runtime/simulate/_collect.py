@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Collection
 from pathlib import Path
 
+from .._copy import link_or_copy
 from .._names import NAME_MAX, is_utf8, shown_name
 from .._staging import STAGING_PREFIX
 from ..chunks import parse_result_name
@@ -24,6 +25,7 @@ def collect(job: JobState) -> Path:
     uncommitted = False
     for task in job.tasks:
         assert task.results_dir is not None
+        _materialize_links(task.results_dir)
         for entry in sorted(task.results_dir.iterdir()):
             if entry.name.startswith(STAGING_PREFIX) and entry.is_dir():
                 # Left by an app that ended without the library's commit: os._exit(), which
@@ -86,6 +88,20 @@ def collect(job: JobState) -> Path:
             "entrypoint call main.run() (under if __name__ == '__main__')?"
         )
     return flat
+
+
+def _materialize_links(folder: Path) -> None:
+    """Each symbolic link to a file in ``folder`` replaced by that file (hard-linked or
+    copied), all before any result moves: the platform uploads a result's bytes, and the
+    link may name a file in the task folder (gone while the assembler runs) or one beside
+    it, which the move and a collision rename would swap for another task's file."""
+    links = [entry for entry in folder.iterdir() if entry.is_symlink() and entry.is_file()]
+    targets = [link.resolve() for link in links]
+    for number, (link, target) in enumerate(zip(links, targets, strict=True)):
+        # Made beside the results folder, where no result's name can be taken.
+        partial = folder.parent / f"link-{number}.partial"
+        link_or_copy(target, partial)
+        partial.replace(link)
 
 
 def _free_name(taken: Collection[str], name: str, chunk: int) -> str:
