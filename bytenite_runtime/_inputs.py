@@ -100,13 +100,21 @@ class Result:
 
 
 def list_results(folder: Path) -> list[Result]:
-    """Top-level result files, ordered by chunk index, then name; unordered ones last."""
+    """Top-level result files, ordered by chunk index, then name; unordered ones last. An
+    entry that is not a file (through links) is an error naming it."""
     found: list[Result] = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.is_file() and not entry.name.startswith(".bytenite-"):
-                parsed = parse_result_name(entry.name)
-                found.append(Result(Path(entry.path), parsed.index, parsed.original))
+            if entry.name.startswith(".bytenite-"):
+                continue
+            if not entry.is_file():
+                # Left out, it would be a chunk missing from the output without a word.
+                reason = not_a_file(Path(entry.path)) or "is not a file"
+                raise DataError(
+                    f"TASK_RESULTS_DIR: {entry.name!r} {reason}: only files are results"
+                )
+            parsed = parse_result_name(entry.name)
+            found.append(Result(Path(entry.path), parsed.index, parsed.original))
     found.sort(key=lambda r: (r.index is None, r.index or 0, r.original, r.name))
     return found
 

@@ -753,6 +753,30 @@ def test_a_named_pipe_among_the_sources_is_named_not_waited_on(tmp_path: Path, n
     assert _listing(tmp_path / "chunks") == []
 
 
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: os.mkfifo(p), "is a named pipe, not a file"),
+        (lambda p: p.symlink_to(p.with_name("gone")), "is a symbolic link that cannot be followed"),
+        (lambda p: p.mkdir(), "is a folder, not a file"),
+    ],
+)
+@pytest.mark.parametrize("name", ["passthrough", "zipper", "concat"])
+def test_a_result_that_is_not_a_file_is_named_not_left_out(
+    tmp_path: Path, name: str, make: Any, reason: str
+) -> None:
+    """An entry of TASK_RESULTS_DIR that is not a file (a pipe, a dangling link, a folder)
+    fails the assembler naming it, before any output, never a chunk left out of it."""
+    env = _assembler_env(tmp_path, {"chunk-000000.a.txt": b"0", "chunk-000002.a.txt": b"2"})
+    make(tmp_path / "results" / "chunk-000001.a.txt")
+    with pytest.raises(
+        DataError,
+        match=rf"^TASK_RESULTS_DIR: 'chunk-000001\.a\.txt' {reason}.*: only files are results$",
+    ):
+        entrypoint_for("assembler", name).invoke(env)
+    assert _listing(tmp_path / "out") == []
+
+
 def test_skipped_hidden_sources_are_named_in_one_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
