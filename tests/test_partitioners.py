@@ -160,6 +160,17 @@ def test_replicate_fanout_rejects_several_source_files() -> None:
     )
 
 
+def test_replicate_fanout_names_several_sources_by_their_path_in_source_dir() -> None:
+    """Sources in subfolders are named by their path in SOURCE_DIR, so two files of one
+    name in two folders are told apart."""
+    files = {"a/p.txt": b"1", "b/p.txt": b"2", "c/d/q.txt": b"3", "e.txt": b"4"}
+    with pytest.raises(DataError) as exc:
+        run_partitioner("replicate-fanout", files, {"num_replicas": 2})
+    assert str(exc.value) == (
+        "SOURCE_DIR: replicate-fanout replicates one file, found 4 (a/p.txt, b/p.txt, c/d/q.txt, …)"
+    )
+
+
 def test_failed_fanout_leaves_no_chunks(tmp_path: Path) -> None:
     """A rejected fan-out writes nothing into CHUNKS_DIR."""
     with pytest.raises(DataError):

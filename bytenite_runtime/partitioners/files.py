@@ -37,7 +37,7 @@ class ReplicateFanout(Partitioner):
 
     def partition(self, ctx: PartitionerContext[Any]) -> Iterator[NewChunk]:
         if len(ctx.sources) != 1:
-            shown = ", ".join(p.name for p in ctx.sources[:3])
+            shown = ", ".join(p.relative_to(ctx.source_dir).as_posix() for p in ctx.sources[:3])
             more = ", …" if len(ctx.sources) > 3 else ""
             raise DataError(
                 f"SOURCE_DIR: replicate-fanout replicates one file, found {len(ctx.sources)} "
