@@ -62,6 +62,23 @@ def test_passthrough_collision_falls_back_to_received_names() -> None:
     assert run_assembler("passthrough", results) == results
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("caf\u00e9.txt", "cafe\u0301.txt"), ("Report.txt", "report.txt")],
+    ids=["nfc-nfd", "case"],
+)
+@pytest.mark.parametrize("assembler", ["passthrough", "zipper"])
+def test_original_names_alike_but_for_normalization_or_case_keep_their_markers(
+    assembler: str, first: str, second: str
+) -> None:
+    """Original names that differ only in Unicode normalization (NFC, NFD) or in case, which
+    macOS and Windows file systems store as one file, keep their received names."""
+    results = {f"chunk-000000.{first}": b"0", f"chunk-000001.{second}": b"1"}
+    output = run_assembler(assembler, results)
+    names = output if assembler == "passthrough" else _zip(output).namelist()
+    assert sorted(names) == sorted(results)
+
+
 def test_passthrough_with_no_results_writes_nothing() -> None:
     """No results give an empty output, not an error."""
     assert run_assembler("passthrough", {}) == {}

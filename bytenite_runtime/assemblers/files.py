@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -16,11 +17,13 @@ __all__ = ["Passthrough", "output_names"]
 
 
 def output_names(results: Sequence[Result], restore: bool) -> list[str]:
-    """Names for results in the output: the original names when ``restore`` and they are
-    all distinct, else the names as received (which are unique by construction)."""
+    """Names for results in the output: the original names when ``restore`` and no two are
+    alike, else the names as received (which are unique by construction)."""
     if restore:
         originals = [r.original for r in results]
-        if len(set(originals)) == len(originals):
+        # Alike: equal but for Unicode normalization or case, as macOS and Windows file
+        # systems compare names, so one would overwrite the other once downloaded or unzipped.
+        if len({unicodedata.normalize("NFC", n).casefold() for n in originals}) == len(originals):
             return originals
     return [r.name for r in results]
 
