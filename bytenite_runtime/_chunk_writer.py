@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from ._copy import link_or_copy
+from ._inputs import not_a_file
 from .chunks import ChunkMeta, MetadataMode, append_footer, chunk_file_name
 from .errors import ConfigError, DataError, listed
 
@@ -81,8 +82,10 @@ class ChunkWriter:
         needs_copy = self.metadata == "footer" and not chunk.embedded
         try:
             if chunk.path is not None:
-                if not chunk.path.is_file():
-                    raise DataError(f"chunk {index}: source {str(chunk.path)!r} is not a file")
+                reason = not_a_file(chunk.path)
+                if reason is not None:
+                    shown = chunk.source or str(chunk.path)
+                    raise DataError(f"chunk {index}: source {shown!r} {reason}")
                 if needs_copy:
                     shutil.copyfile(chunk.path, partial)
                 else:

@@ -777,6 +777,30 @@ def test_a_result_that_is_not_a_file_is_named_not_left_out(
     assert _listing(tmp_path / "out") == []
 
 
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda p: p.symlink_to(p.with_name("gone")), r"No such file or directory"),
+        (lambda p: p.symlink_to(p), r"Too many levels of symbolic links"),
+    ],
+    ids=["dangling", "loop"],
+)
+def test_a_source_link_that_cannot_be_followed_is_named_by_its_path_and_why(
+    tmp_path: Path, make: Any, reason: str
+) -> None:
+    """A source that is a symbolic link to nothing, or a loop, fails passthrough naming it
+    by its path in SOURCE_DIR and why it cannot be read, before any chunk is kept."""
+    env = _partitioner_env(tmp_path, {"a.txt": b"a"})
+    make(tmp_path / "src" / "b.txt")
+    with pytest.raises(
+        DataError,
+        match=rf"^chunk 1: source 'b\.txt' is a symbolic link that cannot be followed "
+        rf"\({reason}\)$",
+    ):
+        entrypoint_for("partitioner", "passthrough").invoke(env)
+    assert _listing(tmp_path / "chunks") == []
+
+
 def test_skipped_hidden_sources_are_named_in_one_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
