@@ -125,7 +125,15 @@ def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:
     one walk gives both."""
     found: list[Path] = []
     hidden: list[Path] = []
-    for root, dirs, files in os.walk(folder):
+    # A link to a folder is read as the folder, as a link to a file is read as the file;
+    # a folder reached a second time (a link to an ancestor) is not walked again.
+    walked: set[tuple[int, int]] = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        real = Path(root).stat()
+        if (real.st_dev, real.st_ino) in walked:
+            dirs.clear()
+            continue
+        walked.add((real.st_dev, real.st_ino))
         within = Path(root).relative_to(folder)
         if any(part.startswith(".") for part in within.parts):
             hidden.extend(within / f for f in files)

@@ -801,6 +801,19 @@ def test_a_source_link_that_cannot_be_followed_is_named_by_its_path_and_why(
     assert _listing(tmp_path / "chunks") == []
 
 
+def test_a_source_link_to_a_folder_is_read_as_the_folder_and_a_loop_once(tmp_path: Path) -> None:
+    """A symbolic link to a folder in SOURCE_DIR gives its files as a folder would, never
+    none without a word, and a link back to an ancestor is not walked round again."""
+    env = _partitioner_env(tmp_path, {"a.txt": b"a"})
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_bytes(b"x")
+    (tmp_path / "src" / "b").symlink_to(tmp_path / "other")
+    (tmp_path / "src" / "loop").symlink_to(tmp_path / "src")
+    entrypoint_for("partitioner", "passthrough").invoke(env)
+    chunks = sorted((tmp_path / "chunks").iterdir())
+    assert [c.read_bytes() for c in chunks] == [b"a", b"x"]
+
+
 def test_skipped_hidden_sources_are_named_in_one_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
