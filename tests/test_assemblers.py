@@ -280,6 +280,29 @@ def test_concat_groups_by_original_name() -> None:
     }
 
 
+def test_concat_warns_about_outputs_whose_names_differ_only_in_normalization_or_case(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Result names that differ only in NFC/NFD or case give outputs joined apart, with a
+    warning naming them escaped, since macOS and Windows would store them as one file."""
+    results = {
+        "chunk-000000.caf\u00e9.txt": b"0",
+        "chunk-000001.cafe\u0301.txt": b"1",
+        "chunk-000000.A.txt": b"a",
+        "chunk-000001.a.txt": b"b",
+    }
+    output = run_assembler("concat", results, {"format": "bytes"})
+    assert output == {"caf\u00e9.txt": b"0", "cafe\u0301.txt": b"1", "A.txt": b"a", "a.txt": b"b"}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "2 outputs whose names differ only in Unicode normalization or case ('A.txt', 'a.txt'): "
+        "macOS and Windows store them as one file; have the app write one name",
+        "2 outputs whose names differ only in Unicode normalization or case ('caf\\xe9.txt', "
+        "'cafe\\u0301.txt'): macOS and Windows store them as one file; have the app write one "
+        "name",
+    ]
+
+
 def test_concat_output_name_renames_the_single_group() -> None:
     """output_name names the output when every result shares one name."""
     results = {"chunk-000000.p.txt": b"x", "chunk-000001.p.txt": b"y"}

@@ -12,6 +12,7 @@ chunk order, frame and sample counts checked against the chunk metadata.
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
@@ -121,6 +122,21 @@ def _check_last(result: Result, meta: ChunkMeta, log: logging.Logger) -> None:
     )  # fmt: skip
 
 
+def _warn_alike(names: list[str], log: logging.Logger) -> None:
+    """Warn about outputs whose names differ only in Unicode normalization (NFC, NFD) or
+    case: macOS and Windows store them as one file, so one overwrites the other there."""
+    alike: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        alike[unicodedata.normalize("NFC", name).casefold()].append(name)
+    for group in alike.values():
+        if len(group) > 1:
+            log.warning(
+                "%d outputs whose names differ only in Unicode normalization or case (%s): "
+                "macOS and Windows store them as one file; have the app write one name",
+                len(group), ", ".join(ascii(n) for n in group),
+            )  # fmt: skip
+
+
 class Concat(Assembler):
     """Results joined in chunk order, one output file per result name: as bytes, or as
     tables (CSV/TSV, JSON Lines, Parquet, Arrow IPC, ``.npy``) by extension or ``format``."""
@@ -192,6 +208,7 @@ class Concat(Assembler):
                 f"ASSEMBLER_PARAMS.output_name: names one output, but the results have "
                 f"{len(groups)} different names ({listed(sorted(groups), 3)})"
             )
+        _warn_alike(list(groups), ctx.log)
         indices = {r.index for r in ctx.results if r.index is not None}
         for original, members in groups.items():
             name = self.output_name or original
