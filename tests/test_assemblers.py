@@ -6,6 +6,7 @@ import io
 import os
 import random
 import struct
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,35 @@ def test_zipper_is_deterministic(tmp_path: Path) -> None:
         entrypoint_for("assembler", "zipper").invoke(env)
         archives.append((tmp_path / run / "results_archive.zip").read_bytes())
     assert archives[0] == archives[1]
+
+
+@pytest.mark.parametrize("tz", ["UTC", "America/New_York", "Asia/Tokyo"])
+@pytest.mark.parametrize(
+    ("mtime", "stamp"),
+    [(7_258_118_400, (2107, 12, 31, 23, 59, 58)), (-1, (1980, 1, 1, 0, 0, 0))],
+)
+def test_zipper_clamps_times_a_zip_date_cannot_hold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tz: str, mtime: int, stamp: tuple[int, ...]
+) -> None:
+    """A result modified after 2107 or before 1980 in local time (1970 west of UTC too),
+    which a zip date cannot hold, is archived with the nearest date one can, not failed."""
+    (tmp_path / "results").mkdir()
+    (tmp_path / "out").mkdir()
+    path = tmp_path / "results" / "chunk-000000.a.txt"
+    path.write_bytes(TEXT)
+    os.utime(path, (mtime, mtime))
+    env = assembler_environment(tmp_path / "results", tmp_path / "out", {}, None)
+    monkeypatch.setenv("TZ", tz)
+    time.tzset()
+    try:
+        entrypoint_for("assembler", "zipper").invoke(env)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    archive = zipfile.ZipFile(tmp_path / "out" / "results_archive.zip")
+    assert archive.testzip() is None
+    assert archive.read("a.txt") == TEXT
+    assert archive.getinfo("a.txt").date_time == stamp
 
 
 def test_zipper_stores_compressed_media_and_deflates_text() -> None:

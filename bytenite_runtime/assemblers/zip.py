@@ -30,6 +30,9 @@ __all__ = ["Zipper", "is_incompressible"]
 # every block) ran at half the speed of ``tar cf``; this buffer runs level with it.
 _BLOCK = 256 << 10
 _SAMPLE = 64 << 10
+_EARLIEST = (1980, 1, 1, 0, 0, 0)
+_LATEST = (2107, 12, 31, 23, 59, 58)
+_LATEST_SECONDS = 4_386_355_200  # 2108-12-31 UTC: past _LATEST in every time zone
 # Extensions whose content is compressed already (media, archives, columnar files).
 _COMPRESSED_EXTENSIONS = frozenset(
     (
@@ -121,8 +124,10 @@ class Zipper(Assembler):
         store: bool,
         buffer: memoryview,
     ) -> None:
-        mtime = time.localtime(max(stat.st_mtime, 315532800))  # zip cannot hold dates < 1980
-        info = zipfile.ZipInfo(name, date_time=mtime[:6])
+        # A zip date holds local times in the years 1980-2107: one outside them (a result
+        # touched to 2200, or 1970 seen west of UTC) is clamped, not a struct error.
+        local = time.localtime(min(max(stat.st_mtime, 0), _LATEST_SECONDS))[:6]
+        info = zipfile.ZipInfo(name, date_time=min(max(local, _EARLIEST), _LATEST))
         info.external_attr = (stat.st_mode & 0xFFFF) << 16
         info.file_size = stat.st_size
         if store:
