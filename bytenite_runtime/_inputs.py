@@ -105,8 +105,8 @@ def list_results(folder: Path) -> list[Result]:
     found: list[Result] = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".bytenite-"):
-                continue
+            if entry.name.startswith(".bytenite-staging-") and entry.is_dir():
+                continue  # an app's staging folder, left by a task killed before it ended
             if not entry.is_file():
                 # Left out, it would be a chunk missing from the output without a word.
                 reason = not_a_file(Path(entry.path)) or "is not a file"

@@ -814,6 +814,15 @@ def test_a_source_link_to_a_folder_is_read_as_the_folder_and_a_loop_once(tmp_pat
     assert [c.read_bytes() for c in chunks] == [b"a", b"x"]
 
 
+def test_a_result_named_like_the_runtime_s_own_files_is_a_result(tmp_path: Path) -> None:
+    """A raw app's result named .bytenite-… reaches the assembler; only a staging folder a
+    killed task left behind is passed over."""
+    env = _assembler_env(tmp_path, {".bytenite-notes.txt": b"n", "chunk-000000.a.txt": b"a"})
+    (tmp_path / "results" / ".bytenite-staging-x1y2").mkdir()
+    entrypoint_for("assembler", "passthrough").invoke(env)
+    assert _listing(tmp_path / "out") == [".bytenite-notes.txt", "a.txt"]
+
+
 def test_skipped_hidden_sources_are_named_in_one_warning(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
