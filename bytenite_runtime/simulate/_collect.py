@@ -4,6 +4,7 @@ one folder, prefixed like a platform might, a name two tasks share renamed (or f
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Collection
 from pathlib import Path
 
@@ -95,7 +96,9 @@ def _materialize_links(folder: Path) -> None:
     copied), all before any result moves: the platform uploads a result's bytes, and the
     link may name a file in the task folder (gone while the assembler runs) or one beside
     it, which the move and a collision rename would swap for another task's file."""
-    links = [entry for entry in folder.iterdir() if entry.is_symlink() and entry.is_file()]
+    # scandir's entry types cost no system call: only links are looked at further.
+    with os.scandir(folder) as entries:
+        links = [Path(e.path) for e in entries if e.is_symlink() and e.is_file()]
     targets = [link.resolve() for link in links]
     for number, (link, target) in enumerate(zip(links, targets, strict=True)):
         # Made beside the results folder, where no result's name can be taken.
