@@ -95,8 +95,16 @@ def parse_json_object(raw: object) -> object:
 
 
 def _empty_is_unset(raw: object) -> object:
-    # CHUNK_NUMBER is a draft-only variable: set-but-empty means the same as absent.
+    # CHUNK_NUMBER is a draft-only variable, the caches optional: set-but-empty means the
+    # same as absent.
     return None if isinstance(raw, str) and not raw.strip() else raw
+
+
+def _not_empty(raw: object) -> object:
+    # Path("") is ".": an empty folder variable would silently mean the working folder.
+    if isinstance(raw, str) and not raw:
+        raise ValueError("is empty, expected a folder path")
+    return raw
 
 
 def _readable_dir(path: Path) -> Path:
@@ -130,9 +138,11 @@ def _task_dir(path: Path) -> Path:
 
 
 JsonObject = Annotated[dict[str, Any], NoDecode, BeforeValidator(parse_json_object)]
-ReadableDir = Annotated[Path, AfterValidator(_readable_dir)]
-WritableDir = Annotated[Path, AfterValidator(_writable_dir)]
-TaskDir = Annotated[Path, AfterValidator(_task_dir)]
+ReadableDir = Annotated[Path, BeforeValidator(_not_empty), AfterValidator(_readable_dir)]
+WritableDir = Annotated[Path, BeforeValidator(_not_empty), AfterValidator(_writable_dir)]
+TaskDir = Annotated[Path, BeforeValidator(_not_empty), AfterValidator(_task_dir)]
+OptionalReadableDir = Annotated[ReadableDir | None, BeforeValidator(_empty_is_unset)]
+OptionalWritableDir = Annotated[WritableDir | None, BeforeValidator(_empty_is_unset)]
 
 # The environment a model reads from; None means os.environ. A context variable keeps
 # ``from_environ`` re-entrant without touching the process environment.
@@ -187,7 +197,7 @@ class PartitionerSettings(ComponentSettings):
     source_dir: ReadableDir = Field(validation_alias=SOURCE_DIR)
     chunks_dir: WritableDir = Field(validation_alias=CHUNKS_DIR)
     params: JsonObject = Field(validation_alias=PARTITIONER_PARAMS)
-    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+    shared_cache_dir: OptionalReadableDir = Field(None, validation_alias=SHARED_CACHE_DIR)
 
 
 class AppSettings(ComponentSettings):
@@ -198,8 +208,8 @@ class AppSettings(ComponentSettings):
     task_dir: TaskDir = Field(validation_alias=TASK_DIR)
     task_results_dir: WritableDir = Field(validation_alias=TASK_RESULTS_DIR)
     params: JsonObject = Field(validation_alias=APP_PARAMS)
-    user_cache_dir: WritableDir | None = Field(None, validation_alias=USER_CACHE_DIR)
-    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+    user_cache_dir: OptionalWritableDir = Field(None, validation_alias=USER_CACHE_DIR)
+    shared_cache_dir: OptionalReadableDir = Field(None, validation_alias=SHARED_CACHE_DIR)
     chunk_number: Annotated[int | None, BeforeValidator(_empty_is_unset)] = Field(
         None, ge=0, validation_alias=CHUNK_NUMBER
     )
@@ -217,7 +227,7 @@ class AssemblerSettings(ComponentSettings):
     task_results_dir: ReadableDir = Field(validation_alias=TASK_RESULTS_DIR)
     output_dir: WritableDir = Field(validation_alias=OUTPUT_DIR)
     params: JsonObject = Field(validation_alias=ASSEMBLER_PARAMS)
-    shared_cache_dir: ReadableDir | None = Field(None, validation_alias=SHARED_CACHE_DIR)
+    shared_cache_dir: OptionalReadableDir = Field(None, validation_alias=SHARED_CACHE_DIR)
 
 
 def _describe_input(value: object) -> str:

@@ -274,6 +274,41 @@ def test_file_instead_of_folder_is_named(app_env: dict[str, str], tmp_path: Path
     )
 
 
+@pytest.mark.parametrize(
+    ("model", "variable"),
+    [
+        (AppSettings, "TASK_DIR"),
+        (AppSettings, "TASK_RESULTS_DIR"),
+        (PartitionerSettings, "SOURCE_DIR"),
+        (PartitionerSettings, "CHUNKS_DIR"),
+        (AssemblerSettings, "TASK_RESULTS_DIR"),
+        (AssemblerSettings, "OUTPUT_DIR"),
+    ],
+)
+def test_empty_required_folder_is_an_error_not_the_working_folder(
+    model: type[AppSettings | PartitionerSettings | AssemblerSettings],
+    variable: str,
+    app_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A required folder variable set but empty is reported by name, never read as '.'."""
+    (tmp_path / "task" / "data.bin").write_bytes(b"chunk")
+    monkeypatch.chdir(tmp_path / "task")  # '.' would pass every folder check here
+    env = app_env | partitioner_environment(tmp_path, tmp_path / "results", {}, None)
+    env |= assembler_environment(tmp_path, tmp_path / "results", {}, None)
+    with pytest.raises(SettingsError) as exc:
+        model.from_environ(dict(env, **{variable: ""}))
+    assert [str(p) for p in exc.value.problems] == [f"{variable}: is empty, expected a folder path"]
+
+
+@pytest.mark.parametrize("variable", ["USER_CACHE_DIR", "SHARED_CACHE_DIR"])
+def test_empty_optional_cache_folder_means_unset(app_env: dict[str, str], variable: str) -> None:
+    """An optional cache variable set but empty means the same as an absent one, not '.'."""
+    settings = AppSettings.from_environ(dict(app_env, **{variable: ""}))
+    assert getattr(settings, variable.lower()) is None
+
+
 def test_task_dir_without_chunk_is_reported(app_env: dict[str, str]) -> None:
     """The settings name TASK_DIR when the folder holds no data.bin."""
     (Path(app_env["TASK_DIR"]) / "data.bin").unlink()
