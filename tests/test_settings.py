@@ -509,10 +509,11 @@ def test_half_a_storage_pair_names_the_missing_half(present: str, missing: str) 
         (SECRET + "\n", "has leading or trailing whitespace (value hidden)"),
         (SECRET + "\x01tail", "contains control characters (value hidden)"),
         ("mid\x7fdle" + SECRET, "contains control characters (value hidden)"),
+        (SECRET + "\udcff", "is not valid UTF-8 (value hidden)"),
     ],
 )
 def test_bad_secret_values_are_reported_without_the_value(value: str, reason: str) -> None:
-    """Empty, padded or control-character secrets are errors that never quote the value."""
+    """Empty, padded, control-character or non-UTF-8 secrets are errors that never quote it."""
     for env, variable in (
         (secret_environment({"TOKEN": value}), "TOKEN"),
         (secret_environment({"AWS": ("fine-access", value)}), "AWS_SECRET_KEY"),
