@@ -270,6 +270,26 @@ def test_row_missing_folder(tmp_path: Path, kind: str, variable: str) -> None:
     assert left_behind(setup) == []
 
 
+@pytest.mark.parametrize(
+    ("kind", "variable"),
+    [
+        ("partitioner", "SOURCE_DIR"),
+        ("partitioner", "CHUNKS_DIR"),
+        ("app", "TASK_DIR"),
+        ("app", "TASK_RESULTS_DIR"),
+        ("assembler", "TASK_RESULTS_DIR"),
+        ("assembler", "OUTPUT_DIR"),
+    ],
+)
+def test_row_missing_folder_set_but_empty(tmp_path: Path, kind: str, variable: str) -> None:
+    """A contract folder variable set but empty fails with exit code 2 naming it, and nothing
+    is read from or written to the working folder it would otherwise mean."""
+    setup = make_setup(kind, tmp_path)
+    setup.env[variable] = ""
+    assert_clean_failure(setup.run(), f"{variable}: is empty, expected a folder path", code=2)
+    assert left_behind(setup) == []
+
+
 def test_row_missing_folder_task_dir_without_chunk(tmp_path: Path) -> None:
     """A TASK_DIR that holds no data.bin fails with exit code 2 naming TASK_DIR."""
     setup = make_setup("app", tmp_path)
