@@ -11,6 +11,7 @@ so the variable names live here and nowhere else.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -79,6 +80,40 @@ def _json_type(value: object) -> str:
     return "a string" if isinstance(value, str) else "an array"
 
 
+MAX_PARAMS_DEPTH = 100
+"""How deeply params may nest objects and arrays: far past any real params, and well short
+of the recursion limit that showing (``repr``) or checking (a JSON Schema) a value meets."""
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return obj
+
+
+def _nested_too_deep(value: object) -> bool:
+    pending: list[tuple[object, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_PARAMS_DEPTH:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending += [(child, depth + 1) for child in children]
+    return False
+
+
 def parse_json_object(raw: object) -> object:
     """A params variable's JSON object; ValueError says what is wrong with the text."""
     if not isinstance(raw, str | bytes):
@@ -91,6 +126,18 @@ def parse_json_object(raw: object) -> object:
         raise ValueError(f"is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise ValueError(f"must be a JSON object, got {_json_type(value)}")
+    text = raw if isinstance(raw, str) else raw.decode()
+    if text.count("[") + text.count("{") > MAX_PARAMS_DEPTH and _nested_too_deep(value):
+        raise ValueError(f"nests objects and arrays more than {MAX_PARAMS_DEPTH} levels deep")
+    try:
+        # orjson keeps the last of a key given twice without a word: a pasted-over param.
+        # The depth check above keeps json's recursive parser within the recursion limit.
+        json.loads(text, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as exc:
+        key = _describe_input(exc.key)
+        raise ValueError(
+            f"gives the key {key} twice in one object (JSON leaves which one counts undefined)"
+        ) from None
     return value
 
 

@@ -228,11 +228,14 @@ def test_components_succeed_with_good_inputs(tmp_path: Path, kind: str) -> None:
         ('{"num_replicas": 2', "is not valid JSON"),
         ("[1, 2]", "must be a JSON object"),
         ("", "is empty"),
+        ('{"a": 1, "a": 2}', "gives the key 'a' twice in one object"),
+        ('{"a": ' + "[" * 1000 + "]" * 1000 + "}", "nests objects and arrays more than 100"),
     ],
-    ids=["truncated", "array", "empty"],
+    ids=["truncated", "array", "empty", "duplicate-key", "nested-1000-deep"],
 )
 def test_row_malformed_params_json(tmp_path: Path, kind: str, raw: str, reason: str) -> None:
-    """Params that are not a JSON object fail with exit code 2 naming the params variable."""
+    """Params that are not a JSON object (or give a key twice, or nest past 100 levels) fail
+    with exit code 2 naming the params variable."""
     setup = make_setup(kind, tmp_path)
     setup.env[setup.params_variable] = raw
     line = assert_clean_failure(setup.run(), f"{setup.params_variable}: {reason}", code=2)

@@ -11,6 +11,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from pydantic import BaseModel
 
 from bytenite_runtime import (
     AppSettings,
@@ -210,15 +211,47 @@ def test_several_bad_variables_are_reported_together(tmp_path: Path) -> None:
         ('"x"', "must be a JSON object, got a string"),
         ("null", "must be a JSON object, got null"),
         ("true", "must be a JSON object, got a boolean"),
+        ('{"a": 1, "a": 2}', "gives the key 'a' twice in one object"),
+        ('{"a": [{"b": 1, "c": 2, "b": 1}]}', "gives the key 'b' twice in one object"),
+        pytest.param(
+            '{"a": ' + "[" * 1000 + "]" * 1000 + "}",
+            "nests objects and arrays more than 100 levels",
+            id="nested-1000-deep",
+        ),
     ],
 )
 def test_params_must_be_a_json_object(app_env: dict[str, str], raw: str, reason: str) -> None:
-    """Empty, malformed or non-object params JSON is an error naming the params variable."""
+    """Empty, malformed, non-object, duplicate-key or absurdly nested params JSON is an error
+    naming the params variable."""
     with pytest.raises(SettingsError) as exc:
         AppSettings.from_environ(dict(app_env, APP_PARAMS=raw))
     (problem,) = exc.value.problems
     assert (problem.variable, problem.field) == ("APP_PARAMS", "")
     assert problem.reason.startswith(reason)
+
+
+def test_deeply_nested_params_are_a_settings_error_not_a_recursion_error(
+    app_env: dict[str, str],
+) -> None:
+    """Params nested ~1000 deep (orjson takes 1024) fail a model field as a SettingsError."""
+    from bytenite_runtime import task
+
+    class Params(BaseModel):
+        x: int = 0
+
+    @task.app(params=Params, schema=None)
+    def main(ctx: task.AppContext[Params]) -> None:
+        raise AssertionError("never called")
+
+    raw = '{"x": ' + "[" * 1000 + "]" * 1000 + "}"
+    with pytest.raises(SettingsError, match=r"APP_PARAMS: nests objects and arrays more than"):
+        main.invoke(dict(app_env, APP_PARAMS=raw))
+
+
+def test_params_nested_to_the_limit_are_taken(app_env: dict[str, str]) -> None:
+    """Params nested exactly MAX_PARAMS_DEPTH levels (top object included) are read."""
+    raw = '{"a": ' + "[" * 99 + "]" * 99 + "}"
+    assert AppSettings.from_environ(dict(app_env, APP_PARAMS=raw)).params["a"] is not None
 
 
 def test_params_object_is_parsed(app_env: dict[str, str]) -> None:
