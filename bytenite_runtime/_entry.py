@@ -128,7 +128,9 @@ class Entrypoint(Generic[P]):
                 problems.extend(exc.problems)
                 schema, schema_name = None, ""
             model = self.params_model if isinstance(self.params_model, type) else None
-            params, found = validate_params(variable, raw, model, schema, schema_name)  # type: ignore[type-var]
+            params, found = validate_params(  # type: ignore[type-var]
+                variable, raw, model, schema, schema_name, redactor.redact
+            )
             problems.extend(found)
             if model is not None and isinstance(raw, Mapping):
                 notes = ignored_keys(variable, raw, model)  # type: ignore[arg-type]

@@ -77,11 +77,13 @@ def validate_params(
     model: type[M] | None,
     schema: Mapping[str, Any] | None = None,
     schema_name: str = "schema.json",
+    redact: Callable[[str], str] | None = None,
 ) -> tuple[M | dict[str, Any] | None, list[Problem]]:
     """Validate ``params`` with the schema (when given) and then the model (when given).
 
     Returns the model instance (or the plain dict when there is no model) and the
-    problems found; the value is None when there were problems.
+    problems found; the value is None when there were problems. ``redact``
+    masks secrets in a quoted input before it is shortened.
     """
     problems = schema_problems(variable, params, schema, schema_name) if schema else []
     if model is None:
@@ -89,7 +91,7 @@ def validate_params(
     try:
         instance = model.model_validate(dict(params))
     except ValidationError as exc:
-        problems.extend(problems_from_validation(exc, variable, model=model))
+        problems.extend(problems_from_validation(exc, variable, model=model, redact=redact))
         return None, problems
     except Exception as exc:
         # pydantic turns only a validator's ValueError or AssertionError into a field

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -277,8 +277,9 @@ class AssemblerSettings(ComponentSettings):
     shared_cache_dir: OptionalReadableDir = Field(None, validation_alias=SHARED_CACHE_DIR)
 
 
-def _describe_input(value: object) -> str:
-    text = repr(value)
+def _describe_input(value: object, redact: Callable[[str], str] | None = None) -> str:
+    # Masked before it is cut: a secret cut in two is no longer found, and its head shows.
+    text = repr(value) if redact is None else redact(repr(value))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -292,12 +293,14 @@ def problems_from_validation(
     *,
     show_input: bool = True,
     model: type[BaseModel] | None = None,
+    redact: Callable[[str], str] | None = None,
 ) -> list[Problem]:
     """Turn pydantic errors into Problems.
 
     Settings errors are located at an env name (``variable=None``); errors of a params
     model pass the params ``variable`` so their location becomes the field path. Given
-    the ``model``, an unknown top-level key gets the nearest known field suggested.
+    the ``model``, an unknown top-level key gets the nearest known field suggested; given
+    ``redact``, a quoted input is masked before it is shortened.
     """
     problems = []
     for err in exc.errors(include_url=False):
@@ -316,7 +319,7 @@ def problems_from_validation(
             if near is not None:
                 reason += f", did you mean {near!r}?"
             if show_input and err["type"] not in {"value_error"} and "input" in err:
-                reason += f" (got {_describe_input(err['input'])})"
+                reason += f" (got {_describe_input(err['input'], redact)})"
         problems.append(Problem(name, field, reason))
     return problems
 

@@ -1168,6 +1168,24 @@ def test_settings_error_quoting_a_secret_is_redacted(
     assert SECRET not in capsys.readouterr().err
 
 
+def test_secret_cut_short_in_a_quoted_param_shows_no_part_of_it(tmp_path: Path) -> None:
+    """A secret that a long quoted param value cuts in two is masked first, so no head shows."""
+
+    class Numeric(BaseModel):
+        n: int
+
+    @task.app(params=Numeric, secrets=["TOKEN"])
+    def strict(ctx: task.AppContext[Numeric]) -> None:
+        raise AssertionError("must not run")
+
+    value = "f" * 50 + SECRET  # the quoted input is shortened to 57 characters
+    env = _app_env(tmp_path, params={"n": value}) | secret_environment({"TOKEN": SECRET})
+    with pytest.raises(SettingsError) as exc:
+        strict.invoke(env)
+    assert SECRET[:6] not in str(exc.value)
+    assert "(got 'ffffffffffffffffffffffffffffffffffffffffffffffffff***')" in str(exc.value)
+
+
 def test_invalid_secret_never_reaches_the_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
