@@ -98,6 +98,10 @@ class ChunkWriter:
                         data = chunk.data
                         out.write(data.encode() if isinstance(data, str) else data or b"")
             partial.replace(final)
+        except OSError as exc:
+            if exc.filename is None:  # a write to the stream: the chunk's file is the place
+                exc.filename = str(partial)
+            raise
         finally:
             partial.unlink(missing_ok=True)
         return final

@@ -9,6 +9,8 @@ The whole hierarchy::
     │   └── TemplateError                   a job request, template or manifest is wrong
     ├── DataError                  exit 3   the input data is wrong (names chunk, bytes, rows…)
     ├── ComponentError             exit 4   user code raised; carries the chunk index if known
+    ├── ResourceError              exit 6   the machine refused: a full disk, a read-only
+    │                                       folder, too few file descriptors, too little memory
     └── JobFailed                  exit 5   simulate: a job failed (task exhausted retries,
                                             timeout, component exit code)
 
@@ -28,6 +30,7 @@ __all__ = [
     "DataError",
     "JobFailed",
     "Problem",
+    "ResourceError",
     "SettingsError",
     "TemplateError",
     "UnknownNameError",
@@ -153,6 +156,13 @@ class ComponentError(ByteniteError):
     def __init__(self, message: str, chunk: int | None = None) -> None:
         self.chunk = chunk
         super().__init__(message if chunk is None else f"chunk {chunk}: {message}")
+
+
+class ResourceError(ByteniteError):
+    """The machine, not the data or the code, failed: the message names what ran out (disk
+    space, file descriptors, memory) or refused a write, and the folder's variable."""
+
+    exit_code = 6
 
 
 class JobFailed(ByteniteError):

@@ -1072,7 +1072,7 @@ def test_main_turns_an_unexpected_exception_into_one_error_line(
     import bytenite_runtime._entry as entry_module
 
     def unreadable(folder: Path) -> list[Any]:
-        raise PermissionError(13, "Permission denied", str(folder))
+        raise OSError(5, "Input/output error", str(folder))
 
     monkeypatch.setattr(entry_module, "list_results", unreadable)
 
@@ -1084,7 +1084,7 @@ def test_main_turns_an_unexpected_exception_into_one_error_line(
     err = capsys.readouterr().err
     assert _error_lines(err) == [err.splitlines()[-1]]
     assert err.splitlines()[-1].startswith(
-        "error: assembler failed: PermissionError: [Errno 13] Permission denied"
+        "error: assembler failed: OSError: [Errno 5] Input/output error"
     )
 
 

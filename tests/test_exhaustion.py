@@ -1,0 +1,146 @@
+"""The machine failing under a component (a full disk, a read-only folder, too few file
+descriptors) is one ResourceError line naming what ran out and where, never a traceback
+or the data's fault, and leaves no chunk or output behind."""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pytest
+
+from bytenite_runtime import ResourceError, task
+from bytenite_runtime.settings import (
+    app_environment,
+    assembler_environment,
+    partitioner_environment,
+)
+from tests.conftest import base_env, run_component
+
+
+def _full(out: BinaryIO) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def _partitioner_env(root: Path) -> dict[str, str]:
+    for name in ("src", "chunks"):
+        (root / name).mkdir()
+    (root / "src" / "a.txt").write_bytes(b"abc")
+    return partitioner_environment(root / "src", root / "chunks", {}, None)
+
+
+def test_a_full_chunks_dir_names_the_variable_and_the_chunk(tmp_path: Path) -> None:
+    """A chunk write that runs out of space is a ResourceError naming CHUNKS_DIR and the
+    chunk's file, and the chunks written before it are removed."""
+
+    @task.partitioner
+    def split(ctx: task.PartitionerContext[Any]) -> Iterator[Any]:
+        yield b"first"
+        yield task.NewChunk(write=_full)
+
+    with pytest.raises(ResourceError) as exc:
+        split.invoke(_partitioner_env(tmp_path))
+    where = str(tmp_path / "chunks")
+    assert str(exc.value) == f"CHUNKS_DIR {where!r}: no space left on device (writing 'data_1.bin')"
+    assert list((tmp_path / "chunks").iterdir()) == []
+
+
+def test_too_few_file_descriptors_in_an_app_names_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An app whose open() fails with EMFILE exits 6 with one line giving the ulimit -n
+    value and the chunk, not a traceback blaming the app's code."""
+    for name in ("task", "results"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "task" / "data.bin").write_bytes(b"x")
+
+    @task.app
+    def opens(ctx: task.AppContext[Any]) -> None:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    for name in ("user", "shared"):
+        (tmp_path / name).mkdir()
+    env = app_environment(
+        tmp_path / "task", tmp_path / "results", {}, tmp_path / "user", tmp_path / "shared", 2
+    )
+    assert opens.main(env) == ResourceError.exit_code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert err.startswith("error: chunk 2: too many open files")
+    assert len(err.splitlines()) == 1
+
+
+needs_root = pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or sys.platform != "linux",
+    reason="mounting a small tmpfs needs root on Linux",
+)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 1 MiB tmpfs, unmounted again however the test ends."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _serve(kind: str, name: str, env: dict[str, str]) -> Any:
+    command = [sys.executable, "-m", "bytenite_runtime", "serve", kind, name]
+    return run_component(command, base_env(**env))
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("params"), [{"rows_per_chunk": 2000}, {"rows_per_chunk": 2000, "output_format": "parquet"}]
+)
+def test_row_on_a_full_disk_is_one_line_naming_chunks_dir(
+    tmp_path: Path, small_disk: Path, params: dict[str, Any]
+) -> None:
+    """row writing (or converting) chunks onto a full disk exits 6 with one error line naming
+    CHUNKS_DIR, not a traceback or a conversion error blaming the data, and keeps no chunk."""
+    (tmp_path / "src").mkdir()
+    rows = "".join(f"{i},{os.urandom(24).hex()}\n" for i in range(40000))
+    (tmp_path / "src" / "t.csv").write_text("a,b\n" + rows)
+    (small_disk / "chunks").mkdir()
+    env = partitioner_environment(tmp_path / "src", small_disk / "chunks", params, None)
+    done = _serve("partitioner", "row", env)
+    assert done.returncode == ResourceError.exit_code, done.stderr
+    assert "Traceback" not in done.stderr
+    where = str(small_disk / "chunks")
+    assert done.last_error_line.startswith(f"error: CHUNKS_DIR {where!r}: no space left on device")
+    assert list((small_disk / "chunks").iterdir()) == []
+
+
+@needs_root
+@pytest.mark.parametrize(("name", "params"), [("zipper", {"compression": "store"}), ("concat", {})])
+def test_an_assembler_on_a_full_disk_is_one_line_naming_output_dir(
+    tmp_path: Path, small_disk: Path, name: str, params: dict[str, Any]
+) -> None:
+    """An assembler whose output fills the disk exits 6 with one error line naming
+    OUTPUT_DIR, and leaves no partial archive or staging folder there."""
+    (tmp_path / "results").mkdir()
+    for index in range(2):
+        (tmp_path / "results" / f"chunk-{index:06d}.a.bin").write_bytes(os.urandom(700_000))
+    (small_disk / "out").mkdir()
+    env = assembler_environment(tmp_path / "results", small_disk / "out", params, None)
+    done = _serve("assembler", name, env)
+    assert done.returncode == ResourceError.exit_code, done.stderr
+    assert "Traceback" not in done.stderr
+    where = str(small_disk / "out")
+    assert done.last_error_line.startswith(f"error: OUTPUT_DIR {where!r}: no space left on device")
+    assert list((small_disk / "out").iterdir()) == []
