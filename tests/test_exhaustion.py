@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
+from conftest import base_env, needs_root, run_component
 
 from bytenite_runtime import ResourceError, task
 from bytenite_runtime.settings import (
@@ -20,7 +20,6 @@ from bytenite_runtime.settings import (
     assembler_environment,
     partitioner_environment,
 )
-from tests.conftest import base_env, run_component
 
 
 def _full(out: BinaryIO) -> None:
@@ -73,30 +72,6 @@ def test_too_few_file_descriptors_in_an_app_names_the_limit(
     assert "Traceback" not in err
     assert err.startswith("error: chunk 2: too many open files")
     assert len(err.splitlines()) == 1
-
-
-needs_root = pytest.mark.skipif(
-    not hasattr(os, "geteuid") or os.geteuid() != 0 or sys.platform != "linux",
-    reason="mounting a small tmpfs needs root on Linux",
-)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs, unmounted again however the test ends."""
-    mount = tmp_path / "small"
-    mount.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def _serve(kind: str, name: str, env: dict[str, str]) -> Any:

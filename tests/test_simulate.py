@@ -29,6 +29,7 @@ from conftest import (
     SimRun,
     Simulate,
     delivered_names,
+    needs_root,
     write_component,
     write_json,
     write_request,
@@ -2345,3 +2346,37 @@ def test_bad_command_line_is_one_error_line(
         main(argv)
     assert exc.value.code == 2
     assert capsys.readouterr().err.splitlines() == [f"error: {says} (see bytenite-simulate --help)"]
+
+
+@needs_root
+def test_an_output_folder_on_a_full_disk_fails_the_job_saying_so(
+    simulate: Simulate, tmp_path: Path, small_disk: Path
+) -> None:
+    """Delivering onto a full disk fails the job (exit 5, a report) with the reason in
+    words, not copytree's list of path triples, and delivers nothing."""
+    source = tmp_path / "in.txt"
+    source.write_text("x" * 1_500_000)
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, "--output", str(small_disk / "out"))
+    assert run.returncode == 5, run.stderr
+    assert "cannot be written (No space left on device)" in run.last_error_line
+    assert "Errno" not in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+    assert list(small_disk.iterdir()) == []
+
+
+@needs_root
+def test_a_workdir_on_a_full_disk_still_writes_the_report(
+    simulate: Simulate, tmp_path: Path, small_disk: Path
+) -> None:
+    """A job whose workdir fills up fails with its one error line and a report (the job's
+    files are removed first to make room), never a traceback from writing report.json."""
+    source = tmp_path / "in.txt"
+    source.write_text("x" * 1_500_000)
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    run = simulate(request, "--workdir", str(small_disk / "wd"))
+    assert run.returncode == 5, run.stderr
+    assert "Traceback" not in run.stderr
+    assert "No space left on device" in run.last_error_line
+    assert run.report["job"]["state"] == "Failed"
+    assert not run.output.exists()

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ..chunks import chunk_files, chunk_index_of
-from ..errors import ByteniteError, ConfigError, JobFailed, listed
+from ..errors import ByteniteError, ConfigError, JobFailed, ResourceError, listed
 from ..settings import assembler_environment, partitioner_environment
 from ._collect import collect
 from ._destination import deliver
@@ -136,9 +136,19 @@ class _Job(JobState):
         report: dict[str, Any] = self.redactor.redact_all(
             self._report(state, created, time.time(), files)
         )
-        (self.root / "report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        # The job's own files go first: on a full disk that is what makes room for the report.
         if not self.options.keep:
             _discard([self.root / f for f in ("source", "chunks", "tasks", "results", "output")])
+        path = self.root / "report.json"
+        try:
+            path.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            path.unlink(missing_ok=True)  # half a report is not one
+            outcome = f"failed: {self.failure}" if state != "Complete" else state.lower()
+            raise ResourceError(
+                f"job {self.id} {outcome}; its report cannot be written to {str(path)!r} "
+                f"({os_reason(path, exc)})"
+            ) from None
         return report
 
     def _discard_in_background(self, names: Sequence[str]) -> threading.Thread | None:

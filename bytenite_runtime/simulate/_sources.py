@@ -221,4 +221,10 @@ def os_reason(path: Path, exc: OSError) -> str:
             if not ancestor.is_dir() and ancestor != path:
                 return f"{str(ancestor)!r} is not a folder"
             break
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list):
+        # copytree gathers its failures as (source, destination, str(error)) triples; the
+        # first one's reason, without both paths, says why (no space left on device).
+        first = str(exc.args[0][0][-1]) if exc.args[0] else ""
+        found = re.match(r"\[Errno \d+\] ([^:]+)", first)
+        return found.group(1) if found else first
     return exc.strerror or str(exc)
