@@ -19,7 +19,7 @@ from typing import Any, Generic, Literal, NoReturn, TypeVar
 
 from ._chunk_writer import ChunkWriter
 from ._context import AppContext, AssemblerContext, PartitionerContext
-from ._exhaustion import Place, is_exhaustion, resource_error, temp_place
+from ._exhaustion import is_exhaustion, places, resource_error
 from ._guards import END, Terminated, check_ran, chunks_from, guarded, is_main_thread, terminate
 from ._inputs import Chunk, list_results, list_sources
 from ._log import Redactor, component_logger
@@ -173,7 +173,7 @@ class Entrypoint(Generic[P]):
             if not is_exhaustion(exc):
                 raise
             chunk = settings.chunk_number if isinstance(settings, AppSettings) else None
-            raise resource_error(exc, _places(settings), chunk) from None
+            raise resource_error(exc, places(settings), chunk) from None
 
     def _partition(
         self,
@@ -287,23 +287,6 @@ class Entrypoint(Generic[P]):
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-
-
-def _places(settings: ComponentSettings) -> list[Place]:
-    """The folders a component touches, by their variables, where it writes first."""
-    if isinstance(settings, PartitionerSettings):
-        places = [("CHUNKS_DIR", settings.chunks_dir), ("SOURCE_DIR", settings.source_dir)]
-    elif isinstance(settings, AppSettings):
-        places = [("TASK_RESULTS_DIR", settings.task_results_dir), ("TASK_DIR", settings.task_dir)]
-        if settings.user_cache_dir is not None:
-            places.append(("USER_CACHE_DIR", settings.user_cache_dir))
-    else:
-        assert isinstance(settings, AssemblerSettings)
-        places = [
-            ("OUTPUT_DIR", settings.output_dir),
-            ("TASK_RESULTS_DIR", settings.task_results_dir),
-        ]
-    return [*places, temp_place()]
 
 
 def _reparse(environ: Mapping[str, str] | None, variable: str) -> Any:

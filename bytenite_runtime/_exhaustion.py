@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .errors import ResourceError
+from .settings import AppSettings, AssemblerSettings, ComponentSettings, PartitionerSettings
 
-__all__ = ["Place", "is_exhaustion", "resource_error", "temp_place"]
+__all__ = ["Place", "is_exhaustion", "places", "resource_error", "temp_place"]
 
 Place = tuple[str, Path]
 """A folder and the variable that named it."""
@@ -106,3 +107,20 @@ def resource_error(exc: BaseException, places: Sequence[Place], chunk: int | Non
         what = f" ({verb}{_shown(path) if place is not None else repr(path)})"
     prefix = f"chunk {chunk}: " if chunk is not None else ""
     return ResourceError(f"{prefix}{where}{_reason(exc)}{what}")
+
+
+def places(settings: ComponentSettings) -> list[Place]:
+    """The folders a component touches, by their variables, where it writes first."""
+    if isinstance(settings, PartitionerSettings):
+        places = [("CHUNKS_DIR", settings.chunks_dir), ("SOURCE_DIR", settings.source_dir)]
+    elif isinstance(settings, AppSettings):
+        places = [("TASK_RESULTS_DIR", settings.task_results_dir), ("TASK_DIR", settings.task_dir)]
+        if settings.user_cache_dir is not None:
+            places.append(("USER_CACHE_DIR", settings.user_cache_dir))
+    else:
+        assert isinstance(settings, AssemblerSettings)
+        places = [
+            ("OUTPUT_DIR", settings.output_dir),
+            ("TASK_RESULTS_DIR", settings.task_results_dir),
+        ]
+    return [*places, temp_place()]
