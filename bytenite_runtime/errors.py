@@ -9,10 +9,10 @@ The whole hierarchy::
     │   └── TemplateError                   a job request, template or manifest is wrong
     ├── DataError                  exit 3   the input data is wrong (names chunk, bytes, rows…)
     ├── ComponentError             exit 4   user code raised; carries the chunk index if known
-    ├── ResourceError              exit 6   the machine refused: a full disk, a read-only
-    │                                       folder, too few file descriptors, too little memory
-    └── JobFailed                  exit 5   simulate: a job failed (task exhausted retries,
-                                            timeout, component exit code)
+    ├── JobFailed                  exit 5   simulate: a job failed (task exhausted retries,
+    │                                       timeout, component exit code)
+    └── ResourceError              exit 6   the machine refused: a full disk, a read-only
+                                            folder, too few file descriptors, too little memory
 
 Only an entry point (``task`` runners, the simulate CLI) turns these into a
 printed line and an exit code; everything below raises.
