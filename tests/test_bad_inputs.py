@@ -252,17 +252,18 @@ def test_row_missing_params_variable(tmp_path: Path, kind: str) -> None:
     assert left_behind(setup) == []
 
 
-@pytest.mark.parametrize(
-    ("kind", "variable"),
-    [
-        ("partitioner", "SOURCE_DIR"),
-        ("partitioner", "CHUNKS_DIR"),
-        ("app", "TASK_DIR"),
-        ("app", "TASK_RESULTS_DIR"),
-        ("assembler", "TASK_RESULTS_DIR"),
-        ("assembler", "OUTPUT_DIR"),
-    ],
-)
+# Every required folder variable, with the kind of component it belongs to.
+FOLDER_VARIABLES = [
+    ("partitioner", "SOURCE_DIR"),
+    ("partitioner", "CHUNKS_DIR"),
+    ("app", "TASK_DIR"),
+    ("app", "TASK_RESULTS_DIR"),
+    ("assembler", "TASK_RESULTS_DIR"),
+    ("assembler", "OUTPUT_DIR"),
+]
+
+
+@pytest.mark.parametrize(("kind", "variable"), FOLDER_VARIABLES)
 def test_row_missing_folder(tmp_path: Path, kind: str, variable: str) -> None:
     """A contract folder that does not exist fails with exit code 2 naming the variable and
     the path."""
@@ -273,17 +274,7 @@ def test_row_missing_folder(tmp_path: Path, kind: str, variable: str) -> None:
     assert left_behind(setup) == []
 
 
-@pytest.mark.parametrize(
-    ("kind", "variable"),
-    [
-        ("partitioner", "SOURCE_DIR"),
-        ("partitioner", "CHUNKS_DIR"),
-        ("app", "TASK_DIR"),
-        ("app", "TASK_RESULTS_DIR"),
-        ("assembler", "TASK_RESULTS_DIR"),
-        ("assembler", "OUTPUT_DIR"),
-    ],
-)
+@pytest.mark.parametrize(("kind", "variable"), FOLDER_VARIABLES)
 def test_row_missing_folder_set_but_empty(tmp_path: Path, kind: str, variable: str) -> None:
     """A contract folder variable set but empty fails with exit code 2 naming it, and nothing
     is read from or written to the working folder it would otherwise mean."""
