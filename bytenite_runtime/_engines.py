@@ -43,13 +43,15 @@ _KINDS: tuple[ComponentKind, ...] = ("partitioner", "assembler")
 # None yet: time-chunk's 'exact' mode can encode with NVENC, but its default stream copy
 # needs no GPU, and the CUDA image is several times larger to pull on every machine.
 _CUDA: frozenset[tuple[ComponentKind, str]] = frozenset()
-# Table and media families hold a row group, a tile row or a decoded frame in memory.
+# Table families hold a row group in memory. tile holds the decoded source and its
+# upright copy: a 16384² image (max_pixels' default) peaked at 2.04 GiB. time-chunk's
+# 'exact' mode runs x264, whose threads (1.5 per core) hold 4K frames: 2.4 GiB on 16 cores.
 _MEMORY_GIB: Mapping[str, int] = {
     "row": 2,
     "concat": 2,
-    "tile": 2,
+    "tile": 4,
     "mosaic": 4,
-    "time-chunk": 2,
+    "time-chunk": 4,
 }
 
 

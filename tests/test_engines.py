@@ -278,3 +278,17 @@ def test_readme_type_column_shows_the_models_string_length_bounds() -> None:
     zipper = _engines.readme("assembler", "zipper")
     assert "| `delimiter` | string, one character (optional) |" in row
     assert "| `archive_name` | string, non-empty, ≤ 255 characters |" in zipper
+
+
+def test_engines_ask_for_the_memory_their_largest_work_took() -> None:
+    """tile asks for more than two decoded RGBA copies of its largest accepted image
+    (measured: 2.04 GiB at 16384²), time-chunk for more than 4K 'exact' mode took (2.4 GiB)."""
+    from bytenite_runtime.partitioners.tile import Tile
+
+    copies = 2 * Tile.model_fields["max_pixels"].default * 4 / 2**30
+    needs = {
+        name: json.loads((ENGINES / name / "manifest.json").read_text())["device_requirements"]
+        for name in ("tile", "time-chunk")
+    }
+    assert needs["tile"]["min_memory"] > copies
+    assert needs["time-chunk"]["min_memory"] > 2.4
