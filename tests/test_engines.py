@@ -292,3 +292,11 @@ def test_engines_ask_for_the_memory_their_largest_work_took() -> None:
     }
     assert needs["tile"]["min_memory"] > copies
     assert needs["time-chunk"]["min_memory"] > 2.4
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
+def test_engine_docs_point_only_at_what_a_pushing_user_can_read(folder: Path) -> None:
+    """An engine's README and schema never send the reader to a module docstring, which
+    lives in the library's source and not in the engine folder."""
+    for text in ((folder / "README.md").read_text(), (folder / "schema.json").read_text()):
+        assert "module docstring" not in text

@@ -58,7 +58,8 @@ def chunk_container(source: Path, mode: str, has_video: bool, audio: str = "copy
 
 class TimeChunk(Partitioner):
     """Video (mp4, mov, mkv, webm, ts) and audio-only files (wav, flac, mp3, aac, m4a,
-    opus) cut along time into playable chunks; see the module docstring."""
+    opus) cut along time into playable chunks, on keyframes ('copy') or on exact frames
+    ('exact'); the bytenite-runtime README's "time-chunk in detail" has the rest."""
 
     name: ClassVar[str] = "time-chunk"
     summary: ClassVar[str] = "Video and audio cut along time into playable chunks."
