@@ -114,6 +114,8 @@ def schema(kind: ComponentKind, name: str) -> dict[str, Any]:
     """JSON Schema of the component's params, from its model (unknown keys rejected)."""
     generated = registry.get(kind, name).model_json_schema()
     generated["additionalProperties"] = False
+    if "description" in generated:  # the class docstring: plain prose, as the README has it
+        generated["description"] = " ".join(generated["description"].replace("``", "`").split())
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", **generated}
 
 

@@ -300,3 +300,11 @@ def test_engine_docs_point_only_at_what_a_pushing_user_can_read(folder: Path) ->
     lives in the library's source and not in the engine folder."""
     for text in ((folder / "README.md").read_text(), (folder / "schema.json").read_text()):
         assert "module docstring" not in text
+
+
+@pytest.mark.parametrize("folder", FOLDERS, ids=[p.name for p in FOLDERS])
+def test_engine_schema_description_is_plain_prose(folder: Path) -> None:
+    """A schema's description, which a form or an error shows, has no reST double
+    backticks and no line breaks left from the docstring's wrapping."""
+    description = json.loads((folder / "schema.json").read_text()).get("description", "")
+    assert "``" not in description and "\n" not in description
