@@ -119,3 +119,79 @@ def test_an_assembler_on_a_full_disk_is_one_line_naming_output_dir(
     where = str(small_disk / "out")
     assert done.last_error_line.startswith(f"error: OUTPUT_DIR {where!r}: no space left on device")
     assert list((small_disk / "out").iterdir()) == []
+
+
+def _big_clip(path: Path) -> Path:
+    # 640x360: an exact cut's ffmpeg intermediate outgrows the space _fill leaves at once.
+    from _media_clips import VIDEO_RECIPES, ffmpeg
+
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=30:duration=4",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=4",
+        *VIDEO_RECIPES["mp4"], "-shortest", str(path),
+    )  # fmt: skip
+    return path
+
+
+def _fill(disk: Path, leave: int = 8 * 1024) -> None:
+    # Nearly full, not full: Python's tempfile gives up on a TMPDIR it cannot write its
+    # probe file into and quietly uses /tmp instead.
+    free = os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize
+    (disk / "filler").write_bytes(b"\0" * max(0, free - leave))
+
+
+@needs_root
+@pytest.mark.parametrize(
+    ("kind", "name", "params"),
+    [
+        ("partitioner", "time-chunk", {"segment_seconds": 2, "mode": "exact"}),
+        ("assembler", "concat", {"reencode": True}),
+    ],
+)
+def test_ffmpeg_filling_tmpdir_is_a_resource_error_naming_it(
+    tmp_path: Path, small_disk: Path, kind: str, name: str, params: dict[str, Any]
+) -> None:
+    """ffmpeg running out of space in TMPDIR (an exact cut, a re-encoded join) exits 6 naming
+    TMPDIR, not 3 blaming the media, and leaves no chunk, output or temporary folder."""
+    clip = _big_clip(tmp_path / "clip.mp4")
+    (tmp_path / "in").mkdir()
+    (tmp_path / "out").mkdir()
+    if kind == "partitioner":
+        (tmp_path / "in" / "clip.mp4").write_bytes(clip.read_bytes())
+        env = partitioner_environment(tmp_path / "in", tmp_path / "out", params, None)
+    else:
+        for index in range(2):
+            (tmp_path / "in" / f"chunk-{index:06d}.clip.mp4").write_bytes(clip.read_bytes())
+        env = assembler_environment(tmp_path / "in", tmp_path / "out", params, None)
+    (small_disk / "tmp").mkdir()
+    _fill(small_disk)
+    done = _serve(kind, name, {**env, "TMPDIR": str(small_disk / "tmp")})
+    assert done.returncode == ResourceError.exit_code, done.stderr
+    where = str(small_disk / "tmp")
+    assert done.last_error_line.startswith(f"error: TMPDIR {where!r}: no space left on device")
+    assert list((small_disk / "tmp").iterdir()) == []
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+@needs_root
+def test_a_media_join_filling_output_dir_is_a_resource_error_naming_it(
+    tmp_path: Path, small_disk: Path
+) -> None:
+    """An ffmpeg stream-copy join that fills OUTPUT_DIR exits 6 naming OUTPUT_DIR and the
+    output, not 3 blaming the results, and leaves no partial output there."""
+    from _media_clips import make_video
+
+    clip = make_video(tmp_path / "clip.mp4", 4.0)
+    (tmp_path / "results").mkdir()
+    for index in range(2):
+        (tmp_path / "results" / f"chunk-{index:06d}.clip.mp4").write_bytes(clip.read_bytes())
+    (small_disk / "out").mkdir()
+    _fill(small_disk)
+    env = assembler_environment(tmp_path / "results", small_disk / "out", {}, None)
+    done = _serve("assembler", "concat", env)
+    assert done.returncode == ResourceError.exit_code, done.stderr
+    where = str(small_disk / "out")
+    assert done.last_error_line == (
+        f"error: OUTPUT_DIR {where!r}: no space left on device (writing 'clip.mp4')"
+    )
+    assert list((small_disk / "out").iterdir()) == []

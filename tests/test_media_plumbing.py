@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import stat
 import struct
 import sys
@@ -407,3 +408,25 @@ def test_ci_runs_every_test_that_runs_ffmpeg_again_with_the_bundled_binary() -> 
     )
     assert uses_ffmpeg
     assert [name for name in uses_ffmpeg if f"tests/{name}" not in rerun] == []
+
+
+@pytest.mark.parametrize("code", [1, 0])
+def test_ffmpeg_refused_by_a_full_disk_raises_the_os_error_not_a_data_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, code: int
+) -> None:
+    """ffmpeg saying 'No space left on device' raises that OSError naming the file it wrote
+    (a ResourceError to the runtime), not an FfmpegError blaming the input, even when it
+    exits 0 as 5.1 does when only its trailer failed."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "echo 'Error writing trailer of /scratch/video-000000.nut: No space left on device' >&2\n"
+        f"exit {code}\n"
+    )
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("BYTENITE_FFMPEG", str(fake))
+    with pytest.raises(OSError) as caught:
+        run_ffmpeg(["-i", "x.mp4"], what="chunk 0: encoding")
+    assert not isinstance(caught.value, FfmpegError)
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == "/scratch/video-000000.nut"

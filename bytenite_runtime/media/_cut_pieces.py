@@ -23,6 +23,7 @@ from ._cut_out import (
     pieces_with_audio,
     shift_packet,
 )
+from ._ffmpeg import is_refusal
 from .plan import audio_piece_of
 from .probe import MediaInfo
 
@@ -195,6 +196,8 @@ def copy_pieces(
             if held is not None:
                 held[0].mux(held[1])
         except av.FFmpegError as exc:
+            if is_refusal(exc):
+                raise  # the scratch folder's disk, not the media
             raise DataError(f"{info.path.name}: damaged media ({exc})") from None
         finally:
             for out, _ in outs.values():

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
 import shlex
 import shutil
@@ -15,7 +17,15 @@ from pathlib import Path
 from ..errors import ConfigError, DataError
 from ..settings import FFMPEG, ffmpeg_override
 
-__all__ = ["FfmpegError", "encoders", "find_ffmpeg", "pixel_formats", "run_ffmpeg", "version"]
+__all__ = [
+    "FfmpegError",
+    "encoders",
+    "find_ffmpeg",
+    "is_refusal",
+    "pixel_formats",
+    "run_ffmpeg",
+    "version",
+]
 
 _TAIL_LINES = 3
 _OLDEST = (5, 1)
@@ -91,6 +101,9 @@ def run_ffmpeg(
     """
     command = [find_ffmpeg(ffmpeg), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", *args]
     done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    # ffmpeg 5.1 exits 0 when only its trailer met a full disk, leaving a cut-short file.
+    if (refused := _refused(done.stderr.decode(errors="replace"))) is not None:
+        raise refused
     if done.returncode != 0:
         stderr = done.stderr.decode(errors="replace")
         if done.returncode == -signal.SIGSEGV:
@@ -101,6 +114,28 @@ def run_ffmpeg(
             hint = ""
         raise FfmpegError(what, command, done.returncode, stderr, hint)
     return done
+
+
+_MACHINE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EMFILE, errno.ENFILE)
+
+
+def is_refusal(exc: BaseException) -> bool:
+    """Whether ``exc`` (PyAV's errors are OSErrors too) is the machine refusing a write: a
+    full disk, a read-only folder, too few file descriptors; never the media's fault."""
+    return isinstance(exc, OSError) and exc.errno in _MACHINE
+
+
+def _refused(stderr: str) -> OSError | None:
+    """The machine's refusal ffmpeg reported (a full disk, a read-only folder, too few file
+    descriptors) as the OSError it was, naming the file when ffmpeg did: the runtime then
+    reports it as a ResourceError naming the folder, not as the input's fault."""
+    for line in reversed(stderr.splitlines()):
+        for code in _MACHINE:
+            reason = os.strerror(code)
+            if line.rstrip().endswith(reason):
+                found = re.search(r"(/.*?): " + re.escape(reason) + "$", line.rstrip())
+                return OSError(code, reason, found[1] if found else None)
+    return None
 
 
 def version(ffmpeg: str | None = None) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import av
 
 from ..errors import DataError
+from ._ffmpeg import is_refusal
 from .cut import copied_stream
 from .probe import MediaInfo, open_media
 
@@ -117,7 +118,9 @@ def remux(
                 slot += _micro(info.video.end - info.video.start)
                 if given is None:
                     stack.close()
-    except (av.FFmpegError, DataError, _Refused):
+    except (av.FFmpegError, DataError, _Refused) as exc:
         target.unlink(missing_ok=True)
+        if is_refusal(exc):
+            raise  # a full disk fails ffmpeg's join too, blaming no result
         return False
     return True
