@@ -3,14 +3,17 @@ file or chunk at fault, nothing left behind, and results a stream copy would cor
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from _media_clips import ffmpeg, grey_frames, make_video
+from conftest import base_env, run_component
 
 from bytenite_runtime import DataError
 from bytenite_runtime.chunks import result_name
+from bytenite_runtime.settings import assembler_environment, partitioner_environment
 from bytenite_runtime.testing import PartitionedChunk, run_assembler, run_partitioner
 
 
@@ -119,3 +122,29 @@ def test_an_exact_cut_ffmpeg_finds_no_frame_for_names_the_chunk(tmp_path: Path) 
            str(raw))  # fmt: skip
     _cut_fails(tmp_path, {"raw.mjpeg": raw.read_bytes()}, {"mode": "exact", "segment_seconds": 1},
                r"^chunk \d+: encoding \d+\.\d{3}-\d+\.\d{3} s: ffmpeg wrote no frame$")  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["copy", "exact"])
+def test_a_source_named_like_a_url_under_a_relative_source_dir_is_read_as_a_file(
+    clip: Path, tmp_path: Path, mode: str
+) -> None:
+    """'http:x.mp4' in SOURCE_DIR='.' is cut as the file it is, not opened as a URL (ffmpeg
+    reads a relative name with a colon as a protocol), and is joined back the same way."""
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "http:x.mp4").write_bytes(clip.read_bytes())
+    (tmp_path / "chunks").mkdir()
+    params = {"segment_seconds": 1, "mode": mode}
+    env = partitioner_environment(Path("."), tmp_path / "chunks", params, None)
+    command = [sys.executable, "-m", "bytenite_runtime", "serve", "partitioner", "time-chunk"]
+    done = run_component(command, base_env(**env), cwd=tmp_path / "src")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "chunks").iterdir())) > 1
+    (tmp_path / "out").mkdir()
+    for n, chunk in enumerate(sorted((tmp_path / "chunks").iterdir())):
+        (tmp_path / "chunks" / result_name("http:x.mp4", n)).write_bytes(chunk.read_bytes())
+        chunk.unlink()
+    env = assembler_environment(Path("."), tmp_path / "out", {"reencode": mode == "exact"}, None)
+    command[-2:] = ["assembler", "concat"]
+    done = run_component(command, base_env(**env), cwd=tmp_path / "chunks")
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["http:x.mp4"]

@@ -116,7 +116,7 @@ def join_by_reencode(
     else:
         chains = _audio_back_to_back(infos, first_audio)
     for member in members:
-        args += ["-i", str(member.path)]
+        args += ["-i", str(member.path.absolute())]
     args += ["-filter_complex", ";".join(chains), *clearing_slot(infos[0].tags)]
     webm = muxer == "webm"
     if has_v and first_video is not None:

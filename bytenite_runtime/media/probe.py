@@ -61,7 +61,8 @@ def open_media(path: Path) -> Any:
             # An app that crashed after creating its output: ffmpeg's "Invalid data" hid it.
             raise DataError(f"{path.name}: empty file (0 bytes), not media")
     try:
-        return av.open(str(path), **_OPEN_OPTIONS)
+        # Absolute: ffmpeg reads a relative 'http:x.mp4' or 'concat:a' as a protocol.
+        return av.open(str(path.absolute()), **_OPEN_OPTIONS)
     except (av.FFmpegError, UnicodeDecodeError) as exc:
         raise DataError(f"{path.name}: not a readable media file ({_reason(exc)})") from None
 
@@ -118,7 +119,8 @@ def probe(path: Path) -> MediaInfo:
     chunk cut after its source's audio ended, which an app's output may carry on).
     """
     with open_media(path) as container:
-        return describe(path, container)
+        # Absolute, as every ffmpeg command is given it (see open_media).
+        return describe(path.absolute(), container)
 
 
 def describe(path: Path, container: Any) -> MediaInfo:
