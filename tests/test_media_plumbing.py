@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import stat
 import struct
 import sys
@@ -15,8 +16,9 @@ from _media_clips import ffmpeg, make_video
 
 from bytenite_runtime import ConfigError, DataError, SettingsError
 from bytenite_runtime.media import FfmpegError, _ffmpeg, find_ffmpeg, gpu, run_ffmpeg
+from bytenite_runtime.media import probe as probe_module
 from bytenite_runtime.media._ffmpeg import encoders
-from bytenite_runtime.media.probe import probe
+from bytenite_runtime.media.probe import MediaInfo, probe
 from bytenite_runtime.testing import run_partitioner
 
 
@@ -430,3 +432,22 @@ def test_ffmpeg_refused_by_a_full_disk_raises_the_os_error_not_a_data_error(
     assert not isinstance(caught.value, FfmpegError)
     assert caught.value.errno == errno.ENOSPC
     assert caught.value.filename == "/scratch/video-000000.nut"
+
+
+def test_a_source_changed_while_being_cut_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A source truncated after it was probed fails naming the file and that it changed,
+    not only the chunk the shorter file could not fill, and leaves no chunk behind."""
+    real = probe_module.probe
+
+    def probe_then_truncate(path: Path) -> MediaInfo:
+        info = real(path)
+        os.truncate(path, path.stat().st_size // 2)
+        return info
+
+    monkeypatch.setattr(probe_module, "probe", probe_then_truncate)
+    data = make_video(tmp_path / "clip.webm", 4.0).read_bytes()
+    match = r"^clip.webm: changed while being cut \(its size went from \d+ to \d+ bytes\): "
+    _fails_leaving_nothing(tmp_path, {"clip.webm": data}, {"segment_seconds": 1},
+                           DataError, match)  # fmt: skip

@@ -39,11 +39,13 @@ __all__ = [
     "AudioTrack",
     "MediaInfo",
     "VideoTrack",
+    "changed",
     "container_tags",
     "describe",
     "first_sample_time",
     "open_media",
     "probe",
+    "stamp",
 ]
 
 
@@ -52,6 +54,25 @@ __all__ = [
 _OPEN_OPTIONS: dict[str, Any] = (
     {"metadata_errors": "ignore"} if int(av.__version__.split(".")[0]) < 19 else {}
 )
+
+
+def stamp(path: Path) -> tuple[int, int, int]:
+    """What tells that a file changed under its reader: its inode, size and modified time."""
+    st = path.stat()
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def changed(path: Path, seen: tuple[int, int, int]) -> str:
+    """How ``path`` changed since :func:`stamp` gave ``seen``; "" when it did not."""
+    try:
+        now = stamp(path)
+    except OSError as exc:
+        return f"it is gone ({exc.strerror})"
+    if now[0] != seen[0]:
+        return "it was replaced"
+    if now[1] != seen[1]:
+        return f"its size went from {seen[1]} to {now[1]} bytes"
+    return "it was modified" if now != seen else ""
 
 
 def open_media(path: Path) -> Any:

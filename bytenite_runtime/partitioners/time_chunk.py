@@ -111,6 +111,7 @@ class TimeChunk(Partitioner):
             seconds = _DEFAULT_SECONDS
         planned = []
         for path in ctx.sources:
+            seen = probe.stamp(path)
             info = probe.probe(path)
             if info.video is None and self.audio == "drop":
                 raise DataError(f"{path.name}: no video stream (and audio='drop')")
@@ -136,14 +137,23 @@ class TimeChunk(Partitioner):
                     f"more than {_MAX_CHUNKS} chunks"
                 )
             cuts = plan.requested_cuts(length, seconds, self.num_chunks)
-            planned.append((path, info, cuts))
+            planned.append((path, info, cuts, seen))
         scratch = Path(tempfile.mkdtemp(prefix="bytenite-time-chunk-"))
         try:
             index = 0
-            for path, info, cuts in planned:
-                for chunk in self._cut(ctx, path, info, cuts, scratch, index):
-                    yield chunk
-                    index += 1
+            for path, info, cuts, seen in planned:
+                try:
+                    for chunk in self._cut(ctx, path, info, cuts, scratch, index):
+                        yield chunk
+                        index += 1
+                except DataError as exc:
+                    # A file cut as it is written or replaced fails in ways that blame it
+                    # for what it no longer is: say that it changed.
+                    if why := probe.changed(path, seen):
+                        raise DataError(
+                            f"{path.name}: changed while being cut ({why}): {exc}"
+                        ) from None
+                    raise
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
