@@ -9,12 +9,14 @@ rather than emptied, and a file put beside an earlier run's output survives.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .._names import is_utf8, shown_name
@@ -85,6 +87,7 @@ def deliver(
     job: str,
     redact: Callable[[str], str] = str,
     check_stop: Callable[[], None] = lambda: None,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Move the assembler's output into ``folder`` in one step, with the record of what
     job ``job`` delivered there; nothing partial is left. Returns the output's files.
@@ -92,7 +95,9 @@ def deliver(
     An entry whose name holds a secret (``redact`` changes it) is recorded by its hash.
     ``check_stop`` raises to stop the job: it is called before each file is copied and
     before the copy takes the folder's place, so a stop undoes the delivery (an earlier
-    output it was replacing left whole) until the moment the output is in place."""
+    output it was replacing left whole) until the moment the output is in place. The
+    folder is checked again, with ``overwrite``, as the copy takes its place: another job
+    may have delivered there since this one started."""
     if folder is None:
         return []
     if (output / OUTPUT_RECORD).exists() or (output / OUTPUT_RECORD).is_symlink():
@@ -116,8 +121,12 @@ def deliver(
         record = {"job": job, "entries": sorted(listed)}
         (staging / OUTPUT_RECORD).write_text(json.dumps(record, indent=1) + "\n")
         check_stop()
-        _put_in_place(staging, folder)
+        with _locked(folder.parent):
+            _check_again(folder, overwrite)
+            aside = _put_in_place(staging, folder)
         staging = None
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
     except BaseException as exc:
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
@@ -140,13 +149,45 @@ def _checked(check_stop: Callable[[], None]) -> Callable[[str, str], object]:
     return copy
 
 
-def _put_in_place(staging: Path, folder: Path) -> None:
-    """Rename ``staging`` to ``folder``, an earlier output there set aside first and
-    removed only once the new one is in place: removing it first would leave it half
-    gone if that failed or the simulator were killed meanwhile."""
+@contextlib.contextmanager
+def _locked(parent: Path) -> Iterator[None]:
+    """Hold the lock on ``parent`` (released when the process ends, however it ends), so
+    jobs delivering into the same folder, or beside each other, do so one at a time."""
+    fd = os.open(parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _check_again(folder: Path, overwrite: bool) -> None:
+    """Refuse, as :func:`check_destination` did before the job ran, an output folder that
+    another job filled meanwhile, naming it."""
+    if not overwrite and folder.is_dir() and _walk(folder)[0]:
+        record = _job_of(folder)
+        by = f"job {record}" if record else "another job"
+        raise TemplateError(
+            f"output folder {str(folder)!r} was written by {by} while this one ran, so it "
+            "is left as it is (pass --overwrite to replace it)"
+        )
+    check_destination(folder, overwrite=True)
+
+
+def _job_of(folder: Path) -> str | None:
+    with contextlib.suppress(OSError, UnicodeDecodeError, ValueError, AttributeError):
+        job = json.loads((folder / OUTPUT_RECORD).read_text(encoding="utf-8")).get("job")
+        return job if isinstance(job, str) else None
+    return None
+
+
+def _put_in_place(staging: Path, folder: Path) -> Path | None:
+    """Rename ``staging`` to ``folder``, an earlier output there set aside first (returned,
+    for the caller to remove) and removed only once the new one is in place: removing it
+    first would leave it half gone if that failed or the simulator were killed meanwhile."""
     if not folder.exists():
         staging.replace(folder)
-        return
+        return None
     aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
     try:
         folder.replace(aside)
@@ -158,7 +199,7 @@ def _put_in_place(staging: Path, folder: Path) -> None:
     except BaseException:
         aside.replace(folder)
         raise
-    shutil.rmtree(aside, ignore_errors=True)
+    return aside
 
 
 def _hashed(entry: str) -> str:

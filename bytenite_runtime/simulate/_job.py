@@ -111,7 +111,12 @@ class _Job(JobState):
             self._check_shared_cache("assembler")
             self.check_stop()
             files = deliver(
-                output, self.destination, self.id, self.redactor.redact, self.check_stop
+                output,
+                self.destination,
+                self.id,
+                self.redactor.redact,
+                self.check_stop,
+                self.plan.overwrite,
             )
             state = "Complete"
             if self.stop.is_set():

@@ -25,6 +25,8 @@ class JobPlan:
     base_dir: Path
     destination: Path | None
     """Output folder; None discards output (bypass); a final ``{job}`` becomes the job id."""
+    overwrite: bool = False
+    """Replace an earlier run's output there (``--overwrite``)."""
     warnings: tuple[str, ...] = ()
     """Found while planning (unknown fields of the request); the report lists them."""
 

@@ -163,5 +163,6 @@ def plan_job(args: argparse.Namespace) -> JobPlan:
         assembler=components["assembler"],
         base_dir=base,
         destination=destination,
+        overwrite=args.overwrite,
         warnings=tuple(warnings),
     )
