@@ -156,3 +156,23 @@ def test_overwriting_runs_at_once_deliver_one_at_a_time(
     assert _finish(second) == (0, "")
     assert (output / "out.txt").read_text() == LINES
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out")) == []
+
+
+def test_report_copy_replaces_the_file_in_one_step(
+    simulate: Simulate, tmp_path: Path, source: Path
+) -> None:
+    """--report replaces its file in one step, never rewriting it in place, so jobs given
+    the same path (or a reader holding the earlier report) never see two reports
+    interleaved or half of one."""
+    request = write_request(tmp_path / "job.json", app=RAW_APP, source=source)
+    report = tmp_path / "r.json"
+    first = simulate(request, "--report", report)
+    assert first.returncode == 0, first.stderr
+    held = tmp_path / "held.json"
+    os.link(report, held)  # the earlier report, as one who opened it reads it
+    second = simulate(request, "--report", report)
+    assert second.returncode == 0, second.stderr
+    assert json.loads(held.read_text())["job"]["id"] == first.job_dir.name
+    assert json.loads(report.read_text())["job"]["id"] == second.job_dir.name
+    assert oct(report.stat().st_mode & 0o777) == oct(held.stat().st_mode & 0o777)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".r.json")) == []

@@ -6,6 +6,7 @@ import contextlib
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -75,6 +76,25 @@ def _print_warnings(warnings: Sequence[str], shown: int = 5) -> None:
         print(f"warning: … and {len(warnings) - shown} more in the report", file=sys.stderr)
 
 
+def _copy_report(source: Path, target: Path) -> None:
+    """Copy the report to ``--report`` in one step: jobs given the same path, and whoever
+    reads it, see one whole report, never half of one or two interleaved."""
+    target = target.resolve()  # a link there is followed, as a plain write follows it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as file:
+            umask = os.umask(0)
+            os.umask(umask)
+            # As a plain write would make it, not mkstemp's 0600.
+            os.fchmod(file.fileno(), 0o666 & ~umask)
+            file.write(source.read_bytes())
+        Path(temp).replace(target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bytenite-simulate``; returns the exit code."""
     args = build_parser().parse_args(argv)
@@ -120,8 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report_path = Path(report["job"]["folder"]) / "report.json"
     if args.report is not None:
         try:
-            args.report.parent.mkdir(parents=True, exist_ok=True)
-            args.report.write_bytes(report_path.read_bytes())
+            _copy_report(report_path, args.report)
         except OSError as exc:
             print(
                 f"error: --report: {str(args.report)!r} cannot be written "
