@@ -8,7 +8,7 @@ import tempfile
 import tracemalloc
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -25,7 +25,7 @@ from bytenite_runtime import task
 from bytenite_runtime.chunks import META_KEY, ChunkMeta, chunk_file_name, read_footer, read_slot
 from bytenite_runtime.errors import DataError
 from bytenite_runtime.settings import partitioner_environment
-from bytenite_runtime.tables import _parquet, convert, npy, slots
+from bytenite_runtime.tables import _parquet, convert, npy, slots, thrift
 from bytenite_runtime.tables.source import Sizing, has_slot
 from bytenite_runtime.tables.spans import Unit, plan_cuts
 from bytenite_runtime.task import entrypoint_for
@@ -612,6 +612,46 @@ def test_bad_columnar_input_is_one_line_and_leaves_no_chunks(
     message, left = fail(tmp_path, {name: data}, {"num_chunks": 4})
     assert message.startswith(expected)
     assert "\n" not in message
+    assert left == []
+
+
+def _lying_footer(data: bytes, group: int | None, rows: int) -> bytes:
+    """``data`` with its footer's row count (of one row group, or the file's) set to ``rows``."""
+    size = int.from_bytes(data[-8:-4], "little")
+    footer, _ = thrift.decode(data[-8 - size : -8])
+    if group is None:
+        footer.set(3, thrift.I64, rows)
+    else:
+        groups = footer.get_list(4)
+        assert groups is not None
+        cast(thrift.Struct, groups.items[group]).set(3, thrift.I64, rows)
+    encoded = thrift.encode(footer)
+    return data[: -8 - size] + encoded + len(encoded).to_bytes(4, "little") + b"PAR1"
+
+
+@pytest.mark.parametrize("output_format", ["same", "csv"])
+@pytest.mark.parametrize(
+    ("group", "rows", "expected"),
+    [
+        (
+            2,
+            101,
+            "t.parquet row group 2: its footer says 101 rows, but column 'id' holds 100 values",
+        ),
+        (None, 401, "t.parquet: its footer says 401 rows, but its row groups hold 400"),
+    ],
+    ids=["row-group", "file"],
+)
+def test_a_footer_lying_about_row_counts_is_refused_before_any_chunk(
+    tmp_path: Path, group: int | None, rows: int, expected: str, output_format: str
+) -> None:
+    """A Parquet footer whose row counts disagree with its columns' value counts is damage
+    named by row group, not a chunk cut to hold rows the file lacks."""
+    data = _lying_footer(_PARQUET, group, rows)
+    message, left = fail(
+        tmp_path, {"t.parquet": data}, {"num_chunks": 4, "output_format": output_format}
+    )
+    assert message.startswith(expected)
     assert left == []
 
 

@@ -182,6 +182,7 @@ def _read_span(source: Any, span: Span, name: str) -> Iterator[Any]:
 def plan_parquet(path: Path, name: str, sizing: Sizing) -> list[ParquetPiece]:
     with _open_parquet(path, name) as source:
         metadata = source.metadata
+    check_row_counts(metadata, name)
     units = []
     for i in range(metadata.num_row_groups):
         group = metadata.row_group(i)
@@ -189,3 +190,28 @@ def plan_parquet(path: Path, name: str, sizing: Sizing) -> list[ParquetPiece]:
         units.append(Unit(i, group.num_rows, packed))
     cuts = no_rows(name, plan_cuts(units, sizing))
     return [ParquetPiece(path, name, cut.rows, cut.spans) for cut in cuts]
+
+
+def check_row_counts(metadata: Any, name: str) -> None:
+    """A footer whose row counts disagree with each other is damage: cut by its word, the
+    chunks would hold rows the file lacks. Each flat column (no repetition) holds one
+    value per row, nulls included; the file's count is its row groups' sum."""
+    flat = [
+        j for j in range(metadata.num_columns) if not metadata.schema.column(j).max_repetition_level
+    ]
+    total = 0
+    for i in range(metadata.num_row_groups):
+        group = metadata.row_group(i)
+        for j in flat:
+            column = group.column(j)
+            if column.num_values != group.num_rows:
+                raise DataError(
+                    f"{name} row group {i}: its footer says {group.num_rows} rows, but column "
+                    f"{column.path_in_schema!r} holds {column.num_values} values (a damaged footer)"
+                )
+        total += group.num_rows
+    if total != metadata.num_rows:
+        raise DataError(
+            f"{name}: its footer says {metadata.num_rows} rows, but its row groups hold "
+            f"{total} (a damaged footer)"
+        )
