@@ -21,7 +21,7 @@ from ._chunk_writer import ChunkWriter
 from ._context import AppContext, AssemblerContext, PartitionerContext
 from ._exhaustion import is_exhaustion, places, resource_error
 from ._guards import END, Terminated, check_ran, chunks_from, guarded, is_main_thread, terminate
-from ._inputs import Chunk, list_results, list_sources
+from ._inputs import Chunk, list_results, list_sources, reading_results
 from ._log import Redactor, component_logger
 from ._params import find_schema, ignored_keys, load_schema, validate_params
 from ._staging import Output, Results
@@ -249,7 +249,7 @@ class Entrypoint(Generic[P]):
         output = Output(settings.output_dir)
         try:
             ctx = AssemblerContext(params, log, secrets, settings, results, output)
-            check_ran(self.kind, guarded(None, self.fn, ctx))
+            check_ran(self.kind, guarded(None, reading_results(results, self.fn), ctx))
             output.commit()
         except BaseException:
             output.discard()

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
+from ._exhaustion import is_exhaustion
 from .chunks import parse_result_name, read_meta
 from .errors import DataError
 
-__all__ = ["Chunk", "Result", "list_results", "list_sources", "not_a_file"]
+T = TypeVar("T")
+
+__all__ = ["Chunk", "Result", "list_results", "list_sources", "not_a_file", "reading_results"]
 
 
 class Chunk:
@@ -117,6 +120,29 @@ def list_results(folder: Path) -> list[Result]:
             found.append(Result(Path(entry.path), parsed.index, parsed.original))
     found.sort(key=lambda r: (r.index is None, r.index or 0, r.original, r.name))
     return found
+
+
+def reading_results(results: Sequence[Result], fn: Callable[..., T]) -> Callable[..., T]:
+    """``fn``, where an OSError on a listed result (deleted, or made unreadable, after the
+    listing) is a DataError naming the result, not a crash of the assembler's code."""
+
+    def run(*args: Any) -> T:
+        try:
+            return fn(*args)
+        except OSError as exc:
+            if is_exhaustion(exc):  # the machine's failure, told with its folder
+                raise
+            said = f"{exc.filename} {exc}"
+            for result in results:
+                if str(result.path) in said:
+                    where = f"chunk {result.index}: " if result.index is not None else ""
+                    raise DataError(
+                        f"{where}result {result.name!r} cannot be read "
+                        f"({exc.strerror or exc}): removed or changed after it was listed"
+                    ) from None
+            raise
+
+    return run
 
 
 def list_sources(folder: Path) -> tuple[list[Path], list[Path]]:

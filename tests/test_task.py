@@ -778,6 +778,50 @@ def test_a_result_that_is_not_a_file_is_named_not_left_out(
 
 
 @pytest.mark.parametrize(
+    ("name", "suffix"),
+    [
+        ("passthrough", "txt"),
+        ("concat", "txt"),
+        ("concat", "csv"),
+        ("concat", "npy"),
+    ],
+)
+def test_a_result_deleted_after_listing_is_named_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, suffix: str
+) -> None:
+    """A result that vanishes between the listing and its reading fails the assembler with
+    a DataError naming it (exit 3, not a ComponentError), and no output is left."""
+    import bytenite_runtime._entry as entry
+
+    data = {"txt": b"0", "csv": b"a\n0\n", "npy": _npy_bytes()}[suffix]
+    results = {f"chunk-{i:06d}.a.{suffix}": data for i in range(3)}
+    env = _assembler_env(tmp_path, results)
+    listed = entry.list_results
+
+    def list_then_delete(folder: Path) -> Any:
+        found = listed(folder)
+        (folder / f"chunk-000001.a.{suffix}").unlink()
+        return found
+
+    monkeypatch.setattr(entry, "list_results", list_then_delete)
+    with pytest.raises(
+        DataError, match=rf"^chunk 1: result 'chunk-000001\.a\.{suffix}'.*No such file or directory"
+    ):
+        entrypoint_for("assembler", name).invoke(env)
+    assert _listing(tmp_path / "out") == []
+
+
+def _npy_bytes() -> bytes:
+    import io
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(3))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
     ("make", "reason"),
     [
         (lambda p: p.symlink_to(p.with_name("gone")), r"No such file or directory"),
