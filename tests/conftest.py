@@ -160,6 +160,19 @@ Simulate = Callable[..., SimRun]
 _UNSET: Any = object()
 
 
+LINES = "".join(f"line {i}\n" for i in range(6))
+"""The text the simulate tests' ``source`` fixture holds: six lines."""
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> Path:
+    """A six-line text file (:data:`LINES`) for a job's data source."""
+    path = tmp_path / "input" / "lines.txt"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(LINES)
+    return path
+
+
 @pytest.fixture
 def simulate(tmp_path: Path) -> Simulate:
     """Run the simulator as a subprocess in ``tmp_path``; returns a :class:`SimRun`.

@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 from conftest import (
     FIXTURES,
+    LINES,
     REPO,
     SimRun,
     Simulate,
@@ -40,7 +41,6 @@ from bytenite_runtime._log import Redactor
 RAW_APP = FIXTURES / "raw_app"
 RAW_PARTITIONER = FIXTURES / "raw_partitioner"
 RAW_ASSEMBLER = FIXTURES / "raw_assembler"
-LINES = "".join(f"line {i}\n" for i in range(6))
 
 # Apps below use only the standard library unless they say ``from bytenite_runtime``.
 # Each task waits (up to 20s) until ``expect`` tasks have started: only tasks running at
@@ -134,14 +134,6 @@ INDEX_APP = """
     if __name__ == "__main__":
         main.run()
 """
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    path = tmp_path / "input" / "lines.txt"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(LINES)
-    return path
 
 
 def _iso(text: str) -> float:

@@ -15,11 +15,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from conftest import FIXTURES, Simulate, write_component, write_request
+from conftest import FIXTURES, LINES, Simulate, write_component, write_request
 
 RAW_APP = FIXTURES / "raw_app"
-LINES = "".join(f"line {i}\n" for i in range(6))
 
 # Leaves "<gate>.started", then waits for "<gate>" before writing its result: the test
 # decides when each job's task ends.
@@ -58,14 +56,6 @@ def paused_replace(self, target):
 Path.replace = paused_replace
 sys.exit(_cli.main(sys.argv[1:]))
 """
-
-
-@pytest.fixture
-def source(tmp_path: Path) -> Path:
-    path = tmp_path / "input" / "lines.txt"
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(LINES)
-    return path
 
 
 def _start(
