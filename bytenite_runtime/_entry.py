@@ -169,11 +169,14 @@ class Entrypoint(Generic[P]):
                 self._app(settings, params, secrets, log)
             else:
                 self._assemble(settings, params, secrets, log)
-        except (OSError, MemoryError) as exc:
-            if not is_exhaustion(exc):
+        except (OSError, MemoryError, DataError, ComponentError) as exc:
+            # A DataError or ComponentError raised while handling the machine's failure is
+            # that failure: one place tells it, not every reader that catches OSError.
+            cause = exc if isinstance(exc, OSError | MemoryError) else exc.__context__
+            if cause is None or not is_exhaustion(cause):
                 raise
             chunk = settings.chunk_number if isinstance(settings, AppSettings) else None
-            raise resource_error(exc, places(settings), chunk) from None
+            raise resource_error(cause, places(settings), chunk) from None
 
     def _partition(
         self,

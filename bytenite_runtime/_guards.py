@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._chunk_writer import NewChunk
-from ._exhaustion import is_exhaustion
 from .errors import ByteniteError, ComponentError, ConfigError
 
 if TYPE_CHECKING:
@@ -95,10 +94,6 @@ def guarded(chunk: int | None, fn: Callable[..., T], *args: Any, on_exit: Any = 
         return fn(*args)
     except ByteniteError:
         raise
-    except (OSError, MemoryError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, told by the entry point with its folder
-            raise
-        raise ComponentError(f"{type(exc).__name__}: {exc}", chunk) from exc
     except SystemExit as exc:
         if exc.code is None or exc.code == 0:
             return cast(T, on_exit)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
-from ._exhaustion import is_exhaustion
+from ._staging import STAGING_PREFIX
 from .chunks import parse_result_name, read_meta
 from .errors import DataError
 
@@ -108,7 +108,7 @@ def list_results(folder: Path) -> list[Result]:
     found: list[Result] = []
     with os.scandir(folder) as entries:
         for entry in entries:
-            if entry.name.startswith(".bytenite-staging-") and entry.is_dir():
+            if entry.name.startswith(STAGING_PREFIX) and entry.is_dir():
                 continue  # an app's staging folder, left by a task killed before it ended
             if not entry.is_file():
                 # Left out, it would be a chunk missing from the output without a word.
@@ -130,8 +130,6 @@ def reading_results(results: Sequence[Result], fn: Callable[..., T]) -> Callable
         try:
             return fn(*args)
         except OSError as exc:
-            if is_exhaustion(exc):  # the machine's failure, told with its folder
-                raise
             said = f"{exc.filename} {exc}"
             for result in results:
                 if str(result.path) in said:

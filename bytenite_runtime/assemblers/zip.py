@@ -17,7 +17,6 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from .._exhaustion import is_exhaustion
 from .._names import FileName
 from ..components import Assembler
 from ..errors import DataError
@@ -110,10 +109,6 @@ class Zipper(Assembler):
                     )
                     self._add(archive, result.path, name, stat, store, buffer)
                 except OSError as exc:
-                    if is_exhaustion(
-                        exc
-                    ):  # the machine's failure (a full OUTPUT_DIR), not the result's
-                        raise
                     where = f"chunk {result.index}: " if result.index is not None else ""
                     raise DataError(f"{where}result {result.name!r}: {exc.strerror}") from None
                 stored += store

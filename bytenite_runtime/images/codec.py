@@ -23,7 +23,6 @@ from pathlib import Path
 
 from PIL import Image, ImageFile, PngImagePlugin, UnidentifiedImageError
 
-from .._exhaustion import is_exhaustion
 from ..chunks import META_KEY, META_TEXT_PREFIX, ChunkMeta
 from ..errors import DataError
 from . import sniff
@@ -51,8 +50,6 @@ def _damage_is_data_error(name: str, path: Path | None = None) -> Iterator[None]
             raise DataError(f"{name}: not an image Pillow can read") from None
         raise sniff.unidentified(path, name) from None
     except OSError as exc:
-        if is_exhaustion(exc):  # the machine's failure, told with its folder by the entry point
-            raise
         if exc.errno is not None:  # the file system's (no such file, permission), not damage
             raise DataError(f"{name}: cannot be read ({exc.strerror or exc})") from None
         if path is not None:

@@ -11,7 +11,6 @@ from typing import Any, BinaryIO
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from .._exhaustion import is_exhaustion
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._columnar_base import ColumnarPiece, no_rows, short_reason, with_meta
@@ -122,8 +121,6 @@ def _open_arrow(
                 batches = _until(batches, last)
         return reader.schema, _guarded(batches, name)
     except (pa.ArrowException, OSError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         what = "truncated or not an Arrow IPC file" if kind == "file" else "not Arrow IPC"
         raise DataError(f"{name}: {what} ({short_reason(exc)})") from None
 
@@ -141,8 +138,6 @@ def _guarded(batches: Iterator[tuple[int, Any]], name: str) -> Iterator[tuple[in
         for index, batch in batches:
             yield index, batch
     except (pa.ArrowException, OSError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         where = f"{name} record batch {index + 1}"
         raise DataError(f"{where}: cannot be read ({short_reason(exc)})") from None
 

@@ -14,7 +14,6 @@ from typing import Any, BinaryIO
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from .._exhaustion import is_exhaustion
 from ..chunks import META_KEY, ChunkMeta
 from ..errors import DataError
 from ._columnar_base import ColumnarPiece, no_rows, short_reason, with_meta
@@ -116,8 +115,6 @@ def _open_parquet(
         source.schema_arrow  # noqa: B018 - a schema pyarrow cannot map fails here, not mid-write
         return source
     except (pa.ArrowException, OSError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         raise DataError(f"{name}: truncated or not a Parquet file ({short_reason(exc)})") from None
 
 
@@ -174,8 +171,6 @@ def _read_span(source: Any, span: Span, name: str) -> Iterator[Any]:
                 return
             first = last
     except (pa.ArrowException, OSError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         raise DataError(f"{where}: cannot be decoded ({short_reason(exc)})") from None
 
 

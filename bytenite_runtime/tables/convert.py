@@ -20,7 +20,6 @@ from typing import Any, BinaryIO, Protocol
 
 import pyarrow as pa  # type: ignore[import-untyped]
 
-from .._exhaustion import is_exhaustion
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from ._jsonl_out import write_jsonl
@@ -161,8 +160,6 @@ def _converting(
     try:
         yield
     except (pa.ArrowException, OSError, TypeError, ValueError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         where = f"{meta.source or 'chunk'} rows {rows[0]}-{rows[1]}"
         raise DataError(
             f"{where}: cannot convert {src_fmt} to {dst_fmt} ({short_reason(exc)})"

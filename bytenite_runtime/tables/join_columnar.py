@@ -16,7 +16,6 @@ from typing import Any, Literal
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
-from .._exhaustion import is_exhaustion
 from .._inputs import Result
 from ..errors import DataError
 from .columnar import (
@@ -87,8 +86,6 @@ class ColumnarJoin:
             try:
                 schema, rows = self._inspect(result.path)
             except _ARROW_ERRORS as exc:
-                if is_exhaustion(exc):  # the machine's failure, not the data's
-                    raise
                 raise DataError(
                     f"{label(result)}: not a readable {_KIND[fmt]} file ({exc})"
                 ) from None
@@ -173,6 +170,4 @@ class ColumnarJoin:
                 for piece in self._pieces(result.path):
                     write(self._conform(piece))
             except _ARROW_ERRORS as exc:
-                if is_exhaustion(exc):  # the machine's failure, not the data's
-                    raise
                 raise DataError(f"{label(result)}: cannot be joined ({exc})") from None

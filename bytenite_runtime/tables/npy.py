@@ -19,7 +19,6 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from .._exhaustion import is_exhaustion
 from ..chunks import ChunkMeta
 from ..errors import DataError
 from .source import Sizing
@@ -82,8 +81,6 @@ def _mapped(path: Path, name: str) -> np.ndarray[Any, Any]:
     try:
         array: np.ndarray[Any, Any] = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError) as exc:
-        if is_exhaustion(exc):  # the machine's failure, not the data's
-            raise
         raise DataError(f"{name}: cannot memory-map the array ({exc})") from None
     return array
 
