@@ -18,7 +18,7 @@ from pathlib import Path
 from .errors import ResourceError
 from .settings import AppSettings, AssemblerSettings, ComponentSettings, PartitionerSettings
 
-__all__ = ["Place", "is_exhaustion", "places", "resource_error", "temp_place"]
+__all__ = ["REFUSED_WRITES", "Place", "is_exhaustion", "places", "resource_error", "temp_place"]
 
 Place = tuple[str, Path]
 """A folder and the variable that named it."""
@@ -35,6 +35,9 @@ _REASONS = {
     errno.ENFILE: "too many open files in the system",
     errno.ENOMEM: "out of memory",
 }
+REFUSED_WRITES = frozenset(_SPACE | {errno.EROFS, errno.EMFILE, errno.ENFILE})
+"""The machine refusing a write, whoever reports it. Narrower than :func:`is_exhaustion`:
+a media library's EACCES or EPERM may be the input's, not the machine's."""
 
 
 def is_exhaustion(exc: BaseException) -> bool:

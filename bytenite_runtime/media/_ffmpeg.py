@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import functools
 import os
 import re
@@ -14,6 +13,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._exhaustion import REFUSED_WRITES
 from ..errors import ConfigError, DataError
 from ..settings import FFMPEG, ffmpeg_override
 
@@ -116,13 +116,10 @@ def run_ffmpeg(
     return done
 
 
-_MACHINE = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EMFILE, errno.ENFILE)
-
-
 def is_refusal(exc: BaseException) -> bool:
     """Whether ``exc`` (PyAV's errors are OSErrors too) is the machine refusing a write: a
     full disk, a read-only folder, too few file descriptors; never the media's fault."""
-    return isinstance(exc, OSError) and exc.errno in _MACHINE
+    return isinstance(exc, OSError) and exc.errno in REFUSED_WRITES
 
 
 def _refused(stderr: str) -> OSError | None:
@@ -130,7 +127,7 @@ def _refused(stderr: str) -> OSError | None:
     descriptors) as the OSError it was, naming the file when ffmpeg did: the runtime then
     reports it as a ResourceError naming the folder, not as the input's fault."""
     for line in reversed(stderr.splitlines()):
-        for code in _MACHINE:
+        for code in REFUSED_WRITES:
             reason = os.strerror(code)
             if line.rstrip().endswith(reason):
                 found = re.search(r"(/.*?): " + re.escape(reason) + "$", line.rstrip())
