@@ -114,8 +114,8 @@ class ChunkWriter:
         """Append footers now that the count is known; return the number of chunks, which
         must not be 0."""
         count = len(self._written)
-        made = self.made_directly()
-        if count == 0 and made:
+        # CHUNKS_DIR is listed only when no chunk came: it may hold a great many.
+        if count == 0 and (made := self.made_directly()):
             # The platform's own way (files in CHUNKS_DIR), which the runtime does for you.
             names = listed([repr(name) for name in made], 3)
             raise ConfigError(
