@@ -25,6 +25,7 @@ from pydantic import ValidationError as _PydanticValidationError
 from pydantic_settings import BaseSettings, EnvSettingsSource, NoDecode, SettingsConfigDict
 from pydantic_settings import PydanticBaseSettingsSource as _Source
 
+from ._names import is_utf8
 from .errors import Problem, SettingsError, nearest
 
 __all__ = [
@@ -373,10 +374,8 @@ def _check_secret_value(name: str, value: str, problems: list[Problem]) -> Secre
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         problems.append(Problem(name, "", "contains control characters (value hidden)"))
         return None
-    try:
+    if not is_utf8(value):
         # Non-UTF-8 bytes arrive as lone surrogates, which no log line or error can encode.
-        value.encode("utf-8")
-    except UnicodeEncodeError:
         problems.append(Problem(name, "", "is not valid UTF-8 (value hidden)"))
         return None
     return SecretStr(value)
