@@ -18,7 +18,7 @@ import struct
 from collections.abc import Iterator
 from typing import Any, BinaryIO, NamedTuple
 
-__all__ = ["Record", "iter_boxes", "moov_of", "records_from_index"]
+__all__ = ["Moov", "Record", "iter_boxes", "read_moov", "records_from_index"]
 
 
 class Record(NamedTuple):
@@ -187,13 +187,27 @@ def _positions(
     return (positions, sizes) if sample == count else None
 
 
-def _tracks(path: str, wanted: dict[int, int]) -> tuple[dict[int, _Track], int] | None:
-    """The wanted tracks' samples, and the file's size."""
-    with open(path, "rb") as stream:  # noqa: PTH123 (a str from PyAV's side)
-        size = os.fstat(stream.fileno()).st_size
-        moov = moov_of(stream, size)
-    if moov is None:
+class Moov(NamedTuple):
+    """An MP4/MOV file's ``moov`` box, read once for the index and the rotation."""
+
+    data: bytes
+    file_size: int
+
+
+def read_moov(path: str) -> Moov | None:
+    """The ``moov`` box of the file at ``path``, or None for a fragmented, damaged or
+    unreadable one."""
+    try:
+        with open(path, "rb") as stream:  # noqa: PTH123 (a str from PyAV's side)
+            size = os.fstat(stream.fileno()).st_size
+            data = moov_of(stream, size)
+    except (OSError, ValueError, struct.error):
         return None
+    return None if data is None else Moov(data, size)
+
+
+def _tracks(moov: bytes, wanted: dict[int, int]) -> dict[int, _Track] | None:
+    """The wanted tracks' samples."""
     tracks: dict[int, _Track] = {}
     for kind, a, b in iter_boxes(moov, 8, len(moov)):
         if kind == b"mvex":
@@ -203,22 +217,24 @@ def _tracks(path: str, wanted: dict[int, int]) -> tuple[dict[int, _Track], int] 
             if track is None:
                 return None
             tracks[track.track_id] = track
-    return tracks, size
+    return tracks
 
 
-def records_from_index(container: Any, path: str, streams: list[Any]) -> list[Record] | None:
+def records_from_index(
+    container: Any, moov: Moov | None, streams: list[Any]
+) -> list[Record] | None:
     """Every packet of ``streams`` (stream by stream, each in decode order) as the
     demuxer gives it out, or None where the index cannot say for sure."""
     # Older PyAV releases do not expose the index.
-    if not all(hasattr(s, "index_entries") for s in streams):
+    if moov is None or not all(hasattr(s, "index_entries") for s in streams):
         return None
     try:
-        found = _tracks(path, {s.id: len(s.index_entries) for s in streams})
-    except (OSError, ValueError, struct.error):
+        tracks = _tracks(moov.data, {s.id: len(s.index_entries) for s in streams})
+    except (ValueError, struct.error):
         return None
-    if found is None:
+    if tracks is None:
         return None
-    tracks, size = found
+    size = moov.file_size
     records: list[Record] = []
     tail_from: int | None = None
     for stream in streams:

@@ -23,7 +23,7 @@ from typing import Any
 import av
 
 from ..errors import DataError
-from ._mp4index import records_from_index
+from ._mp4index import Moov, read_moov, records_from_index
 from ._rotation import display_rotation
 from ._scan import (
     PacketScan,
@@ -118,12 +118,12 @@ def _known_codec(path: Path, stream: Any) -> str:
 
 
 def _scan_index(
-    container: Any, path: Path, wanted: list[Any], video_index: int, pcm: tuple[int, float]
+    container: Any, moov: Moov | None, wanted: list[Any], video_index: int, pcm: tuple[int, float]
 ) -> PacketScan | None:
     """The scan of an MP4/MOV file from its index (see :mod:`._mp4index`), or None
     where the index cannot say for sure."""
     try:
-        records = records_from_index(container, str(path), wanted)
+        records = records_from_index(container, moov, wanted)
     except av.FFmpegError:
         return None
     scan = PacketScan.of(records, video_index, pcm) if records is not None else None
@@ -167,7 +167,8 @@ def describe(path: Path, container: Any) -> MediaInfo:
     video_index = vstream.index if vstream is not None else -1
     pcm = pcm_unit(astream, acodec)
     indexed = vstream is not None and is_indexed(container.format.name)
-    scan = _scan_index(container, path, wanted, video_index, pcm) if indexed else None
+    moov = read_moov(str(path)) if indexed else None
+    scan = _scan_index(container, moov, wanted, video_index, pcm) if indexed else None
     if scan is None:
         with contextlib.ExitStack() as stack:
             source = container
@@ -216,7 +217,7 @@ def describe(path: Path, container: Any) -> MediaInfo:
             # Without any keyframe flag (some raw streams) no frame can be told an orphan.
             tuple(sorted(scan.orphans)) if keyed else (), format_name_of(vstream),
             bytes(vstream.codec_context.extradata or b""),
-            display_rotation(str(path), vstream.index) if indexed else 0,
+            display_rotation(moov.data, vstream.index) if moov is not None else 0,
         )  # fmt: skip
     if astream is not None and first_audio is None and video is not None:
         astream = None
