@@ -981,6 +981,22 @@ def test_missing_last_chunks_warn(
     ) in capsys.readouterr().err
 
 
+def test_chunks_of_another_output_are_not_warned_missing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Results under two names (two sources' chunks 0-1 and 2-3) join into two outputs, and
+    neither warns that the other's chunks are missing."""
+    parts = {
+        f"chunk-{i:06d}.{name}": _parquet(
+            pa.table({"x": [i]}), ChunkMeta(i, 4, name, {"rows": [i % 2, i % 2 + 1]})
+        )
+        for i, name in enumerate(["a.parquet", "a.parquet", "b.parquet", "b.parquet"])
+    }
+    output = run_assembler("concat", parts)
+    assert pq.read_table(io.BytesIO(output["a.parquet"])).column("x").to_pylist() == [0, 1]
+    assert "missing" not in capsys.readouterr().err
+
+
 def test_complete_results_do_not_warn(capsys: pytest.CaptureFixture[str]) -> None:
     """Results for every chunk the metadata counts log no missing-chunk warning."""
     run_assembler("concat", _rows([(0, 1), (1, 2)], [pa.table({"x": [1]}), pa.table({"x": [2]})]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field
@@ -74,7 +74,12 @@ def _row_range(meta: ChunkMeta | None) -> tuple[str | None, int, int] | None:
 
 
 def check_rows(
-    results: Sequence[Result], counts: Sequence[int | None], *, verify: bool, log: logging.Logger
+    results: Sequence[Result],
+    counts: Sequence[int | None],
+    *,
+    verify: bool,
+    log: logging.Logger,
+    elsewhere: Collection[int] = (),
 ) -> None:
     """Each result's row count against the row range in its chunk metadata (an error), and
     consecutive ranges of one source against each other, and the last result's index
@@ -106,15 +111,26 @@ def check_rows(
             )
         previous = (result, source, stop)
     if last is not None:
-        _check_last(*last, log)
+        _check_last(*last, log, elsewhere)
 
 
-def _check_last(result: Result, meta: ChunkMeta, log: logging.Logger) -> None:
-    """Warn when chunks after the last result's are missing: no later range shows the gap."""
-    if meta.count is None or meta.index >= meta.count - 1:
+def _check_last(
+    result: Result, meta: ChunkMeta, log: logging.Logger, elsewhere: Collection[int]
+) -> None:
+    """Warn when chunks after the last result's are missing: no later range shows the gap.
+    ``elsewhere``: chunks whose results go under other names (another output's, not missing)."""
+    if meta.count is None:
         return
-    first, stop = meta.index + 1, meta.count - 1
-    which = f"chunk {first}" if first == stop else f"chunks {first}-{stop}"
+    missing = [i for i in range(meta.index + 1, meta.count) if i not in elsewhere]
+    if not missing:
+        return
+    first, stop = missing[0], missing[-1]
+    if first == stop:
+        which = f"chunk {first}"
+    elif len(missing) == stop - first + 1:
+        which = f"chunks {first}-{stop}"
+    else:
+        which = f"chunks {listed([str(i) for i in missing], 5)}"
     log.warning(
         "%s: the last result, but the partitioner made %d chunks: %s missing (no result, "
         "or an app that wrote none?)",
@@ -231,6 +247,9 @@ class Concat(Assembler):
                 planned = join.plan(
                     fmt, members, header=self.header, unify=self.unify_schemas, quoting=self.quoting
                 )
-                check_rows(members, planned.rows, verify=self.verify_rows, log=ctx.log)
+                check_rows(
+                    members, planned.rows, verify=self.verify_rows, log=ctx.log,
+                    elsewhere=indices - {m.index for m in members},
+                )  # fmt: skip
                 planned.write(target)
             ctx.log.info("%s: joined %d result(s) as %s", name, len(members), fmt)
