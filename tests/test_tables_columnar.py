@@ -470,8 +470,9 @@ def test_csv_source_converts_end_to_end() -> None:
     [
         (b"a,b\n1,x\n9223372036854775808,y\n", 9223372036854775808, "9.223372036854776e+18"),
         (b"a,b\n9007199254740993,x\n1.5,y\n", 9007199254740993, "9007199254740992.0"),
+        (b"a,b\n1.5,x\n" + b"9" * 400 + b",y\n", int("9" * 400), "inf"),
     ],
-    ids=["past-64-bits", "past-2-53-among-fractions"],
+    ids=["past-64-bits", "past-2-53-among-fractions", "past-any-float"],
 )
 def test_infer_types_never_rounds_an_integer_to_a_float(
     tmp_path: Path, data: bytes, value: int, rounded: str

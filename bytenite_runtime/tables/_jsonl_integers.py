@@ -25,14 +25,14 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..errors import DataError
 
-__all__ = ["LargeBlock", "check_blocks", "large_paths"]
+__all__ = ["INT64", "LargeBlock", "as_float", "check_blocks", "large_paths"]
 
 Path = tuple[str, ...]
 LargeBlock = tuple[int, int, int, frozenset[Path]]
 """A block's first line, byte offset and size, and the paths of its numbers past 2**53."""
 
 _EXACT = 2**53
-_INT64 = range(-(2**63), 2**63)
+INT64 = range(-(2**63), 2**63)
 # What may come before a JSON number becomes 1, digits 0: an integer past 2**53 (16
 # digits or more) is then found by one search in C, not a regular expression's walk,
 # which reads a block 20 times slower. A fraction's digits follow a '.', so they are not
@@ -116,7 +116,7 @@ def _check_block(
         except ValueError:
             continue  # not this check's to report: reading the chunk fails on it
         for path, value in _integers(record, ()):
-            if value not in _INT64:
+            if value not in INT64:
                 why = "beyond the 64-bit range"
             elif path in floats and float(value) != value:
                 why = "which a float column (it holds non-integers elsewhere) rounds"
@@ -124,7 +124,7 @@ def _check_block(
                 continue
             raise DataError(
                 f"{name} line {number}: column {_column(path)!r} holds the integer {value}, "
-                f"{why}: it would be {_as_float(value)} in {dst_fmt}; write it as a string "
+                f"{why}: it would be {as_float(value)} in {dst_fmt}; write it as a string "
                 "to keep every digit, or leave output_format at 'same'"
             )
 
@@ -140,7 +140,7 @@ def _integers(value: Any, path: Path) -> Iterator[tuple[Path, int]]:
         yield path, value
 
 
-def _as_float(value: int) -> str:
+def as_float(value: int) -> str:
     try:
         return repr(float(value))
     except OverflowError:

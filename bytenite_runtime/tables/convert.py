@@ -22,13 +22,13 @@ import pyarrow as pa  # type: ignore[import-untyped]
 
 from ..chunks import ChunkMeta
 from ..errors import DataError
+from ._jsonl_integers import INT64, as_float
 from ._jsonl_out import write_jsonl
 from .columnar import new_ipc_file, short_reason, with_meta, without_meta
 from .source import DELIMITERS
 
 __all__ = ["Converted", "read_piece"]
 
-_INT64 = range(-(2**63), 2**63)
 # An integer of 16 digits or more, the only ones past 2**53, as a CSV field holds it.
 _INTEGER = r"^\s*[+-]?[0-9]{16,}\s*$"
 
@@ -238,10 +238,10 @@ def _check_rounded(path: Path, table: Any, read: Any, parse: Any) -> None:
         column = texts.column(name)
         for text in pc.filter(column, pc.match_substring_regex(column, _INTEGER)).to_pylist():
             value = int(text)
-            if value not in _INT64 or float(value) != value:
+            if value not in INT64 or float(value) != value:
                 raise ValueError(
                     f"column {name!r} holds the integer {value}, which infer_types reads as "
-                    f"the float {float(value)!r}; leave infer_types off to keep every field "
+                    f"the float {as_float(value)}; leave infer_types off to keep every field "
                     "as written"
                 )
 
